@@ -1,0 +1,44 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Each installs what it needs.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP_PY := $(VENV)/.installed
+STAMP_NODE := node_modules/.installed
+PYTEST_ARGS ?=
+
+.PHONY: deps demo test bench serve lint clean
+
+deps: $(STAMP_PY) $(STAMP_NODE)
+
+$(STAMP_PY): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+$(STAMP_NODE): package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	touch $@
+
+# The main job end to end on the embedded sample tenant: Azurite + Graph emulator, started and
+# stopped by the command itself.
+demo: deps
+	$(PY) -m local.demo
+
+# The whole suite. Services are started by pytest fixtures on free ports and always stopped.
+test: deps
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: deps
+	$(PY) -m bench
+
+serve: deps
+	$(PY) -m local.serve
+
+lint: deps
+	$(VENV)/bin/ruff check shared local tests bench function_app.py
+	$(VENV)/bin/mypy
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,248 @@
+"""Every setting the program reads, read once from the environment, typed and validated.
+
+Names are app settings (what `infra/` sets on the function app and what `local/` sets for the
+demo). `load()` is the only place that reads `os.environ`; everything else takes a `Settings`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from datetime import date, time
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import msgspec
+
+from shared.errors import ConfigError
+
+CredentialKind = Literal["managed-identity", "default", "local"]
+
+# (setting name, default). None means "not set": optional.
+DEFAULTS: dict[str, str | None] = {
+    # Storage: a connection string (local, Azurite) or identity-based service URIs (Azure).
+    "AzureWebJobsStorage": None,
+    "AzureWebJobsStorage__blobServiceUri": None,
+    "AzureWebJobsStorage__queueServiceUri": None,
+    "AzureWebJobsStorage__tableServiceUri": None,
+    "AzureWebJobsStorage__clientId": None,
+    # Microsoft Graph
+    "GRAPH_BASE_URL": "https://graph.microsoft.com",
+    "GRAPH_API_VERSION": "v1.0",
+    "GRAPH_CREDENTIAL": "managed-identity",
+    "GRAPH_READER_CLIENT_ID": None,
+    "GRAPH_REMEDIATOR_CLIENT_ID": None,
+    "GRAPH_LOCAL_TOKEN": None,
+    "GRAPH_SIGNIN_REQUESTS": "5",
+    "GRAPH_SIGNIN_PERIOD_SECONDS": "10",
+    "GRAPH_RISK_REQUESTS_PER_SECOND": "1",
+    "GRAPH_PAGE_SIZE": "1000",
+    "GRAPH_RETRY_BUDGET": "8",
+    "PRIVILEGED_ROLE_IDS": "",
+    # The review window
+    "REVIEW_SCHEDULE": "0 0 6 * * 1",
+    "TENANT_TIME_ZONE": "UTC",
+    "BUSINESS_HOURS": "08:00-18:00",
+    "BUSINESS_DAYS": "Mon,Tue,Wed,Thu,Fri",
+    "HOLIDAYS": "",
+    "REVIEW_WEEKDAY_NIGHTS": "false",
+    "SLICE_HOURS": "6",
+    "SCORING_BATCH_USERS": "200",
+    # Evidence and approvals
+    "EVIDENCE_RETENTION_DAYS": "365",
+    "APPROVAL_WEBHOOK_URL": None,
+    # Remediation caller check (bearer token of the Logic App's managed identity)
+    "AUTH_TENANT_ID": None,
+    "AUTH_AUDIENCE": None,
+    "AUTH_ISSUER": None,
+    "AUTH_JWKS_URL": None,
+    "REMEDIATION_ALLOWED_CALLERS": "",
+}
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    storage_connection_string: str | None
+    blob_service_uri: str | None
+    queue_service_uri: str | None
+    table_service_uri: str | None
+    storage_client_id: str | None
+
+    graph_base_url: str
+    graph_api_version: Literal["v1.0", "beta"]
+    graph_credential: CredentialKind
+    graph_reader_client_id: str | None
+    graph_remediator_client_id: str | None
+    graph_local_token: str | None
+    graph_signin_requests: int
+    graph_signin_period_s: float
+    graph_risk_requests_per_s: float
+    graph_page_size: int
+    graph_retry_budget: int
+    privileged_role_ids: tuple[str, ...]
+
+    review_schedule: str
+    time_zone: str
+    business_start: time
+    business_end: time
+    business_days: tuple[int, ...]  # 0 = Monday
+    holidays: tuple[date, ...]
+    review_weekday_nights: bool
+    slice_hours: int
+    scoring_batch_users: int
+
+    evidence_retention_days: int
+    approval_webhook_url: str | None
+
+    auth_tenant_id: str | None
+    auth_audience: str | None
+    auth_issuer: str | None
+    auth_jwks_url: str | None
+    remediation_allowed_callers: frozenset[str]
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
+
+
+def _int(name: str, raw: str, low: int, high: int) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _float(name: str, raw: str, low: float, high: float) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _bool(name: str, raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def _choice(name: str, raw: str, choices: tuple[str, ...]) -> str:
+    if raw not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+    return raw
+
+
+def _list(raw: str) -> list[str]:
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def _business_hours(raw: str) -> tuple[time, time]:
+    try:
+        start_s, end_s = raw.split("-")
+        start, end = time.fromisoformat(start_s.strip()), time.fromisoformat(end_s.strip())
+    except ValueError:
+        raise ConfigError(f"BUSINESS_HOURS must look like 08:00-18:00, got {raw!r}") from None
+    if start >= end:
+        raise ConfigError(f"BUSINESS_HOURS must start before it ends, got {raw!r}")
+    return start, end
+
+
+def _business_days(raw: str) -> tuple[int, ...]:
+    days = []
+    for part in _list(raw):
+        if part[:3].title() not in _DAYS:
+            raise ConfigError(f"BUSINESS_DAYS has an unknown day {part!r} (use Mon..Sun)")
+        days.append(_DAYS.index(part[:3].title()))
+    if not days:
+        raise ConfigError("BUSINESS_DAYS must name at least one day")
+    return tuple(sorted(set(days)))
+
+
+def _holidays(raw: str) -> tuple[date, ...]:
+    try:
+        return tuple(sorted(date.fromisoformat(part) for part in _list(raw)))
+    except ValueError:
+        raise ConfigError(f"HOLIDAYS must be ISO dates separated by commas, got {raw!r}") from None
+
+
+def _zone(raw: str) -> str:
+    try:
+        ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"TENANT_TIME_ZONE is not a known IANA time zone: {raw!r}") from None
+    return raw
+
+
+def load(env: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate every setting; raises ConfigError naming the first bad one."""
+    source = os.environ if env is None else env
+
+    def get(name: str) -> str:
+        value = source.get(name)
+        if value is None or value == "":
+            return DEFAULTS[name] or ""
+        return value
+
+    def optional(name: str) -> str | None:
+        return get(name) or None
+
+    start, end = _business_hours(get("BUSINESS_HOURS"))
+    credential = _choice(
+        "GRAPH_CREDENTIAL", get("GRAPH_CREDENTIAL"), ("managed-identity", "default", "local")
+    )
+    if credential == "local" and not get("GRAPH_LOCAL_TOKEN"):
+        raise ConfigError("GRAPH_CREDENTIAL=local needs GRAPH_LOCAL_TOKEN")
+    return Settings(
+        storage_connection_string=optional("AzureWebJobsStorage"),
+        blob_service_uri=optional("AzureWebJobsStorage__blobServiceUri"),
+        queue_service_uri=optional("AzureWebJobsStorage__queueServiceUri"),
+        table_service_uri=optional("AzureWebJobsStorage__tableServiceUri"),
+        storage_client_id=optional("AzureWebJobsStorage__clientId"),
+        graph_base_url=get("GRAPH_BASE_URL").rstrip("/"),
+        graph_api_version=_choice(  # type: ignore[arg-type]
+            "GRAPH_API_VERSION", get("GRAPH_API_VERSION"), ("v1.0", "beta")
+        ),
+        graph_credential=credential,  # type: ignore[arg-type]
+        graph_reader_client_id=optional("GRAPH_READER_CLIENT_ID"),
+        graph_remediator_client_id=optional("GRAPH_REMEDIATOR_CLIENT_ID"),
+        graph_local_token=optional("GRAPH_LOCAL_TOKEN"),
+        graph_signin_requests=_int("GRAPH_SIGNIN_REQUESTS", get("GRAPH_SIGNIN_REQUESTS"), 1, 100),
+        graph_signin_period_s=_float(
+            "GRAPH_SIGNIN_PERIOD_SECONDS", get("GRAPH_SIGNIN_PERIOD_SECONDS"), 0.01, 600
+        ),
+        graph_risk_requests_per_s=_float(
+            "GRAPH_RISK_REQUESTS_PER_SECOND", get("GRAPH_RISK_REQUESTS_PER_SECOND"), 0.01, 1000
+        ),
+        graph_page_size=_int("GRAPH_PAGE_SIZE", get("GRAPH_PAGE_SIZE"), 1, 1000),
+        graph_retry_budget=_int("GRAPH_RETRY_BUDGET", get("GRAPH_RETRY_BUDGET"), 0, 100),
+        privileged_role_ids=tuple(_list(get("PRIVILEGED_ROLE_IDS"))),
+        review_schedule=get("REVIEW_SCHEDULE"),
+        time_zone=_zone(get("TENANT_TIME_ZONE")),
+        business_start=start,
+        business_end=end,
+        business_days=_business_days(get("BUSINESS_DAYS")),
+        holidays=_holidays(get("HOLIDAYS")),
+        review_weekday_nights=_bool("REVIEW_WEEKDAY_NIGHTS", get("REVIEW_WEEKDAY_NIGHTS")),
+        slice_hours=_int("SLICE_HOURS", get("SLICE_HOURS"), 1, 168),
+        scoring_batch_users=_int("SCORING_BATCH_USERS", get("SCORING_BATCH_USERS"), 1, 5000),
+        evidence_retention_days=_int(
+            "EVIDENCE_RETENTION_DAYS", get("EVIDENCE_RETENTION_DAYS"), 1, 36500
+        ),
+        approval_webhook_url=optional("APPROVAL_WEBHOOK_URL"),
+        auth_tenant_id=optional("AUTH_TENANT_ID"),
+        auth_audience=optional("AUTH_AUDIENCE"),
+        auth_issuer=optional("AUTH_ISSUER"),
+        auth_jwks_url=optional("AUTH_JWKS_URL"),
+        remediation_allowed_callers=frozenset(
+            c.lower() for c in _list(get("REMEDIATION_ALLOWED_CALLERS"))
+        ),
+    )

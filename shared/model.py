@@ -1,0 +1,204 @@
+"""The records every part of the program shares.
+
+`SignIn` is decoded straight from Microsoft Graph's signIn JSON (camelCase names), so a page of
+`/auditLogs/signIns` decodes with one `msgspec.json.decode(..., type=SignInPage)` call and nothing
+downstream digs in raw dicts. Importers of other export formats build the same `SignIn`.
+
+`Finding`, `UserVerdict` and `ReviewResult` are what detections, the verdict and the reports
+exchange; their JSON form (camelCase) is the documented output of `signin-review analyze`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+import msgspec
+
+Level = Literal["none", "low", "medium", "high"]
+Severity = Literal["low", "medium", "high"]
+LEVELS: tuple[Level, ...] = ("none", "low", "medium", "high")
+
+
+def level_rank(level: str) -> int:
+    """Order of a verdict level or severity: none < low < medium < high."""
+    return LEVELS.index(level)  # type: ignore[arg-type]
+
+
+class GeoCoordinates(msgspec.Struct, rename="camel", frozen=True, gc=False):
+    latitude: float | None = None
+    longitude: float | None = None
+    altitude: float | None = None
+
+
+class Location(msgspec.Struct, rename="camel", frozen=True, gc=False):
+    city: str | None = None
+    state: str | None = None
+    country_or_region: str | None = None
+    geo_coordinates: GeoCoordinates | None = None
+
+
+class Status(msgspec.Struct, rename="camel", frozen=True, gc=False):
+    error_code: int = 0
+    failure_reason: str | None = None
+    additional_details: str | None = None
+
+
+class DeviceDetail(msgspec.Struct, rename="camel", frozen=True, gc=False):
+    device_id: str | None = None
+    display_name: str | None = None
+    operating_system: str | None = None
+    browser: str | None = None
+    is_compliant: bool | None = None
+    is_managed: bool | None = None
+    trust_type: str | None = None
+
+
+_NO_STATUS = Status()
+
+
+class SignIn(msgspec.Struct, rename="camel", frozen=True, gc=False):
+    """One Entra ID sign-in, as Graph's signIn resource names its fields."""
+
+    id: str
+    created_date_time: datetime
+    user_id: str | None = None
+    user_principal_name: str | None = None
+    user_display_name: str | None = None
+    app_id: str | None = None
+    app_display_name: str | None = None
+    ip_address: str | None = None
+    client_app_used: str | None = None
+    is_interactive: bool | None = None
+    conditional_access_status: str | None = None
+    status: Status | None = None
+    device_detail: DeviceDetail | None = None
+    location: Location | None = None
+    risk_level_during_sign_in: str | None = None
+    risk_level_aggregated: str | None = None
+    risk_state: str | None = None
+    risk_event_types_v2: list[str] | None = msgspec.field(default=None, name="riskEventTypes_v2")
+    correlation_id: str | None = None
+    autonomous_system_number: int | None = None
+    user_agent: str | None = None
+    authentication_requirement: str | None = None
+    sign_in_event_types: list[str] | None = None
+
+    @property
+    def error_code(self) -> int:
+        return (self.status or _NO_STATUS).error_code
+
+    @property
+    def additional_details(self) -> str | None:
+        return (self.status or _NO_STATUS).additional_details
+
+    @property
+    def country(self) -> str | None:
+        """Two-letter country code, or None when Graph gave no location."""
+        loc = self.location
+        return (loc.country_or_region or None) if loc else None
+
+    @property
+    def city(self) -> str | None:
+        loc = self.location
+        return (loc.city or None) if loc else None
+
+    @property
+    def coordinates(self) -> tuple[float, float] | None:
+        loc = self.location
+        geo = loc.geo_coordinates if loc else None
+        if geo is None or geo.latitude is None or geo.longitude is None:
+            return None
+        if geo.latitude == 0 and geo.longitude == 0:  # Graph's "unknown", not the Gulf of Guinea
+            return None
+        return (geo.latitude, geo.longitude)
+
+    @property
+    def device_id(self) -> str | None:
+        dev = self.device_detail
+        return (dev.device_id or None) if dev else None
+
+    @property
+    def user_key(self) -> str:
+        """The id a user is grouped by: object id, else the UPN in lower case."""
+        return self.user_id or (self.user_principal_name or "").lower()
+
+
+class SignInPage(msgspec.Struct, frozen=True, gc=False):
+    """One page of GET /auditLogs/signIns."""
+
+    value: list[SignIn]
+    next_link: str | None = msgspec.field(default=None, name="@odata.nextLink")
+
+
+class Finding(msgspec.Struct, rename="camel", frozen=True):
+    """Something a detection noticed about one user, with the sign-ins behind it.
+
+    `got_in` says whether the activity behind the finding includes a successful sign-in or a
+    validated password (the attacker knew it), which the verdict must state plainly.
+    """
+
+    type: str
+    severity: Severity
+    summary: str
+    sign_in_ids: list[str]
+    got_in: bool = False
+
+
+class UserStats(msgspec.Struct, rename="camel"):
+    sign_ins: int = 0
+    failures: int = 0
+    countries: list[str] = msgspec.field(default_factory=list)
+    ips: int = 0
+    devices: int = 0
+
+
+class UserVerdict(msgspec.Struct, rename="camel"):
+    """The reviewed outcome for one user; a user entry of `analyze` JSON."""
+
+    user_id: str
+    user_principal_name: str | None
+    verdict: Level
+    privileged: bool
+    findings: list[Finding]
+    reasons: list[str]
+    stats: UserStats
+    got_in: bool = False
+    proposed_actions: list[str] = msgspec.field(default_factory=list)
+    thin_baseline: bool = False
+
+
+class Window(msgspec.Struct, frozen=True):
+    start: datetime
+    end: datetime
+
+
+class SprayingSource(msgspec.Struct, rename="camel", frozen=True):
+    ip: str
+    users: int
+    failed_users: int = 0
+    succeeded_users: int = 0
+    network: int | None = None
+
+
+class TenantSummary(msgspec.Struct, rename="camel"):
+    sign_ins: int
+    users: int
+    spraying_sources: list[SprayingSource] = msgspec.field(default_factory=list)
+
+
+class DataSource(msgspec.Struct, rename="camel", frozen=True):
+    """A kind of data a review used or could not read, and why (for the report)."""
+
+    name: str
+    available: bool
+    detail: str = ""
+
+
+class ReviewResult(msgspec.Struct, rename="camel"):
+    """A whole review: what `analyze` prints as JSON and what the reports render."""
+
+    window: Window
+    tenant: TenantSummary
+    users: list[UserVerdict]
+    sources: list[DataSource] = msgspec.field(default_factory=list)
