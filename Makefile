@@ -5,11 +5,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP_PY := $(VENV)/.installed
 STAMP_NODE := node_modules/.installed
+# checkov pins its own dependency tree: it gets a virtual environment of its own.
+CHECKOV_VENV := .venv-checkov
+STAMP_CHECKOV := $(CHECKOV_VENV)/.installed
 PYTEST_ARGS ?=
 
 .PHONY: deps demo test bench serve lint clean
 
-deps: $(STAMP_PY) $(STAMP_NODE)
+deps: $(STAMP_PY) $(STAMP_NODE) $(STAMP_CHECKOV)
 
 $(STAMP_PY): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,6 +22,11 @@ $(STAMP_PY): requirements.txt requirements-dev.txt constraints.txt pyproject.tom
 
 $(STAMP_NODE): package.json package-lock.json
 	npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	touch $@
+
+$(STAMP_CHECKOV): infra/requirements-checkov.txt
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install -q --disable-pip-version-check -r $<
 	touch $@
 
 # The main job end to end on the embedded sample tenant: Azurite + Graph emulator, started and

@@ -202,3 +202,35 @@ class ReviewResult(msgspec.Struct, rename="camel"):
     tenant: TenantSummary
     users: list[UserVerdict]
     sources: list[DataSource] = msgspec.field(default_factory=list)
+
+
+class RiskDetection(msgspec.Struct, rename="camel", frozen=True, gc=False):
+    """One Identity Protection risk detection (GET /identityProtection/riskDetections)."""
+
+    id: str
+    risk_event_type: str | None = None
+    risk_level: str | None = None
+    risk_state: str | None = None
+    risk_detail: str | None = None
+    detection_timing_type: str | None = None
+    activity: str | None = None
+    activity_date_time: datetime | None = None
+    detected_date_time: datetime | None = None
+    ip_address: str | None = None
+    location: Location | None = None
+    request_id: str | None = None  # the id of the sign-in it concerns, when it concerns one
+    user_id: str | None = None
+    user_principal_name: str | None = None
+    additional_info: str | None = None
+
+
+class RiskyUser(msgspec.Struct, rename="camel", frozen=True, gc=False):
+    """One Identity Protection risky user (GET /identityProtection/riskyUsers)."""
+
+    id: str
+    user_principal_name: str | None = None
+    user_display_name: str | None = None
+    risk_level: str | None = None
+    risk_state: str | None = None
+    risk_detail: str | None = None
+    risk_last_updated_date_time: datetime | None = None
