@@ -8,11 +8,13 @@ STAMP_NODE := node_modules/.installed
 # checkov pins its own dependency tree: it gets a virtual environment of its own.
 CHECKOV_VENV := .venv-checkov
 STAMP_CHECKOV := $(CHECKOV_VENV)/.installed
+# The report's browser test opens the HTML report in Debian's chromium, installed where missing.
+STAMP_CHROMIUM := /usr/bin/chromium
 PYTEST_ARGS ?=
 
 .PHONY: deps demo test bench serve lint clean
 
-deps: $(STAMP_PY) $(STAMP_NODE) $(STAMP_CHECKOV)
+deps: $(STAMP_PY) $(STAMP_NODE) $(STAMP_CHECKOV) $(STAMP_CHROMIUM)
 
 $(STAMP_PY): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +30,10 @@ $(STAMP_CHECKOV): infra/requirements-checkov.txt
 	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/python -m pip install -q --disable-pip-version-check -r $<
 	touch $@
+
+$(STAMP_CHROMIUM):
+	command -v chromium >/dev/null || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q --no-install-recommends chromium; }
 
 # The main job end to end on the embedded sample tenant: Azurite + Graph emulator, started and
 # stopped by the command itself.
