@@ -40,7 +40,10 @@ DEFAULTS: dict[str, str | None] = {
     "GRAPH_RETRY_BUDGET": "8",
     "PRIVILEGED_ROLE_IDS": "",
     # The review window
-    "REVIEW_SCHEDULE": "0 0 6 * * 1",
+    # Business-day mornings: the planner decides whether a morning has a window to review
+    # (after a weekend or holiday; nightly only with REVIEW_WEEKDAY_NIGHTS). A Monday-only
+    # schedule could not review the morning after a Monday holiday.
+    "REVIEW_SCHEDULE": "0 0 6 * * 1-5",
     "TENANT_TIME_ZONE": "UTC",
     "BUSINESS_HOURS": "08:00-18:00",
     "BUSINESS_DAYS": "Mon,Tue,Wed,Thu,Fri",

@@ -11,7 +11,7 @@ def test_defaults_are_valid() -> None:
     assert settings.graph_api_version == "v1.0"
     assert settings.business_days == (0, 1, 2, 3, 4)
     assert settings.business_start == time(8) and settings.business_end == time(18)
-    assert settings.review_schedule == "0 0 6 * * 1"
+    assert settings.review_schedule == "0 0 6 * * 1-5"
 
 
 def test_reads_values() -> None:

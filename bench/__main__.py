@@ -1,0 +1,53 @@
+"""`make bench`: run every benchmark, merge their figures into bench/results.json, print it.
+
+Each benchmark module exposes `run() -> dict[str, float | int | bool]`. A module that fails is
+reported under "errors" and the others still run.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import platform
+import sys
+import time
+import traceback
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results.json"
+BENCHMARKS = [
+    "bench.graph_bench",
+    "bench.score_bench",
+    "bench.pipeline_bench",
+]
+
+
+def main(names: list[str]) -> int:
+    chosen = [n for n in BENCHMARKS if not names or n.rsplit(".", 1)[-1] in names]
+    results: dict[str, object] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    errors: dict[str, str] = {}
+    for name in chosen:
+        started = time.perf_counter()
+        print(f"running {name} ...", file=sys.stderr, flush=True)
+        try:
+            module = importlib.import_module(name)
+            results.update(module.run())
+        except Exception as exc:  # report and go on: one broken benchmark must not hide others
+            traceback.print_exc()
+            errors[name] = f"{type(exc).__name__}: {exc}"
+        print(f"  {name}: {time.perf_counter() - started:.1f}s", file=sys.stderr, flush=True)
+    results["machine"] = {"python": platform.python_version(), "cpus": _cpus()}
+    results["errors"] = errors
+    RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    print(json.dumps(results, indent=2, sort_keys=True))
+    return 1 if errors else 0
+
+
+def _cpus() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
