@@ -78,3 +78,7 @@ class StorageError(SigninReviewError):
 
 class EvidenceError(SigninReviewError):
     """Evidence is missing, would be overwritten, or its SHA-256 does not match."""
+
+
+class ConcurrencyConflict(ConflictError):
+    """An entity changed since it was read (its ETag no longer matches): read again and retry."""
