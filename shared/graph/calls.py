@@ -1,0 +1,142 @@
+"""One Graph request with pacing, retries and error mapping: the policy every call shares.
+
+- Each attempt first waits for the limiter (when the endpoint has one).
+- 429: wait as long as Retry-After says (capped), or back off exponentially with jitter when it
+  says nothing (Identity Protection); the wait is put on the limiter so every caller honours it.
+- 500/502/503/504 and connections lost before a response: back off and try again.
+- 401/403: `GraphUnavailable` at once (a licence or a permission is missing; retrying is futile).
+- Other 4xx: `GraphError` at once.
+The retry budget counts consecutive failed attempts of one request; a success resets it, so a
+long stream survives scattered 503s but a Graph that stays down ends the call with `GraphError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from shared.errors import GraphError, GraphUnavailable
+from shared.graph.client import GraphConnection
+from shared.graph.limiter import RequestLimiter
+
+if TYPE_CHECKING:
+    import httpx
+
+RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+RETRY_AFTER_CAP_S = 300.0
+
+
+class _ErrorDetail(msgspec.Struct):
+    code: str | None = None
+    message: str | None = None
+
+
+class _ErrorBody(msgspec.Struct):
+    error: _ErrorDetail | None = None
+
+
+def graph_error_detail(body: bytes) -> tuple[str | None, str]:
+    """(code, message) from Graph's `{"error": {"code", "message"}}`; tolerant of other bodies."""
+    try:
+        detail = msgspec.json.decode(body, type=_ErrorBody).error
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None, body[:200].decode("utf-8", "replace")
+    if detail is None:
+        return None, ""
+    return detail.code, detail.message or ""
+
+
+def retry_after_s(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds a Retry-After header asks for (delta-seconds or an HTTP date), capped; None
+    when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    return min(max(0.0, seconds), RETRY_AFTER_CAP_S)
+
+
+def backoff_s(graph: GraphConnection, attempt: int) -> float:
+    """Exponential backoff with jitter: half fixed, half random, capped."""
+    ceiling = min(graph.backoff_cap_s, graph.backoff_base_s * 2.0**attempt)
+    return ceiling / 2 + graph.rng.uniform(0, ceiling / 2)
+
+
+def failure(status: int, body: bytes, what: str) -> GraphError:
+    """The error for a final, non-retryable answer."""
+    code, message = graph_error_detail(body)
+    text = f"{what}: Graph answered {status}" + (f" {code}" if code else "") \
+        + (f": {message}" if message else "")
+    if status in (401, 403):
+        return GraphUnavailable(text, status=status, code=code)
+    return GraphError(text, status=status, code=code)
+
+
+async def call(
+    graph: GraphConnection,
+    send: Callable[[], Awaitable[httpx.Response]],
+    *,
+    what: str,
+    limiter: RequestLimiter | None = None,
+) -> httpx.Response:
+    """Send (via `send`, an SDK request with the native response handler) until Graph answers
+    with success, and return that response; raise GraphError/GraphUnavailable otherwise."""
+    import httpx
+
+    attempt = 0
+    while True:
+        if limiter is not None:
+            await limiter.acquire()
+        graph.stats.requests += 1
+        wait: float | None = None
+        try:
+            response = await send()
+        except httpx.TransportError as exc:  # refused, reset, dropped mid-response, timed out
+            graph.stats.dropped += 1
+            last = f"{what}: connection failed ({type(exc).__name__})"
+            status = None
+        else:
+            status = response.status_code
+            if status < 400:
+                return response
+            if status not in RETRYABLE_STATUS:
+                raise failure(status, response.content, what)
+            if status == 429:
+                graph.stats.throttled += 1
+            wait = retry_after_s(response.headers.get("Retry-After"))
+            last = str(failure(status, response.content, what))
+        if attempt >= graph.retry_budget:
+            raise GraphError(f"{last}; gave up after {attempt + 1} attempts", status=status)
+        delay = wait if wait is not None else backoff_s(graph, attempt)
+        attempt += 1
+        graph.stats.retries += 1
+        if limiter is not None:
+            limiter.defer(delay)
+        else:
+            await asyncio.sleep(delay)
+
+
+def native_config(query: object | None = None) -> Any:
+    """A request configuration that makes the SDK hand back the raw httpx response (errors
+    included, nothing parsed), with the builder's query parameters when given."""
+    from kiota_abstractions.base_request_configuration import RequestConfiguration
+    from kiota_abstractions.native_response_handler import NativeResponseHandler
+    from kiota_http.middleware.options.response_handler_option import ResponseHandlerOption
+
+    return RequestConfiguration(
+        query_parameters=query, options=[ResponseHandlerOption(NativeResponseHandler())]
+    )
