@@ -1,0 +1,99 @@
+"""The review as plain terminal text, readable at 100 columns: `analyze --output table`, the demo.
+
+Log text goes in as `rich.text.Text`, never as markup, so a UPN like `[bold]x` prints as written;
+control characters (terminal escape sequences) are removed before anything is printed.
+"""
+
+from __future__ import annotations
+
+import io
+import textwrap
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from shared.model import LEVELS, ReviewResult, UserVerdict
+from shared.report.html import flagged_first
+from shared.report.text import plain, utc_text
+
+_REASONS_SHOWN = 3
+
+
+def _summary_lines(result: ReviewResult) -> list[Text]:
+    window = f"{utc_text(result.window.start, seconds=False)} to " \
+             f"{utc_text(result.window.end, seconds=False)} UTC"
+    counts = {level: sum(u.verdict == level for u in result.users) for level in LEVELS}
+    levels = ", ".join(f"{counts[level]} {level}" for level in reversed(LEVELS))
+    lines = [
+        Text(f"Sign-in review {window}", style="bold"),
+        Text(f"{result.tenant.sign_ins:,} sign-ins, {len(result.users):,} users reviewed: "
+             f"{levels}"),
+    ]
+    for source in result.sources:
+        state = "used" if source.available else "MISSING"
+        detail = f": {plain(source.detail, limit=70)}" if source.detail else ""
+        lines.append(Text(f"  {state:7} {plain(source.name, limit=60)}{detail}"))
+    for spray in result.tenant.spraying_sources:
+        network = f" (AS{spray.network})" if spray.network is not None else ""
+        lines.append(Text(f"  spray source {plain(spray.ip, limit=45)}{network}: "
+                          f"{spray.failed_users} users failed, {spray.succeeded_users} succeeded"))
+    return lines
+
+
+def _user_table(users: list[UserVerdict]) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, expand=True, pad_edge=False, show_edge=False)
+    table.add_column("Level", no_wrap=True)
+    table.add_column("User", ratio=3, overflow="fold")
+    table.add_column("Priv", no_wrap=True)
+    table.add_column("Got in", no_wrap=True)
+    table.add_column("Findings", ratio=3, overflow="fold")
+    table.add_column("Sign-ins", justify="right", no_wrap=True)
+    table.add_column("Fail", justify="right", no_wrap=True)
+    table.add_column("Countries", min_width=9, overflow="fold")
+    for user in users:
+        types = sorted({finding.type for finding in user.findings})
+        table.add_row(
+            Text(user.verdict.upper() if user.verdict != "none" else "-"),
+            Text(plain(user.user_principal_name or user.user_id, limit=80)),
+            Text("yes" if user.privileged else ""),
+            Text("YES" if user.got_in else ""),
+            Text(", ".join(plain(t, limit=40) for t in types)),
+            Text(f"{user.stats.sign_ins:,}"),
+            Text(f"{user.stats.failures:,}"),
+            Text(",".join(plain(c, limit=4) for c in user.stats.countries)),
+        )
+    return table
+
+
+def _reasons(user: UserVerdict, width: int) -> list[Text]:
+    name = plain(user.user_principal_name or user.user_id, limit=80)
+    lines = [Text(f"{user.verdict.upper()}  {name}", style="bold")]
+    for reason in user.reasons[:_REASONS_SHOWN]:
+        lines.append(Text(textwrap.fill(plain(reason, limit=400), width=width,
+                                        initial_indent="  - ", subsequent_indent="    ")))
+    if len(user.reasons) > _REASONS_SHOWN:
+        lines.append(Text(f"  ... {len(user.reasons) - _REASONS_SHOWN} more reasons"))
+    if user.proposed_actions:
+        actions = ", ".join(plain(a, limit=40) for a in user.proposed_actions)
+        lines.append(Text(f"  proposed (needs approval): {actions}"))
+    return lines
+
+
+def render_table(result: ReviewResult, *, width: int = 100) -> str:
+    """Summary, the users table (flagged first) and each flagged user's reasons, as plain text."""
+    out = io.StringIO()
+    console = Console(file=out, width=width, color_system=None, force_terminal=False,
+                      highlight=False, emoji=False, markup=False, soft_wrap=False)
+    for line in _summary_lines(result):
+        console.print(line)
+    ordered = flagged_first(result.users)
+    console.print(_user_table(ordered))
+    flagged = [u for u in ordered if u.verdict != "none"]
+    for user in flagged:
+        for line in _reasons(user, width):
+            console.print(line)
+    if not flagged:
+        console.print(Text("No user was flagged in this window."))
+    return out.getvalue()

@@ -1,0 +1,155 @@
+"""A user's sign-ins as rows of the report's timeline table.
+
+Each row says when, where, from which address and network, on which device and app, and how the
+sign-in ended: success, failure, or interrupt (a prompt or session event that is not a failure,
+such as 50074 "MFA required" or 50140 "keep me signed in"). Rows cited by a finding carry that
+finding's number, so a reviewer can check every reason against the sign-ins behind it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from shared.model import Finding, SignIn
+from shared.report.text import place_text, plain, utc_text
+
+Outcome = Literal["success", "failure", "interrupt"]
+
+# Not failures: routine MFA prompts, session life cycle, consent. See the field reference's
+# error-code table; codes, never description text.
+INTERRUPT_CODES = frozenset({
+    50074, 50076, 50079, 50072,  # MFA or registration required: a prompt, not a failure
+    50140, 50125, 70043, 70044, 50058, 16000, 16001, 16003, 700082, 50132, 50133, 51006,
+    81010, 81012, 81014, 50089,  # session life cycle
+    65001, 90094, 90095, 50199,  # consent
+})
+
+TIMELINE_ROW_LIMIT = 400
+_CONTEXT_ROWS = 2
+
+
+def outcome(error_code: int) -> Outcome:
+    """How a sign-in ended, for colouring: 0 is success, interrupts are not failures."""
+    if error_code == 0:
+        return "success"
+    return "interrupt" if error_code in INTERRUPT_CODES else "failure"
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    time: str
+    place: str
+    ip: str
+    network: str
+    device: str
+    device_detail: str
+    app: str
+    client: str
+    outcome: Outcome
+    result: str
+    result_detail: str
+    risk: str
+    cited_by: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class TimelineGap:
+    """Sign-ins left out of a long timeline (none of them cited by a finding)."""
+
+    skipped: int
+
+
+def _device(sign_in: SignIn) -> tuple[str, str]:
+    dev = sign_in.device_detail
+    name = plain(dev.display_name, limit=60) if dev else ""
+    parts = [dev.operating_system, dev.browser] if dev else []
+    software = " · ".join(plain(p, limit=40) for p in parts if p)
+    agent = plain(sign_in.user_agent, limit=120)
+    return (name or software or "unknown device", " · ".join(x for x in (
+        software if name else "", agent) if x))
+
+
+def _result(sign_in: SignIn, how: Outcome) -> tuple[str, str]:
+    status = sign_in.status
+    code = sign_in.error_code
+    label = {"success": "Success", "failure": "Failure", "interrupt": "Interrupted"}[how]
+    head = label if code == 0 else f"{label} {code}"
+    details = [status.failure_reason, status.additional_details] if status else []
+    return head, " · ".join(plain(d, limit=160) for d in details if d)
+
+
+def _risk(sign_in: SignIn) -> str:
+    level = sign_in.risk_level_during_sign_in
+    events = ", ".join(plain(e, limit=40) for e in sign_in.risk_event_types_v2 or ())
+    shown = plain(level) if level and level not in ("none", "hidden") else ""
+    return " · ".join(x for x in (shown and f"risk {shown}", events) if x)
+
+
+def timeline_row(sign_in: SignIn, cited_by: tuple[int, ...] = ()) -> TimelineRow:
+    loc = sign_in.location
+    how = outcome(sign_in.error_code)
+    device, device_detail = _device(sign_in)
+    result, result_detail = _result(sign_in, how)
+    asn = sign_in.autonomous_system_number
+    return TimelineRow(
+        time=utc_text(sign_in.created_date_time),
+        place=place_text(loc.city, loc.state, loc.country_or_region) if loc else "",
+        ip=plain(sign_in.ip_address, limit=45),
+        network=f"AS{asn}" if asn is not None else "",
+        device=device,
+        device_detail=device_detail,
+        app=plain(sign_in.app_display_name or sign_in.app_id, limit=60),
+        client=plain(sign_in.client_app_used, limit=40),
+        outcome=how,
+        result=result,
+        result_detail=result_detail,
+        risk=_risk(sign_in),
+        cited_by=cited_by,
+    )
+
+
+def citations(findings: Sequence[Finding]) -> dict[str, tuple[int, ...]]:
+    """Sign-in id -> numbers (1-based) of the findings that cite it."""
+    cited: dict[str, list[int]] = {}
+    for number, finding in enumerate(findings, start=1):
+        for sign_in_id in finding.sign_in_ids:
+            numbers = cited.setdefault(sign_in_id, [])
+            if number not in numbers:
+                numbers.append(number)
+    return {key: tuple(value) for key, value in cited.items()}
+
+
+def _kept_positions(cited: Sequence[bool], limit: int) -> list[int]:
+    """Positions to show: every cited row with a little context, then the earliest others."""
+    keep: set[int] = set()
+    for pos, is_cited in enumerate(cited):
+        if is_cited:
+            last = min(pos + _CONTEXT_ROWS + 1, len(cited))
+            keep.update(range(max(pos - _CONTEXT_ROWS, 0), last))
+    for pos in range(len(cited)):
+        if len(keep) >= limit:
+            break
+        keep.add(pos)
+    return sorted(keep)
+
+
+def timeline(
+    sign_ins: Sequence[SignIn], findings: Sequence[Finding], *, limit: int = TIMELINE_ROW_LIMIT
+) -> list[TimelineRow | TimelineGap]:
+    """The rows of a user's timeline in time order; a long one keeps every cited sign-in."""
+    ordered = sorted(sign_ins, key=lambda s: s.created_date_time)
+    cited = citations(findings)
+    positions = (list(range(len(ordered))) if len(ordered) <= limit
+                 else _kept_positions([s.id in cited for s in ordered], limit))
+    rows: list[TimelineRow | TimelineGap] = []
+    previous = -1
+    for pos in positions:
+        if pos > previous + 1:
+            rows.append(TimelineGap(skipped=pos - previous - 1))
+        rows.append(timeline_row(ordered[pos], cited.get(ordered[pos].id, ())))
+        previous = pos
+    if previous < len(ordered) - 1:
+        rows.append(TimelineGap(skipped=len(ordered) - 1 - previous))
+    return rows
