@@ -1,0 +1,180 @@
+"""Test switches: throttling, a tenant without premium licences, missing permissions, injected
+5xx, dropped connections and slow answers. All off by default.
+
+Throttling follows Microsoft's published behaviour: identity and access reports (signIns) answer
+429 with a Retry-After header in whole seconds; Identity Protection answers 429 without one.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from local.graph_emulator.responses import GraphFault
+
+SIGN_INS = "auditlogs/signins"
+IDENTITY_PROTECTION = "identityprotection/"
+
+FAILURE_CODES = {
+    500: ("generalException", "General exception while processing."),
+    502: ("badGateway", "The server received an invalid response from an upstream server."),
+    503: ("serviceNotAvailable", "The service is temporarily unavailable. Try again later."),
+    504: ("gatewayTimeout", "The server did not receive a timely response from upstream."),
+    429: ("TooManyRequests", "Too many requests."),
+}
+
+
+@dataclass(frozen=True)
+class Switches:
+    signin_rate: tuple[int, float] | None = None   # (requests, period in seconds)
+    risk_rate: tuple[int, float] | None = None
+    premium: bool = True
+    forbidden_paths: tuple[str, ...] = ()
+    fail_next: tuple[int, ...] = ()
+    fail_path: str | None = None
+    drop_next: int = 0
+    delay_s: float = 0.0
+
+
+SWITCH_NAMES = frozenset(f.name for f in fields(Switches))
+
+
+def _rate(name: str, value: Any) -> tuple[int, float] | None:
+    if value is None:
+        return None
+    try:
+        requests, period = value
+        rate = (int(requests), float(period))
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be (requests, period_s), got {value!r}") from None
+    if rate[0] < 1 or rate[1] <= 0:
+        raise ValueError(f"{name} needs at least 1 request over a positive period")
+    return rate
+
+
+def checked(current: Switches, changes: dict[str, Any]) -> Switches:
+    """`current` with `changes` applied; unknown names raise TypeError, bad values ValueError."""
+    unknown = set(changes) - SWITCH_NAMES
+    if unknown:
+        raise TypeError(f"unknown emulator switch(es): {', '.join(sorted(unknown))}")
+    values: dict[str, Any] = {}
+    for name, value in changes.items():
+        if name in ("signin_rate", "risk_rate"):
+            values[name] = _rate(name, value)
+        elif name == "premium":
+            values[name] = bool(value)
+        elif name == "forbidden_paths":
+            values[name] = tuple(str(p) for p in value or ())
+        elif name == "fail_next":
+            values[name] = tuple(int(s) for s in value or ())
+        elif name == "fail_path":
+            values[name] = None if value is None else str(value)
+        elif name == "drop_next":
+            values[name] = max(0, int(value))
+        else:
+            values[name] = max(0.0, float(value))
+    return replace(current, **values)
+
+
+def matches(prefix: str, version: str, rel_path: str) -> bool:
+    """Whether a path prefix from a switch names this request ("/beta/users", "auditLogs")."""
+    want = prefix.strip("/").lower()
+    head, _, rest = want.partition("/")
+    if head in ("v1.0", "beta"):
+        if head != version.lower():
+            return False
+        want = rest
+    return rel_path.strip("/").lower().startswith(want)
+
+
+@dataclass
+class _Window:
+    """Sliding-window log of accepted requests for one throttled family of endpoints."""
+
+    times: deque[float] = field(default_factory=deque)
+
+    def admit(self, now: float, requests: int, period: float) -> float:
+        """0 when the request may go ahead (and is counted), else seconds until it may."""
+        while self.times and self.times[0] <= now - period:
+            self.times.popleft()
+        if len(self.times) < requests:
+            self.times.append(now)
+            return 0.0
+        return self.times[0] + period - now
+
+
+class Faults:
+    """The switches in force and the counters they consume; safe across server threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.switches = Switches()
+        self._signins = _Window()
+        self._risk = _Window()
+
+    def configure(self, changes: dict[str, Any]) -> None:
+        with self._lock:
+            self.switches = checked(self.switches, changes)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.switches = Switches()
+            self._signins = _Window()
+            self._risk = _Window()
+
+    def take_drop(self) -> bool:
+        with self._lock:
+            if self.switches.drop_next <= 0:
+                return False
+            self.switches = replace(self.switches, drop_next=self.switches.drop_next - 1)
+            return True
+
+    def delay(self) -> float:
+        return self.switches.delay_s
+
+    def take_failure(self, version: str, rel_path: str) -> int | None:
+        with self._lock:
+            sw = self.switches
+            if not sw.fail_next or (
+                sw.fail_path and not matches(sw.fail_path, version, rel_path)
+            ):
+                return None
+            self.switches = replace(sw, fail_next=sw.fail_next[1:])
+            return sw.fail_next[0]
+
+    def check(self, version: str, rel_path: str) -> None:
+        """Raise the fault a request meets before it is served: permission, licence, throttle."""
+        sw = self.switches
+        rel = rel_path.strip("/").lower()
+        if any(matches(prefix, version, rel) for prefix in sw.forbidden_paths):
+            raise GraphFault(403, "Authorization_RequestDenied",
+                             "Insufficient privileges to complete the operation.")
+        if not sw.premium and rel.startswith(SIGN_INS):
+            raise GraphFault(403, "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
+                             "Neither tenant is B2C or tenant doesn't have premium license")
+        if not sw.premium and rel.startswith(IDENTITY_PROTECTION):
+            raise GraphFault(403, "Forbidden", "Your tenant is not licensed for this feature.")
+        if sw.signin_rate and rel.startswith(SIGN_INS):
+            with self._lock:
+                wait = self._signins.admit(time.monotonic(), *sw.signin_rate)
+            if wait > 0:
+                raise GraphFault(429, "TooManyRequests", "Too many requests.",
+                                 {"Retry-After": str(max(1, math.ceil(wait)))})
+        if sw.risk_rate and rel.startswith(IDENTITY_PROTECTION):
+            with self._lock:
+                wait = self._risk.admit(time.monotonic(), *sw.risk_rate)
+            if wait > 0:
+                raise GraphFault(429, "TooManyRequests", "Too many requests.")
+
+
+def failure(status: int, rel_path: str) -> GraphFault:
+    """The fault an injected status is answered with, with Graph's code for it."""
+    code, message = FAILURE_CODES.get(status, ("UnknownError", f"Injected status {status}."))
+    headers = {}
+    if status == 429 and not rel_path.strip("/").lower().startswith(IDENTITY_PROTECTION):
+        headers["Retry-After"] = "1"
+    return GraphFault(status, code, message, headers)

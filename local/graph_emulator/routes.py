@@ -1,0 +1,157 @@
+"""Which Graph endpoint a request names, and the answer it gets.
+
+Reads go to `queries`; the remediation endpoints (revoke sessions, PATCH user, confirm
+compromised) change the stored tenant and are recorded with what was received.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+from local.graph_emulator import queries
+from local.graph_emulator.queries import ListRequest, user_not_found
+from local.graph_emulator.responses import GraphFault, now_iso
+
+if TYPE_CHECKING:
+    from local.graph_emulator.emulator import GraphEmulator
+
+# Writable user properties this emulator accepts on PATCH /users/{id}.
+USER_WRITABLE = frozenset({
+    "accountEnabled", "passwordProfile", "displayName", "givenName", "surname", "jobTitle",
+    "department", "officeLocation", "mobilePhone", "usageLocation", "mail", "city", "country",
+})
+
+
+@dataclass
+class Answer:
+    status: int
+    body: dict[str, Any] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GraphRequest:
+    method: str
+    version: str            # "v1.0" or "beta"
+    rel_path: str           # path after the version, no leading slash
+    options: dict[str, str]
+    body: Any               # decoded JSON body, or None
+
+    @property
+    def full_path(self) -> str:
+        return f"/{self.version}/{self.rel_path}"
+
+
+def answer(emulator: GraphEmulator, req: GraphRequest) -> Answer:
+    segments = [unquote(s) for s in req.rel_path.split("/") if s]
+    lower = [s.lower() for s in segments]
+    tenant = emulator.tenant()
+
+    def listing() -> ListRequest:
+        return ListRequest(req.version, "/".join(segments), req.options, emulator.base_url,
+                           tenant.generation)
+
+    match (req.method, lower):
+        case ("GET", ["auditlogs", "signins"]):
+            return Answer(200, queries.list_sign_ins(tenant.sign_ins, listing()))
+        case ("GET", ["identityprotection", "riskyusers"]):
+            return Answer(200, queries.list_records(
+                tenant.directory.risky_users, listing(), schema=queries.RISKY_USER,
+                resource="riskyUser", fragment="identityProtection/riskyUsers"))
+        case ("GET", ["identityprotection", "riskdetections"]):
+            return Answer(200, queries.list_records(
+                tenant.directory.risk_detections, listing(), schema=queries.RISK_DETECTION,
+                resource="riskDetection", fragment="identityProtection/riskDetections"))
+        case ("POST", ["identityprotection", "riskyusers", "confirmcompromised"]):
+            return confirm_compromised(emulator, req)
+        case ("GET", ["rolemanagement", "directory", "roleassignments"]):
+            return Answer(200, queries.role_assignments(tenant.directory, listing()))
+        case ("GET", ["users", _]):
+            return Answer(200, queries.get_user(tenant.directory, req.version, segments[1],
+                                                req.options))
+        case ("PATCH", ["users", _]):
+            return update_user(emulator, req, segments[1])
+        case ("POST", ["users", _, "revokesigninsessions"]):
+            return revoke_sessions(emulator, req, segments[1])
+    known = {"auditlogs", "identityprotection", "rolemanagement", "users"}
+    if lower and lower[0] in known:
+        raise GraphFault(405, "Request_BadRequest",
+                         f"The request method '{req.method}' is not supported for "
+                         f"'/{'/'.join(segments)}'.")
+    segment = segments[0] if segments else ""
+    raise GraphFault(400, "BadRequest", f"Resource not found for the segment '{segment}'.")
+
+
+def revoke_sessions(emulator: GraphEmulator, req: GraphRequest, key: str) -> Answer:
+    user = emulator.tenant().directory.user(key)
+    result = Answer(404) if user is None else Answer(200, {
+        "@odata.context": f"https://graph.microsoft.com/{req.version}/$metadata#Edm.Boolean",
+        "value": True,
+    })
+    if user is not None:
+        with emulator.data_lock:
+            user["signInSessionsValidFromDateTime"] = now_iso()
+    emulator.record_remediation(req.method, req.full_path, _user_id(user, key), req.body,
+                                result.status)
+    if user is None:
+        raise user_not_found(key)
+    return result
+
+
+def update_user(emulator: GraphEmulator, req: GraphRequest, key: str) -> Answer:
+    user = emulator.tenant().directory.user(key)
+    problem = _patch_problem(req.body)
+    status = 404 if user is None else (400 if problem else 204)
+    emulator.record_remediation(req.method, req.full_path, _user_id(user, key), req.body, status)
+    if user is None:
+        raise user_not_found(key)
+    if problem:
+        raise GraphFault(400, "Request_BadRequest", problem)
+    with emulator.data_lock:
+        for name, value in req.body.items():
+            if name == "passwordProfile" and isinstance(value, dict):
+                profile = dict(user.get("passwordProfile") or {})
+                profile.update({k: v for k, v in value.items() if not k.startswith("@odata.")})
+                user["passwordProfile"] = profile
+            elif not name.startswith("@odata."):
+                user[name] = value
+    return Answer(204)
+
+
+def _patch_problem(body: Any) -> str | None:
+    if not isinstance(body, dict) or not body:
+        return "The request body must be a JSON object with the properties to update."
+    for name in body:
+        if not name.startswith("@odata.") and name not in USER_WRITABLE:
+            return f"Property '{name}' does not exist on type 'microsoft.graph.user'."
+    if "accountEnabled" in body and not isinstance(body["accountEnabled"], bool):
+        return "Cannot convert the literal for property 'accountEnabled' to Edm.Boolean."
+    return None
+
+
+def confirm_compromised(emulator: GraphEmulator, req: GraphRequest) -> Answer:
+    body = req.body if isinstance(req.body, dict) else {}
+    user_ids = body.get("userIds")
+    if not isinstance(user_ids, list) or not user_ids \
+            or not all(isinstance(u, str) and u for u in user_ids):
+        emulator.record_remediation(req.method, req.full_path, None, req.body, 400)
+        raise GraphFault(400, "BadRequest", "The request body needs 'userIds': a non-empty list "
+                                            "of user ids.")
+    directory = emulator.tenant().directory
+    unknown = [u for u in user_ids if not directory.knows(u)]
+    status = 404 if unknown else 204
+    for user_id in user_ids:
+        emulator.record_remediation(req.method, req.full_path, user_id, req.body, status)
+    if unknown:
+        raise user_not_found(unknown[0])
+    with emulator.data_lock:
+        when = now_iso()
+        for user_id in user_ids:
+            directory.confirm_compromised(user_id, when)
+    return Answer(204)
+
+
+def _user_id(user: dict[str, Any] | None, key: str) -> str:
+    return str(user.get("id") or key) if user else key

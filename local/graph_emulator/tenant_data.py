@@ -1,0 +1,212 @@
+"""The emulated tenant's data, sorted and indexed once at load so a 1000-row page costs little.
+
+Sign-ins are kept newest first (createdDateTime, then id, descending); each gets a `rank` (its
+position), so a page cursor is a rank and a per-user index is a sorted list of ranks.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from local.graph_emulator.odata import Compare, Node, Predicate, conjuncts
+
+INTERACTIVE = "interactiveUser"
+NON_INTERACTIVE = "nonInteractiveUser"
+
+# Properties of the v1.0 signIn resource; everything else a record carries is beta-only.
+V1_SIGN_IN_FIELDS = frozenset({
+    "id", "createdDateTime", "userDisplayName", "userPrincipalName", "userId", "appId",
+    "appDisplayName", "ipAddress", "clientAppUsed", "correlationId", "conditionalAccessStatus",
+    "isInteractive", "riskDetail", "riskLevelAggregated", "riskLevelDuringSignIn", "riskState",
+    "riskEventTypes", "riskEventTypes_v2", "resourceDisplayName", "resourceId", "status",
+    "deviceDetail", "location", "appliedConditionalAccessPolicies",
+})
+
+
+def epoch(value: Any) -> float:
+    """Seconds since 1970 for a Graph DateTimeOffset string; -inf when absent or unreadable."""
+    if not isinstance(value, str) or not value:
+        return -math.inf
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return -math.inf
+
+
+@dataclass(slots=True)
+class Record:
+    """One row of a collection: the Graph JSON dict plus what filters and ordering need."""
+
+    data: dict[str, Any]
+    ts: float
+    rank: int = 0
+    types: tuple[str, ...] = ()
+
+
+def sign_in_event_types(row: dict[str, Any]) -> tuple[str, ...]:
+    """signInEventTypes as given, else derived from isInteractive (absent means interactive)."""
+    types = row.get("signInEventTypes")
+    if isinstance(types, list) and types:
+        return tuple(str(t) for t in types)
+    return (NON_INTERACTIVE,) if row.get("isInteractive") is False else (INTERACTIVE,)
+
+
+@dataclass(slots=True)
+class IndexedRows:
+    """Ranks of records in newest-first order with their negated timestamps, for bisecting."""
+
+    ranks: list[int]
+    neg_ts: list[float]
+
+    def window(self, *, lower: float, upper: float, after_rank: int) -> tuple[int, int]:
+        """Positions [start, end) holding records with lower <= ts <= upper, past a cursor."""
+        start = bisect_left(self.neg_ts, -upper)
+        end = bisect_right(self.neg_ts, -lower)
+        if after_rank >= 0:
+            start = max(start, bisect_right(self.ranks, after_rank))
+        return start, end
+
+
+class SignInTable:
+    """All sign-ins, newest first, with per-user indexes by id and by UPN (lower case)."""
+
+    def __init__(self, rows: Iterable[dict[str, Any]]) -> None:
+        records = [Record(row, epoch(row.get("createdDateTime")), 0, sign_in_event_types(row))
+                   for row in rows]
+        records.sort(key=lambda r: (r.ts, str(r.data.get("id", ""))), reverse=True)
+        by_user: dict[str, list[int]] = {}
+        for rank, rec in enumerate(records):
+            rec.rank = rank
+            for key in _user_keys(rec.data):
+                by_user.setdefault(key, []).append(rank)
+        self.records = records
+        self.all = IndexedRows(list(range(len(records))), [-r.ts for r in records])
+        self.by_user = {
+            key: IndexedRows(ranks, [-records[i].ts for i in ranks])
+            for key, ranks in by_user.items()
+        }
+
+    def page(self, predicate: Predicate, plan: ScanPlan, *, top: int, after_rank: int
+             ) -> tuple[list[Record], bool]:
+        """Up to `top` matching records after the cursor, and whether more follow."""
+        index = self.all
+        if plan.user_key is not None:
+            index = self.by_user.get(plan.user_key, IndexedRows([], []))
+        start, end = index.window(lower=plan.lower, upper=plan.upper, after_rank=after_rank)
+        records, ranks = self.records, index.ranks
+        found: list[Record] = []
+        for pos in range(start, end):
+            rec = records[ranks[pos]]
+            if predicate(rec):
+                if len(found) == top:
+                    return found, True
+                found.append(rec)
+        return found, False
+
+
+def _user_keys(row: dict[str, Any]) -> list[str]:
+    keys = [row.get("userId"), row.get("userPrincipalName")]
+    return list({k.lower() for k in keys if isinstance(k, str) and k})
+
+
+@dataclass(frozen=True, slots=True)
+class ScanPlan:
+    """What an indexed scan may narrow to: one user's rows and a time range (inclusive)."""
+
+    user_key: str | None = None
+    lower: float = -math.inf
+    upper: float = math.inf
+
+
+def plan_scan(node: Node | None, time_field: str) -> ScanPlan:
+    """Read the top-level `and` of a filter for a user equality and time bounds.
+
+    The plan only narrows what is scanned; the full predicate still decides each row, so the
+    bounds may be loose (gt is read as ge) without changing the answer.
+    """
+    if node is None:
+        return ScanPlan()
+    user_key, lower, upper = None, -math.inf, math.inf
+    for part in conjuncts(node):
+        if not isinstance(part, Compare) or len(part.path) != 1:
+            continue
+        name = part.path[0].lower()
+        if name in ("userid", "userprincipalname") and part.op == "eq" \
+                and isinstance(part.value, str):
+            user_key = part.value.lower()
+        elif name == time_field.lower() and isinstance(part.value, float):
+            if part.op in ("ge", "gt", "eq"):
+                lower = max(lower, part.value)
+            if part.op in ("le", "lt", "eq"):
+                upper = min(upper, part.value)
+    return ScanPlan(user_key, lower, upper)
+
+
+def v1_sign_in(row: dict[str, Any]) -> dict[str, Any]:
+    """A sign-in as v1.0 shows it: beta-only properties dropped."""
+    return {k: v for k, v in row.items() if k in V1_SIGN_IN_FIELDS}
+
+
+def select(row: dict[str, Any], fields: Sequence[str] | None) -> dict[str, Any]:
+    if not fields:
+        return row
+    return {k: row[k] for k in fields if k in row}
+
+
+class Directory:
+    """Users, risky users, risk detections and role assignments of the emulated tenant."""
+
+    def __init__(self, *, users: Iterable[dict[str, Any]], risky_users: Iterable[dict[str, Any]],
+                 risk_detections: Iterable[dict[str, Any]],
+                 role_assignments: Iterable[dict[str, Any]]) -> None:
+        self.users = [dict(u) for u in users]
+        self.user_by_key: dict[str, dict[str, Any]] = {}
+        for user in self.users:
+            for key in (user.get("id"), user.get("userPrincipalName")):
+                if isinstance(key, str) and key:
+                    self.user_by_key[key.lower()] = user
+        self.risky_users = [Record(dict(r), epoch(r.get("riskLastUpdatedDateTime")))
+                            for r in risky_users]
+        detections = [Record(dict(r), epoch(r.get("activityDateTime"))) for r in risk_detections]
+        detections.sort(key=lambda r: (r.ts, str(r.data.get("id", ""))), reverse=True)
+        self.risk_detections = detections
+        self.role_assignments = [Record(dict(r), -math.inf) for r in role_assignments]
+
+    def user(self, key: str) -> dict[str, Any] | None:
+        return self.user_by_key.get(key.lower())
+
+    def principal(self, principal_id: str) -> dict[str, Any] | None:
+        """The principal of a role assignment as `$expand=principal` embeds it (users only)."""
+        user = self.user(principal_id)
+        if user is None:
+            return None
+        return {
+            "@odata.type": "#microsoft.graph.user", "id": user.get("id"),
+            "displayName": user.get("displayName"),
+            "userPrincipalName": user.get("userPrincipalName"),
+        }
+
+    def confirm_compromised(self, user_id: str, when: str) -> None:
+        """What Identity Protection does on confirmCompromised: the user's risk becomes high."""
+        user = self.user(user_id)
+        for rec in self.risky_users:
+            if str(rec.data.get("id", "")).lower() == user_id.lower():
+                risky = rec.data
+                break
+        else:
+            risky = {"id": user_id, "isDeleted": False, "isProcessing": False}
+            if user is not None:
+                risky["userPrincipalName"] = user.get("userPrincipalName")
+                risky["userDisplayName"] = user.get("displayName")
+            self.risky_users.append(Record(risky, -math.inf))
+        risky.update(riskLevel="high", riskState="confirmedCompromised",
+                     riskDetail="adminConfirmedUserCompromised", riskLastUpdatedDateTime=when)
+
+    def knows(self, user_id: str) -> bool:
+        return self.user(user_id) is not None or any(
+            str(rec.data.get("id", "")).lower() == user_id.lower() for rec in self.risky_users)
