@@ -151,6 +151,7 @@ class UserStats(msgspec.Struct, rename="camel"):
     countries: list[str] = msgspec.field(default_factory=list)
     ips: int = 0
     devices: int = 0
+    failures_by_class: dict[str, int] = msgspec.field(default_factory=dict)
 
 
 class UserVerdict(msgspec.Struct, rename="camel"):
