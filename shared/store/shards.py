@@ -1,0 +1,192 @@
+"""Slice shards: one slice's sign-in rows grouped by user, readable one user (or batch) at a time.
+
+A fetched slice is written to the "work" container (scratch, not evidence: overwritten when a
+slice is redone) as two blobs:
+
+    runs/{runId}/shards/{sliceId}.jsonl        rows as JSON lines, grouped by user, users sorted
+    runs/{runId}/shards/{sliceId}.index.json   user -> (offset, length, rows), and the shard's ETag
+
+The index is written last, so a slice without an index has no shard yet. Readers fetch only the
+byte ranges of the users they score (HTTP range GETs, conditional on the indexed ETag), and merge
+neighbouring ranges: scoring batches of users taken in sorted order read one range per shard.
+Sized for a window of 1M rows and 5000 users: a shard is streamed in blocks, an index of 5000
+users is about 300 KB, and a reader loads each index once per batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from shared.errors import InputError, StorageError
+from shared.store.names import checked_id
+from shared.store.retry import storage_errors
+
+if TYPE_CHECKING:
+    from azure.storage.blob import ContainerClient
+
+INDEX_VERSION = 1
+MERGE_GAP_BYTES = 256 * 1024  # read across a gap this small rather than issue another request
+_INDEX_SUFFIX = ".index.json"
+
+
+class UserRange(msgspec.Struct, frozen=True, array_like=True):
+    offset: int
+    length: int
+    rows: int
+
+
+class ShardIndex(msgspec.Struct, frozen=True):
+    v: int
+    run_id: str
+    slice_id: str
+    shard: str  # blob name of the JSON-lines shard
+    etag: str  # the shard's ETag when it was indexed: ranges are read only from that version
+    size: int
+    users: dict[str, UserRange]
+
+    @property
+    def rows(self) -> int:
+        return sum(r.rows for r in self.users.values())
+
+
+def shard_prefix(run_id: str) -> str:
+    return f"runs/{checked_id('run id', run_id)}/shards/"
+
+
+def _layout(rows_by_user: Mapping[str, list[bytes]]) -> dict[str, UserRange]:
+    """Byte ranges of each user's rows, users in sorted order, each row ending in a newline."""
+    ranges: dict[str, UserRange] = {}
+    offset = 0
+    for user in sorted(rows_by_user):
+        rows = rows_by_user[user]
+        if not user or not rows:
+            continue
+        for row in rows:
+            if b"\n" in row:
+                raise InputError(f"a row of user {user} contains a newline: not one JSON line")
+        length = sum(len(row) for row in rows) + len(rows)
+        ranges[user] = UserRange(offset=offset, length=length, rows=len(rows))
+        offset += length
+    return ranges
+
+
+def _shard_bytes(rows_by_user: Mapping[str, list[bytes]], users: Iterable[str]) -> Iterator[bytes]:
+    for user in users:
+        yield b"\n".join(rows_by_user[user]) + b"\n"
+
+
+def _merged(
+    ranges: list[tuple[UserRange, str]],
+) -> Iterator[tuple[int, int, list[tuple[UserRange, str]]]]:
+    """Group (range, user) pairs by offset into spans whose gaps are at most MERGE_GAP_BYTES."""
+    group: list[tuple[UserRange, str]] = []
+    start = end = 0
+    for item in sorted(ranges, key=lambda pair: pair[0].offset):
+        rng = item[0]
+        if group and rng.offset - end > MERGE_GAP_BYTES:
+            yield start, end - start, group
+            group = []
+        if not group:
+            start = end = rng.offset
+        group.append(item)
+        end = max(end, rng.offset + rng.length)
+    if group:
+        yield start, end - start, group
+
+
+class ShardReader:
+    """Reads users' rows across every slice shard of one run. Loads each index once."""
+
+    def __init__(self, container: ContainerClient, run_id: str) -> None:
+        self._container = container
+        self.run_id = run_id
+        self._indexes: list[ShardIndex] | None = None
+
+    def indexes(self) -> list[ShardIndex]:
+        """Every slice's index, in slice id order."""
+        if self._indexes is None:
+            prefix = shard_prefix(self.run_id)
+            found = []
+            with storage_errors("reading shard indexes of run " + self.run_id, run_id=self.run_id):
+                for item in self._container.list_blobs(name_starts_with=prefix):
+                    if item.name.endswith(_INDEX_SUFFIX):
+                        data = self._container.get_blob_client(item.name).download_blob().readall()
+                        found.append(msgspec.json.decode(data, type=ShardIndex))
+            self._indexes = sorted(found, key=lambda index: index.slice_id)
+        return self._indexes
+
+    def users(self) -> dict[str, int]:
+        """Every user with rows in this run, sorted, with their row count across slices."""
+        counts: dict[str, int] = {}
+        for index in self.indexes():
+            for user, rng in index.users.items():
+                counts[user] = counts.get(user, 0) + rng.rows
+        return dict(sorted(counts.items()))
+
+    def rows_for_users(self, user_ids: Iterable[str]) -> dict[str, list[bytes]]:
+        """Each wanted user's rows (slice order, then as written); users without rows get []."""
+        wanted = list(dict.fromkeys(user_ids))
+        found: dict[str, list[bytes]] = {user: [] for user in wanted}
+        for index in self.indexes():
+            ranges = [(index.users[u], u) for u in wanted if u in index.users]
+            for offset, length, group in _merged(ranges):
+                span = self._read_range(index, offset, length)
+                for rng, user in group:
+                    part = span[rng.offset - offset : rng.offset - offset + rng.length]
+                    found[user].extend(part.split(b"\n")[:-1])
+        return found
+
+    def _read_range(self, index: ShardIndex, offset: int, length: int) -> bytes:
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceModifiedError
+
+        with storage_errors("reading shard " + index.shard, run_id=self.run_id):
+            try:
+                data: bytes = self._container.get_blob_client(index.shard).download_blob(
+                    offset=offset, length=length, etag=index.etag,
+                    match_condition=MatchConditions.IfNotModified,
+                ).readall()
+            except ResourceModifiedError:
+                raise StorageError(
+                    f"shard {index.shard} changed after it was indexed (slice redone while "
+                    f"being read); read again", run_id=self.run_id,
+                ) from None
+        return data
+
+
+class ShardStore:
+    """The "work" container's slice shards: written by fetch, read by scoring."""
+
+    def __init__(self, container: ContainerClient) -> None:
+        self._container = container
+
+    def put_shard(
+        self, run_id: str, slice_id: str, rows_by_user: Mapping[str, list[bytes]]
+    ) -> ShardIndex:
+        """Write one slice's rows grouped by user, then its index. Redoing a slice replaces both."""
+        prefix = shard_prefix(run_id) + checked_id("slice id", slice_id)
+        ranges = _layout(rows_by_user)
+        size = sum(r.length for r in ranges.values())
+        with storage_errors("writing shard " + prefix, run_id=run_id):
+            written = self._container.get_blob_client(prefix + ".jsonl").upload_blob(
+                _shard_bytes(rows_by_user, ranges), length=size, overwrite=True, max_concurrency=4
+            )
+            index = ShardIndex(
+                v=INDEX_VERSION, run_id=run_id, slice_id=slice_id, shard=prefix + ".jsonl",
+                etag=str(written["etag"]), size=size, users=ranges,
+            )
+            self._container.get_blob_client(prefix + _INDEX_SUFFIX).upload_blob(
+                msgspec.json.encode(index), overwrite=True
+            )
+        return index
+
+    def reader(self, run_id: str) -> ShardReader:
+        """A reader for scoring batches: loads the run's indexes once, then ranged reads."""
+        return ShardReader(self._container, run_id)
+
+    def read_user_rows(self, run_id: str, user_id: str) -> list[bytes]:
+        """One user's rows across all slice shards of a run (ranged reads of that user only)."""
+        return self.reader(run_id).rows_for_users([user_id])[user_id]
