@@ -148,7 +148,7 @@ def render_review(
     flagged = [u for u in ordered if u.verdict != "none"]
     sections = [
         user_section(number, user, timelines.get(user.user_id, ()),
-                     remediations.get(user.user_id) if remediations is not None else None)
+                     remediations.get(user.user_id, []) if remediations is not None else None)
         for number, user in enumerate(flagged, start=1)
     ]
     counts = {level: sum(u.verdict == level for u in result.users) for level in LEVELS}
