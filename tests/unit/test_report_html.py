@@ -100,7 +100,7 @@ def test_unflagged_users_in_compact_table_at_the_end(page: str) -> None:
     tail = page[page.index('id="unflagged"'):]
     for name in ("erin", "frank", "grace"):
         assert f"{name}@contoso.com" in tail
-        assert f'id="user-' not in tail
+        assert 'id="user-' not in tail
 
 
 def test_self_contained_no_scripts_no_fetches(page: str) -> None:
@@ -113,7 +113,7 @@ def test_self_contained_no_scripts_no_fetches(page: str) -> None:
 
 
 def test_without_remediations_or_flagged_users() -> None:
-    result, timelines = sample_review()
+    result, _ = sample_review()
     for user in result.users:
         user.verdict = "none"
     html = render_review(result, {}, title="Quiet week")
