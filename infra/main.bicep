@@ -1,0 +1,213 @@
+// Sign-in review: everything `azd up` provisions. This file only wires the modules; each
+// module owns one concern. Names come from abbreviations.json plus a uniqueString token.
+
+targetScope = 'subscription'
+
+@minLength(1)
+@maxLength(40)
+@description('azd environment name; names the resource group and tags every resource.')
+param environmentName string
+
+@minLength(1)
+@description('Azure region for every resource.')
+param location string
+
+@minLength(3)
+@description('Mailbox or distribution list that approves remediations.')
+param approverEmail string
+
+@description('Days each evidence blob version stays immutable. HIPAA incident records: 2190.')
+@minValue(1)
+@maxValue(36500)
+param evidenceRetentionDays int = 365
+
+@description('Put a CanNotDelete lock on the storage account. Locking the retention policy itself is a separate, irreversible command (see the deploy notes).')
+param protectEvidenceFromDeletion bool = false
+
+@description('NCRONTAB schedule of the weekly review (six fields, UTC).')
+param reviewSchedule string = '0 0 6 * * 1'
+
+@description('IANA time zone the review windows, business hours and holidays are read in.')
+param tenantTimeZone string = 'UTC'
+
+@description('Business hours, HH:MM-HH:MM in the tenant time zone.')
+param businessHours string = '08:00-18:00'
+
+@description('Business days, comma separated (Mon..Sun).')
+param businessDays string = 'Mon,Tue,Wed,Thu,Fri'
+
+@description('Public holidays, ISO dates separated by commas; the review also runs the morning after each.')
+param holidays string = ''
+
+@description('Also review weekday nights, not only weekends and holidays.')
+param reviewWeekdayNights bool = false
+
+@description('Microsoft Graph version for sign-ins: v1.0 (interactive only) or beta (adds non-interactive sign-ins, ASN, user agent).')
+@allowed([
+  'v1.0'
+  'beta'
+])
+param graphApiVersion string = 'v1.0'
+
+@description('More directory role template ids to treat as privileged, comma separated.')
+param privilegedRoleIds string = ''
+
+var abbrs = loadJsonContent('abbreviations.json')
+var token = toLower(uniqueString(subscription().id, environmentName, location))
+var tags = {
+  'azd-env-name': environmentName
+  workload: 'signin-review'
+}
+var deploymentContainerName = 'app-package-${token}'
+var webhookSecretName = 'approval-webhook-url'
+var apiIdentifierUri = 'api://${tenant().tenantId}/signin-review-${token}'
+var loginEndpoint = environment().authentication.loginEndpoint
+
+// Settings the program reads (shared/config.py) that this deployment decides. The rest keep
+// the program's defaults; tests/infra lists each one with the reason its default is safe.
+var reviewSettings = {
+  REVIEW_SCHEDULE: reviewSchedule
+  TENANT_TIME_ZONE: tenantTimeZone
+  BUSINESS_HOURS: businessHours
+  BUSINESS_DAYS: businessDays
+  HOLIDAYS: holidays
+  REVIEW_WEEKDAY_NIGHTS: string(reviewWeekdayNights)
+  GRAPH_API_VERSION: graphApiVersion
+  PRIVILEGED_ROLE_IDS: privilegedRoleIds
+  EVIDENCE_RETENTION_DAYS: string(evidenceRetentionDays)
+  AUTH_TENANT_ID: tenant().tenantId
+  AUTH_AUDIENCE: apiIdentifierUri
+  AUTH_ISSUER: 'https://sts.windows.net/${tenant().tenantId}/'
+  AUTH_JWKS_URL: '${loginEndpoint}${tenant().tenantId}/discovery/keys'
+  REMEDIATION_ALLOWED_CALLERS: identities.outputs.approvalsPrincipalId
+}
+
+resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: '${abbrs.resourcesResourceGroups}${environmentName}'
+  location: location
+  tags: tags
+}
+
+module identities 'modules/identities.bicep' = {
+  name: 'identities'
+  scope: rg
+  params: {
+    prefix: abbrs.managedIdentityUserAssignedIdentities
+    token: token
+    location: location
+    tags: tags
+  }
+}
+
+module entra 'modules/entra.bicep' = {
+  name: 'entra'
+  scope: rg
+  params: {
+    readerPrincipalId: identities.outputs.readerPrincipalId
+    remediatorPrincipalId: identities.outputs.remediatorPrincipalId
+    approvalsPrincipalId: identities.outputs.approvalsPrincipalId
+    apiUniqueName: 'signin-review-${token}'
+    apiIdentifierUri: apiIdentifierUri
+  }
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
+  scope: rg
+  params: {
+    name: '${abbrs.storageStorageAccounts}${token}'
+    location: location
+    tags: tags
+    evidenceRetentionDays: evidenceRetentionDays
+    deploymentContainerName: deploymentContainerName
+    protectFromDeletion: protectEvidenceFromDeletion
+  }
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: rg
+  params: {
+    workspaceName: '${abbrs.operationalInsightsWorkspaces}${token}'
+    insightsName: '${abbrs.insightsComponents}${token}'
+    location: location
+    tags: tags
+  }
+}
+
+module vault 'modules/vault.bicep' = {
+  name: 'vault'
+  scope: rg
+  params: {
+    name: '${abbrs.keyVaultVaults}${token}'
+    location: location
+    tags: tags
+  }
+}
+
+module roles 'modules/roles.bicep' = {
+  name: 'roles'
+  scope: rg
+  params: {
+    storageAccountName: storage.outputs.name
+    vaultName: vault.outputs.name
+    insightsName: monitoring.outputs.insightsName
+    readerPrincipalId: identities.outputs.readerPrincipalId
+  }
+}
+
+module functionApp 'modules/function-app.bicep' = {
+  name: 'function-app'
+  scope: rg
+  params: {
+    name: '${abbrs.webSitesFunctions}${token}'
+    planName: '${abbrs.webServerFarms}${token}'
+    location: location
+    tags: union(tags, {
+      'azd-service-name': 'api'
+    })
+    storageAccountName: storage.outputs.name
+    deploymentContainerName: deploymentContainerName
+    insightsName: monitoring.outputs.insightsName
+    readerId: identities.outputs.readerId
+    readerClientId: identities.outputs.readerClientId
+    remediatorId: identities.outputs.remediatorId
+    remediatorClientId: identities.outputs.remediatorClientId
+    approvalWebhookSecretUri: '${vault.outputs.uri}secrets/${webhookSecretName}'
+    reviewSettings: reviewSettings
+  }
+  dependsOn: [
+    roles
+  ]
+}
+
+module logicApp 'modules/logic-app.bicep' = {
+  name: 'logic-app'
+  scope: rg
+  params: {
+    name: '${abbrs.logicWorkflows}${token}'
+    connectionName: '${abbrs.webConnections}office365-${token}'
+    location: location
+    tags: tags
+    approvalsId: identities.outputs.approvalsId
+    functionAppName: functionApp.outputs.name
+    remediationAudience: apiIdentifierUri
+    approverEmail: approverEmail
+    vaultName: vault.outputs.name
+    webhookSecretName: webhookSecretName
+  }
+  dependsOn: [
+    entra
+  ]
+}
+
+// Names and addresses only: nothing here is a key, a connection string or a signed URL.
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = rg.name
+output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
+output AZURE_FUNCTION_APP_HOSTNAME string = functionApp.outputs.hostName
+output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
+output AZURE_LOGIC_APP_NAME string = logicApp.outputs.name
+output AZURE_KEY_VAULT_NAME string = vault.outputs.name
+output REMEDIATION_API_IDENTIFIER_URI string = apiIdentifierUri

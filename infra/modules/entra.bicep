@@ -1,0 +1,112 @@
+// Microsoft Entra ID objects, through the Microsoft Graph Bicep extension:
+//   - Microsoft Graph application permissions (app roles) for the reader and the remediator,
+//     exactly the list below, nothing more;
+//   - the remediation API's app registration: the audience of the token the approval workflow
+//     presents, with one app role that only the approvals identity holds.
+// The deploying user needs Privileged Role Administrator (or a role that may grant app roles
+// and create applications). Directory roles cannot be granted here: see the deploy notes.
+
+extension microsoftGraphV1
+
+@description('Principal (object) id of the reader identity.')
+param readerPrincipalId string
+
+@description('Principal (object) id of the remediator identity.')
+param remediatorPrincipalId string
+
+@description('Principal (object) id of the approvals identity (the Logic App).')
+param approvalsPrincipalId string
+
+@description('Unique name of the remediation API app registration in the tenant.')
+param apiUniqueName string
+
+@description('Application id URI the approval workflow requests its token for.')
+param apiIdentifierUri string
+
+var graphAppId = '00000003-0000-0000-c000-000000000000'
+
+// Microsoft Graph application permissions, one line per grant.
+var graphPermissions = [
+  // reader: sign-in logs, directory (users, privileged role members), Identity Protection
+  {
+    principalId: readerPrincipalId
+    permission: 'AuditLog.Read.All'
+  }
+  {
+    principalId: readerPrincipalId
+    permission: 'Directory.Read.All'
+  }
+  {
+    principalId: readerPrincipalId
+    permission: 'IdentityRiskyUser.Read.All'
+  }
+  {
+    principalId: readerPrincipalId
+    permission: 'IdentityRiskEvent.Read.All'
+  }
+  // remediator: revoke sessions, disable, confirm compromised, force a password reset
+  // (the reset also needs the User Administrator directory role: a post-deploy step)
+  {
+    principalId: remediatorPrincipalId
+    permission: 'User.RevokeSessions.All'
+  }
+  {
+    principalId: remediatorPrincipalId
+    permission: 'User.EnableDisableAccount.All'
+  }
+  {
+    principalId: remediatorPrincipalId
+    permission: 'IdentityRiskyUser.ReadWrite.All'
+  }
+  {
+    principalId: remediatorPrincipalId
+    permission: 'User-PasswordProfile.ReadWrite.All'
+  }
+]
+
+var invokeRoleValue = 'Remediations.Invoke'
+
+resource graph 'Microsoft.Graph/servicePrincipals@v1.0' existing = {
+  appId: graphAppId
+}
+
+resource graphAppRoles 'Microsoft.Graph/appRoleAssignedTo@v1.0' = [
+  for grant in graphPermissions: {
+    principalId: grant.principalId
+    resourceId: graph.id
+    appRoleId: filter(graph.appRoles, role => role.value == grant.permission)[0].id
+  }
+]
+
+resource remediationApi 'Microsoft.Graph/applications@v1.0' = {
+  uniqueName: apiUniqueName
+  displayName: 'Sign-in review remediation API'
+  signInAudience: 'AzureADMyOrg'
+  identifierUris: [
+    apiIdentifierUri
+  ]
+  appRoles: [
+    {
+      id: guid(apiUniqueName, invokeRoleValue)
+      value: invokeRoleValue
+      displayName: 'Call POST /api/remediations'
+      description: 'Carry an approved remediation to the sign-in review function app.'
+      allowedMemberTypes: [
+        'Application'
+      ]
+      isEnabled: true
+    }
+  ]
+}
+
+// Tokens for the API are issued only to principals that hold its app role.
+resource remediationApiPrincipal 'Microsoft.Graph/servicePrincipals@v1.0' = {
+  appId: remediationApi.appId
+  appRoleAssignmentRequired: true
+}
+
+resource approvalsInvoke 'Microsoft.Graph/appRoleAssignedTo@v1.0' = {
+  principalId: approvalsPrincipalId
+  resourceId: remediationApiPrincipal.id
+  appRoleId: guid(apiUniqueName, invokeRoleValue)
+}
