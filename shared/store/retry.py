@@ -74,12 +74,13 @@ def describe(exc: BaseException) -> str:
     """A short account of an azure SDK error: status and service error code when there is one."""
     status = getattr(getattr(exc, "response", None), "status_code", None)
     code = getattr(exc, "error_code", None)
+    code = str(getattr(code, "value", code) or "")  # the SDKs give str enums or plain strings
     first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
     if status is None:
         return f"storage unreachable after retries ({type(exc).__name__}: {first_line})"
-    hint = " (create it with ensure_resources)" if str(code).endswith("NotFound") and code not in (
-        "BlobNotFound", "ResourceNotFound") else ""
-    return f"HTTP {status} {code or ''}{hint}: {first_line}".replace("  ", " ")
+    missing = code in ("ContainerNotFound", "TableNotFound", "QueueNotFound")
+    hint = " (create it with ensure_resources)" if missing else ""
+    return f"HTTP {status} {code}{hint}: {first_line}"
 
 
 @contextmanager
