@@ -31,6 +31,7 @@ Role = Literal["reader", "remediator"]
 
 HTTP_TIMEOUT_S = 60.0
 CONNECT_TIMEOUT_S = 10.0
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 class StaticTokenCredential:
@@ -175,7 +176,10 @@ def _service_client(settings: Settings, credential: object) -> Any:
         RetryHandlerOption.get_key(): RetryHandlerOption(max_retries=0, should_retry=False),
     }
     http_client = GraphClientFactory.create_with_default_middleware(
-        client=httpx.AsyncClient(timeout=httpx.Timeout(HTTP_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)),
+        client=httpx.AsyncClient(
+            timeout=httpx.Timeout(HTTP_TIMEOUT_S, connect=CONNECT_TIMEOUT_S),
+            trust_env=host not in LOOPBACK,  # no proxy between us and a local emulator
+        ),
         options=options,
     )
     adapter = GraphRequestAdapter(auth, client=http_client)

@@ -1,0 +1,187 @@
+"""Directory and risk data: privileged role members, risky users, risk detections.
+
+A tenant without Entra ID P2 (or an app without the permission) gets 403 from Identity
+Protection. That must not stop a review: each function returns a `DirectoryResult` that says
+whether the data was available and, if not, why ("licence" or "permission"), so the report can
+say plainly what was missing.
+
+Identity Protection allows 1 request per second per tenant and its 429s carry no Retry-After:
+those calls are paced by the connection's risk limiter and back off exponentially when refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, Generic, TypeVar
+
+import msgspec
+
+from shared.errors import ConfigError, GraphError, GraphUnavailable
+from shared.graph import odata
+from shared.graph.calls import call, native_config
+from shared.graph.client import GraphConnection
+from shared.graph.limiter import RequestLimiter
+from shared.model import DataSource, RiskDetection, RiskyUser, Window
+
+T = TypeVar("T")
+
+# Built-in role template ids (the same in every tenant) and their names.
+PRIVILEGED_ROLES: dict[str, str] = {
+    "62e90394-69f5-4237-9190-012177145e10": "Global Administrator",
+    "e8611ab8-c189-46e8-94e1-60213ab1f814": "Privileged Role Administrator",
+    "29232cdf-9323-42fd-ade2-1d097af3e4de": "Exchange Administrator",
+    "194ae4cb-b126-40b2-bd5b-6091b380977d": "Security Administrator",
+    "7be44c8a-adaf-4e2a-84d6-ab2649e08a13": "Privileged Authentication Administrator",
+}
+
+_LICENCE_CODES = frozenset({"Authentication_RequestFromNonPremiumTenantOrB2CTenant", "Forbidden"})
+
+
+@dataclass(frozen=True)
+class DirectoryResult(Generic[T]):
+    """Data read from Graph, or an empty value with the reason it could not be read."""
+
+    value: T
+    available: bool = True
+    reason: str | None = None  # "licence" or "permission" when not available
+    detail: str = ""
+
+    def source(self, name: str) -> DataSource:
+        """How the report lists this data source."""
+        if self.available:
+            return DataSource(name=name, available=True, detail=self.detail)
+        return DataSource(name=name, available=False, detail=f"unavailable: {self.reason}"
+                          + (f" ({self.detail})" if self.detail else ""))
+
+
+def unavailable(empty: T, exc: GraphUnavailable) -> DirectoryResult[T]:
+    """The result for a 401/403. Identity Protection answers a tenant without P2 with a bare
+    `Forbidden`; a missing permission is `Authorization_RequestDenied`."""
+    reason = "licence" if exc.status == 403 and exc.code in _LICENCE_CODES else "permission"
+    return DirectoryResult(empty, available=False, reason=reason, detail=exc.message)
+
+
+class _Collection(msgspec.Struct, Generic[T]):
+    value: list[T]
+    next_link: str | None = msgspec.field(default=None, name="@odata.nextLink")
+
+
+class _Principal(msgspec.Struct, rename="camel"):
+    id: str | None = None
+    user_principal_name: str | None = None
+    odata_type: str | None = msgspec.field(default=None, name="@odata.type")
+
+
+class _RoleAssignment(msgspec.Struct, rename="camel"):
+    principal_id: str
+    role_definition_id: str
+    principal: _Principal | None = None
+
+
+@dataclass
+class _Listing(Generic[T]):
+    """One collection GET and the pages after it."""
+
+    what: str
+    decode: Callable[[bytes], _Collection[T]]
+    limiter: RequestLimiter | None = None
+    rows: list[T] = field(default_factory=list)
+
+
+async def _list_all(graph: GraphConnection, builder: Any, query: object,
+                    listing: _Listing[T]) -> list[T]:
+    config = native_config(query)
+    while True:
+        response = await call(graph, partial(builder.get, request_configuration=config),
+                              what=listing.what, limiter=listing.limiter)
+        try:
+            page = listing.decode(response.content)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise GraphError(f"{listing.what}: a page could not be read: {exc}") from None
+        listing.rows.extend(page.value)
+        if not page.next_link:
+            return listing.rows
+        builder = builder.with_url(page.next_link)
+        config = native_config()
+
+
+def role_ids(graph: GraphConnection) -> dict[str, str]:
+    """The built-in privileged roles plus PRIVILEGED_ROLE_IDS, id -> name."""
+    roles = dict(PRIVILEGED_ROLES)
+    for raw in graph.settings.privileged_role_ids:
+        if not odata.is_guid(raw):
+            raise ConfigError(f"PRIVILEGED_ROLE_IDS holds a value that is not a GUID: {raw!r}")
+        roles.setdefault(raw.lower(), f"Role {raw.lower()}")
+    return roles
+
+
+async def privileged_role_members(graph: GraphConnection) -> DirectoryResult[dict[str, list[str]]]:
+    """User id -> names of the privileged roles assigned to the user (directly).
+
+    Assignments to groups (role-assignable groups) are counted in `detail`, not expanded.
+    """
+    from msgraph.generated.role_management.directory.role_assignments.role_assignments_request_builder import (  # noqa: E501
+        RoleAssignmentsRequestBuilder as Builder,
+    )
+
+    members: dict[str, list[str]] = {}
+    groups = 0
+    decode = msgspec.json.Decoder(_Collection[_RoleAssignment]).decode
+    try:
+        for role_id, name in role_ids(graph).items():
+            query = Builder.RoleAssignmentsRequestBuilderGetQueryParameters(
+                filter=f"roleDefinitionId eq {odata.quote(role_id)}", expand=["principal"]
+            )
+            builder = graph.client.role_management.directory.role_assignments
+            listing = _Listing[_RoleAssignment](f"role assignments ({name})", decode)
+            for row in await _list_all(graph, builder, query, listing):
+                kind = (row.principal.odata_type or "") if row.principal else ""
+                if kind and not kind.endswith(".user"):
+                    groups += kind.endswith(".group")
+                    continue
+                roles = members.setdefault(row.principal_id.lower(), [])
+                if name not in roles:
+                    roles.append(name)
+    except GraphUnavailable as exc:
+        return unavailable({}, exc)
+    detail = f"{groups} assignment(s) to groups not expanded" if groups else ""
+    return DirectoryResult(members, detail=detail)
+
+
+async def risky_users(graph: GraphConnection) -> DirectoryResult[list[RiskyUser]]:
+    """Identity Protection's risky users (every risk state; callers pick what they need)."""
+    from msgraph.generated.identity_protection.risky_users.risky_users_request_builder import (
+        RiskyUsersRequestBuilder as Builder,
+    )
+
+    decode = msgspec.json.Decoder(_Collection[RiskyUser]).decode
+    listing = _Listing[RiskyUser]("risky users", decode, graph.risk_limiter)
+    query = Builder.RiskyUsersRequestBuilderGetQueryParameters()
+    try:
+        rows = await _list_all(graph, graph.client.identity_protection.risky_users, query, listing)
+    except GraphUnavailable as exc:
+        return unavailable([], exc)
+    return DirectoryResult(rows)
+
+
+async def risk_detections(graph: GraphConnection, window: Window
+                          ) -> DirectoryResult[list[RiskDetection]]:
+    """Risk detections whose activity falls in the window. Offline detections can arrive up to
+    48 hours late, so a later re-run of the same window may see more."""
+    from msgraph.generated.identity_protection.risk_detections.risk_detections_request_builder import (  # noqa: E501
+        RiskDetectionsRequestBuilder as Builder,
+    )
+
+    decode = msgspec.json.Decoder(_Collection[RiskDetection]).decode
+    listing = _Listing[RiskDetection]("risk detections", decode, graph.risk_limiter)
+    query = Builder.RiskDetectionsRequestBuilderGetQueryParameters(
+        filter=odata.window_clause(window.start, window.end, field="activityDateTime")
+    )
+    builder = graph.client.identity_protection.risk_detections
+    try:
+        rows = await _list_all(graph, builder, query, listing)
+    except GraphUnavailable as exc:
+        return unavailable([], exc)
+    return DirectoryResult(rows)
