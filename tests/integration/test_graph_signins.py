@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -67,7 +68,7 @@ def test_pages_follow_next_link_to_the_end(graph: GraphEmulator) -> None:
     assert [len(p.sign_ins) for p in pages] == [200] * 11 + [145]
     assert ids(pages) == [f"si-{i:07d}" for i in range(2345)]  # newest first, none twice
     assert pages[-1].next_link is None
-    assert all(p.next_link == q.request_url for p, q in zip(pages, pages[1:], strict=False))
+    assert all(p.next_link == q.request_url for p, q in pairwise(pages))
     first = graph.calls[0]
     assert first["query"]["$filter"] == (
         "createdDateTime ge 2024-05-04T06:00:00Z and createdDateTime le 2024-05-06T06:00:00Z"
