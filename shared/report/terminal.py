@@ -19,6 +19,7 @@ from shared.report.html import flagged_first
 from shared.report.text import plain, utc_text
 
 _REASONS_SHOWN = 3
+QUIET_ROWS = 20  # users with nothing flagged listed before "... and N more"
 
 
 def _summary_lines(result: ReviewResult) -> list[Text]:
@@ -81,16 +82,22 @@ def _reasons(user: UserVerdict, width: int) -> list[Text]:
     return lines
 
 
-def render_table(result: ReviewResult, *, width: int = 100) -> str:
-    """Summary, the users table (flagged first) and each flagged user's reasons, as plain text."""
+def render_table(result: ReviewResult, *, width: int = 100, quiet_rows: int = QUIET_ROWS) -> str:
+    """Summary, the users table (flagged first) and each flagged user's reasons, as plain text.
+
+    Every flagged user is listed; users with nothing flagged only up to `quiet_rows`.
+    """
     out = io.StringIO()
     console = Console(file=out, width=width, color_system=None, force_terminal=False,
                       highlight=False, emoji=False, markup=False, soft_wrap=False)
     for line in _summary_lines(result):
         console.print(line)
     ordered = flagged_first(result.users)
-    console.print(_user_table(ordered))
     flagged = [u for u in ordered if u.verdict != "none"]
+    quiet = len(ordered) - len(flagged)
+    console.print(_user_table(ordered[: len(flagged) + quiet_rows]))
+    if quiet > quiet_rows:
+        console.print(Text(f"... and {quiet - quiet_rows:,} more users with nothing flagged"))
     for user in flagged:
         for line in _reasons(user, width):
             console.print(line)

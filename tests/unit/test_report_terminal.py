@@ -38,3 +38,11 @@ def test_nothing_flagged() -> None:
     result, _ = sample_review()
     result.users = [u for u in result.users if u.verdict == "none"]
     assert "No user was flagged in this window." in render_table(result)
+
+
+def test_quiet_users_are_capped_flagged_never() -> None:
+    result, _ = sample_review()
+    text = render_table(result, quiet_rows=1)
+    assert "erin@contoso.com" in text and "frank@contoso.com" not in text
+    assert "... and 2 more users with nothing flagged" in text
+    assert all(f"{n}@contoso.com" in text for n in ("alice", "bob", "carol", "dave"))
