@@ -136,8 +136,9 @@ def graticule(view: Projection) -> tuple[list[tuple[float, str]], list[tuple[flo
     step = next(s for s in (5, 10, 15, 30, 45, 90) if span / s <= 6)
     east = view.west + view.width / (view.scale * view.stretch)
     south = view.north - span
-    meridians = [(view.xy(0, lon)[0], _degrees(lon, "E", "W"))
-                 for lon in range(ceil(view.west / step) * step, floor(east) + 1, step)]
+    meridians = [(x, _degrees(lon, "E", "W"))
+                 for lon in range(ceil(view.west / step) * step, floor(east) + 1, step)
+                 if (x := view.xy(0, lon)[0]) < view.width - 24]
     parallels = [(view.xy(lat, 0)[1], _degrees(lat, "N", "S"))
                  for lat in range(ceil(south / step) * step, floor(view.north) + 1, step)]
     return meridians, parallels
