@@ -1,0 +1,86 @@
+"""Readers for exported sign-in logs: every format becomes `shared.model.SignIn`.
+
+    result = read_paths(["InteractiveSignIns_2025-03-10.csv", "signins.jsonl"])
+    result.sign_ins   # list[SignIn], duplicates removed, in file order
+    result.problems   # rows skipped (file and line) and notes about whole files
+    result.formats    # path -> "graph" | "sentinel" | "azure-monitor" | "portal"
+
+Formats (auto-detected from content; see detect.py): Graph signIn JSON (`{"value": [...]}`, an
+array, JSON lines; also the portal's JSON download), Log Analytics SigninLogs (CSV or JSON),
+Azure Monitor diagnostic records, and the Entra portal's CSV download. A file that is not a
+sign-in export, cannot be read, or holds no records raises InputError naming it; a bad row is
+reported as an ImportProblem and skipped.
+
+Two rules apply to every format: a record without a user (service principal and managed
+identity sign-ins) is not reviewed and is counted in a note; and a record repeating an earlier
+one (same id, user and time: Log Analytics writes one row per authentication step) is dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from shared.errors import InputError
+from shared.imports.csvfiles import read_csv
+from shared.imports.dates import DATE_ORDERS, DateOrder
+from shared.imports.detect import FORMATS
+from shared.imports.jsonfiles import read_json
+from shared.imports.problems import ImportProblem, ImportResult, ProblemLog
+from shared.imports.sources import Source
+from shared.model import SignIn
+
+__all__ = ["DATE_ORDERS", "FORMATS", "ImportProblem", "ImportResult", "read_file", "read_paths"]
+
+
+def read_paths(
+    paths: Sequence[str | Path], *, format: str = "auto", date_order: DateOrder | None = None
+) -> ImportResult:
+    """Read sign-in exports. `format`: "auto" or one of FORMATS, for every file. `date_order`
+    ("month-first" / "day-first") settles numeric dates a file cannot settle itself."""
+    if format != "auto" and format not in FORMATS:
+        raise InputError(f"unknown format {format!r}: use auto, {', '.join(FORMATS)}")
+    if date_order is not None and date_order not in DATE_ORDERS:
+        raise InputError(f"unknown date order {date_order!r}: use {' or '.join(DATE_ORDERS)}")
+    result = ImportResult(sign_ins=[], problems=[], formats={})
+    seen: set[tuple[str, str, object]] = set()
+    for path in paths:
+        fmt, sign_ins, problems = read_file(path, format=format, date_order=date_order)
+        result.formats[str(path)] = fmt
+        repeated = _add_new(result.sign_ins, sign_ins, seen)
+        if repeated:
+            problems.append(ImportProblem(str(path), None, f"{repeated} rows repeat a sign-in "
+                                          "already read (same id, user and time): kept once"))
+        result.problems.extend(problems)
+    return result
+
+
+def read_file(
+    path: str | Path, *, format: str = "auto", date_order: DateOrder | None = None
+) -> tuple[str, list[SignIn], list[ImportProblem]]:
+    """One export file: (format, user sign-ins, problems). Raises InputError."""
+    source = Source(path)
+    log = ProblemLog(source.name)
+    if source.layout == "csv":
+        fmt, sign_ins = read_csv(source, format, date_order, log)
+    else:
+        fmt, sign_ins = read_json(source, format, log)
+    if not sign_ins and not log.problems:
+        raise InputError(f"holds no sign-in records ({fmt} layout)", source=source.name)
+    users = [s for s in sign_ins if s.user_id or s.user_principal_name]
+    if len(users) < len(sign_ins):
+        log.note(f"{len(sign_ins) - len(users)} sign-ins without a user (service principals, "
+                 "managed identities) skipped: this review covers user accounts")
+    return fmt, users, log.finish()
+
+
+def _add_new(kept: list[SignIn], new: list[SignIn], seen: set[tuple[str, str, object]]) -> int:
+    repeated = 0
+    for sign_in in new:
+        key = (sign_in.id, sign_in.user_key, sign_in.created_date_time)
+        if key in seen:
+            repeated += 1
+        else:
+            seen.add(key)
+            kept.append(sign_in)
+    return repeated
