@@ -1,0 +1,162 @@
+"""Privileged role members, risky users and risk detections, against the Graph emulator."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import pytest
+
+from local.graph_emulator import GraphEmulator
+from shared.config import load
+from shared.errors import ConfigError
+from shared.graph import (
+    DirectoryResult,
+    GraphConnection,
+    connect,
+    privileged_role_members,
+    risk_detections,
+    risky_users,
+)
+from shared.model import Window
+
+T = TypeVar("T")
+END = datetime(2024, 5, 6, 6, 0, tzinfo=UTC)
+WINDOW = Window(END - timedelta(days=2), END)
+GLOBAL_ADMIN = "62e90394-69f5-4237-9190-012177145e10"
+SECURITY_ADMIN = "194ae4cb-b126-40b2-bd5b-6091b380977d"
+HELPDESK_ADMIN = "729827e3-9c14-49f7-bb1b-9608f156bbb8"
+ALICE = "a11ce000-0000-4000-8000-000000000001"
+BOB = "b0b00000-0000-4000-8000-000000000002"
+CAROL = "ca201000-0000-4000-8000-000000000003"
+GROUP = "96a0b000-0000-4000-8000-000000000004"
+
+USERS = [
+    {"id": ALICE, "userPrincipalName": "alice@contoso.com", "displayName": "Alice"},
+    {"id": BOB, "userPrincipalName": "bob@contoso.com", "displayName": "Bob"},
+    {"id": CAROL, "userPrincipalName": "carol@contoso.com", "displayName": "Carol"},
+]
+
+
+def assignment(n: int, role: str, principal: str, kind: str = "user") -> dict[str, Any]:
+    row: dict[str, Any] = {"id": f"ra-{n}", "roleDefinitionId": role, "principalId": principal,
+                           "directoryScopeId": "/"}
+    if kind != "user":
+        row["principal"] = {"@odata.type": f"#microsoft.graph.{kind}", "id": principal}
+    return row
+
+
+def detection(n: int, at: datetime, user: str = ALICE) -> dict[str, Any]:
+    stamp = at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {"id": f"rd-{n}", "riskEventType": "unfamiliarFeatures", "riskLevel": "medium",
+            "riskState": "atRisk", "detectionTimingType": "realtime", "activity": "signin",
+            "activityDateTime": stamp, "detectedDateTime": stamp, "ipAddress": "198.51.100.4",
+            "requestId": f"si-{n}", "userId": user, "userPrincipalName": "alice@contoso.com",
+            "location": {"city": "Lagos", "countryOrRegion": "NG"}, "additionalInfo": "[]"}
+
+
+def connection(emulator: GraphEmulator, **env: str) -> GraphConnection:
+    graph = connect(load({
+        "GRAPH_BASE_URL": emulator.base_url, "GRAPH_CREDENTIAL": "local",
+        "GRAPH_LOCAL_TOKEN": emulator.token, "GRAPH_RISK_REQUESTS_PER_SECOND": "50", **env,
+    }))
+    graph.backoff_base_s = 0.02
+    return graph
+
+
+def run(graph: GraphConnection, read: Callable[[GraphConnection], Awaitable[T]]) -> T:
+    async def go() -> T:
+        async with graph:
+            return await read(graph)
+    return asyncio.run(go())
+
+
+def test_privileged_members_by_role_users_only(graph: GraphEmulator) -> None:
+    graph.load(users=USERS, role_assignments=[
+        assignment(1, GLOBAL_ADMIN, ALICE), assignment(2, SECURITY_ADMIN, ALICE),
+        assignment(3, SECURITY_ADMIN, BOB), assignment(4, GLOBAL_ADMIN, GROUP, "group"),
+        assignment(5, HELPDESK_ADMIN, CAROL),
+    ])
+    result = run(connection(graph), privileged_role_members)
+    assert result.available
+    assert result.value == {
+        ALICE: ["Global Administrator", "Security Administrator"],
+        BOB: ["Security Administrator"],
+    }
+    assert "1 assignment(s) to groups" in result.detail
+    queries = [call["query"] for call in graph.calls]
+    assert {"$filter": f"roleDefinitionId eq '{GLOBAL_ADMIN}'", "$expand": "principal"} in queries
+
+
+def test_configured_extra_roles_are_included(graph: GraphEmulator) -> None:
+    graph.load(users=USERS, role_assignments=[assignment(5, HELPDESK_ADMIN, CAROL)])
+    result = run(connection(graph, PRIVILEGED_ROLE_IDS=HELPDESK_ADMIN), privileged_role_members)
+    assert result.value == {CAROL: [f"Role {HELPDESK_ADMIN}"]}
+
+
+def test_extra_role_that_is_not_a_guid_is_a_config_error(graph: GraphEmulator) -> None:
+    with pytest.raises(ConfigError):
+        run(connection(graph, PRIVILEGED_ROLE_IDS="x' or 1 eq 1"), privileged_role_members)
+
+
+def test_risky_users_across_pages(graph: GraphEmulator) -> None:
+    risky = [{"id": f"00000000-0000-4000-8000-{n:012d}", "userPrincipalName": f"u{n}@contoso.com",
+              "riskLevel": "high", "riskState": "atRisk",
+              "riskLastUpdatedDateTime": "2024-05-05T10:00:00Z"} for n in range(1203)]
+    graph.load(users=USERS, risky_users=risky)
+    result = run(connection(graph), risky_users)
+    assert result.available
+    assert len(result.value) == 1203
+    assert len({u.id for u in result.value}) == 1203
+    assert result.value[0].risk_level == "high"
+    assert len(graph.calls) > 1  # followed nextLink
+
+
+def test_risk_detections_in_the_window(graph: GraphEmulator) -> None:
+    graph.load(users=USERS, risk_detections=[
+        detection(1, END - timedelta(hours=1)), detection(2, WINDOW.start),
+        detection(3, WINDOW.start - timedelta(seconds=1)), detection(4, END + timedelta(hours=1)),
+    ])
+    result = run(connection(graph), lambda g: risk_detections(g, WINDOW))
+    assert sorted(d.id for d in result.value) == ["rd-1", "rd-2"]
+    found = result.value[0]
+    assert found.risk_event_type == "unfamiliarFeatures" and found.request_id == "si-1"
+    assert found.location is not None and found.location.country_or_region == "NG"
+
+
+def test_429_without_retry_after_backs_off_and_completes(graph: GraphEmulator) -> None:
+    graph.load(users=USERS, risk_detections=[detection(1, END - timedelta(hours=1))])
+    graph.configure(risk_rate=(1, 0.3))
+    g = connection(graph)
+
+    async def twice(graph_: GraphConnection) -> tuple[DirectoryResult[Any], DirectoryResult[Any]]:
+        return await risky_users(graph_), await risk_detections(graph_, WINDOW)
+
+    users, detections = run(g, twice)
+    assert users.available and [d.id for d in detections.value] == ["rd-1"]
+    assert g.stats.throttled >= 1
+    assert [c["status"] for c in graph.calls].count(200) == 2
+
+
+def test_without_p2_the_run_goes_on_with_a_reason(graph: GraphEmulator) -> None:
+    graph.load(users=USERS)
+    graph.configure(premium=False)
+    users = run(connection(graph), risky_users)
+    detections = run(connection(graph), lambda g: risk_detections(g, WINDOW))
+    assert (users.available, users.reason, users.value) == (False, "licence", [])
+    assert (detections.available, detections.reason) == (False, "licence")
+    source = detections.source("riskDetections")
+    assert not source.available and source.detail.startswith("unavailable: licence")
+    assert [c["status"] for c in graph.calls] == [403, 403]  # refused once, not retried
+
+
+def test_missing_permission_is_told_apart(graph: GraphEmulator) -> None:
+    graph.load(users=USERS)
+    graph.configure(forbidden_paths=["roleManagement", "identityProtection/riskyUsers"])
+    roles = run(connection(graph), privileged_role_members)
+    users = run(connection(graph), risky_users)
+    assert (roles.available, roles.reason) == (False, "permission")
+    assert (users.available, users.reason) == (False, "permission")
+    assert roles.source("privilegedRoles").detail.startswith("unavailable: permission")
