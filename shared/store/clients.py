@@ -93,24 +93,14 @@ class StorageClients:
 
     @cached_property
     def queue_service(self) -> QueueServiceClient:
-        from azure.storage.queue import (
-            BinaryBase64DecodePolicy,
-            BinaryBase64EncodePolicy,
-            ExponentialRetry,
-            QueueServiceClient,
-        )
+        from azure.storage.queue import ExponentialRetry, QueueServiceClient
 
-        # host.json says messageEncoding base64: the trigger decodes base64, so we encode it.
-        options: dict[str, Any] = {
-            "retry_policy": blob_queue_retry_policy(ExponentialRetry, self.retry),
-            "message_encode_policy": BinaryBase64EncodePolicy(),
-            "message_decode_policy": BinaryBase64DecodePolicy(),
-        }
+        policy = blob_queue_retry_policy(ExponentialRetry, self.retry)
         conn = self.settings.storage_connection_string
         if conn:
-            return QueueServiceClient.from_connection_string(conn, **options)
+            return QueueServiceClient.from_connection_string(conn, retry_policy=policy)
         return QueueServiceClient(
-            str(self.settings.queue_service_uri), credential=self._credential, **options
+            str(self.settings.queue_service_uri), credential=self._credential, retry_policy=policy
         )
 
     def container(self, name: str) -> ContainerClient:
@@ -120,8 +110,16 @@ class StorageClients:
         return self.table_service.get_table_client(name)
 
     def queue(self, name: str) -> QueueClient:
-        """A queue client that sends and receives base64 (as the Functions host expects)."""
-        return self.queue_service.get_queue_client(name)
+        """A queue client that sends and receives base64 (as the Functions host expects: host.json
+        says messageEncoding base64). The service client does not pass encoding policies on to
+        the queue clients it makes, so they are given here."""
+        from azure.storage.queue import BinaryBase64DecodePolicy, BinaryBase64EncodePolicy
+
+        return self.queue_service.get_queue_client(
+            name,
+            message_encode_policy=BinaryBase64EncodePolicy(),
+            message_decode_policy=BinaryBase64DecodePolicy(),
+        )
 
     def ensure_resources(self) -> None:
         """Create every container, table and queue that is missing. Idempotent."""

@@ -68,10 +68,10 @@ def decode_message(body: bytes | str, message_type: type[M], *, queue: str = "qu
     """
     try:
         envelope = msgspec.json.decode(body, type=_Envelope)
+    except msgspec.ValidationError as exc:  # a subclass of DecodeError: test it first
+        raise InputError(f"message has no schema version 'v': {exc}", source=queue) from None
     except msgspec.DecodeError as exc:
         raise InputError(f"not a JSON message: {exc}", source=queue) from None
-    except msgspec.ValidationError as exc:
-        raise InputError(f"message has no schema version 'v': {exc}", source=queue) from None
     if envelope.v != message_type.version:
         raise InputError(
             f"{message_type.__name__} schema version {envelope.v} is not supported "
