@@ -41,7 +41,7 @@ class GraphRequest:
 
     @property
     def full_path(self) -> str:
-        return f"/{self.version}/{self.rel_path}"
+        return unquote(f"/{self.version}/{self.rel_path}")
 
 
 def answer(emulator: GraphEmulator, req: GraphRequest) -> Answer:

@@ -9,7 +9,7 @@ import json
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import msgspec
 
@@ -80,7 +80,7 @@ class GraphHandler(BaseHTTPRequestHandler):
         pairs = parse_qsl(url.query, keep_blank_values=True)
         if emulator.faults.take_drop():
             self.close_connection = True
-            emulator.record_call(self.command, url.path, dict(pairs), None)
+            emulator.record_call(self.command, unquote(url.path), dict(pairs), None)
             return
         if emulator.faults.delay():
             time.sleep(emulator.faults.delay())
@@ -94,7 +94,7 @@ class GraphHandler(BaseHTTPRequestHandler):
             body = error_body("generalException", f"Emulator error: {exc!r}", request_id)
             result = Answer(500, body)
         self.send(result, request_id)
-        emulator.record_call(self.command, url.path, dict(pairs), result.status)
+        emulator.record_call(self.command, unquote(url.path), dict(pairs), result.status)
 
     def serve_graph(self, path: str, options: dict[str, str], raw_body: bytes) -> Answer:
         emulator = self.server.emulator
