@@ -24,8 +24,8 @@ param evidenceRetentionDays int = 365
 @description('Put a CanNotDelete lock on the storage account. Locking the retention policy itself is a separate, irreversible command (see the deploy notes).')
 param protectEvidenceFromDeletion bool = false
 
-@description('NCRONTAB schedule of the weekly review (six fields, UTC).')
-param reviewSchedule string = '0 0 6 * * 1'
+@description('NCRONTAB schedule (six fields, UTC). Every business-day morning: the program decides whether that morning has a window to review (after a weekend or a holiday).')
+param reviewSchedule string = '0 0 6 * * 1-5'
 
 @description('IANA time zone the review windows, business hours and holidays are read in.')
 param tenantTimeZone string = 'UTC'

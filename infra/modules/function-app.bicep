@@ -95,7 +95,7 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
 }
 
 resource site 'Microsoft.Web/sites@2024-04-01' = {
-  // checkov:skip=CKV_AZURE_17: the only non-anonymous caller is the approval Logic App, which presents an Entra ID token (checked in code) and a function key; client certificates would add a secret to rotate.
+  // checkov:skip=CKV_AZURE_17: callers authenticate with function keys, and the remediation route also with an Entra token checked in code; client certificates would add a secret to rotate and the Logic App's managed-identity call cannot present one.
   // checkov:skip=CKV_AZURE_222: the app has no virtual network here, and the approval Logic App and ticketing systems call it over the internet; every route needs a function key, remediation also an Entra token.
   // checkov:skip=CKV_AZURE_212: Flex Consumption scales instances by load; there is no fixed instance count to fail over to.
   // checkov:skip=CKV_AZURE_213: Flex Consumption has no App Service health check; failures surface in Application Insights and the poison queues.

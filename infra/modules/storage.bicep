@@ -48,7 +48,7 @@ var mutableContainerNames = [
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   // checkov:skip=CKV_AZURE_35: the Flex Consumption app has no virtual network here, so the account must accept traffic from Azure; every request still needs an Entra ID token (shared keys are off).
-  // checkov:skip=CKV_AZURE_59: same reason as CKV_AZURE_35: public endpoint, identity-only access.
+  // checkov:skip=CKV_AZURE_59: public network access stays on for the same reason (no virtual network); shared keys are off, so every request needs an Entra token and a data role.
   // checkov:skip=CKV_AZURE_43: the name is built from the abbreviations table and uniqueString, which the check cannot evaluate.
   name: name
   location: location

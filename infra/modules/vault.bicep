@@ -12,7 +12,7 @@ param tags object
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   // checkov:skip=CKV_AZURE_109: Key Vault references from a function app without a virtual network come from public addresses; access is by Entra RBAC only.
-  // checkov:skip=CKV_AZURE_189: same reason as CKV_AZURE_109.
+  // checkov:skip=CKV_AZURE_189: public network access stays on because the function app has no virtual network to reach a private endpoint; every read needs an Entra token and the Secrets User role.
   name: name
   location: location
   tags: tags

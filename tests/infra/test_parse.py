@@ -72,6 +72,7 @@ def test_every_module_parameter_is_declared_by_the_module() -> None:
 def test_graph_extension_is_configured() -> None:
     config = (INFRA / "bicepconfig.json").read_text()
     assert '"microsoftGraphV1"' in config
-    assert re.search(r"^extension microsoftGraphV1$", (INFRA / "modules/entra.bicep").read_text(),
-                     re.MULTILINE)
+    assert re.search(
+        r"^extension microsoftGraphV1$", (INFRA / "modules/entra.bicep").read_text(), re.MULTILINE
+    )
     assert resources_of_type(module("entra"), "Microsoft.Graph/appRoleAssignedTo")
