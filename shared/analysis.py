@@ -1,0 +1,251 @@
+"""The review engine: sign-ins in, one verdict per user out.
+
+`review` groups sign-ins by user once, puts each user's in time order, takes what precedes the
+window as history (the baseline is built from it unless baselines are given), makes the
+tenant-wide pass (spray sources) over the window, then scores each user with every detection and
+the verdict. `score_user` is the per-user step alone, for the pipeline's scoring batches.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from operator import attrgetter
+
+from shared.baseline import BaselineProfile, build_profile
+from shared.detect import run_all
+from shared.detect.context import (
+    DetectionContext,
+    DetectionSettings,
+    TenantSignals,
+    TenantSignalsBuilder,
+)
+from shared.model import (
+    DataSource,
+    ReviewResult,
+    RiskDetection,
+    RiskyUser,
+    SignIn,
+    TenantSummary,
+    UserVerdict,
+    Window,
+    level_rank,
+)
+from shared.verdict import decide
+
+Privileged = Mapping[str, list[str]] | set[str] | frozenset[str]
+Timelines = dict[str, list[SignIn]]
+_created = attrgetter("created_date_time")
+
+
+def score_user(user_sign_ins: Sequence[SignIn], context: DetectionContext) -> UserVerdict:
+    """Every detection, then the verdict, for one user's window sign-ins (time ordered)."""
+    return decide(run_all(user_sign_ins, context), context, user_sign_ins)
+
+
+def group_by_user(sign_ins: Iterable[SignIn]) -> Timelines:
+    """Each user's sign-ins in time order (one pass to group, one sort per user)."""
+    grouped: Timelines = {}
+    for sign_in in sign_ins:
+        key = sign_in.user_id or (sign_in.user_principal_name or "").lower()
+        found = grouped.get(key)
+        if found is None:
+            grouped[key] = [sign_in]
+        else:
+            found.append(sign_in)
+    for rows in grouped.values():
+        if len(rows) > 1 and rows[0].created_date_time > rows[-1].created_date_time:
+            rows.reverse()  # Graph pages come newest first: make the sort's work linear
+        rows.sort(key=_created)
+    return grouped
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def whole_span(timelines: Timelines) -> Window:
+    """The window covering every sign-in given (the default for `analyze`)."""
+    firsts = [rows[0].created_date_time for rows in timelines.values() if rows]
+    lasts = [rows[-1].created_date_time for rows in timelines.values() if rows]
+    if not firsts:
+        now = datetime.now(UTC)
+        return Window(start=now, end=now)
+    return Window(start=_utc(min(firsts)), end=_utc(max(lasts)))
+
+
+def roles_of(privileged: Privileged, user_id: str, upn: str | None) -> list[str]:
+    """The privileged roles of a user, by object id or UPN (case-insensitive)."""
+    keys = [user_id.lower()] + ([upn.lower()] if upn else [])
+    if isinstance(privileged, Mapping):
+        lowered = {key.lower(): roles for key, roles in privileged.items()}
+        for key in keys:
+            if key in lowered:
+                return list(lowered[key]) or ["privileged role"]
+        return []
+    lowered_set = {key.lower() for key in privileged}
+    return ["privileged role"] if any(key in lowered_set for key in keys) else []
+
+
+def _in_window(detection: RiskDetection, window: Window) -> bool:
+    moment = detection.activity_date_time or detection.detected_date_time
+    return moment is None or window.start <= _utc(moment) <= window.end
+
+
+def _by_user(
+    detections: Iterable[RiskDetection], window: Window
+) -> dict[str, list[RiskDetection]]:
+    found: dict[str, list[RiskDetection]] = {}
+    for detection in detections:
+        if not _in_window(detection, window):
+            continue
+        for key in {detection.user_id, (detection.user_principal_name or "").lower()} - {None, ""}:
+            found.setdefault(str(key), []).append(detection)
+    return found
+
+
+def review(
+    sign_ins: Iterable[SignIn],
+    *,
+    window: Window | None = None,
+    privileged: Privileged = frozenset(),
+    baselines: Mapping[str, BaselineProfile] | None = None,
+    risk_detections: Iterable[RiskDetection] = (),
+    risky_users: Iterable[RiskyUser] = (),
+    settings: DetectionSettings | None = None,
+    identity_protection: bool | None = None,
+) -> ReviewResult:
+    """Review sign-ins: every user with sign-ins in the window, flagged users first."""
+    result, _ = review_with_timelines(
+        sign_ins, window=window, privileged=privileged, baselines=baselines,
+        risk_detections=risk_detections, risky_users=risky_users, settings=settings,
+        identity_protection=identity_protection,
+    )
+    return result
+
+
+def review_with_timelines(
+    sign_ins: Iterable[SignIn],
+    *,
+    window: Window | None = None,
+    privileged: Privileged = frozenset(),
+    baselines: Mapping[str, BaselineProfile] | None = None,
+    risk_detections: Iterable[RiskDetection] = (),
+    risky_users: Iterable[RiskyUser] = (),
+    settings: DetectionSettings | None = None,
+    identity_protection: bool | None = None,
+) -> tuple[ReviewResult, Timelines]:
+    """`review`, plus each user's window sign-ins in time order (for the HTML report)."""
+    settings = settings or DetectionSettings()
+    grouped = group_by_user(sign_ins)
+    window = window or whole_span(grouped)
+    window = Window(start=_utc(window.start), end=_utc(window.end))
+    timelines, histories = _split(grouped, window)
+    del grouped
+    builder = TenantSignalsBuilder(settings)
+    for rows in timelines.values():
+        builder.add_all(rows)
+    signals = builder.build()
+    detections = list(risk_detections)
+    risky = list(risky_users)
+    if identity_protection is None:
+        identity_protection = bool(detections or risky)
+    scorer = _Scorer(
+        window=window, privileged=privileged, baselines=baselines, histories=histories,
+        detections=_by_user(detections, window), risky=_risky_by_user(risky), signals=signals,
+        settings=settings, identity_protection=identity_protection,
+    )
+    users = [scorer.score(user, rows) for user, rows in timelines.items()]
+    users.sort(key=lambda u: (-level_rank(u.verdict), not u.got_in,
+                              (u.user_principal_name or u.user_id).lower()))
+    result = ReviewResult(
+        window=window,
+        tenant=TenantSummary(
+            sign_ins=signals.sign_ins, users=signals.users,
+            spraying_sources=[source.as_spraying_source() for source in signals.sources],
+        ),
+        users=users,
+        sources=_sources(histories, baselines, identity_protection),
+    )
+    return result, timelines
+
+
+def _split(grouped: Timelines, window: Window) -> tuple[Timelines, Timelines]:
+    """Per user: sign-ins inside the window, and the history before it."""
+    timelines: Timelines = {}
+    histories: Timelines = {}
+    for user, rows in grouped.items():
+        start = bisect_left(rows, window.start, key=_created)
+        end = bisect_right(rows, window.end, key=_created)
+        if start == end:
+            continue
+        timelines[user] = rows if start == 0 and end == len(rows) else rows[start:end]
+        if start:
+            histories[user] = rows[:start]
+    return timelines, histories
+
+
+def _risky_by_user(risky_users: Iterable[RiskyUser]) -> dict[str, RiskyUser]:
+    found: dict[str, RiskyUser] = {}
+    for user in risky_users:
+        found[user.id] = user
+        if user.user_principal_name:
+            found[user.user_principal_name.lower()] = user
+    return found
+
+
+class _Scorer:
+    """Builds each user's context from the review's inputs and scores the user."""
+
+    def __init__(
+        self, *, window: Window, privileged: Privileged,
+        baselines: Mapping[str, BaselineProfile] | None, histories: Timelines,
+        detections: dict[str, list[RiskDetection]], risky: dict[str, RiskyUser],
+        signals: TenantSignals, settings: DetectionSettings, identity_protection: bool,
+    ) -> None:
+        self.window, self.privileged, self.baselines = window, privileged, baselines
+        self.histories, self.detections, self.risky = histories, detections, risky
+        self.signals, self.settings = signals, settings
+        self.identity_protection = identity_protection
+
+    def baseline(self, user: str) -> BaselineProfile | None:
+        if self.baselines is not None and user in self.baselines:
+            return self.baselines[user]
+        history = self.histories.get(user)
+        return build_profile(history) if history else None
+
+    def score(self, user: str, rows: list[SignIn]) -> UserVerdict:
+        upn = next((s.user_principal_name for s in rows if s.user_principal_name), None)
+        upn_key = (upn or "").lower()
+        context = DetectionContext(
+            window=self.window,
+            baseline=self.baseline(user),
+            privileged_roles=roles_of(self.privileged, user, upn),
+            tenant=self.signals,
+            risk_detections=self.detections.get(user) or self.detections.get(upn_key) or [],
+            risky_user=self.risky.get(user) or self.risky.get(upn_key),
+            settings=self.settings,
+            identity_protection=self.identity_protection,
+            user_id=user,
+        )
+        return score_user(rows, context)
+
+
+def _sources(
+    histories: Timelines, baselines: Mapping[str, BaselineProfile] | None,
+    identity_protection: bool,
+) -> list[DataSource]:
+    history = sum(len(rows) for rows in histories.values())
+    baseline_detail = (
+        f"{len(baselines)} stored profiles" if baselines is not None
+        else f"built from {history:,} sign-ins before the window ({len(histories)} users)"
+    )
+    return [
+        DataSource("baselines", bool(baselines) or bool(histories), baseline_detail),
+        DataSource(
+            "identityProtection", identity_protection,
+            "risk detections and risky users" if identity_protection
+            else "no Identity Protection data was given",
+        ),
+    ]

@@ -1,0 +1,244 @@
+"""What a detection sees besides the user's own sign-ins: baseline, tenant signals, settings.
+
+`TenantSignals` is the tenant-wide pass that password spray needs: which IPs and networks (ASN)
+failed many distinct users in a short time. It is built in one streaming pass
+(`TenantSignalsBuilder.add` per sign-in, shard by shard, in any order); memory grows with the
+failures it keeps (time and user of each), plus, per source, the distinct users who signed in
+successfully from it, capped at `spray_success_cap`. The result is small and serialisable: only
+sources that sprayed are kept.
+
+Thresholds are named fields of `DetectionSettings`; the defaults start from established rule
+sets (the design notes' Detections section) and each detection module cites its own.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Literal
+
+import msgspec
+
+from shared.baseline import BaselineProfile
+from shared.detect.codes import FAILURE_CODES
+from shared.model import RiskDetection, RiskyUser, SignIn, SprayingSource, Window
+
+
+class DetectionSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """Every threshold a detection uses. Defaults: see each detection's docstring."""
+
+    # impossible_travel
+    travel_max_speed_kmh: float = 900.0
+    travel_noise_km: float = 50.0  # hops shorter than this are geolocation noise
+    travel_noise_minutes: float = 10.0  # speeds are never computed over less time than this
+    travel_same_country_is_routing: bool = True  # city hops within one country: routing
+    travel_coarse_min_radius_km: float = 150.0  # uncertainty of a country-only location, at least
+    # password_spray (tenant-wide)
+    spray_min_users: int = 5
+    spray_window_minutes: float = 20.0
+    spray_network_min_users: int = 10  # an ASN spreads over many IPs: needs more users
+    spray_success_cap: int = 1000  # distinct succeeded users remembered per source, at most
+    # repeated_failures (brute force)
+    brute_force_min_failures: int = 10
+    brute_force_window_minutes: float = 20.0
+    brute_force_lockout_weight: int = 2  # a Smart Lockout (50053) counts as this many failures
+    brute_force_success_minutes: float = 60.0  # a success this soon after a burst ends it
+    # mfa_fatigue
+    mfa_fatigue_min_prompts: int = 7
+    mfa_fatigue_window_minutes: float = 10.0
+    mfa_fatigue_success_minutes: float = 60.0
+    mfa_repeated_min_prompts: int = 3  # fewer, slower denials: worth a glance
+    mfa_repeated_window_minutes: float = 60.0
+    # off_hours
+    off_hours_tolerance_hours: int = 1  # neighbouring hours of the week count as usual
+    off_hours_min_history: int = 40  # interactive sign-ins the baseline needs to judge hours
+    # unfamiliar_location
+    unfamiliar_fallback_min_days: int = 2  # without a baseline: countries seen on this many days
+    # disabled_account
+    disabled_account_medium_attempts: int = 10
+    # baseline
+    thin_min_sign_ins: int = 20
+    thin_min_days: int = 7
+
+
+class SpraySource(msgspec.Struct, rename="camel", frozen=True, kw_only=True):
+    """An IP or network (ASN) that failed many distinct users within a short time."""
+
+    kind: Literal["ip", "network"]
+    ip: str | None = None
+    network: int | None = None
+    failed_users: list[str]
+    succeeded_users: int  # distinct users who signed in successfully from it (capped)
+    failures: int  # failures within its spray bursts
+    first: datetime
+    last: datetime
+
+    @property
+    def label(self) -> str:
+        return self.ip if self.kind == "ip" and self.ip else f"AS{self.network}"
+
+    def as_spraying_source(self) -> SprayingSource:
+        return SprayingSource(
+            ip=self.label,
+            users=len(self.failed_users),
+            failed_users=len(self.failed_users),
+            succeeded_users=self.succeeded_users,
+            network=self.network,
+        )
+
+
+class TenantSignals(msgspec.Struct, rename="camel", kw_only=True):
+    """Tenant-wide facts for scoring one user: spray sources and whom each failed."""
+
+    sources: list[SpraySource] = msgspec.field(default_factory=list)
+    targets: dict[str, list[int]] = msgspec.field(default_factory=dict)  # user -> source indexes
+    sign_ins: int = 0
+    users: int = 0
+
+    def sources_for(self, user_id: str) -> list[SpraySource]:
+        return [self.sources[i] for i in self.targets.get(user_id, ())]
+
+
+class DetectionContext(msgspec.Struct, kw_only=True):
+    """Everything a detection may know about one user besides the user's sign-ins."""
+
+    window: Window
+    baseline: BaselineProfile | None = None
+    privileged_roles: list[str] = msgspec.field(default_factory=list)  # empty: not privileged
+    tenant: TenantSignals = msgspec.field(default_factory=TenantSignals)
+    risk_detections: list[RiskDetection] = msgspec.field(default_factory=list)
+    risky_user: RiskyUser | None = None
+    settings: DetectionSettings = msgspec.field(default_factory=DetectionSettings)
+    identity_protection: bool = False  # Identity Protection data was available for the tenant
+    user_id: str = ""
+
+
+def _epoch(moment: datetime) -> float:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+class TenantSignalsBuilder:
+    """Streams sign-ins (any order, shard by shard) into `TenantSignals`."""
+
+    def __init__(self, settings: DetectionSettings | None = None) -> None:
+        self.settings = settings or DetectionSettings()
+        self._ip_failures: defaultdict[str, list[tuple[float, str]]] = defaultdict(list)
+        self._net_failures: defaultdict[int, list[tuple[float, str, str]]] = defaultdict(list)
+        self._ip_successes: defaultdict[str, set[str]] = defaultdict(set)
+        self._net_successes: defaultdict[int, set[str]] = defaultdict(set)
+        self._users: set[str] = set()
+        self._sign_ins = 0
+
+    def add(self, sign_in: SignIn) -> None:
+        self._sign_ins += 1
+        user = sign_in.user_key
+        self._users.add(user)
+        status = sign_in.status
+        code = status.error_code if status is not None else 0
+        ip, asn = sign_in.ip_address or "", sign_in.autonomous_system_number
+        if code in FAILURE_CODES:
+            moment = _epoch(sign_in.created_date_time)
+            if ip:
+                self._ip_failures[ip].append((moment, user))
+            if asn:
+                self._net_failures[asn].append((moment, user, ip))
+        elif code == 0:
+            cap = self.settings.spray_success_cap
+            if ip:
+                seen = self._ip_successes[ip]
+                if len(seen) < cap:
+                    seen.add(user)
+            if asn:
+                seen_net = self._net_successes[asn]
+                if len(seen_net) < cap:
+                    seen_net.add(user)
+
+    def add_all(self, sign_ins: Iterable[SignIn]) -> TenantSignalsBuilder:
+        for sign_in in sign_ins:
+            self.add(sign_in)
+        return self
+
+    def build(self) -> TenantSignals:
+        s = self.settings
+        sources: list[SpraySource] = []
+        for ip, events in self._ip_failures.items():
+            found = _spray(events, s.spray_min_users, s.spray_window_minutes * 60)
+            if found is not None:
+                users, count, first, last = found
+                succeeded = len(self._ip_successes.get(ip, ()))
+                if len(users) > succeeded:  # failed users must outnumber successful ones
+                    sources.append(_source("ip", users, succeeded, count, first, last, ip=ip))
+        for asn, net_events in self._net_failures.items():
+            if len({ip for _, _, ip in net_events}) < 2:
+                continue  # one address: already judged as an IP
+            pairs = [(moment, user) for moment, user, _ in net_events]
+            found = _spray(pairs, s.spray_network_min_users, s.spray_window_minutes * 60)
+            if found is not None:
+                users, count, first, last = found
+                succeeded = len(self._net_successes.get(asn, ()))
+                if len(users) > succeeded:
+                    sources.append(
+                        _source("network", users, succeeded, count, first, last, network=asn)
+                    )
+        sources.sort(key=lambda source: (-len(source.failed_users), source.label))
+        targets: dict[str, list[int]] = {}
+        for index, source in enumerate(sources):
+            for user in source.failed_users:
+                targets.setdefault(user, []).append(index)
+        return TenantSignals(
+            sources=sources, targets=targets, sign_ins=self._sign_ins, users=len(self._users)
+        )
+
+
+def _source(
+    kind: Literal["ip", "network"], users: set[str], succeeded: int, failures: int,
+    first: float, last: float, *, ip: str | None = None, network: int | None = None,
+) -> SpraySource:
+    return SpraySource(
+        kind=kind, ip=ip, network=network, failed_users=sorted(users),
+        succeeded_users=succeeded, failures=failures,
+        first=datetime.fromtimestamp(first, UTC), last=datetime.fromtimestamp(last, UTC),
+    )
+
+
+def _spray(
+    events: list[tuple[float, str]], min_users: int, window_s: float
+) -> tuple[set[str], int, float, float] | None:
+    """Users failed inside any `window_s` span holding >= `min_users` distinct users.
+
+    Returns (users, failures, first, last) over every qualifying span, or None.
+    """
+    if len(events) < min_users or len({user for _, user in events}) < min_users:
+        return None
+    events.sort()
+    in_window: Counter[str] = Counter()
+    users: set[str] = set()
+    failures, first, last = 0, 0.0, 0.0
+    counted_until = -1  # events already counted into `failures`
+    start = 0
+    for end, (moment, user) in enumerate(events):
+        in_window[user] += 1
+        while moment - events[start][0] > window_s:
+            old = events[start][1]
+            in_window[old] -= 1
+            if not in_window[old]:
+                del in_window[old]
+            start += 1
+        if len(in_window) >= min_users:
+            if not users:
+                first = events[start][0]
+            users.update(in_window)
+            failures += end - max(start, counted_until + 1) + 1
+            counted_until = end
+            last = moment
+    return (users, failures, first, last) if users else None
+
+
+def tenant_signals(
+    sign_ins: Iterable[SignIn], settings: DetectionSettings | None = None
+) -> TenantSignals:
+    """Tenant-wide spray signals from sign-ins in one streaming pass."""
+    return TenantSignalsBuilder(settings).add_all(sign_ins).build()

@@ -1,0 +1,144 @@
+"""unfamiliar_location: a country or network (ASN) the user's baseline has never seen, with a
+successful or password-validated sign-in.
+
+Why it matters: an attacker with a phished or bought password signs in from their own
+infrastructure, rarely from the user's country and never from the user's devices.
+
+Cautions honoured (the design notes' Detections and Baselines sections):
+- Empty locations (Microsoft-internal IPs, many non-interactive sign-ins) are never new countries.
+- Failures prove nothing about where the user is: only successes and password-validated sign-ins
+  (blocked by MFA or Conditional Access after the password) count.
+- A traveller keeps their devices: a new country seen with a device id the baseline knows is
+  `low`; with a known OS/browser pair only, `medium` (unexplained); with neither, `high`.
+  A password validated but stopped by MFA/CA from a new country is `medium`.
+- A new network inside a familiar country is at most `low` (hotel Wi-Fi, a new carrier).
+- No baseline at all: familiar countries are those the user signed in from successfully on at
+  least `unfamiliar_fallback_min_days` days of the window, or the one with most successes;
+  findings are then capped at `medium` and say so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from shared.baseline import platform_of
+from shared.detect import wording
+from shared.detect.codes import password_validated
+from shared.detect.context import DetectionContext
+from shared.model import Finding, Severity, SignIn
+
+TYPE = "unfamiliar_location"
+
+
+def _code(sign_in: SignIn) -> int:
+    status = sign_in.status
+    return status.error_code if status is not None else 0
+
+
+def _fallback_countries(sign_ins: Sequence[SignIn], min_days: int) -> set[str]:
+    days: dict[str, set[object]] = {}
+    successes: dict[str, int] = {}
+    for sign_in in sign_ins:
+        country = sign_in.country
+        if country and _code(sign_in) == 0:
+            days.setdefault(country, set()).add(sign_in.created_date_time.date())
+            successes[country] = successes.get(country, 0) + 1
+    familiar = {country for country, seen in days.items() if len(seen) >= min_days}
+    if successes:
+        familiar.add(max(successes, key=lambda country: successes[country]))
+    return familiar
+
+
+def _device_severity(sign_in: SignIn, context: DetectionContext) -> Severity:
+    baseline = context.baseline
+    if baseline is None:
+        return "high"
+    device = sign_in.device_id
+    if device and device in baseline.devices:
+        return "low"
+    platform = platform_of(sign_in)
+    if platform and platform in baseline.platforms:
+        return "medium"
+    return "high"
+
+
+def detect(sign_ins: Sequence[SignIn], context: DetectionContext) -> list[Finding]:
+    baseline = context.baseline
+    has_baseline = baseline is not None and baseline.sign_ins > 0
+    familiar = (
+        set(baseline.countries) if baseline is not None and has_baseline
+        else _fallback_countries(sign_ins, context.settings.unfamiliar_fallback_min_days)
+    )
+    networks = baseline.networks if baseline is not None and has_baseline else {}
+    new_countries: dict[str, list[SignIn]] = {}
+    new_networks: dict[int, list[SignIn]] = {}
+    for sign_in in sign_ins:
+        location = sign_in.location
+        if location is None or not location.country_or_region:
+            continue
+        code = _code(sign_in)
+        if code != 0 and not password_validated(code):
+            continue
+        country = location.country_or_region
+        if country not in familiar:
+            new_countries.setdefault(country, []).append(sign_in)
+        elif networks and sign_in.autonomous_system_number and code == 0 \
+                and sign_in.autonomous_system_number not in networks:
+            new_networks.setdefault(sign_in.autonomous_system_number, []).append(sign_in)
+    findings = [
+        _country_finding(country, seen, context, has_baseline)
+        for country, seen in new_countries.items()
+    ]
+    findings.extend(_network_finding(asn, seen) for asn, seen in new_networks.items())
+    return findings
+
+
+def _country_finding(
+    country: str, seen: list[SignIn], context: DetectionContext, has_baseline: bool
+) -> Finding:
+    successes = [sign_in for sign_in in seen if _code(sign_in) == 0]
+    ranked = {"low": 0, "medium": 1, "high": 2}
+    severity: Severity
+    if successes:
+        severity = max(
+            (_device_severity(s, context) for s in successes), key=lambda level: ranked[level]
+        )
+    else:
+        severity = "medium"
+    if not has_baseline and severity == "high":
+        severity = "medium"
+    first = successes[0] if successes else seen[0]
+    where = wording.origin(first)
+    if first.coordinates is None and not first.city:
+        where += " (coarse evidence: country only)"
+    if successes:
+        text = (
+            f"{wording.count(len(successes), 'successful sign-in')} from {country}, a country "
+            f"{'the baseline has never seen' if has_baseline else 'new in this window'}, "
+            f"the first at {wording.when(first.created_date_time)} from {where}"
+        )
+        text += {
+            "low": " on a device the user has used before",
+            "medium": " on an unfamiliar device with the user's usual operating system and browser",
+            "high": " on a device and browser the user has never used",
+        }[_device_severity(first, context)]
+    else:
+        text = (
+            f"The password was validated from {country} "
+            f"({wording.count(len(seen), 'sign-in')}, the first at "
+            f"{wording.when(first.created_date_time)} from {where}) but MFA or Conditional Access "
+            "stopped it"
+        )
+    if not has_baseline:
+        text += "; no baseline exists, so this compares with the user's own window"
+    return Finding(TYPE, severity, text + ".", [s.id for s in seen], got_in=True)
+
+
+def _network_finding(asn: int, seen: list[SignIn]) -> Finding:
+    first = seen[0]
+    text = (
+        f"{wording.count(len(seen), 'successful sign-in')} from network AS{asn}, new for this "
+        f"user in a familiar country, the first at {wording.when(first.created_date_time)} "
+        f"from {wording.origin(first)}."
+    )
+    return Finding(TYPE, "low", text, [s.id for s in seen], got_in=True)
