@@ -1,19 +1,122 @@
 """Azure Functions triggers. Each one parses its trigger, calls one function in `shared`, returns.
 
-No logic lives here; see shared/ for the program.
+No logic lives here; the program is the `shared` package. Heavy modules (Graph SDK, storage SDKs,
+the pipeline) are imported inside the triggers so a cold start pays only for what it runs.
 """
 
 from __future__ import annotations
 
-import json
-
 import azure.functions as func
 
+from shared.services import current
+
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
+
+STORAGE = "AzureWebJobsStorage"
+
+
+# --- the Monday (business-morning) review ---------------------------------------------------
+
+
+@app.timer_trigger(arg_name="timer", schedule="%REVIEW_SCHEDULE%", run_on_startup=False)
+def review_schedule(timer: func.TimerRequest) -> None:
+    from shared.pipeline import steps
+
+    steps.on_timer(current(), past_due=timer.past_due)
+
+
+# --- the queue-driven steps ----------------------------------------------------------------
+
+
+@app.queue_trigger(arg_name="msg", queue_name="signin-slices", connection=STORAGE)
+def fetch_slice(msg: func.QueueMessage) -> None:
+    from shared.pipeline import steps
+
+    steps.fetch_slice(current(), msg.get_body(), dequeue_count=msg.dequeue_count or 1)
+
+
+@app.queue_trigger(arg_name="msg", queue_name="run-ready", connection=STORAGE)
+def plan_scoring(msg: func.QueueMessage) -> None:
+    from shared.pipeline import steps
+
+    steps.plan_scoring(current(), msg.get_body(), dequeue_count=msg.dequeue_count or 1)
+
+
+@app.queue_trigger(arg_name="msg", queue_name="user-scoring", connection=STORAGE)
+def score_users(msg: func.QueueMessage) -> None:
+    from shared.pipeline import steps
+
+    steps.score_users(current(), msg.get_body(), dequeue_count=msg.dequeue_count or 1)
+
+
+@app.queue_trigger(arg_name="msg", queue_name="signin-slices-poison", connection=STORAGE)
+def fetch_slice_poison(msg: func.QueueMessage) -> None:
+    from shared.pipeline import steps
+
+    steps.on_poison(current(), "signin-slices", msg.get_body())
+
+
+@app.queue_trigger(arg_name="msg", queue_name="run-ready-poison", connection=STORAGE)
+def plan_scoring_poison(msg: func.QueueMessage) -> None:
+    from shared.pipeline import steps
+
+    steps.on_poison(current(), "run-ready", msg.get_body())
+
+
+@app.queue_trigger(arg_name="msg", queue_name="user-scoring-poison", connection=STORAGE)
+def score_users_poison(msg: func.QueueMessage) -> None:
+    from shared.pipeline import steps
+
+    steps.on_poison(current(), "user-scoring", msg.get_body())
+
+
+# --- HTTP: ad-hoc reviews for ticketing systems, approved remediation for the Logic App -----
+
+
+def _http(req: func.HttpRequest, route: str) -> func.HttpResponse:
+    from shared.api import ApiRequest, handle
+
+    answer = handle(current(), route, ApiRequest(
+        method=req.method,
+        url=req.url,
+        route_params=dict(req.route_params),
+        query=dict(req.params),
+        headers={k.lower(): v for k, v in req.headers.items()},
+        body=req.get_body(),
+    ))
+    return func.HttpResponse(answer.body, status_code=answer.status, headers=answer.headers)
 
 
 @app.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def health(req: func.HttpRequest) -> func.HttpResponse:
-    return func.HttpResponse(
-        json.dumps({"status": "ok"}), mimetype="application/json", status_code=200
-    )
+    return _http(req, "health")
+
+
+@app.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def openapi(req: func.HttpRequest) -> func.HttpResponse:
+    return _http(req, "openapi")
+
+
+@app.route(route="reviews", methods=["POST"])
+def create_review(req: func.HttpRequest) -> func.HttpResponse:
+    return _http(req, "create_review")
+
+
+@app.route(route="reviews/{runId}", methods=["GET"])
+def get_review(req: func.HttpRequest) -> func.HttpResponse:
+    return _http(req, "get_review")
+
+
+@app.route(route="reviews/{runId}/users/{userId}", methods=["GET"])
+def get_user_verdict(req: func.HttpRequest) -> func.HttpResponse:
+    return _http(req, "get_user_verdict")
+
+
+@app.route(route="reviews/{runId}/report", methods=["GET"])
+def get_report(req: func.HttpRequest) -> func.HttpResponse:
+    return _http(req, "get_report")
+
+
+@app.route(route="remediations", methods=["POST"])
+def create_remediation(req: func.HttpRequest) -> func.HttpResponse:
+    return _http(req, "create_remediation")

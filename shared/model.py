@@ -22,7 +22,7 @@ LEVELS: tuple[Level, ...] = ("none", "low", "medium", "high")
 
 def level_rank(level: str) -> int:
     """Order of a verdict level or severity: none < low < medium < high."""
-    return LEVELS.index(level)  # type: ignore[arg-type]
+    return LEVELS.index(level)  # type: ignore[arg-type,unused-ignore]
 
 
 class GeoCoordinates(msgspec.Struct, rename="camel", frozen=True, gc=False):

@@ -1,0 +1,54 @@
+"""The outside world one process talks to: settings, storage, Microsoft Graph, the clock.
+
+Triggers get the process-wide `current()`; tests and the local runner build their own `Services`
+pointing at Azurite and the Graph emulator. Nothing here connects until first used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import TYPE_CHECKING, Literal
+
+from shared import config
+from shared.config import Settings
+
+if TYPE_CHECKING:
+    from shared.graph import GraphConnection
+    from shared.store import Store
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store_prefix: str = ""
+    clock: Callable[[], datetime] = field(default=utc_now)
+
+    @cached_property
+    def store(self) -> Store:
+        from shared.store import Store
+
+        return Store(self.settings, prefix=self.store_prefix)
+
+    def graph(self, role: Literal["reader", "remediator"] = "reader") -> GraphConnection:
+        """A new Graph connection (async; close it with `async with`)."""
+        from shared.graph import connect
+
+        return connect(self.settings, role=role)
+
+
+_current: Services | None = None
+
+
+def current() -> Services:
+    """The process-wide services, built from the environment on first use."""
+    global _current
+    if _current is None:
+        _current = Services(config.load())
+    return _current
