@@ -21,6 +21,8 @@ from shared.model import GeoCoordinates, Location, SignIn
 
 def sign_in_from_fields(fields: dict[str, Any]) -> SignIn:
     """Graph-named fields -> SignIn. Raises msgspec.ValidationError naming the bad field."""
+    if isinstance(fields.get("createdDateTime"), int | float):  # lax mode would read epochs
+        raise RowError("createdDateTime is a number, not a date and time")
     return settle(msgspec.convert(without_empty(fields), SignIn, strict=False))
 
 

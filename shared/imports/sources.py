@@ -58,11 +58,13 @@ class Source:
         with self.path.open("rb") as stream, mmap.mmap(
             stream.fileno(), 0, access=mmap.ACCESS_READ
         ) as mapped:
-            view = memoryview(mapped)
+            whole = memoryview(mapped)
+            body = whole[3:] if self.encoding == "utf-8-sig" else whole
             try:
-                yield view[3:] if self.encoding == "utf-8-sig" else view
+                yield body
             finally:
-                view.release()
+                body.release()
+                whole.release()
 
     def json_lines(self) -> Iterator[tuple[int, bytes]]:
         """(line number, UTF-8 bytes) of each non-blank line."""
