@@ -1,0 +1,118 @@
+"""generate(): a whole sample tenant, deterministic for a given size and seed."""
+
+from __future__ import annotations
+
+import base64
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from operator import itemgetter
+
+from local.tenant import attacks, benign
+from local.tenant.people import Person, graph_user, make_people
+from local.tenant.records import SignInLog
+from local.tenant.scene import Away, Scene
+from local.tenant.timeline import Timeline, weekend_window
+from local.tenant.truth import ATTACKS, BENIGN_ADMIN, SPRAY_TARGET, Expectation, cast, expectation
+from shared.model import Window
+
+MIN_USERS = 40
+Scenario = Callable[[Scene, Person], Away]
+SCENARIOS: dict[str, Scenario] = {
+    "impossible_travel": attacks.impossible_travel,
+    "new_country_success": attacks.new_country_success,
+    "brute_force": attacks.brute_force,
+    "mfa_fatigue": attacks.mfa_fatigue,
+    "privileged_thin_anomaly": attacks.privileged_thin_anomaly,
+    "disabled_account": attacks.disabled_account,
+    "risky_sign_in": attacks.risky_sign_in,
+    "carrier_ip_churn": benign.carrier_ip_churn,
+    "flight_abroad": benign.flight_abroad,
+    "consent_storm": benign.consent_storm,
+    "mfa_interrupts": benign.mfa_interrupts,
+    "typo_then_success": benign.typo_then_success,
+    "weekend_worker": benign.weekend_worker,
+    "empty_location": benign.empty_location,
+    "ipv6_home": benign.ipv6_home,
+    "risk_remediated_last_month": benign.risk_remediated_last_month,
+}
+
+
+@dataclass
+class Tenant:
+    """A generated tenant: Graph-shaped records plus what a correct review concludes.
+
+    `sign_ins` are newest first, as Graph returns them. Nested objects inside sign-ins
+    (location, deviceDetail, status) are shared between records: treat them as read-only.
+    """
+
+    window: Window
+    users: list[dict[str, object]]
+    sign_ins: list[dict[str, object]]
+    risky_users: list[dict[str, object]]
+    risk_detections: list[dict[str, object]]
+    role_assignments: list[dict[str, object]]
+    ground_truth: dict[str, Expectation]
+
+
+def generate(users: int = 50, seed: int = 7, window_end: datetime | None = None,
+             history_days: int = 21, sign_ins_per_user: int = 60) -> Tenant:
+    """Build a tenant of `users` people, about `sign_ins_per_user` sign-ins each.
+
+    The window is the weekend (Friday 18:00 to Monday 06:00 UTC) ending at or before
+    `window_end` (default: a fixed weekend, March 2025); `history_days` of routine precede it.
+    """
+    if users < MIN_USERS:
+        raise ValueError(f"the sample tenant needs at least {MIN_USERS} users, got {users}")
+    clock = Timeline(weekend_window(window_end), history_days)
+    rng = random.Random(seed)
+    people = make_people(users, rng)
+    roles = cast(people, rng)
+    scene = Scene(SignInLog(random.Random(rng.getrandbits(64))), clock, rng)
+    per_workday = _per_workday(sign_ins_per_user, history_days)
+    attacks.password_spray(scene, roles.spray_victim, roles.spray_targets)
+    for person, scenario in roles.roles:
+        play = SCENARIOS.get(scenario)
+        away = play(scene, person) if play else []
+        until = clock.start if scenario in ATTACKS else None
+        benign.routine(scene, person, per_workday, until=until, away=away)
+    rows = scene.log.rows
+    rows.sort(key=itemgetter("createdDateTime", "id"), reverse=True)
+    return Tenant(
+        window=clock.window,
+        users=[graph_user(p, enabled=s != "disabled_account") for p, s in roles.roles],
+        sign_ins=rows,
+        risky_users=scene.risky_users,
+        risk_detections=scene.risk_detections,
+        role_assignments=[_role_assignment(p, role, rng) for p, role in roles.admins],
+        ground_truth={p.id: expectation(s, p) for p, s in roles.roles},
+    )
+
+
+def _per_workday(sign_ins_per_user: int, history_days: int) -> float:
+    """Workday sign-ins that, with daily phone refreshes, give about the asked total."""
+    days = history_days + 2.5
+    phone = benign.PHONE_REFRESHES_PER_DAY * days
+    workdays = history_days * 5 / 7
+    return max(1.5, (sign_ins_per_user - phone) / workdays)
+
+
+def _role_assignment(person: Person, role: str, rng: random.Random) -> dict[str, object]:
+    """One entry of GET /roleManagement/directory/roleAssignments?$expand=principal."""
+    token = base64.urlsafe_b64encode(rng.getrandbits(256).to_bytes(32, "big")).decode()
+    return {
+        "id": token.rstrip("=") + "-1",
+        "roleDefinitionId": role,
+        "principalId": person.id,
+        "directoryScopeId": "/",
+        "principal": {
+            "@odata.type": "#microsoft.graph.user",
+            "id": person.id,
+            "userPrincipalName": person.upn,
+            "displayName": person.display_name,
+        },
+    }
+
+
+__all__ = ["BENIGN_ADMIN", "MIN_USERS", "SCENARIOS", "SPRAY_TARGET", "Tenant", "generate"]

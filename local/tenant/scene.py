@@ -1,0 +1,48 @@
+"""What every scenario writes into: the sign-in log, the clock, Identity Protection records.
+
+A scenario is a function `(scene, person) -> away`, where `away` lists the (start, end) spans
+during which the person's everyday routine must not also place them at home (they are on a
+plane, abroad, or the account is switched off).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from local.tenant.people import Person, address
+from local.tenant.places import City, Network
+from local.tenant.records import SignInLog
+from local.tenant.timeline import Timeline
+
+Away = list[tuple[int, int]]
+# Where a sign-in comes from as Graph records it: address, ASN, location object.
+Place = tuple[str, int, dict[str, object]]
+
+
+@dataclass
+class Scene:
+    log: SignInLog
+    clock: Timeline
+    rng: random.Random
+    risky_users: list[dict[str, object]] = field(default_factory=list)
+    risk_detections: list[dict[str, object]] = field(default_factory=list)
+
+    def home(self, person: Person, *, ipv6: bool | None = None) -> Place:
+        """The person's home connection; dual-stack homes use IPv6 about half the time."""
+        use_v6 = bool(person.home_ipv6) and (self.rng.random() < 0.5 if ipv6 is None else ipv6)
+        ip = person.home_ipv6 if use_v6 else person.home_ip
+        return ip, person.home_isp.asn, self.log.location(person.home)
+
+    def office(self, person: Person) -> Place:
+        office = person.office
+        return (self.rng.choice(office.egress_ips), office.network.asn,
+                self.log.location(office.city))
+
+    def mobile(self, person: Person, city: City | None = None) -> Place:
+        """A fresh carrier address (carriers hand out a new one on most connections)."""
+        carrier = person.carrier
+        return address(carrier, self.rng), carrier.asn, self.log.location(city or person.home)
+
+    def elsewhere(self, network: Network, city: City, ip: str | None = None) -> Place:
+        return ip or address(network, self.rng), network.asn, self.log.location(city)
