@@ -24,6 +24,9 @@ param evidenceRetentionDays int = 365
 @description('Put a CanNotDelete lock on the storage account. Locking the retention policy itself is a separate, irreversible command (see the deploy notes).')
 param protectEvidenceFromDeletion bool = false
 
+@description('Set to true after locking the evidence retention policy by hand, so later deployments leave the locked policy alone.')
+param evidencePolicyLocked bool = false
+
 @description('NCRONTAB schedule (six fields, UTC). Every business-day morning: the program decides whether that morning has a window to review (after a weekend or a holiday).')
 param reviewSchedule string = '0 0 6 * * 1-5'
 
@@ -121,6 +124,7 @@ module storage 'modules/storage.bicep' = {
     evidenceRetentionDays: evidenceRetentionDays
     deploymentContainerName: deploymentContainerName
     protectFromDeletion: protectEvidenceFromDeletion
+    retentionPolicyLocked: evidencePolicyLocked
   }
 }
 
@@ -211,3 +215,4 @@ output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output AZURE_LOGIC_APP_NAME string = logicApp.outputs.name
 output AZURE_KEY_VAULT_NAME string = vault.outputs.name
 output REMEDIATION_API_IDENTIFIER_URI string = apiIdentifierUri
+output REMEDIATOR_PRINCIPAL_ID string = identities.outputs.remediatorPrincipalId

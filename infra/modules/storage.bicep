@@ -24,6 +24,9 @@ param deploymentContainerName string
 @description('Add a CanNotDelete management lock to the account (see the deploy notes).')
 param protectFromDeletion bool = false
 
+@description('True once the retention policy has been locked by hand: a locked policy cannot be redeclared, only extended, so the template then leaves it alone.')
+param retentionPolicyLocked bool = false
+
 var queueNames = [
   'signin-slices'
   'signin-slices-poison'
@@ -125,7 +128,7 @@ resource evidence 'Microsoft.Storage/storageAccounts/blobServices/containers@202
 
 // Time-based retention for every version in the evidence container. Created unlocked: a
 // locked policy can never be shortened or removed, so locking is a deliberate step of its own.
-resource evidencePolicy 'Microsoft.Storage/storageAccounts/blobServices/containers/immutabilityPolicies@2023-05-01' = {
+resource evidencePolicy 'Microsoft.Storage/storageAccounts/blobServices/containers/immutabilityPolicies@2023-05-01' = if (!retentionPolicyLocked) {
   parent: evidence
   name: 'default'
   properties: {

@@ -49,7 +49,8 @@ def resource(template: dict[str, Any], symbol: str) -> dict[str, Any]:
 def body(res: dict[str, Any]) -> dict[str, Any]:
     """A resource's declared body, looking through a for-loop or an if-condition."""
     config = res["config"]
-    return config["config"] if "loop_type" in config else config
+    wrapped = "loop_type" in config or "condition" in config
+    return config["config"] if wrapped else config
 
 
 def resources_of_type(template: dict[str, Any], type_: str) -> dict[str, dict[str, Any]]:

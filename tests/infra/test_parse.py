@@ -76,3 +76,18 @@ def test_graph_extension_is_configured() -> None:
         r"^extension microsoftGraphV1$", (INFRA / "modules/entra.bicep").read_text(), re.MULTILINE
     )
     assert resources_of_type(module("entra"), "Microsoft.Graph/appRoleAssignedTo")
+
+
+def test_deploy_notes_name_every_environment_value_the_parameters_read() -> None:
+    notes = (INFRA.parent / "docs" / "deploy.md").read_text()
+    read = re.findall(r"readEnvironmentVariable\('(\w+)'", (INFRA / "main.bicepparam").read_text())
+    azd_sets = {"AZURE_ENV_NAME", "AZURE_LOCATION"}
+    missing = [name for name in read if name not in azd_sets and name not in notes]
+    assert not missing, f"docs/deploy.md does not say how to set {missing}"
+
+
+def test_azd_deploys_the_function_app_the_template_tags() -> None:
+    azure_yaml = (INFRA.parent / "azure.yaml").read_text()
+    assert re.search(r"^  api:\n(    .*\n)*    host: function$", azure_yaml, re.MULTILINE)
+    tags = module("main")["modules"]["functionApp"]["config"]["params"]["tags"]
+    assert "'azd-service-name'" in str(tags) and "api" in str(tags)

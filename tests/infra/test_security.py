@@ -42,6 +42,12 @@ def test_evidence_container_is_write_once() -> None:
     # Unlocked by default: the template never sets a state, and deletion protection is opt-in.
     assert "state" not in policy["properties"]
     assert storage["parameters"]["protectFromDeletion"]["default"] is False
+    # Declared on every deployment until someone locks it by hand and says so.
+    condition = resource(storage, "evidencePolicy")["config"]["condition"]
+    assert condition == {
+        "operator": {"type": "not", "operands": {"bool_value": "retentionPolicyLocked"}}
+    }
+    assert module("main")["parameters"]["evidencePolicyLocked"]["default"] is False
 
 
 def test_evidence_retention_is_one_parameter_for_policy_and_program() -> None:
