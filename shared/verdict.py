@@ -34,10 +34,12 @@ _NOT_FAILURES = frozenset({
     ErrorClass.SUCCESS, ErrorClass.INTERRUPT, ErrorClass.CONSENT, ErrorClass.MFA_PROMPT,
     ErrorClass.TOKENS_REVOKED,
 })
-_ATTACKS = frozenset({
-    "impossible_travel", "unfamiliar_location", "repeated_failures", "password_spray",
-    "mfa_fatigue", "risky_sign_in", "disabled_account", "off_hours",
-})
+# Findings whose judgement leans on the baseline ("unfamiliar", "usual network", "usual hours").
+_BASELINE_DEPENDENT = frozenset(
+    {"impossible_travel", "unfamiliar_location", "repeated_failures", "off_hours"}
+)
+# Attacks that say "did not get in" even when only worth a glance.
+_ATTEMPTS = frozenset({"password_spray", "repeated_failures", "disabled_account"})
 
 
 def _code(sign_in: SignIn) -> int:
@@ -85,8 +87,8 @@ def _level(findings: Sequence[Finding], privileged: bool) -> Level:
 
 
 def _got_in_sentence(findings: Sequence[Finding], sign_ins: Sequence[SignIn]) -> str | None:
-    serious = [f for f in findings if f.type in _ATTACKS and f.severity != "low"] or [
-        f for f in findings if f.type in ("password_spray", "repeated_failures", "disabled_account")
+    serious = [f for f in findings if f.severity != "low"] or [
+        f for f in findings if f.type in _ATTEMPTS
     ]
     if not serious:
         return None
@@ -149,7 +151,7 @@ def decide(
             f"The account holds privileged roles ({wording.listing(context.privileged_roles)}): "
             "any anomaly on it is treated as high."
         )
-    if thin and findings:
+    if thin and any(f.type in _BASELINE_DEPENDENT for f in findings):
         reasons.append(_thin_sentence(context))
     first = next((s.user_principal_name for s in sign_ins if s.user_principal_name), None)
     return UserVerdict(
