@@ -91,3 +91,11 @@ def test_azd_deploys_the_function_app_the_template_tags() -> None:
     assert re.search(r"^  api:\n(    .*\n)*    host: function$", azure_yaml, re.MULTILINE)
     tags = module("main")["modules"]["functionApp"]["config"]["params"]["tags"]
     assert "'azd-service-name'" in str(tags) and "api" in str(tags)
+
+
+@pytest.mark.parametrize("path", bicep_files(), ids=lambda p: str(p.relative_to(INFRA)))
+def test_every_parameter_and_variable_is_used(path) -> None:
+    template, source = parse(path), path.read_text()
+    for name in [*template.get("parameters", {}), *template.get("variables", {})]:
+        uses = len(re.findall(rf"(?<![\w.']){name}\b", source))
+        assert uses >= 2, f"{path.name}: {name} is declared but never used"
