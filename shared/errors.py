@@ -82,3 +82,19 @@ class EvidenceError(SigninReviewError):
 
 class ConcurrencyConflict(ConflictError):
     """An entity changed since it was read (its ETag no longer matches): read again and retry."""
+
+
+class Unauthenticated(SigninReviewError):
+    """A caller presented no credential, or one that does not check out (HTTP 401)."""
+
+
+class PermissionDenied(SigninReviewError):
+    """A caller is who they say, but is not allowed to do this (HTTP 403)."""
+
+
+class BodyTooLarge(InputError):
+    """A request body is over the size the route accepts (HTTP 413)."""
+
+
+class UnsupportedContentType(InputError):
+    """A request body is not in a media type the route reads (HTTP 415)."""

@@ -121,10 +121,14 @@ class RemediationRecord(msgspec.Struct, kw_only=True, rename="camel"):
     comment: str = ""
     caller: str | None = None  # object id of the authenticated caller (the Logic App)
     requested_at: datetime
-    status: Literal["done", "partial", "failed", "refused"]
+    # "started": claimed by one worker before any Graph call (create-only), so a concurrent
+    # duplicate cannot run the actions twice; `updated_at` shows whether that worker is alive.
+    status: Literal["started", "done", "partial", "failed", "refused"]
     results: list[ActionResult] = msgspec.field(default_factory=list)
     evidence_checked: list[EvidenceRef] = msgspec.field(default_factory=list)
     audit: EvidenceRef | None = None  # the WORM record of this remediation
+    verdict: Level | None = None  # the verdict level a person approved acting on
+    updated_at: datetime | None = None
 
 
 def remediation_keys(record: RemediationRecord) -> tuple[str, str]:
