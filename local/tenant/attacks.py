@@ -21,7 +21,7 @@ from local.tenant.places import (
 )
 from local.tenant.protection import risk_detection, risky_user
 from local.tenant.records import attacker_device
-from local.tenant.scene import Away, Scene
+from local.tenant.scene import Away, Origin, Scene
 from local.tenant.timeline import DAY, HOUR
 
 MINUTE = 60
@@ -34,15 +34,9 @@ MFA_DENIED = ("MFA denied; user did not respond to mobile app notification",
               "MFA denied; user declined the authentication")
 
 
-def _where(scene: Scene, scenario: str, ip: str | None = None) -> dict[str, object]:
+def _where(scene: Scene, scenario: str) -> Origin:
     city, network = ATTACKER_NETWORKS[scenario]
-    ip, asn, location = scene.elsewhere(network, city, ip)
-    return {"ip": ip, "asn": asn, "location": location}
-
-
-def _home(scene: Scene, person: Person) -> dict[str, object]:
-    ip, asn, location = scene.home(person, ipv6=False)
-    return {"ip": ip, "asn": asn, "location": location}
+    return scene.elsewhere(network, city)
 
 
 def impossible_travel(scene: Scene, person: Person) -> Away:
@@ -54,7 +48,8 @@ def impossible_travel(scene: Scene, person: Person) -> Away:
     """
     clock, log = scene.clock, scene.log
     at = clock.local(person.time_zone, clock.saturday, 9.5)
-    log.add(person, at, app=OFFICE_HOME, device=person.laptop, mfa=True, **_home(scene, person))
+    log.add(person, at, app=OFFICE_HOME, device=person.laptop, mfa=True,
+            **scene.home(person, ipv6=False))
     abroad = _where(scene, "impossible_travel")
     log.add(person, at + HOUR, app=OFFICE_HOME, device=CHROME_WINDOWS, mfa=True, **abroad)
     for minutes in (6, 21):
@@ -165,9 +160,8 @@ def disabled_account(scene: Scene, person: Person) -> Away:
     clock, log = scene.clock, scene.log
     at = clock.local(person.time_zone, clock.saturday, 8.0)
     for n in range(4):
-        ip, asn, location = scene.mobile(person)
         log.add(person, at + n * 47 * MINUTE, app=OUTLOOK_MOBILE, device=person.phone,
-                interactive=False, code=50057, ip=ip, asn=asn, location=location)
+                interactive=False, code=50057, **scene.mobile(person))
     there = _where(scene, "disabled_account")
     at = clock.start + 34 * HOUR
     for n in range(5):

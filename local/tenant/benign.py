@@ -25,7 +25,7 @@ from local.tenant.places import (
 )
 from local.tenant.protection import risk_detection, risky_user
 from local.tenant.records import EMPTY_LOCATION, NULL_LOCATION
-from local.tenant.scene import Away, Place, Scene
+from local.tenant.scene import Away, Origin, Scene
 from local.tenant.timeline import HOUR
 
 REFRESH_APPS = (TEAMS, WORK_APPS[2], WORK_APPS[4])  # Teams, Exchange, OneDrive sync
@@ -58,19 +58,14 @@ def routine(scene: Scene, person: Person, per_workday: float, *, until: int | No
             at = midnight + int((7.5 + random() * 14.5) * HOUR)
             if keep(at):
                 log.add(person, at, app=OUTLOOK_MOBILE, device=person.phone, interactive=False,
-                        correlation=phone_session, **_place(scene.mobile(person)))
-
-
-def _place(place: Place) -> dict[str, object]:
-    ip, asn, location = place
-    return {"ip": ip, "asn": asn, "location": location}
+                        correlation=phone_session, **scene.mobile(person))
 
 
 def _working_day(scene: Scene, person: Person, start: int, count: int, at_office: bool,
                  keep: Callable[[int], bool]) -> None:
     """One day's work on the laptop; token refreshes share the day's session correlation id."""
     random, log, laptop = scene.rng.random, scene.log, person.laptop
-    where = _place(scene.office(person) if at_office else scene.home(person))
+    where = scene.office(person) if at_office else scene.home(person)
     if keep(start):
         first = random()
         if first < 0.04:  # "keep me signed in?" answered, then in
@@ -92,7 +87,7 @@ def _working_day(scene: Scene, person: Person, start: int, count: int, at_office
                     **where)
         else:
             log.add(person, at, app=OUTLOOK_MOBILE, device=person.phone, interactive=False,
-                    **_place(scene.mobile(person)))
+                    **scene.mobile(person))
 
 
 # --- weekend noise ---------------------------------------------------------------------------
@@ -114,7 +109,7 @@ def carrier_ip_churn(scene: Scene, person: Person) -> Away:
     at = clock.local(person.time_zone, clock.saturday, 9.5)
     for stop, city in enumerate(route):
         log.add(person, at, app=OUTLOOK_MOBILE if stop % 3 else TEAMS, device=person.phone,
-                interactive=stop % 3 == 0, mfa=stop % 3 == 0, **_place(scene.mobile(person, city)))
+                interactive=stop % 3 == 0, mfa=stop % 3 == 0, **scene.mobile(person, city))
         at += scene.rng.randrange(40, 75) * 60
     return []
 
@@ -134,23 +129,23 @@ def flight_abroad(scene: Scene, person: Person) -> Away:
     home_again = depart + 9 * HOUR + 92 * HOUR
     _fly(scene, person, depart, depart + 9 * HOUR, stay, hotel)
     scene.log.add(person, home_again, app=OFFICE_HOME, device=person.laptop, mfa=True,
-                  **_place(scene.home(person, ipv6=False)))
+                  **scene.home(person, ipv6=False))
     depart_now = clock.local("Europe/London", clock.saturday, 7.5)
     _fly(scene, person, depart_now, depart_now + 8 * HOUR, (0, 1.5, 3, 17, 19.5), hotel)
     return [(depart + 60, home_again), (depart_now + 60, clock.end)]
 
 
 def _fly(scene: Scene, person: Person, depart: int, arrive: int, stay: tuple[float, ...],
-         hotel: Place) -> None:
+         hotel: Origin) -> None:
     """A last sign-in at home before leaving, then sign-ins at the destination's hotel."""
     log = scene.log
     log.add(person, depart, app=OUTLOOK_MOBILE, device=person.phone, mfa=True,
-            **_place(scene.home(person, ipv6=False)))
+            **scene.home(person, ipv6=False))
     for hours in stay:
         at = arrive + int(hours * HOUR)
         if at < scene.clock.end:
             log.add(person, at, app=TEAMS if hours else OFFICE_HOME, device=person.laptop,
-                    mfa=True, **_place(hotel))
+                    mfa=True, **hotel)
 
 
 def consent_storm(scene: Scene, person: Person) -> Away:
@@ -160,7 +155,7 @@ def consent_storm(scene: Scene, person: Person) -> Away:
     password. Storms like this come from a browser tab or add-in retrying silently.
     """
     clock, log, rng = scene.clock, scene.log, scene.rng
-    where = _place(scene.home(person, ipv6=False))
+    where = scene.home(person, ipv6=False)
     for day, hour, count in ((clock.saturday, 11.2, 28), (clock.sunday, 16.4, 17)):
         at = clock.local(person.time_zone, day, hour)
         log.add(person, at, app=OFFICE_HOME, device=person.laptop, mfa=True, **where)
@@ -176,7 +171,7 @@ def mfa_interrupts(scene: Scene, person: Person) -> Away:
     Each is followed by the success it led to, from the same device and home network.
     """
     clock, log = scene.clock, scene.log
-    where = _place(scene.home(person, ipv6=False))
+    where = scene.home(person, ipv6=False)
     for hour, code in ((10.0, 50140), (13.5, 50074), (18.25, 50076)):
         at = clock.local(person.time_zone, clock.saturday, hour)
         correlation = log.guid()
@@ -190,7 +185,7 @@ def mfa_interrupts(scene: Scene, person: Person) -> Away:
 def typo_then_success(scene: Scene, person: Person) -> Away:
     """A mistyped password (50126) two or three times, then in, from home on the usual laptop."""
     clock, log = scene.clock, scene.log
-    where = _place(scene.home(person, ipv6=False))
+    where = scene.home(person, ipv6=False)
     for day, hour, typos in ((clock.saturday, 20.5, 2), (clock.sunday, 9.75, 3)):
         at = clock.local(person.time_zone, day, hour)
         for n in range(typos):
@@ -208,7 +203,7 @@ def weekend_worker(scene: Scene, person: Person) -> Away:
         at = clock.local(person.time_zone, day, 10 + rng.random())
         for _ in range(6):
             log.add(person, at, app=rng.choice(WORK_APPS), device=person.laptop, mfa=True,
-                    **_place(scene.home(person)))
+                    **scene.home(person))
             at += rng.randrange(20, 60) * 60
     return []
 
@@ -222,7 +217,7 @@ def empty_location(scene: Scene, person: Person) -> Away:
     clock, log = scene.clock, scene.log
     at = clock.local(person.time_zone, clock.saturday, 12.0)
     log.add(person, at, app=OFFICE_HOME, device=person.laptop, mfa=True,
-            **_place(scene.home(person, ipv6=False)))
+            **scene.home(person, ipv6=False))
     for n in range(3):
         log.add(person, at + (n + 1) * 1800, app=REFRESH_APPS[1], device=person.laptop,
                 interactive=False, ip=f"{MICROSOFT.ipv6_prefix}:{n + 1}::{n + 5}",
@@ -237,7 +232,7 @@ def ipv6_home(scene: Scene, person: Person) -> Away:
     clock, log = scene.clock, scene.log
     for hour in (9.0, 9.6, 15.2, 21.0):
         log.add(person, clock.local(person.time_zone, clock.saturday, hour), app=OFFICE_HOME,
-                device=person.laptop, mfa=True, **_place(scene.home(person, ipv6=True)))
+                device=person.laptop, mfa=True, **scene.home(person, ipv6=True))
     return []
 
 
@@ -255,7 +250,7 @@ def risk_remediated_last_month(scene: Scene, person: Person) -> Away:
     clock = scene.clock
     at = clock.local(person.time_zone, clock.saturday - timedelta(days=19), 14.0)
     sign_in = scene.log.add(person, at, app=OFFICE_HOME, device=person.phone, mfa=True,
-                            **_place(scene.mobile(person)))
+                            **scene.mobile(person))
     risk_detection(scene, person, sign_in, at=at, risk_event_type="unfamiliarFeatures",
                    level="medium", state="remediated", detail="userPerformedSecuredPasswordReset")
     risky_user(scene, person, at=at + 2 * HOUR, level="none", state="remediated",

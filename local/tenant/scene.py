@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 from local.tenant.people import Person, address
 from local.tenant.places import City, Network
@@ -16,8 +17,14 @@ from local.tenant.records import SignInLog
 from local.tenant.timeline import Timeline
 
 Away = list[tuple[int, int]]
-# Where a sign-in comes from as Graph records it: address, ASN, location object.
-Place = tuple[str, int, dict[str, object]]
+
+
+class Origin(TypedDict):
+    """Where a sign-in comes from as Graph records it; spread into `SignInLog.add` as keywords."""
+
+    ip: str
+    asn: int
+    location: dict[str, object]
 
 
 @dataclass
@@ -28,21 +35,23 @@ class Scene:
     risky_users: list[dict[str, object]] = field(default_factory=list)
     risk_detections: list[dict[str, object]] = field(default_factory=list)
 
-    def home(self, person: Person, *, ipv6: bool | None = None) -> Place:
+    def home(self, person: Person, *, ipv6: bool | None = None) -> Origin:
         """The person's home connection; dual-stack homes use IPv6 about half the time."""
         use_v6 = bool(person.home_ipv6) and (self.rng.random() < 0.5 if ipv6 is None else ipv6)
         ip = person.home_ipv6 if use_v6 else person.home_ip
-        return ip, person.home_isp.asn, self.log.location(person.home)
+        return {"ip": ip, "asn": person.home_isp.asn, "location": self.log.location(person.home)}
 
-    def office(self, person: Person) -> Place:
+    def office(self, person: Person) -> Origin:
         office = person.office
-        return (self.rng.choice(office.egress_ips), office.network.asn,
-                self.log.location(office.city))
+        return {"ip": self.rng.choice(office.egress_ips), "asn": office.network.asn,
+                "location": self.log.location(office.city)}
 
-    def mobile(self, person: Person, city: City | None = None) -> Place:
+    def mobile(self, person: Person, city: City | None = None) -> Origin:
         """A fresh carrier address (carriers hand out a new one on most connections)."""
         carrier = person.carrier
-        return address(carrier, self.rng), carrier.asn, self.log.location(city or person.home)
+        return {"ip": address(carrier, self.rng), "asn": carrier.asn,
+                "location": self.log.location(city or person.home)}
 
-    def elsewhere(self, network: Network, city: City, ip: str | None = None) -> Place:
-        return ip or address(network, self.rng), network.asn, self.log.location(city)
+    def elsewhere(self, network: Network, city: City, ip: str | None = None) -> Origin:
+        return {"ip": ip or address(network, self.rng), "asn": network.asn,
+                "location": self.log.location(city)}

@@ -7,6 +7,9 @@ and checks that what the ground truth claims is really in them.
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
+import sys
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,9 +29,9 @@ CREDENTIAL_FAILURES = {50126, 50053, 50055, 50056, 50064, 50034, 120000, 50057}
 MINUTES_20 = timedelta(minutes=20)
 
 
-@pytest.fixture(scope="module")
-def tenant() -> Tenant:
-    return generate(users=50, seed=7)
+@pytest.fixture(scope="module", params=[50, 600], ids=["50-users", "600-users"])
+def tenant(request: pytest.FixtureRequest) -> Tenant:
+    return generate(users=request.param, seed=7, sign_ins_per_user=30 + 3000 // request.param)
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +58,8 @@ def by_user(sign_ins: list[SignIn]) -> dict[str, list[SignIn]]:
 
 
 def _one(by_scenario: dict[str, list[str]], scenario: str) -> str:
-    (user_id,) = by_scenario[scenario]
-    return user_id
+    """The scenario's user (attacks have exactly one; noise scenarios scale with size)."""
+    return by_scenario[scenario][0]
 
 
 def _split(tenant: Tenant, rows: list[SignIn]) -> tuple[list[SignIn], list[SignIn]]:
@@ -89,7 +92,7 @@ def test_window_is_a_weekend_and_history_precedes_it(tenant: Tenant,
     assert all(start - timedelta(days=21) <= s.created_date_time < end for s in sign_ins)
     history = [s for s in sign_ins if s.created_date_time < start]
     assert len(history) > len(sign_ins) / 2
-    assert len({s.user_key for s in history}) == 50
+    assert len({s.user_key for s in history}) == len(tenant.users)
 
 
 def test_window_end_picks_the_weekend_before_it() -> None:
@@ -101,6 +104,7 @@ def test_window_end_picks_the_weekend_before_it() -> None:
 def test_every_scenario_is_cast(by_scenario: dict[str, list[str]]) -> None:
     expected = {*ATTACKS, *NOISE, "password_spray_target", "benign_admin", "routine"}
     assert set(by_scenario) == expected
+    assert all(len(by_scenario[attack]) == 1 for attack in ATTACKS)
     assert len(by_scenario["password_spray_target"]) >= 19
 
 
@@ -327,16 +331,27 @@ def test_cities_are_real_places() -> None:
         assert nearest < 1, city.name
 
 
-def test_jsonl_round_trip_and_cli(tmp_path: Path, tenant: Tenant) -> None:
+def test_jsonl_round_trip(tmp_path: Path, tenant: Tenant) -> None:
     write(tenant, tmp_path / "lines", sign_ins_format="jsonl")
     assert not (tmp_path / "lines" / "signIns.json").exists()
     back = read(tmp_path / "lines")
     assert back.sign_ins == msgspec.json.decode(msgspec.json.encode(tenant.sign_ins))
     assert back.ground_truth == tenant.ground_truth
     assert back.window == tenant.window
+
+
+def test_command_line_writes_what_the_api_writes(tmp_path: Path) -> None:
     assert main(["--users", "50", "--seed", "7", "--out", str(tmp_path / "cli")]) == 0
-    write(tenant, tmp_path / "api")
+    write(generate(users=50, seed=7), tmp_path / "api")
     assert _digests(tmp_path / "cli") == _digests(tmp_path / "api")
+
+
+def test_output_does_not_depend_on_hash_seed(tmp_path: Path) -> None:
+    write(generate(users=50, seed=7), tmp_path / "here")
+    command = [sys.executable, "-m", "local.tenant", "--out", str(tmp_path / "there")]
+    subprocess.run(command, check=True, capture_output=True,
+                   env={**os.environ, "PYTHONHASHSEED": "12345"})
+    assert _digests(tmp_path / "here") == _digests(tmp_path / "there")
 
 
 def test_too_few_users_is_refused() -> None:
