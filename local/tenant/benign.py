@@ -45,7 +45,7 @@ def routine(scene: Scene, person: Person, per_workday: float, *, until: int | No
 
     for day in clock.days:
         weekday = day.weekday()
-        if weekday < 5 or (person.works_weekends and random() < 0.6):
+        if weekday < 5 or (person.works_weekends and (weekday == 5 or random() < 0.5)):
             at_office = weekday in person.office_days
             start = clock.local(tz, day, person.start_hour + random() * 0.7)
             count = int(per_workday) + (random() < per_workday % 1)

@@ -13,6 +13,7 @@ from typing import Any, Literal
 import msgspec
 
 from local.tenant.generator import Tenant
+from local.tenant.records import collector_paused
 from local.tenant.truth import Expectation
 from shared.model import Window
 
@@ -77,11 +78,12 @@ def read(directory: str | Path) -> Tenant:
         return msgspec.json.decode((src / name).read_bytes())["value"]  # type: ignore[no-any-return]
 
     jsonl = src / "signIns.jsonl"
-    if jsonl.exists():
-        decoder = msgspec.json.Decoder()
-        sign_ins = [decoder.decode(line) for line in jsonl.read_bytes().splitlines() if line]
-    else:
-        sign_ins = page("signIns.json")
+    with collector_paused():
+        if jsonl.exists():
+            decoder = msgspec.json.Decoder()
+            sign_ins = [decoder.decode(line) for line in jsonl.read_bytes().splitlines() if line]
+        else:
+            sign_ins = page("signIns.json")
     return Tenant(
         window=msgspec.json.decode((src / "window.json").read_bytes(), type=Window),
         users=page("users.json"),

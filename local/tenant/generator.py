@@ -11,7 +11,7 @@ from operator import itemgetter
 
 from local.tenant import attacks, benign
 from local.tenant.people import Person, graph_user, make_people
-from local.tenant.records import SignInLog
+from local.tenant.records import SignInLog, collector_paused
 from local.tenant.scene import Away, Scene
 from local.tenant.timeline import Timeline, weekend_window
 from local.tenant.truth import ATTACKS, BENIGN_ADMIN, SPRAY_TARGET, Expectation, cast, expectation
@@ -65,7 +65,14 @@ def generate(users: int = 50, seed: int = 7, window_end: datetime | None = None,
     """
     if users < MIN_USERS:
         raise ValueError(f"the sample tenant needs at least {MIN_USERS} users, got {users}")
-    clock = Timeline(weekend_window(window_end), history_days)
+    with collector_paused():
+        return _generate(users, seed, weekend_window(window_end), history_days,
+                         sign_ins_per_user)
+
+
+def _generate(users: int, seed: int, window: Window, history_days: int,
+              sign_ins_per_user: int) -> Tenant:
+    clock = Timeline(window, history_days)
     rng = random.Random(seed)
     people = make_people(users, rng)
     roles = cast(people, rng)

@@ -21,9 +21,11 @@ WINDOW_HOURS = 60  # Friday 18:00 to Monday 06:00
 def weekend_window(window_end: datetime | None = None) -> Window:
     """The weekend (Friday 18:00 to Monday 06:00 UTC) ending at or before `window_end`.
 
-    Without `window_end`, the last such weekend before REFERENCE_DATE.
+    Without `window_end`, the last such weekend before REFERENCE_DATE; a naive `window_end` is
+    taken as UTC.
     """
-    limit = (window_end or REFERENCE_DATE).astimezone(UTC)
+    limit = window_end or REFERENCE_DATE
+    limit = limit.replace(tzinfo=UTC) if limit.tzinfo is None else limit.astimezone(UTC)
     monday = limit.date() - timedelta(days=limit.weekday())
     end = datetime.combine(monday, time(6), tzinfo=UTC)
     if end > limit:

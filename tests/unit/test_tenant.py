@@ -29,9 +29,11 @@ CREDENTIAL_FAILURES = {50126, 50053, 50055, 50056, 50064, 50034, 120000, 50057}
 MINUTES_20 = timedelta(minutes=20)
 
 
-@pytest.fixture(scope="module", params=[50, 600], ids=["50-users", "600-users"])
+@pytest.fixture(scope="module", params=[(50, 7), (50, 3), (97, 12345), (600, 7)],
+                ids=lambda p: f"{p[0]}-users-seed-{p[1]}")
 def tenant(request: pytest.FixtureRequest) -> Tenant:
-    return generate(users=request.param, seed=7, sign_ins_per_user=30 + 3000 // request.param)
+    users, seed = request.param
+    return generate(users=users, seed=seed, sign_ins_per_user=30 + 3000 // users)
 
 
 @pytest.fixture(scope="module")
