@@ -52,3 +52,9 @@ def current() -> Services:
     if _current is None:
         _current = Services(config.load())
     return _current
+
+
+def install(services: Services) -> None:
+    """Make `services` the process-wide ones (the local runner and `make serve` do this)."""
+    global _current
+    _current = services

@@ -135,6 +135,26 @@ class EvidenceStore:
             )
         return EvidenceCheck(ok=True, sha256=actual)
 
+    def adopt(self, name: str) -> tuple[EvidenceRef, bytes]:
+        """An existing blob's reference and bytes, hashed as stored now.
+
+        For a retried step whose first try wrote `name` before it could record the reference:
+        what was written first is the evidence and is kept.
+        """
+        from azure.core.exceptions import ResourceNotFoundError
+
+        with storage_errors("reading evidence " + name):
+            try:
+                download = self._container.get_blob_client(checked_name(name)).download_blob()
+                data: bytes = download.readall()
+            except ResourceNotFoundError:
+                raise EvidenceError(f"evidence {name} is missing") from None
+        ref = EvidenceRef(name=name, sha256=sha256_hex(data), size=len(data))
+        written = (download.properties.metadata or {}).get("sha256")
+        if written != ref.sha256:
+            raise EvidenceError(f"evidence {name} does not match the SHA-256 it was written with")
+        return ref, data
+
     def read_evidence(self, ref: EvidenceRef) -> bytes:
         """The blob's bytes, refused with EvidenceError unless they match the reference."""
         from azure.core.exceptions import ResourceNotFoundError

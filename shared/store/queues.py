@@ -137,6 +137,13 @@ class QueueStore:
         with storage_errors("deleting a message from queue " + message.queue):
             self._clients.queue(message.queue).delete_message(message.id, message.pop_receipt)
 
+    def make_visible(self, message: ReceivedMessage, *, after_s: int = 0) -> None:
+        """Give a message back for redelivery after `after_s` seconds (a failed attempt)."""
+        with storage_errors("returning a message to queue " + message.queue):
+            self._clients.queue(message.queue).update_message(
+                message.id, message.pop_receipt, visibility_timeout=after_s
+            )
+
     def move_to_poison(self, message: ReceivedMessage) -> None:
         """What the host does after the last failed delivery: copy to `<queue>-poison`, delete."""
         from shared.store.names import poison

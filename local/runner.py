@@ -1,0 +1,112 @@
+"""Runs function_app.py's handlers without the Functions host, for laptops, tests and the demo.
+
+It does what the host does for this app and nothing more: fires the timer handler, receives
+messages from the Azurite queues and hands each to the same queue-trigger function the host would
+call (a real `func.QueueMessage` with its dequeue count), deletes it on success, leaves it for
+redelivery on failure, and after host.json's maxDequeueCount moves it to `<queue>-poison`, whose
+trigger then runs. Queue names come from the store, so tests can run with prefixed queues.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from azure.functions.queue import QueueMessage
+from azure.functions.timer import TimerRequest
+
+import function_app
+from shared.services import Services, install
+from shared.store import ReceivedMessage
+
+HOST_JSON = Path(__file__).resolve().parent.parent / "host.json"
+
+
+def user_function(builder: Any) -> Callable[..., Any]:
+    """The plain Python function behind a decorated trigger."""
+    return builder.build().get_user_function()  # type: ignore[no-any-return]
+
+
+def max_dequeue_count() -> int:
+    queues = json.loads(HOST_JSON.read_text())["extensions"]["queues"]
+    return int(queues.get("maxDequeueCount", 5))
+
+
+@dataclass
+class QueueRunner:
+    """Drains the pipeline's queues through the function app's handlers."""
+
+    services: Services
+    max_dequeue: int = field(default_factory=max_dequeue_count)
+    retry_delay_s: int = 0  # how long a failed message stays invisible before redelivery
+    failures: list[str] = field(default_factory=list)
+    handled: int = 0
+
+    def __post_init__(self) -> None:
+        install(self.services)
+        names = self.services.store.names
+        self.handlers: dict[str, Callable[..., Any]] = {
+            names.signin_slices: user_function(function_app.fetch_slice),
+            names.run_ready: user_function(function_app.plan_scoring),
+            names.user_scoring: user_function(function_app.score_users),
+            names.signin_slices + "-poison": user_function(function_app.fetch_slice_poison),
+            names.run_ready + "-poison": user_function(function_app.plan_scoring_poison),
+            names.user_scoring + "-poison": user_function(function_app.score_users_poison),
+        }
+
+    def fire_timer(self, *, past_due: bool = False) -> None:
+        install(self.services)
+        user_function(function_app.review_schedule)(TimerRequest(past_due=past_due))
+
+    def step(self) -> int:
+        """One pass over every queue; returns how many messages were handled."""
+        install(self.services)
+        handled = 0
+        for queue, handler in self.handlers.items():
+            for message in self.services.store.queues.receive(
+                queue, max_messages=16, visibility_timeout_s=60
+            ):
+                self._deliver(handler, message)
+                handled += 1
+        self.handled += handled
+        return handled
+
+    def drain(self, *, timeout_s: float = 600.0, idle_passes: int = 2) -> int:
+        """Handle messages until every queue stays empty; returns how many were handled."""
+        deadline = time.monotonic() + timeout_s
+        total, idle = 0, 0
+        while idle < idle_passes:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"queues still busy after {timeout_s}s")
+            handled = self.step()
+            total += handled
+            idle = idle + 1 if handled == 0 else 0
+            if handled == 0 and self.retry_delay_s:
+                time.sleep(min(1.0, self.retry_delay_s))
+        return total
+
+    def _deliver(self, handler: Callable[..., Any], message: ReceivedMessage) -> None:
+        queues = self.services.store.queues
+        trigger_message = QueueMessage(
+            id=message.id, body=message.body, dequeue_count=message.dequeue_count,
+            pop_receipt=message.pop_receipt,
+        )
+        try:
+            handler(trigger_message)
+        except Exception as exc:  # what the host does with a failed invocation
+            self.failures.append(f"{message.queue}: {type(exc).__name__}: {exc}")
+            if message.dequeue_count >= self.max_dequeue or message.queue.endswith("-poison"):
+                if message.queue.endswith("-poison"):
+                    queues.delete(message)
+                    traceback.print_exc()
+                else:
+                    queues.move_to_poison(message)
+            else:
+                queues.make_visible(message, after_s=self.retry_delay_s)
+            return
+        queues.delete(message)

@@ -1,0 +1,159 @@
+"""Finalize a run: the report (HTML, CSV, JSON) to write-once storage, the status, and the request
+for approval of medium/high verdicts sent to the Logic App.
+
+Runs when the last scoring batch settles (or straight after planning when nobody signed in). It is
+idempotent: reports are write-once and a retry that finds them uses them; the approval request is
+sent at most once per run (a flag set under optimistic concurrency before sending).
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+
+import msgspec
+from msgspec.structs import replace
+
+from shared.logs import event
+from shared.model import (
+    LEVELS,
+    ReviewResult,
+    SignIn,
+    TenantSummary,
+    UserVerdict,
+    Window,
+    level_rank,
+)
+from shared.pipeline.fetch import put_page
+from shared.pipeline.records import RunRecord, VerdictRecord
+from shared.pipeline.runs import Tables
+from shared.pipeline.scoring import ScoringContext, UserEvidence
+from shared.services import Services
+from shared.store import EvidenceRef
+
+REPORT_TYPES = {"html": "text/html; charset=utf-8", "csv": "text/csv; charset=utf-8",
+                "json": "application/json"}
+APPROVAL_TIMEOUT_S = 20
+
+
+def review_result(run: RunRecord, context: ScoringContext | None,
+                  verdicts: Sequence[VerdictRecord]) -> ReviewResult:
+    users = sorted((v.detail for v in verdicts),
+                   key=lambda u: (-level_rank(u.verdict), not u.got_in,
+                                  (u.user_principal_name or u.user_id).lower()))
+    signals = context.signals if context else None
+    return ReviewResult(
+        window=Window(start=run.window_start, end=run.window_end),
+        tenant=TenantSummary(
+            sign_ins=signals.sign_ins if signals else 0,
+            users=signals.users if signals else 0,
+            spraying_sources=[s.as_spraying_source() for s in signals.sources] if signals else [],
+        ),
+        users=users,
+        sources=list(run.sources),
+    )
+
+
+def flagged_timelines(services: Services, verdicts: Sequence[VerdictRecord]
+                      ) -> dict[str, list[SignIn]]:
+    """Timelines of flagged users, read back from their (hash-checked) evidence bundles."""
+    found: dict[str, list[SignIn]] = {}
+    for record in verdicts:
+        if record.verdict == "none":
+            continue
+        bundle = msgspec.json.decode(services.store.evidence.read_evidence(record.evidence),
+                                     type=UserEvidence)
+        found[record.user_id] = bundle.timeline
+    return found
+
+
+def render_reports(result: ReviewResult, timelines: dict[str, list[SignIn]], title: str
+                   ) -> dict[str, bytes]:
+    from shared.report import render_csv, render_json, render_review
+
+    return {
+        "html": render_review(result, timelines, title=title).encode(),
+        "csv": render_csv(result).encode(),
+        "json": render_json(result),
+    }
+
+
+def store_reports(services: Services, run_id: str, reports: dict[str, bytes]
+                  ) -> dict[str, EvidenceRef]:
+    return {kind: put_page(services.store.evidence, f"runs/{run_id}/report.{kind}", body)[0]
+            for kind, body in reports.items()}
+
+
+def final_status(run: RunRecord) -> str:
+    return "partial" if run.slices_failed or run.batches_failed else "complete"
+
+
+def finalize(services: Services, run_id: str, context: ScoringContext | None) -> RunRecord:
+    tables = Tables.of(services.store)
+    run = tables.run(run_id)
+    verdicts = tables.verdicts.query_partition(run_id)
+    result = review_result(run, context, verdicts)
+    if not run.reports:
+        title = (f"Sign-in review {run.window_start:%Y-%m-%d %H:%M} to "
+                 f"{run.window_end:%Y-%m-%d %H:%M} UTC")
+        timelines = flagged_timelines(services, verdicts)
+        reports = store_reports(services, run_id, render_reports(result, timelines, title))
+    else:
+        reports = run.reports
+    counts = {level: sum(1 for v in verdicts if v.verdict == level) for level in LEVELS}
+    status = final_status(run)
+
+    def complete(current: RunRecord) -> RunRecord:
+        return replace(current, status=status, reports=reports, verdicts=counts,
+                       users=len(verdicts), sign_ins=result.tenant.sign_ins,
+                       finished_at=current.finished_at or services.clock())
+
+    _, run = tables.change_run(run_id, complete)
+    event("run.finalized", status=run.status, users=run.users, verdicts=counts)
+    request_approval(services, tables, run, result.users)
+    return run
+
+
+def approval_payload(run: RunRecord, users: Sequence[UserVerdict]) -> dict[str, object]:
+    flagged = [u for u in users if level_rank(u.verdict) >= level_rank("medium")]
+    return {
+        "runId": run.run_id,
+        "window": {"start": run.window_start.isoformat(), "end": run.window_end.isoformat()},
+        "reportUrl": f"/api/reviews/{run.run_id}/report",
+        "verdicts": [{
+            "userId": u.user_id, "userPrincipalName": u.user_principal_name,
+            "verdict": u.verdict, "privileged": u.privileged, "gotIn": u.got_in,
+            "reasons": u.reasons, "proposedActions": u.proposed_actions,
+        } for u in flagged],
+    }
+
+
+def request_approval(services: Services, tables: Tables, run: RunRecord,
+                     users: Sequence[UserVerdict]) -> None:
+    """POST medium/high verdicts to the approval webhook, once per run."""
+    url = services.settings.approval_webhook_url
+    payload = approval_payload(run, users)
+    flagged = len([u for u in users if level_rank(u.verdict) >= level_rank("medium")])
+    if not url or not flagged or run.approval_requested:
+        return
+    before, _ = tables.change_run(run.run_id, lambda r: replace(r, approval_requested=True))
+    if before.approval_requested:
+        return  # another delivery got there first
+    error = None
+    if not url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+        error = "APPROVAL_WEBHOOK_URL must be an https URL"
+    request = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST",  # noqa: S310
+                                     headers={"Content-Type": "application/json"})
+    try:
+        if error:
+            raise urllib.error.URLError(error)
+        with urllib.request.urlopen(request, timeout=APPROVAL_TIMEOUT_S) as answer:  # noqa: S310
+            event("approval.requested", status=answer.status, users=flagged)
+    except (urllib.error.URLError, OSError) as exc:
+        error = f"the approval webhook failed: {exc}"
+        event("approval.failed", reason=str(exc))
+    if error:
+        tables.change_run(run.run_id, lambda r: replace(r, approval_requested=False,
+                                                         approval_error=error))

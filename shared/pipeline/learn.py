@@ -1,0 +1,42 @@
+"""`learn`: build every user's baseline from the retention period, without producing verdicts.
+
+For a first deployment (or after a long pause): one tenant-wide sign-in stream over the days
+before `until`, grouped by user, each profile built from the user's successful sign-ins and
+stored in Table `baselines`. Later runs update these profiles with what they judge benign.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+from shared.analysis import group_by_user
+from shared.baseline import build_profile
+from shared.graph import stream_sign_ins
+from shared.logs import event
+from shared.model import SignIn, Window
+from shared.pipeline.scoring import HISTORY_DAYS, BaselineRecord, baselines_table
+from shared.services import Services
+
+
+async def _history(services: Services, window: Window) -> list[SignIn]:
+    rows: list[SignIn] = []
+    async with services.graph() as graph:
+        async for page in stream_sign_ins(graph, window):
+            rows.extend(page.sign_ins)
+    return rows
+
+
+def learn(services: Services, *, until: datetime, days: int = HISTORY_DAYS) -> int:
+    """Build and store a profile for every user seen in the `days` before `until`; the count."""
+    window = Window(start=until - timedelta(days=days), end=until - timedelta(microseconds=1))
+    timelines = group_by_user(asyncio.run(_history(services, window)))
+    table = baselines_table(services.store)
+    label = f"learn-{until:%Y%m%dT%H%MZ}"
+    for user_id, rows in timelines.items():
+        if user_id:
+            table.upsert(BaselineRecord(user_id=user_id, profile=build_profile(rows),
+                                        last_run_id=label))
+    event("learn.done", users=len(timelines), signIns=sum(map(len, timelines.values())),
+          windowStart=window.start.isoformat(), windowEnd=window.end.isoformat())
+    return len(timelines)

@@ -1,0 +1,177 @@
+"""Run bookkeeping: tables, starting a run, and the fan-in decisions.
+
+"The last slice is done" and "the last batch is scored" are decided with optimistic concurrency on
+the run entity (`EntityTable.modify`), never by timing: exactly one writer sees the count reach
+the total. A redelivered message re-checks the same condition, so a crash between the update and
+the next enqueue is repaired by the retry.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from msgspec.structs import replace
+
+from shared.errors import NotFoundError
+from shared.logs import event
+from shared.model import DataSource, Window
+from shared.pipeline.records import (
+    FetchSlice,
+    RunKind,
+    RunRecord,
+    SliceRecord,
+    VerdictRecord,
+    run_keys,
+    slice_keys,
+    verdict_keys,
+)
+from shared.pipeline.window import run_id_for, slices
+from shared.services import Services
+from shared.store import EntityTable, Store
+
+
+@dataclass
+class Tables:
+    """The typed tables the pipeline uses, for one store."""
+
+    runs: EntityTable[RunRecord]
+    slices: EntityTable[SliceRecord]
+    verdicts: EntityTable[VerdictRecord]
+
+    @classmethod
+    def of(cls, store: Store) -> Tables:
+        names = store.names
+        return cls(
+            runs=store.table(names.runs, RunRecord, run_keys),
+            slices=store.table(names.runs, SliceRecord, slice_keys),
+            verdicts=store.table(names.verdicts, VerdictRecord, verdict_keys),
+        )
+
+    def run(self, run_id: str) -> RunRecord:
+        found = self.runs.get(run_id, "run")
+        if found is None:
+            raise NotFoundError(f"run {run_id} does not exist", run_id=run_id)
+        return found
+
+    def slice(self, run_id: str, slice_id: str) -> SliceRecord:
+        found = self.slices.get(run_id, f"slice-{slice_id}")
+        if found is None:
+            raise NotFoundError(f"slice {slice_id} of run {run_id} does not exist", run_id=run_id)
+        return found
+
+    def change_run(self, run_id: str, change: Callable[[RunRecord], RunRecord]
+                   ) -> tuple[RunRecord, RunRecord]:
+        """Apply a pure change to the run entity under optimistic concurrency: (before, after)."""
+
+        def apply(current: RunRecord | None) -> RunRecord:
+            if current is None:
+                raise NotFoundError(f"run {run_id} does not exist", run_id=run_id)
+            return change(current)
+
+        modified = self.runs.modify(run_id, "run", apply)
+        assert modified.before is not None
+        return modified.before, modified.after
+
+
+    def change_slice(self, run_id: str, slice_id: str,
+                     change: Callable[[SliceRecord], SliceRecord]) -> SliceRecord:
+        """Apply a pure change to a slice entity under optimistic concurrency: the result."""
+
+        def apply(current: SliceRecord | None) -> SliceRecord:
+            if current is None:
+                raise NotFoundError(f"slice {slice_id} of run {run_id} does not exist",
+                                    run_id=run_id)
+            return change(current)
+
+        return self.slices.modify(run_id, f"slice-{slice_id}", apply).after
+
+
+def start_run(
+    services: Services,
+    *,
+    window: Window,
+    kind: RunKind,
+    ticket_id: str | None = None,
+    requested_by: str | None = None,
+) -> RunRecord:
+    """Create the run and enqueue one fetch message per slice; returns at once.
+
+    A scheduled run's id comes from its window, so a timer that fires twice or late makes one run.
+    Ad-hoc runs get a fresh id (a ticket may ask again for a window already reviewed).
+    """
+    store = services.store
+    tables = Tables.of(store)
+    run_id = run_id_for(window, kind)
+    if kind != "scheduled":
+        run_id += "-" + uuid.uuid4().hex[:8]
+    parts = slices(window, services.settings.slice_hours)
+    slice_ids = [f"s{n:03d}" for n in range(len(parts))]
+    record = RunRecord(
+        run_id=run_id, kind=kind, window_start=window.start, window_end=window.end,
+        status="fetching", created_at=services.clock(),
+        api_version=services.settings.graph_api_version, ticket_id=ticket_id,
+        requested_by=requested_by, slice_ids=slice_ids,
+        sources=[sign_in_source(services.settings.graph_api_version)],
+    )
+    if tables.runs.create(record) is None:
+        existing = tables.run(run_id)
+        event("run.exists", runId=run_id, status=existing.status)
+        if existing.slices_done or existing.slices_failed or existing.scoring_planned:
+            return existing
+        record = existing  # created, but a crash may have lost the fetch messages: send again
+    for slice_id, part in zip(slice_ids, parts, strict=True):
+        tables.slices.create(SliceRecord(run_id=run_id, slice_id=slice_id, start=part.start,
+                                         end=part.end))
+    for slice_id in slice_ids:
+        store.queues.send(store.names.signin_slices, FetchSlice(run_id=run_id, slice_id=slice_id))
+    event("run.started", runId=run_id, kind=kind, slices=len(slice_ids),
+          windowStart=window.start.isoformat(), windowEnd=window.end.isoformat())
+    return record
+
+
+def sign_in_source(api_version: str) -> DataSource:
+    if api_version == "beta":
+        return DataSource("signIns", True, "Graph beta: interactive and non-interactive sign-ins")
+    return DataSource("signIns", True, "Graph v1.0: interactive sign-ins only (set "
+                      "GRAPH_API_VERSION=beta to add non-interactive ones)")
+
+
+def with_source(sources: list[DataSource], source: DataSource) -> list[DataSource]:
+    """The list with `source` replacing any entry of the same name."""
+    return [s for s in sources if s.name != source.name] + [source]
+
+
+def slice_settled(tables: Tables, run_id: str, slice_id: str, *, failure: str | None = None
+                  ) -> tuple[RunRecord, bool]:
+    """Record a slice as done (or failed with a reason); True when this made every slice settle."""
+
+    def settle(run: RunRecord) -> RunRecord:
+        if failure is None:
+            failed = {k: v for k, v in run.slices_failed.items() if k != slice_id}
+            done = sorted(set(run.slices_done) | {slice_id})
+        else:
+            failed = {**run.slices_failed, slice_id: failure}
+            done = [s for s in run.slices_done if s != slice_id]
+        return replace(run, slices_done=done, slices_failed=failed)
+
+    before, after = tables.change_run(run_id, settle)
+    return after, after.slices_settled and not before.slices_settled
+
+
+def batch_settled(tables: Tables, run_id: str, batch_id: str, *, failure: str | None = None
+                  ) -> tuple[RunRecord, bool]:
+    """Record a scoring batch as done (or failed); True when this made every batch settle."""
+
+    def settle(run: RunRecord) -> RunRecord:
+        if failure is None:
+            failed = {k: v for k, v in run.batches_failed.items() if k != batch_id}
+            done = sorted(set(run.batches_done) | {batch_id})
+        else:
+            failed = {**run.batches_failed, batch_id: failure}
+            done = [b for b in run.batches_done if b != batch_id]
+        return replace(run, batches_done=done, batches_failed=failed)
+
+    before, after = tables.change_run(run_id, settle)
+    return after, after.batches_settled and not before.batches_settled

@@ -1,0 +1,256 @@
+"""The pipeline's entry points, one per trigger. Each decodes its message, binds the run's ids to
+the logs, does its step, and decides what comes next.
+
+Failure rules:
+- A malformed message is rejected with a logged reason and not retried (retrying cannot fix it).
+- Graph answering 401/403 (licence or permission) fails the slice at once with that reason: the run
+  goes on with what it can read and ends `partial`, naming it.
+- Other faults (throttling beyond the budget, 5xx, storage outages) are recorded on the slice and
+  raised, so the host redelivers the message; after host.json's maxDequeueCount it lands in the
+  `-poison` queue, whose trigger (`on_poison`) settles the slice or batch as failed with the last
+  recorded reason. A run never ends `complete` with a slice or batch missing.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+import msgspec
+from msgspec.structs import replace
+
+from shared.errors import GraphUnavailable, InputError, NotFoundError, SigninReviewError
+from shared.logs import bound, event
+from shared.model import DataSource
+from shared.pipeline import fetch, finalize, scoring
+from shared.pipeline.records import FetchSlice, RunReady, RunRecord, ScoreUsers
+from shared.pipeline.runs import Tables, batch_settled, slice_settled, start_run, with_source
+from shared.pipeline.window import scheduled_window
+from shared.services import Services
+from shared.store import QueueMessage, decode_message
+
+__all__ = ["fetch_slice", "on_poison", "on_timer", "plan_scoring", "score_users", "start_run"]
+
+
+def on_timer(services: Services, *, past_due: bool = False) -> RunRecord | None:
+    """The business-morning timer: start the run for the window that just closed, if any."""
+    now = services.clock()
+    window = scheduled_window(now, services.settings)
+    if window is None:
+        event("timer.nothing_to_review", now=now.isoformat(), pastDue=past_due)
+        return None
+    return start_run(services, window=window, kind="scheduled")
+
+
+M = TypeVar("M", bound=QueueMessage)
+
+
+def _decode(body: bytes, kind: type[M], queue: str) -> M | None:
+    try:
+        return decode_message(body, kind, queue=queue)
+    except InputError as exc:
+        event("message.rejected", queue=queue, reason=exc.message)
+        return None
+
+
+# --- fetch ----------------------------------------------------------------------------------
+
+
+def fetch_slice(services: Services, body: bytes, *, dequeue_count: int = 1) -> None:
+    message = _decode(body, FetchSlice, "signin-slices")
+    if message is None:
+        return
+    tables = Tables.of(services.store)
+    with bound(runId=message.run_id, sliceId=message.slice_id):
+        try:
+            run = tables.run(message.run_id)
+            record = tables.slice(message.run_id, message.slice_id)
+        except NotFoundError as exc:
+            event("message.rejected", queue="signin-slices", reason=exc.message)
+            return
+        if record.status == "pending":
+            try:
+                record = fetch.fetch_slice(services, run, record)
+            except fetch.SliceTaken as exc:
+                event("fetch.slice_taken", reason=exc.message)
+                return
+            except GraphUnavailable as exc:
+                _settle_slice(services, tables, message, failure=_unavailable(exc))
+                return
+            except SigninReviewError as exc:
+                _record_slice_error(tables, message, exc.message, dequeue_count)
+                raise
+            tables.change_slice(message.run_id, message.slice_id,
+                                lambda r: replace(r, status="done"))
+            _settle_slice(services, tables, message)
+        else:  # a redelivery after the slice settled: make sure fan-in happened
+            failure = (record.last_error or "failed") if record.status == "failed" else None
+            _settle_slice(services, tables, message, failure=failure)
+
+
+def _unavailable(exc: GraphUnavailable) -> str:
+    if exc.reason == "licence":
+        return ("sign-in logs unavailable: the tenant has no Entra ID P1/P2 licence "
+                f"(Graph: {exc.code})")
+    return f"sign-in logs unavailable: permission missing (Graph {exc.status}: {exc.code})"
+
+
+def _record_slice_error(tables: Tables, message: FetchSlice, reason: str, attempt: int) -> None:
+    try:
+        tables.change_slice(message.run_id, message.slice_id,
+                            lambda r: replace(r, attempts=attempt, last_error=reason))
+    except SigninReviewError as exc:  # storage may be the fault: the retry records it
+        event("fetch.error_not_recorded", reason=exc.message)
+    event("fetch.slice_error", reason=reason, attempt=attempt)
+
+
+def _settle_slice(services: Services, tables: Tables, message: FetchSlice, *,
+                  failure: str | None = None) -> None:
+    if failure is not None:
+        tables.change_slice(message.run_id, message.slice_id,
+                            lambda r: replace(r, status="failed", last_error=failure))
+    run, last = slice_settled(tables, message.run_id, message.slice_id, failure=failure)
+    if failure is not None and failure.startswith("sign-in logs unavailable"):
+        missing = DataSource("signIns", False, failure)
+        tables.change_run(run.run_id,
+                          lambda r: replace(r, sources=with_source(r.sources, missing)))
+    if last or (run.slices_settled and not run.scoring_planned):
+        services.store.queues.send(services.store.names.run_ready, RunReady(run_id=run.run_id))
+
+
+# --- plan scoring ---------------------------------------------------------------------------
+
+
+def plan_scoring(services: Services, body: bytes, *, dequeue_count: int = 1) -> None:
+    message = _decode(body, RunReady, "run-ready")
+    if message is None:
+        return
+    tables = Tables.of(services.store)
+    with bound(runId=message.run_id):
+        try:
+            run = tables.run(message.run_id)
+        except NotFoundError as exc:
+            event("message.rejected", queue="run-ready", reason=exc.message)
+            return
+        if run.scoring_planned:
+            _resend_batches(services, run)
+            return
+        store = services.store
+        reader = store.shards.reader(run.run_id)
+        users = list(reader.users())
+        signals = scoring.tenant_signals(
+            row for group in scoring.batches(users, 500)
+            for rows in reader.rows_for_users(group).values() for row in rows)
+        context = scoring.build_context(services, run, signals)
+        ref, context = scoring.store_context(services, context)
+        groups = scoring.batches(users, services.settings.scoring_batch_users)
+        batch_ids = [f"b{n:05d}" for n in range(len(groups))]
+
+        def planned(current: RunRecord) -> RunRecord:
+            sources = current.sources
+            for source in context.sources:
+                sources = with_source(sources, source)
+            return replace(current, scoring_planned=True, status="scoring", batch_ids=batch_ids,
+                           context=ref, sources=sources, users=len(users),
+                           sign_ins=signals.sign_ins)
+
+        before, run = tables.change_run(run.run_id, planned)
+        if before.scoring_planned:
+            return  # another delivery planned it meanwhile
+        event("score.planned", users=len(users), batches=len(groups),
+              spraySources=len(signals.sources))
+        if not groups:
+            finalize.finalize(services, run.run_id, context)
+            return
+        for batch_id, group in zip(batch_ids, groups, strict=True):
+            store.queues.send(store.names.user_scoring,
+                              ScoreUsers(run_id=run.run_id, batch_id=batch_id, user_ids=group))
+
+
+def _resend_batches(services: Services, run: RunRecord) -> None:
+    """A redelivered run-ready after planning: re-send batches not yet settled, or finalize."""
+    if run.batches_settled:
+        if run.status not in ("complete", "partial"):
+            finalize.finalize(services, run.run_id, _context(services, run))
+        return
+    users = list(services.store.shards.reader(run.run_id).users())
+    groups = scoring.batches(users, services.settings.scoring_batch_users)
+    settled = set(run.batches_done) | set(run.batches_failed)
+    for batch_id, group in zip(run.batch_ids, groups, strict=False):
+        if batch_id not in settled:
+            services.store.queues.send(services.store.names.user_scoring,
+                                       ScoreUsers(run_id=run.run_id, batch_id=batch_id,
+                                                  user_ids=group))
+
+
+def _context(services: Services, run: RunRecord) -> scoring.ScoringContext | None:
+    if run.context is None:
+        return None
+    return msgspec.json.decode(services.store.evidence.read_evidence(run.context),
+                               type=scoring.ScoringContext)
+
+
+# --- score users ----------------------------------------------------------------------------
+
+
+def score_users(services: Services, body: bytes, *, dequeue_count: int = 1) -> None:
+    message = _decode(body, ScoreUsers, "user-scoring")
+    if message is None:
+        return
+    tables = Tables.of(services.store)
+    with bound(runId=message.run_id, batchId=message.batch_id):
+        try:
+            run = tables.run(message.run_id)
+        except NotFoundError as exc:
+            event("message.rejected", queue="user-scoring", reason=exc.message)
+            return
+        if message.batch_id not in run.batches_done:
+            context = _context(services, run)
+            if context is None:
+                event("message.rejected", queue="user-scoring", reason="run has no context")
+                return
+            verdicts = scoring.score_batch(services, run, context, run.context, message.user_ids)
+            event("score.batch_done", users=len(verdicts),
+                  flagged=sum(1 for v in verdicts if v.verdict != "none"))
+        _settle_batch(services, tables, message.run_id, message.batch_id)
+
+
+def _settle_batch(services: Services, tables: Tables, run_id: str, batch_id: str, *,
+                  failure: str | None = None) -> None:
+    run, last = batch_settled(tables, run_id, batch_id, failure=failure)
+    if last or (run.batches_settled and run.status not in ("complete", "partial")):
+        finalize.finalize(services, run_id, _context(services, run))
+
+
+# --- poison ---------------------------------------------------------------------------------
+
+
+def on_poison(services: Services, queue: str, body: bytes) -> None:
+    """A message failed every delivery: settle its slice, batch or run as failed, with why."""
+    tables = Tables.of(services.store)
+    kinds: dict[str, type[QueueMessage]] = {
+        "signin-slices": FetchSlice, "run-ready": RunReady, "user-scoring": ScoreUsers}
+    message = _decode(body, kinds[queue], queue + "-poison")
+    if message is None:
+        return
+    try:
+        if isinstance(message, FetchSlice):
+            record = tables.slice(message.run_id, message.slice_id)
+            reason = (f"fetch failed after {record.attempts} attempts: "
+                      f"{record.last_error or 'no reason recorded'}")
+            with bound(runId=message.run_id, sliceId=message.slice_id):
+                event("fetch.slice_poisoned", reason=reason)
+                _settle_slice(services, tables, message, failure=reason)
+        elif isinstance(message, ScoreUsers):
+            with bound(runId=message.run_id, batchId=message.batch_id):
+                event("score.batch_poisoned")
+                _settle_batch(services, tables, message.run_id, message.batch_id,
+                              failure="scoring failed on every delivery")
+        elif isinstance(message, RunReady):
+            with bound(runId=message.run_id):
+                event("score.planning_poisoned")
+                tables.change_run(message.run_id, lambda r: replace(
+                    r, slices_failed={**r.slices_failed, "planning": "scoring could not be "
+                                      "planned: every delivery failed"}))
+                finalize.finalize(services, message.run_id, None)
+    except NotFoundError as exc:
+        event("message.rejected", queue=queue + "-poison", reason=exc.message)
