@@ -47,7 +47,7 @@ def impossible_travel(scene: Scene, person: Person) -> Away:
     country and network the user never used. The token carries the MFA claim, so it succeeds.
     """
     clock, log = scene.clock, scene.log
-    at = clock.local(person.time_zone, clock.saturday, 9.5)
+    at = clock.local(person.time_zone, clock.saturday, 9.5) + scene.jitter()
     log.add(person, at, app=OFFICE_HOME, device=person.laptop, mfa=True,
             **scene.home(person, ipv6=False))
     abroad = _where(scene, "impossible_travel")
@@ -65,7 +65,7 @@ def new_country_success(scene: Scene, person: Person) -> Away:
     afternoon, so the speed is plausible and only the place gives it away.
     """
     clock, log = scene.clock, scene.log
-    at = clock.start + 32 * HOUR + 10 * MINUTE
+    at = clock.start + 32 * HOUR + 10 * MINUTE + scene.jitter()
     there = _where(scene, "new_country_success")
     log.add(person, at, app=OFFICE_HOME, device=FIREFOX_LINUX, **there)
     for minutes in (3, 30):
@@ -85,7 +85,7 @@ def password_spray(scene: Scene, victim: Person, targets: Sequence[Person]) -> A
     clock, log = scene.clock, scene.log
     spray = _where(scene, "password_spray")
     everyone = [*targets[: len(targets) // 2], victim, *targets[len(targets) // 2:]]
-    first_round = clock.start + 8 * HOUR + 4 * MINUTE
+    first_round = clock.start + 8 * HOUR + 4 * MINUTE + scene.jitter()
     for round_start in (first_round, first_round + 9 * MINUTE):
         for k, person in enumerate(everyone):
             at = round_start + k * 7 * MINUTE // len(everyone) + scene.rng.randrange(0, 3)
@@ -104,7 +104,7 @@ def brute_force(scene: Scene, person: Person) -> Away:
     progress (`medium`), not a compromise: the password was never validated.
     """
     clock, log = scene.clock, scene.log
-    at = clock.start + 28 * HOUR + 40 * MINUTE
+    at = clock.start + 28 * HOUR + 40 * MINUTE + scene.jitter()
     there = _where(scene, "brute_force")
     for n in range(20):
         log.add(person, at, app=OFFICE_HOME, device=FIREFOX_LINUX,
@@ -120,7 +120,7 @@ def mfa_fatigue(scene: Scene, person: Person) -> Away:
     user approves and the attacker is in: the pattern behind several well-known breaches.
     """
     clock, log, rng = scene.clock, scene.log, scene.rng
-    at = clock.start + 30 * HOUR + 50 * MINUTE
+    at = clock.start + 30 * HOUR + 50 * MINUTE + scene.jitter()
     there = _where(scene, "mfa_fatigue")
     correlation = log.guid()
     log.add(person, at, app=OFFICE_HOME, device=CHROME_WINDOWS, code=50074,
@@ -143,7 +143,7 @@ def privileged_thin_anomaly(scene: Scene, person: Person) -> Away:
     stolen admin session looks, and privileged accounts escalate on thin evidence.
     """
     clock = scene.clock
-    at = clock.local(person.time_zone, clock.sunday, 3.0)
+    at = clock.local(person.time_zone, clock.sunday, 3.0) + scene.jitter()
     device = attacker_device(str(person.laptop.detail["operatingSystem"]),
                              str(person.laptop.detail["browser"]), person.laptop.user_agent)
     scene.log.add(person, at, app=AZURE_PORTAL, device=device, mfa=True,
@@ -158,12 +158,12 @@ def disabled_account(scene: Scene, person: Person) -> Away:
     credential is out there (worth a look, reused elsewhere?).
     """
     clock, log = scene.clock, scene.log
-    at = clock.local(person.time_zone, clock.saturday, 8.0)
+    at = clock.local(person.time_zone, clock.saturday, 8.0) + scene.jitter()
     for n in range(4):
         log.add(person, at + n * 47 * MINUTE, app=OUTLOOK_MOBILE, device=person.phone,
                 interactive=False, code=50057, **scene.mobile(person))
     there = _where(scene, "disabled_account")
-    at = clock.start + 34 * HOUR
+    at = clock.start + 34 * HOUR + scene.jitter()
     for n in range(5):
         log.add(person, at + n * 40, app=OFFICE_HOME, device=FIREFOX_LINUX, code=50057, **there)
     return [(clock.start - 8 * DAY, clock.end)]
@@ -176,7 +176,7 @@ def risky_sign_in(scene: Scene, person: Person) -> Away:
     user raised to high risk in riskyUsers: the tenant's own licensed signal for compromise.
     """
     clock, log = scene.clock, scene.log
-    at = clock.start + 29 * HOUR + 15 * MINUTE
+    at = clock.start + 29 * HOUR + 15 * MINUTE + scene.jitter()
     risk = ("high", "high", "atRisk", ["anonymizedIPAddress"])
     sign_in = log.add(person, at, app=OFFICE_HOME, device=TOR_BROWSER, risk=risk,
                       **_where(scene, "risky_sign_in"))

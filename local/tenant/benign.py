@@ -106,7 +106,7 @@ def carrier_ip_churn(scene: Scene, person: Person) -> Away:
                     key=lambda c: abs(c.latitude - person.home.latitude)
                     + abs(c.longitude - person.home.longitude))[:4]
     route = [person.home, *nearby, *reversed(nearby[:3])]  # out and back: 8 stops
-    at = clock.local(person.time_zone, clock.saturday, 9.5)
+    at = clock.local(person.time_zone, clock.saturday, 9.5) + scene.jitter()
     for stop, city in enumerate(route):
         log.add(person, at, app=OUTLOOK_MOBILE if stop % 3 else TEAMS, device=person.phone,
                 interactive=stop % 3 == 0, mfa=stop % 3 == 0, **scene.mobile(person, city))
@@ -124,13 +124,13 @@ def flight_abroad(scene: Scene, person: Person) -> Away:
     clock = scene.clock
     hotel = scene.elsewhere(US_HOTEL_WIFI, CITIES["New York"])
     earlier_monday = clock.saturday - timedelta(days=12)
-    depart = clock.local("Europe/London", earlier_monday, 7.0)
+    depart = clock.local("Europe/London", earlier_monday, 7.0) + scene.jitter()
     stay = (0.5, 2, 16, 19, 22, 40, 43, 46, 64, 67)
     home_again = depart + 9 * HOUR + 92 * HOUR
     _fly(scene, person, depart, depart + 9 * HOUR, stay, hotel)
     scene.log.add(person, home_again, app=OFFICE_HOME, device=person.laptop, mfa=True,
                   **scene.home(person, ipv6=False))
-    depart_now = clock.local("Europe/London", clock.saturday, 7.5)
+    depart_now = clock.local("Europe/London", clock.saturday, 7.5) + scene.jitter()
     _fly(scene, person, depart_now, depart_now + 8 * HOUR, (0, 1.5, 3, 17, 19.5), hotel)
     return [(depart + 60, home_again), (depart_now + 60, clock.end)]
 
@@ -157,7 +157,7 @@ def consent_storm(scene: Scene, person: Person) -> Away:
     clock, log, rng = scene.clock, scene.log, scene.rng
     where = scene.home(person, ipv6=False)
     for day, hour, count in ((clock.saturday, 11.2, 28), (clock.sunday, 16.4, 17)):
-        at = clock.local(person.time_zone, day, hour)
+        at = clock.local(person.time_zone, day, hour) + scene.jitter()
         log.add(person, at, app=OFFICE_HOME, device=person.laptop, mfa=True, **where)
         for _ in range(count):
             at += rng.randrange(3, 9)
@@ -173,7 +173,7 @@ def mfa_interrupts(scene: Scene, person: Person) -> Away:
     clock, log = scene.clock, scene.log
     where = scene.home(person, ipv6=False)
     for hour, code in ((10.0, 50140), (13.5, 50074), (18.25, 50076)):
-        at = clock.local(person.time_zone, clock.saturday, hour)
+        at = clock.local(person.time_zone, clock.saturday, hour) + scene.jitter()
         correlation = log.guid()
         log.add(person, at, app=OFFICE_HOME, device=person.laptop, code=code,
                 correlation=correlation, **where)
@@ -187,7 +187,7 @@ def typo_then_success(scene: Scene, person: Person) -> Away:
     clock, log = scene.clock, scene.log
     where = scene.home(person, ipv6=False)
     for day, hour, typos in ((clock.saturday, 20.5, 2), (clock.sunday, 9.75, 3)):
-        at = clock.local(person.time_zone, day, hour)
+        at = clock.local(person.time_zone, day, hour) + scene.jitter()
         for n in range(typos):
             log.add(person, at + 20 * n, app=OFFICE_HOME, device=person.laptop, code=50126,
                     **where)
@@ -215,7 +215,7 @@ def empty_location(scene: Scene, person: Person) -> Away:
     sign-ins; an empty location is not a new country.
     """
     clock, log = scene.clock, scene.log
-    at = clock.local(person.time_zone, clock.saturday, 12.0)
+    at = clock.local(person.time_zone, clock.saturday, 12.0) + scene.jitter()
     log.add(person, at, app=OFFICE_HOME, device=person.laptop, mfa=True,
             **scene.home(person, ipv6=False))
     for n in range(3):
@@ -231,8 +231,9 @@ def ipv6_home(scene: Scene, person: Person) -> Away:
     """A dual-stack home: the weekend's sign-ins come over IPv6 from the usual /56."""
     clock, log = scene.clock, scene.log
     for hour in (9.0, 9.6, 15.2, 21.0):
-        log.add(person, clock.local(person.time_zone, clock.saturday, hour), app=OFFICE_HOME,
-                device=person.laptop, mfa=True, **scene.home(person, ipv6=True))
+        at = clock.local(person.time_zone, clock.saturday, hour) + scene.jitter()
+        log.add(person, at, app=OFFICE_HOME, device=person.laptop, mfa=True,
+                **scene.home(person, ipv6=True))
     return []
 
 
@@ -248,7 +249,7 @@ def risk_remediated_last_month(scene: Scene, person: Person) -> Away:
     long before the window. A stale, closed risk is not a weekend compromise.
     """
     clock = scene.clock
-    at = clock.local(person.time_zone, clock.saturday - timedelta(days=19), 14.0)
+    at = clock.local(person.time_zone, clock.saturday - timedelta(days=19), 14.0) + scene.jitter()
     sign_in = scene.log.add(person, at, app=OFFICE_HOME, device=person.phone, mfa=True,
                             **scene.mobile(person))
     risk_detection(scene, person, sign_in, at=at, risk_event_type="unfamiliarFeatures",

@@ -35,6 +35,10 @@ class Scene:
     risky_users: list[dict[str, object]] = field(default_factory=list)
     risk_detections: list[dict[str, object]] = field(default_factory=list)
 
+    def jitter(self, spread: int = 300) -> int:
+        """A few random seconds to add to a scripted time, so nothing lands on round minutes."""
+        return self.rng.randrange(1, spread)
+
     def home(self, person: Person, *, ipv6: bool | None = None) -> Origin:
         """The person's home connection; dual-stack homes use IPv6 about half the time."""
         use_v6 = bool(person.home_ipv6) and (self.rng.random() < 0.5 if ipv6 is None else ipv6)
