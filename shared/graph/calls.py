@@ -99,8 +99,7 @@ async def call(
 
     attempt = 0
     while True:
-        if limiter is not None:
-            await limiter.acquire()
+        granted = await limiter.acquire() if limiter is not None else 0.0
         graph.stats.requests += 1
         wait: float | None = None
         try:
@@ -111,6 +110,8 @@ async def call(
             status = None
         else:
             status = response.status_code
+            if limiter is not None:
+                limiter.settle(granted, limiter.now())
             if status < 400:
                 return response
             if status not in RETRYABLE_STATUS:

@@ -133,9 +133,10 @@ def credential_for(
 
 
 def signin_limiter(settings: Settings) -> RequestLimiter:
-    """Sign-in pacing: GRAPH_SIGNIN_REQUESTS per GRAPH_SIGNIN_PERIOD_SECONDS, with 2% slack."""
+    """Sign-in pacing: GRAPH_SIGNIN_REQUESTS per GRAPH_SIGNIN_PERIOD_SECONDS. Windows are
+    counted from each answer (see `RequestLimiter.settle`), so the slack can stay tiny."""
     period = settings.graph_signin_period_s
-    return RequestLimiter(settings.graph_signin_requests, period, margin_s=min(0.25, period / 50))
+    return RequestLimiter(settings.graph_signin_requests, period, margin_s=min(0.05, period / 200))
 
 
 def connect(

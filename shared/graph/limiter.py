@@ -20,8 +20,7 @@ Sleep = Callable[[float], Awaitable[None]]
 
 class RequestLimiter:
     """Grants at most `requests` per sliding `period_s`, plus `margin_s` of slack between
-    the first and the (requests+1)-th grant, so a little jitter in arrival times at the server
-    does not turn into a 429."""
+    the first and the (requests+1)-th grant."""
 
     def __init__(
         self,
@@ -59,20 +58,40 @@ class RequestLimiter:
         requests = max(1, int(rate))
         return cls(requests, requests / rate, margin_s=margin_s, clock=clock, sleep=sleep)
 
+    def now(self) -> float:
+        return self._clock()
+
     def delay(self, now: float) -> float:
         """Seconds from `now` until the next grant is allowed (0 when it is allowed now)."""
         earliest = self._not_before
         if len(self._grants) == self.requests:
-            earliest = max(earliest, self._grants[0] + self.period_s + self.margin_s)
+            earliest = max(earliest, min(self._grants) + self.period_s + self.margin_s)
         return max(0.0, earliest - now)
 
-    async def acquire(self) -> None:
-        """Wait (sleeping, in arrival order) until a request may be sent, and count it."""
+    async def acquire(self) -> float:
+        """Wait (sleeping, in arrival order) until a request may be sent, count it, and return
+        the grant time (for `settle`)."""
         async with self._lock:
             while (wait := self.delay(self._clock())) > 0:
                 self.waited_s += wait
                 await self._sleep(wait)
-            self._grants.append(self._clock())
+            granted = self._clock()
+            self._grants.append(granted)
+            return granted
+
+    def settle(self, granted: float, answered_at: float) -> None:
+        """Count a grant from when its answer came back instead of when it was granted.
+
+        The server counts a request when it arrives, somewhere between our grant and its
+        answer; arrival lags (SDK warm-up, a new connection, the server's own queue) vary, and
+        measured against Graph's window from the grant they turn into 429s. Counted from the
+        answer, the next window can only start late, never early."""
+        if answered_at <= granted:
+            return
+        for index, value in enumerate(self._grants):
+            if value == granted:
+                self._grants[index] = answered_at
+                return
 
     def defer(self, seconds: float) -> None:
         """Hold every grant back for `seconds` from now (a Retry-After, or a backoff)."""

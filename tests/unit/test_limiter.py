@@ -144,3 +144,30 @@ def test_no_window_ever_holds_more_than_the_limit(
     asyncio.run(run())
     for i in range(len(times) - requests):
         assert times[i + requests] - times[i] >= period - 1e-9
+
+
+def test_window_counts_from_the_answer_of_a_slow_request() -> None:
+    clock = VirtualClock()
+    lim = limiter(clock, 2, 1.0)
+
+    async def run() -> list[float]:
+        first = await lim.acquire()
+        clock.now += 0.3  # the first answer came 0.3 s after the grant
+        lim.settle(first, clock.now)
+        await lim.acquire()
+        return await grant_times(lim, clock, 1)
+
+    assert asyncio.run(run()) == [1.3]
+
+
+def test_settle_never_moves_a_grant_earlier() -> None:
+    clock = VirtualClock()
+    lim = limiter(clock, 1, 1.0)
+
+    async def run() -> list[float]:
+        clock.now = 5.0
+        granted = await lim.acquire()
+        lim.settle(granted, 4.0)
+        return await grant_times(lim, clock, 1)
+
+    assert asyncio.run(run()) == [6.0]
