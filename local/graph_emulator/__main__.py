@@ -2,7 +2,8 @@
 
 Prints the base URL on the first line. DIR holds the sample tenant's Graph JSON files
 (signIns.json, users.json, riskyUsers.json, riskDetections.json, roleAssignments.json, each
-{"value": [...]}); missing files count as empty. The bearer token is printed on the second line.
+{"value": [...]}; large sign-in sets may come as signIns.jsonl, one sign-in a line); missing
+files count as empty. The bearer token is printed on the second line.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ def read_tenant_dir(folder: Path) -> dict[str, Any]:
         path = folder / f"{stem}.json"
         if path.exists():
             data[stem] = msgspec.json.decode(path.read_bytes())
+        elif (lines := folder / f"{stem}.jsonl").exists():
+            data[stem] = msgspec.json.Decoder().decode_lines(lines.read_bytes())
     return data
 
 

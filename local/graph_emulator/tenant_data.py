@@ -6,11 +6,13 @@ position), so a page cursor is a rank and a per-user index is a sorted list of r
 
 from __future__ import annotations
 
+import gc
 import math
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from local.graph_emulator.odata import Compare, Node, Predicate, conjuncts
@@ -33,9 +35,10 @@ def epoch(value: Any) -> float:
     if not isinstance(value, str) or not value:
         return -math.inf
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        moment = datetime.fromisoformat(value)
     except ValueError:
         return -math.inf
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 @dataclass(slots=True)
@@ -51,9 +54,13 @@ class Record:
 def sign_in_event_types(row: dict[str, Any]) -> tuple[str, ...]:
     """signInEventTypes as given, else derived from isInteractive (absent means interactive)."""
     types = row.get("signInEventTypes")
-    if isinstance(types, list) and types:
-        return tuple(str(t) for t in types)
-    return (NON_INTERACTIVE,) if row.get("isInteractive") is False else (INTERACTIVE,)
+    if types:
+        return tuple(types)
+    return _NON_INTERACTIVE if row.get("isInteractive") is False else _INTERACTIVE
+
+
+_INTERACTIVE = (INTERACTIVE,)
+_NON_INTERACTIVE = (NON_INTERACTIVE,)
 
 
 @dataclass(slots=True)
@@ -76,20 +83,18 @@ class SignInTable:
     """All sign-ins, newest first, with per-user indexes by id and by UPN (lower case)."""
 
     def __init__(self, rows: Iterable[dict[str, Any]]) -> None:
-        records = [Record(row, epoch(row.get("createdDateTime")), 0, sign_in_event_types(row))
-                   for row in rows]
-        records.sort(key=lambda r: (r.ts, str(r.data.get("id", ""))), reverse=True)
-        by_user: dict[str, list[int]] = {}
-        for rank, rec in enumerate(records):
-            rec.rank = rank
-            for key in _user_keys(rec.data):
-                by_user.setdefault(key, []).append(rank)
-        self.records = records
-        self.all = IndexedRows(list(range(len(records))), [-r.ts for r in records])
-        self.by_user = {
-            key: IndexedRows(ranks, [-records[i].ts for i in ranks])
-            for key, ranks in by_user.items()
-        }
+        rows = list(rows)
+        with _collector_paused():
+            order = sorted(((epoch(row.get("createdDateTime")), str(row.get("id", "")), i)
+                            for i, row in enumerate(rows)), reverse=True)
+            records = [Record(rows[i], ts, rank, sign_in_event_types(rows[i]))
+                       for rank, (ts, _, i) in enumerate(order)]
+            self.records = records
+            self.all = IndexedRows(list(range(len(records))), [-r.ts for r in records])
+            self.by_user = {
+                key: IndexedRows(ranks, [-records[i].ts for i in ranks])
+                for key, ranks in _ranks_by_user(records).items()
+            }
 
     def page(self, predicate: Predicate, plan: ScanPlan, *, top: int, after_rank: int
              ) -> tuple[list[Record], bool]:
@@ -109,9 +114,31 @@ class SignInTable:
         return found, False
 
 
-def _user_keys(row: dict[str, Any]) -> list[str]:
-    keys = [row.get("userId"), row.get("userPrincipalName")]
-    return list({k.lower() for k in keys if isinstance(k, str) and k})
+def _ranks_by_user(records: list[Record]) -> dict[str, list[int]]:
+    """Ranks of each user's sign-ins, keyed by user id and by UPN, both in lower case."""
+    by_user: dict[str, list[int]] = {}
+    for rec in records:
+        user_id, upn = rec.data.get("userId"), rec.data.get("userPrincipalName")
+        for key in {user_id.lower() if isinstance(user_id, str) else "",
+                    upn.lower() if isinstance(upn, str) else ""} - {""}:
+            by_user.setdefault(key, []).append(rec.rank)
+    return by_user
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Building a million small objects triggers the cyclic collector over and over, each time
+    walking every row already loaded. Nothing built here forms a cycle: pause the collector,
+    then freeze what exists so later collections (one per few requests) skip the loaded rows.
+    Rows dropped by a later load() are still freed by reference counting."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if was_enabled:
+            gc.enable()
 
 
 @dataclass(frozen=True, slots=True)

@@ -495,8 +495,13 @@ def test_one_connection_serves_many_requests(tenant: GraphEmulator) -> None:
         conn.close()
 
 
-def test_command_serves_a_tenant_folder_and_admin_endpoints(tmp_path: Path) -> None:
-    (tmp_path / "signIns.json").write_text(json.dumps({"value": SIGN_INS}))
+@pytest.mark.parametrize("sign_ins_file", ["signIns.json", "signIns.jsonl"])
+def test_command_serves_a_tenant_folder_and_admin_endpoints(tmp_path: Path,
+                                                            sign_ins_file: str) -> None:
+    if sign_ins_file.endswith(".jsonl"):
+        (tmp_path / sign_ins_file).write_text("\n".join(json.dumps(r) for r in SIGN_INS))
+    else:
+        (tmp_path / sign_ins_file).write_text(json.dumps({"value": SIGN_INS}))
     (tmp_path / "users.json").write_text(json.dumps({"value": USERS}))
     proc = subprocess.Popen([sys.executable, "-m", "local.graph_emulator", "--port", "0",
                              "--tenant", str(tmp_path)], cwd=REPO, stdout=subprocess.PIPE,
