@@ -182,9 +182,10 @@ def score_one(
     pages: list[EvidenceRef],
     baseline: BaselineRecord | None,
     history: Sequence[SignIn] | None = None,
+    learn: bool = True,
 ) -> VerdictRecord:
-    """Score one user (or return the verdict already stored for this run), then update the
-    user's baseline once per run."""
+    """Score one user (or return the verdict already stored for this run), then (when `learn`)
+    update the user's baseline once per run."""
     store = services.store
     verdicts = Tables.of(store).verdicts
     existing = verdicts.get(run_id, user_id)
@@ -211,7 +212,7 @@ def score_one(
         if verdicts.create(record) is None:
             record = verdicts.get(run_id, user_id) or record
         existing = record
-    if baseline is None or baseline.last_run_id != run_id:
+    if learn and (baseline is None or baseline.last_run_id != run_id):
         learned = update_profile(profile, learnable(existing.detail, timeline),
                                  now=context.window.end)
         baselines_table(store).upsert(BaselineRecord(user_id=user_id, profile=learned,

@@ -1,0 +1,106 @@
+"""An ad-hoc review of one user, answered synchronously ("a user reported a strange MFA prompt").
+
+It is a run of its own (kind "user") with the same records as a scheduled one: the user's pages
+for the window and the retention period before it go to write-once evidence, the context (roles,
+Identity Protection data) too, then one verdict with its evidence bundle. It does not update the
+user's stored baseline: the scheduled runs own that, and an ad-hoc window may overlap theirs.
+
+Tenant-wide spray signals need every user's failures, which a one-user query does not read; the
+run's sources say so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+
+from msgspec.structs import replace
+
+from shared.detect.context import TenantSignalsBuilder
+from shared.graph import odata, stream_sign_ins
+from shared.logs import bound, event
+from shared.model import DataSource, SignIn, Window
+from shared.pipeline.fetch import put_page
+from shared.pipeline.records import RunRecord, VerdictRecord
+from shared.pipeline.runs import Tables, sign_in_source
+from shared.pipeline.scoring import (
+    HISTORY_DAYS,
+    ScoringContext,
+    baselines_table,
+    directory_data,
+    score_one,
+    store_context,
+)
+from shared.pipeline.window import run_id_for
+from shared.services import Services
+from shared.store import EvidenceRef, page_name
+
+NO_SPRAY_PASS = DataSource(
+    "tenantSignals", False,
+    "a one-user review does not read other users' failures: password spray across the tenant "
+    "is judged only by scheduled and tenant runs")
+
+
+async def _fetch(services: Services, run_id: str, user: str, span: Window
+                 ) -> tuple[list[SignIn], list[EvidenceRef]]:
+    rows: list[SignIn] = []
+    refs: list[EvidenceRef] = []
+    async with services.graph() as graph:
+        async for page in stream_sign_ins(graph, span, user=user):
+            ref, _ = put_page(services.store.evidence, page_name(run_id, "s000", len(refs)),
+                              page.body)
+            refs.append(ref)
+            rows.extend(page.sign_ins)
+    return rows, refs
+
+
+def review_user(
+    services: Services,
+    *,
+    user: str,
+    window: Window,
+    ticket_id: str | None = None,
+    requested_by: str | None = None,
+) -> VerdictRecord:
+    """Fetch, score and record one user's window; the stored verdict."""
+    odata.user_clause(user)  # refuses anything that is neither an object id nor a UPN
+    tables = Tables.of(services.store)
+    run_id = f"{run_id_for(window, 'user')}-{uuid.uuid4().hex[:8]}"
+    span = Window(start=window.start - timedelta(days=HISTORY_DAYS), end=window.end)
+    run = RunRecord(
+        run_id=run_id, kind="user", window_start=window.start, window_end=window.end,
+        status="fetching", created_at=services.clock(),
+        api_version=services.settings.graph_api_version, ticket_id=ticket_id,
+        requested_by=requested_by, user_id=user, slice_ids=["s000"],
+        sources=[sign_in_source(services.settings.graph_api_version), NO_SPRAY_PASS],
+    )
+    tables.runs.create(run)
+    with bound(runId=run_id):
+        rows, pages = asyncio.run(_fetch(services, run_id, user, span))
+        rows.sort(key=lambda s: (s.created_date_time, s.id))
+        history = [s for s in rows if s.created_date_time < window.start]
+        timeline = [s for s in rows if s.created_date_time >= window.start]
+        user_id = next((s.user_id for s in rows if s.user_id), user.lower())
+        roles, risky, detections, sources = asyncio.run(
+            directory_data(services, window, user=user_id))
+        signals = TenantSignalsBuilder().add_all(timeline).build()
+        context = ScoringContext(
+            run_id=run_id, window=window, signals=signals, privileged=roles, risky_users=risky,
+            risk_detections=detections, sources=sources,
+            identity_protection=all(s.available for s in sources if s.name != "privilegedRoles"),
+        )
+        context_ref, context = store_context(services, context)
+        verdict = score_one(
+            services, run_id=run_id, context=context, context_ref=context_ref, user_id=user_id,
+            timeline=timeline, pages=pages,
+            baseline=baselines_table(services.store).get("baseline", user_id),
+            history=history, learn=False,
+        )
+        counts = {verdict.verdict: 1}
+        tables.change_run(run_id, lambda r: replace(
+            r, status="complete", slices_done=["s000"], scoring_planned=True, context=context_ref,
+            sources=r.sources + sources, users=1, sign_ins=len(timeline), verdicts=counts,
+            finished_at=services.clock()))
+        event("review.user_done", verdict=verdict.verdict, signIns=len(timeline))
+    return verdict

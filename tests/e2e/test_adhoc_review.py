@@ -1,0 +1,71 @@
+"""One user's ad-hoc review against the emulator: the verdict, its evidence, hostile input."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+
+from local.graph_emulator import GraphEmulator
+from local.tenant import Tenant
+from shared.errors import InputError
+from shared.model import Window
+from shared.pipeline.adhoc import review_user
+from shared.pipeline.runs import Tables
+from shared.services import Services
+
+
+def _user(tenant: Tenant, scenario: str) -> tuple[str, str]:
+    for user_id, expected in tenant.ground_truth.items():
+        if expected.scenario == scenario:
+            return user_id, expected.user_principal_name
+    raise AssertionError(f"no {scenario} user")
+
+
+@pytest.mark.parametrize("by", ["id", "upn"])
+def test_mfa_fatigue_user_reviewed_alone(
+    pipeline_services: Callable[..., Services], sample_tenant: Tenant, by: str
+) -> None:
+    services = pipeline_services(sample_tenant)
+    user_id, upn = _user(sample_tenant, "mfa_fatigue")
+    verdict = review_user(services, user=user_id if by == "id" else upn,
+                          window=sample_tenant.window, ticket_id="INC-42")
+    assert verdict.user_id == user_id
+    assert verdict.verdict == "high" and "mfa_fatigue" in verdict.finding_types
+    assert services.store.evidence.verify_evidence(verdict.evidence)
+    run = Tables.of(services.store).run(verdict.run_id)
+    assert run.kind == "user" and run.status == "complete" and run.ticket_id == "INC-42"
+    assert any(s.name == "tenantSignals" and not s.available for s in run.sources)
+
+
+def test_user_without_sign_ins_gets_none(
+    pipeline_services: Callable[..., Services], sample_tenant: Tenant
+) -> None:
+    services = pipeline_services(sample_tenant)
+    quiet = Window(start=sample_tenant.window.end + timedelta(days=1),
+                   end=sample_tenant.window.end + timedelta(days=2))
+    user_id, _ = _user(sample_tenant, "mfa_fatigue")
+    verdict = review_user(services, user=user_id, window=quiet)
+    assert verdict.verdict == "none" and verdict.detail.stats.sign_ins == 0
+
+
+@pytest.mark.parametrize("hostile", ["x' or 1 eq 1", "a@b' or userId ne '", "<script>@x.com"])
+def test_hostile_user_never_reaches_graph(
+    pipeline_services: Callable[..., Services], sample_tenant: Tenant, graph: GraphEmulator,
+    hostile: str,
+) -> None:
+    services = pipeline_services(sample_tenant)
+    with pytest.raises(InputError):
+        review_user(services, user=hostile, window=sample_tenant.window)
+    assert not [c for c in graph.calls if "signIns" in c["path"]]
+
+
+def test_quoted_upn_is_reviewed(
+    pipeline_services: Callable[..., Services], sample_tenant: Tenant, graph: GraphEmulator
+) -> None:
+    services = pipeline_services(sample_tenant)
+    verdict = review_user(services, user="o'brien@contoso.com", window=sample_tenant.window)
+    assert verdict.verdict == "none"
+    queries = [c["query"] for c in graph.calls if "signIns" in c["path"]]
+    assert any("o''brien@contoso.com" in str(q) for q in queries)
