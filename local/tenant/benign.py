@@ -237,11 +237,6 @@ def ipv6_home(scene: Scene, person: Person) -> Away:
     return []
 
 
-def quiet(scene: Scene, person: Person) -> Away:
-    """Nothing beyond the routine (which includes weekend token refreshes)."""
-    return []
-
-
 def risk_remediated_last_month(scene: Scene, person: Person) -> Away:
     """Identity Protection flagged this user weeks ago; a secured password reset remediated it.
 

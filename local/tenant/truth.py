@@ -49,8 +49,10 @@ EXPECTED: dict[str, tuple[Level, Level, tuple[str, ...]]] = {
     "privileged_thin_anomaly": ("high", "high", ("unfamiliar_location",)),
     "disabled_account": ("low", "medium", ("disabled_account",)),
     "risky_sign_in": ("high", "high", ("risky_sign_in",)),
+    # Global and Security Administrators whose weekend is their phone refreshing mail.
     BENIGN_ADMIN: ("none", "low", ()),
 }
+# Everyone else (routine users and the benign noise scenarios): at most `low`, no findings owed.
 
 
 def expectation(scenario: str, person: Person) -> Expectation:
