@@ -30,6 +30,7 @@ from local.graph_emulator.responses import (
 )
 from local.graph_emulator.tenant_data import (
     INTERACTIVE,
+    V1_SIGN_IN_FIELDS,
     Directory,
     Record,
     SignInTable,
@@ -200,6 +201,10 @@ def list_sign_ins(table: SignInTable, req: ListRequest) -> dict[str, Any]:
     rows, more = table.page(predicate, plan_scan(node, "createdDateTime"), top=top,
                             after_rank=cursor)
     fields = _selection(options)
+    unknown = [name for name in fields or () if not beta and name not in V1_SIGN_IN_FIELDS]
+    if unknown:
+        raise GraphFault(400, "BadRequest", f"Could not find a property named '{unknown[0]}' on "
+                                            f"type 'microsoft.graph.signIn'.")
     shape = (lambda row: row) if beta else v1_sign_in
     value = [select(shape(rec.data), fields) for rec in rows]
     link = _next_link(req, options, rows[-1].rank) if more else None
@@ -222,7 +227,10 @@ def list_records(records: list[Record], req: ListRequest, *, schema: Schema, res
     value = [select(expand(rec.data) if expand else rec.data, fields) for rec in page]
     more = start + top < len(matches)
     link = _next_link(req, options, start + top - 1) if more else None
-    return collection(req.version, fragment, value, link)
+    body = collection(req.version, fragment, value, link)
+    if options.get("count", "").lower() == "true":
+        body = {"@odata.count": len(matches), **body}
+    return body
 
 
 def role_assignments(directory: Directory, req: ListRequest) -> dict[str, Any]:
@@ -257,7 +265,8 @@ def get_user(directory: Directory, version: str, key: str, options: dict[str, st
     fields = _selection(options) or list(USER_DEFAULT_FIELDS)
     body: dict[str, Any] = {"@odata.context": f"https://graph.microsoft.com/{version}/$metadata"
                                               f"#users/$entity"}
-    body.update({name: user.get(name) for name in fields})
+    body.update({name: user.get(name, [] if name == "businessPhones" else None)
+                 for name in fields})
     return body
 
 

@@ -17,6 +17,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 from msgraph.generated.audit_logs.sign_ins.sign_ins_request_builder import SignInsRequestBuilder
 from msgraph.generated.identity_protection.risk_detections.risk_detections_request_builder import (
@@ -161,6 +163,17 @@ def test_next_link_alone_carries_the_filter_and_position(tenant: GraphEmulator) 
     assert first["@odata.context"].endswith("$metadata#auditLogs/signIns")
 
 
+def test_select_and_count_options(tenant: GraphEmulator) -> None:
+    picked = raw_get(tenant, "/v1.0/auditLogs/signIns", {"$top": "2", "$select": "id,userId"})
+    assert [set(r) for r in picked.json()["value"]] == [{"id", "userId"}] * 2
+    beta_field = raw_get(tenant, "/v1.0/auditLogs/signIns", {"$select": "id,userAgent"})
+    assert beta_field.status_code == 400 and "userAgent" in beta_field.json()["error"]["message"]
+    counted = raw_get(tenant, "/v1.0/identityProtection/riskDetections",
+                      {"$count": "true", "$top": "2"}).json()
+    assert counted["@odata.count"] == len(RISK_DETECTIONS) and len(counted["value"]) == 2
+    assert raw_get(tenant, "/v1.0/auditLogs/signIns", {"$orderby": "id"}).status_code == 400
+
+
 def test_page_size_limits(tenant: GraphEmulator) -> None:
     assert raw_get(tenant, "/v1.0/auditLogs/signIns", {"$top": "1001"}).status_code == 400
     assert raw_get(tenant, "/v1.0/auditLogs/signIns", {"$top": "0"}).status_code == 400
@@ -225,6 +238,22 @@ def test_a_quote_in_a_value_cannot_widen_the_query(tenant: GraphEmulator) -> Non
     unquoted = raw_get(tenant, "/v1.0/auditLogs/signIns",
                        {"$filter": "userPrincipalName eq 'x' or 1 eq 1"})
     assert unquoted.status_code == 400
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=st.one_of(
+    st.sampled_from([u["userPrincipalName"] for u in USERS] + ["x' or 1 eq 1", "' or ''='"]),
+    st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=30),
+))
+def test_any_escaped_value_matches_only_itself(tenant: GraphEmulator, value: str) -> None:
+    escaped = value.replace("'", "''")
+    answer = raw_get(tenant, "/v1.0/auditLogs/signIns",
+                     {"$filter": f"userPrincipalName eq '{escaped}'"})
+    assert answer.status_code == 200
+    expected = [r for r in interactive(SIGN_INS)
+                if r["userPrincipalName"].lower() == value.lower()]
+    assert [r["id"] for r in answer.json()["value"]] == newest_first(expected)
 
 
 @pytest.mark.parametrize(("odata", "code", "named"), [
