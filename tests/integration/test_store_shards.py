@@ -100,3 +100,14 @@ def test_an_empty_slice_has_an_index_and_no_rows(store: Store) -> None:
     index = store.shards.put_shard("r1", "s0", {})
     assert index.size == 0 and index.rows == 0
     assert store.shards.reader("r1").users() == {}
+
+
+def test_a_shard_bigger_than_one_block_is_staged_and_read_back(store: Store) -> None:
+    users = {f"u{i:02}": [row(f"u{i:02}", n, pad=4000) for n in range(100)] for i in range(45)}
+    index = store.shards.put_shard("r1", "s0", users)  # about 18 MB: three blocks
+    assert index.size > 2 * 8 * 1024 * 1024
+    blob = store.clients.container(store.names.work).get_blob_client(index.shard)
+    assert len(blob.get_block_list("committed")[0]) == 3
+    reader = store.shards.reader("r1")
+    assert reader.rows_for_users(["u00", "u22", "u44"]) == {
+        u: users[u] for u in ("u00", "u22", "u44")}
