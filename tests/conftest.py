@@ -4,4 +4,4 @@ Fixture modules live in tests/fixtures/, one per service, registered here.
 """
 
 pytest_plugins = ["tests.fixtures.storage", "tests.fixtures.graph", "tests.fixtures.store",
-                  "tests.fixtures.pipeline"]
+                  "tests.fixtures.pipeline", "tests.fixtures.api"]

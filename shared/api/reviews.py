@@ -1,0 +1,184 @@
+"""Ad-hoc reviews for ticketing systems, and reading runs, verdicts and reports back.
+
+POST /api/reviews answers one user synchronously with the verdict (the pipeline's one-user
+review stores it like any run); a tenant or privileged review starts a run and answers 202 with
+where to watch it. The GET routes read the `runs` and `verdicts` tables and the evidence
+container; nothing here touches Graph directly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from shared.api.messages import HTML, ApiRequest, ApiResponse, json_response
+from shared.api.problems import problem
+from shared.api.validation import (
+    ReviewBody,
+    decode_body,
+    review_order,
+    route_param,
+    safe_id,
+    user_key,
+)
+from shared.errors import NotFoundError
+from shared.logs import bound, event
+from shared.pipeline.records import RunRecord, VerdictRecord, run_keys, verdict_keys
+from shared.services import Services
+from shared.store import EntityTable, EvidenceRef
+
+API = "/api"
+FINISHED = ("complete", "partial")
+# The HTML report is self-contained (inline styles, data: images, no script): forbid the rest.
+REPORT_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+              "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+
+
+def runs_table(services: Services) -> EntityTable[RunRecord]:
+    return services.store.table(services.store.names.runs, RunRecord, run_keys)
+
+
+def verdicts_table(services: Services) -> EntityTable[VerdictRecord]:
+    return services.store.table(services.store.names.verdicts, VerdictRecord, verdict_keys)
+
+
+def run_url(run_id: str) -> str:
+    return f"{API}/reviews/{run_id}"
+
+
+def verdict_url(run_id: str, user_id: str) -> str:
+    from urllib.parse import quote
+
+    return f"{run_url(run_id)}/users/{quote(user_id, safe='@')}"
+
+
+# --- POST /api/reviews ----------------------------------------------------------------------
+
+
+def create_review(services: Services, request: ApiRequest) -> ApiResponse:
+    order = review_order(decode_body(request, ReviewBody), services.clock())
+    if order.user is not None:
+        try:
+            from shared.pipeline import adhoc  # type: ignore[attr-defined,unused-ignore]
+        except ImportError:  # a build without the one-user review
+            return problem(501, "one-user reviews are not available in this build",
+                           correlation_id=request.correlation_id)
+        verdict = adhoc.review_user(
+            services, user=order.user, window=order.window, ticket_id=order.ticket_id,
+            requested_by=order.requested_by,
+        )
+        return json_response(200, verdict_document(verdict))
+    from shared.pipeline import steps
+
+    run = steps.start_run(services, window=order.window, kind=order.kind,
+                          ticket_id=order.ticket_id, requested_by=order.requested_by)
+    status_url = run_url(run.run_id)
+    with bound(runId=run.run_id):
+        event("api.review_started", kind=order.kind, ticketId=order.ticket_id)
+    return json_response(
+        202, {"runId": run.run_id, "status": run.status, "statusUrl": status_url},
+        headers={"Location": request.origin + status_url},
+    )
+
+
+# --- GET /api/reviews/{runId}[/users/{userId} | /report] ------------------------------------
+
+
+def get_review(services: Services, request: ApiRequest) -> ApiResponse:
+    run = find_run(services, safe_id(route_param(request, "runId"), field="runId"))
+    return json_response(200, run_document(run))
+
+
+def get_user_verdict(services: Services, request: ApiRequest) -> ApiResponse:
+    run_id = safe_id(route_param(request, "runId"), field="runId")
+    user_id = user_key(route_param(request, "userId"), field="userId")
+    verdict = verdicts_table(services).get(run_id, user_id)
+    if verdict is None:
+        raise NotFoundError(f"run {run_id} has no verdict for this user", run_id=run_id)
+    return json_response(200, verdict_document(verdict))
+
+
+def get_report(services: Services, request: ApiRequest) -> ApiResponse:
+    run = find_run(services, safe_id(route_param(request, "runId"), field="runId"))
+    ref = run.reports.get("html")
+    if run.status not in FINISHED or ref is None:
+        raise NotFoundError(f"run {run.run_id} has no report yet (it is {run.status})",
+                            run_id=run.run_id)
+    html = services.store.evidence.read_evidence(ref)  # refuses a report that was altered
+    return ApiResponse(200, html, {
+        "Content-Type": HTML,
+        "Content-Security-Policy": REPORT_CSP,
+        "X-Frame-Options": "DENY",
+        "Referrer-Policy": "no-referrer",
+    })
+
+
+def find_run(services: Services, run_id: str) -> RunRecord:
+    run = runs_table(services).get(run_id, "run")
+    if run is None:
+        raise NotFoundError(f"run {run_id} does not exist", run_id=run_id)
+    return run
+
+
+# --- documents ------------------------------------------------------------------------------
+
+
+def evidence_links(refs: list[tuple[str, EvidenceRef]]) -> list[dict[str, Any]]:
+    return [{"kind": kind, "name": ref.name, "sha256": ref.sha256, "size": ref.size}
+            for kind, ref in refs]
+
+
+def verdict_document(verdict: VerdictRecord) -> dict[str, Any]:
+    """The `analyze` user entry, plus where it came from and the evidence behind it."""
+    document: dict[str, Any] = msgspec.to_builtins(verdict.detail)
+    document.update({
+        "runId": verdict.run_id,
+        "scoredAt": msgspec.to_builtins(verdict.scored_at),
+        "evidence": evidence_links([("bundle", verdict.evidence)]
+                                   + [("page", ref) for ref in verdict.pages]),
+        "links": {"self": verdict_url(verdict.run_id, verdict.user_id),
+                  "run": run_url(verdict.run_id)},
+    })
+    return document
+
+
+def _progress(ids: list[str], done: list[str], failed: dict[str, str]) -> dict[str, Any]:
+    return {
+        "total": len(ids),
+        "done": len(set(done)),
+        "failed": [{"id": key, "reason": reason} for key, reason in sorted(failed.items())],
+    }
+
+
+def run_document(run: RunRecord) -> dict[str, Any]:
+    links = {"self": run_url(run.run_id)}
+    if run.status in FINISHED and "html" in run.reports:
+        links["report"] = f"{run_url(run.run_id)}/report"
+    if run.user_id:
+        links["user"] = verdict_url(run.run_id, run.user_id)
+    document = {
+        "runId": run.run_id,
+        "kind": run.kind,
+        "status": run.status,
+        "window": {"start": run.window_start, "end": run.window_end},
+        "createdAt": run.created_at,
+        "finishedAt": run.finished_at,
+        "ticketId": run.ticket_id,
+        "requestedBy": run.requested_by,
+        "userId": run.user_id,
+        "graphApiVersion": run.api_version,
+        "counts": {"signIns": run.sign_ins, "users": run.users, "verdicts": run.verdicts},
+        "slices": _progress(run.slice_ids, run.slices_done, run.slices_failed),
+        "batches": _progress(run.batch_ids, run.batches_done, run.batches_failed),
+        "sources": {
+            "used": [{"name": s.name, "detail": s.detail} for s in run.sources if s.available],
+            "missing": [{"name": s.name, "detail": s.detail}
+                        for s in run.sources if not s.available],
+        },
+        "reports": {kind: {"name": ref.name, "sha256": ref.sha256, "size": ref.size}
+                    for kind, ref in sorted(run.reports.items())},
+        "links": links,
+    }
+    built: dict[str, Any] = msgspec.to_builtins(document)
+    return built

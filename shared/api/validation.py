@@ -1,0 +1,215 @@
+"""Request bodies and parameters: typed, bounded, unknown fields refused, errors naming the field.
+
+Bodies decode straight into msgspec Structs (`forbid_unknown_fields`), so a typo such as
+`lookbackHour` is a 400 naming it, not a silently ignored default. Users are checked as a GUID or a
+UPN with `shared.graph.odata` before anything can reach a Graph filter.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Annotated, Literal, TypeVar
+
+import msgspec
+from msgspec import Meta
+
+from shared.api.messages import ApiRequest
+from shared.errors import BodyTooLarge, InputError, UnsupportedContentType
+from shared.graph import odata
+from shared.model import Window
+from shared.pipeline.records import RemediationAction
+
+T = TypeVar("T", bound=msgspec.Struct)
+
+MAX_BODY_BYTES = 64 * 1024
+DEFAULT_LOOKBACK_HOURS = 72
+MAX_LOOKBACK_HOURS = 720
+RETENTION = timedelta(days=30)  # Graph keeps sign-ins 30 days (P1/P2)
+MAX_WINDOW = timedelta(days=31)
+CLOCK_SKEW = timedelta(minutes=5)
+ALLOWED_QUERY = frozenset({"code"})  # the platform's function key may come as ?code=
+
+_SAFE_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+_PRINTABLE = r"^[^\x00-\x1f\x7f]*$"  # one line of text: no control characters
+_TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"  # text that may span lines
+
+SafeId = Annotated[str, Meta(pattern=_SAFE_ID, max_length=128)]
+# Room for a ".N" suffix on the WORM audit record of a resumed remediation.
+ApprovalId = Annotated[str, Meta(pattern=_SAFE_ID, max_length=120)]
+UserKey = Annotated[str, Meta(min_length=1, max_length=370)]
+TicketId = Annotated[str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:#/+-]{0,127}$",
+                               max_length=128)]
+PersonName = Annotated[str, Meta(min_length=1, max_length=256, pattern=_PRINTABLE)]
+Comment = Annotated[str, Meta(max_length=2000, pattern=_TEXT)]
+AwareTime = Annotated[datetime, Meta(tz=True)]
+LookbackHours = Annotated[int, Meta(ge=1, le=MAX_LOOKBACK_HOURS)]
+Actions = Annotated[list[RemediationAction], Meta(min_length=1, max_length=4)]
+
+ACTION_ORDER: tuple[RemediationAction, ...] = (
+    "disableAccount", "revokeSessions", "forcePasswordReset", "confirmCompromised",
+)
+
+
+class ReviewBody(msgspec.Struct, forbid_unknown_fields=True, rename="camel", kw_only=True):
+    """POST /api/reviews: one `user`, or a `scope`; a window (`start`, `end`) or a look-back."""
+
+    user: UserKey | None = None
+    scope: Literal["tenant", "privileged"] | None = None
+    start: AwareTime | None = None
+    end: AwareTime | None = None
+    lookback_hours: LookbackHours | None = None
+    ticket_id: TicketId | None = None
+    requested_by: PersonName | None = None
+
+
+class RemediationBody(msgspec.Struct, forbid_unknown_fields=True, rename="camel", kw_only=True):
+    """POST /api/remediations: what a person approved, as the Logic App carries it."""
+
+    run_id: SafeId
+    user_id: UserKey
+    actions: Actions
+    approver: PersonName
+    approval_id: ApprovalId
+    comment: Comment = ""
+
+
+@dataclass(frozen=True)
+class ReviewOrder:
+    """A checked review request: who or what, over which window."""
+
+    kind: Literal["user", "tenant", "privileged"]
+    user: str | None
+    window: Window
+    ticket_id: str | None
+    requested_by: str | None
+
+
+# --- bodies ---------------------------------------------------------------------------------
+
+
+def media_type(headers: dict[str, str]) -> str:
+    return headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def decode_body(request: ApiRequest, body_type: type[T]) -> T:
+    """The JSON body as `body_type`: 415 unless JSON, 413 over 64 KiB, 400 naming the field."""
+    if len(request.body) > MAX_BODY_BYTES:
+        raise BodyTooLarge(f"the body is {len(request.body)} bytes; at most {MAX_BODY_BYTES}",
+                           source="body")
+    kind = media_type(request.headers)
+    if kind != "application/json":
+        raise UnsupportedContentType(
+            f"send the body as application/json (got {kind[:60] or 'no Content-Type'})",
+            source="Content-Type")
+    if not request.body.strip():
+        raise InputError("a JSON object is required", source="body")
+    try:
+        return msgspec.json.decode(request.body, type=body_type)
+    except msgspec.ValidationError as exc:
+        raise InputError(_explain(str(exc)), source=_field_of(str(exc))) from None
+    except msgspec.DecodeError:
+        raise InputError("the body is not valid JSON", source="body") from None
+
+
+def _field_of(message: str) -> str:
+    unknown = re.search(r"unknown field `([^`]{0,80})", message)
+    if unknown:
+        return unknown.group(1)
+    where = re.search(r" - at `\$\.?([^`]*)`$", message)
+    return (where.group(1) if where else "") or "body"
+
+
+def _explain(message: str) -> str:
+    if "unknown field" in message:
+        return "unknown field: not part of this request's schema"
+    return re.sub(r" - at `[^`]*`$", "", message)
+
+
+# --- users, ids, windows --------------------------------------------------------------------
+
+
+def user_key(value: str, *, field: str) -> str:
+    """An object id (GUID, lower-cased) or a UPN (lower-cased, as verdicts are keyed)."""
+    value = value.strip()
+    if odata.is_guid(value):
+        return value.lower()
+    if odata.is_upn(value):
+        return value.lower()
+    raise InputError("must be a user principal name (name@domain) or an object id (GUID)",
+                     source=field)
+
+
+def safe_id(value: str, *, field: str) -> str:
+    if not re.fullmatch(_SAFE_ID, value) or ".." in value:
+        raise InputError("must be 1-128 letters, digits, '.', '_' or '-' (no '..')",
+                         source=field)
+    return value
+
+
+def review_order(body: ReviewBody, now: datetime) -> ReviewOrder:
+    """Exactly one of `user` / `scope`, and a window Graph can still answer for."""
+    if (body.user is None) == (body.scope is None):
+        raise InputError("give either `user` (one account) or `scope` (tenant or privileged)",
+                         source="user" if body.user is None else "scope")
+    user = user_key(body.user, field="user") if body.user is not None else None
+    return ReviewOrder(
+        kind=body.scope or "user",
+        user=user,
+        window=review_window(body, now),
+        ticket_id=body.ticket_id,
+        requested_by=body.requested_by,
+    )
+
+
+def review_window(body: ReviewBody, now: datetime) -> Window:
+    if body.lookback_hours is not None and (body.start or body.end):
+        raise InputError("give `start` and `end`, or `lookbackHours`, not both",
+                         source="lookbackHours")
+    if (body.start is None) != (body.end is None):
+        raise InputError("`start` and `end` go together", source="end" if body.end is None
+                         else "start")
+    if body.start is None or body.end is None:
+        hours = body.lookback_hours or DEFAULT_LOOKBACK_HOURS
+        return Window(start=now - timedelta(hours=hours), end=now)
+    start, end = body.start, body.end
+    if start >= end:
+        raise InputError("must be after `start`", source="end")
+    if end > now + CLOCK_SKEW:
+        raise InputError("must not be in the future", source="end")
+    if start < now - RETENTION:
+        raise InputError("must be within the last 30 days (Graph keeps sign-ins 30 days)",
+                         source="start")
+    if end - start > MAX_WINDOW:
+        raise InputError("the window must be at most 31 days long", source="end")
+    return Window(start=start, end=min(end, now))
+
+
+def remediation_order(body: RemediationBody) -> RemediationBody:
+    """The body with ids checked, the user key normalised and actions in the order they run."""
+    safe_id(body.run_id, field="runId")
+    safe_id(body.approval_id, field="approvalId")
+    if len(set(body.actions)) != len(body.actions):
+        raise InputError("each action may appear once", source="actions")
+    if not body.approver.strip():
+        raise InputError("must name the person who approved", source="approver")
+    return msgspec.structs.replace(
+        body,
+        user_id=user_key(body.user_id, field="userId"),
+        actions=[a for a in ACTION_ORDER if a in body.actions],
+    )
+
+
+def check_query(request: ApiRequest) -> None:
+    """No route takes query parameters besides the platform's function key (`code`)."""
+    for name in request.query:
+        if name not in ALLOWED_QUERY:
+            raise InputError("unknown query parameter", source=name[:80])
+
+
+def route_param(request: ApiRequest, name: str) -> str:
+    value = request.route_params.get(name)
+    if value is None:
+        raise InputError("missing path parameter", source=name)
+    return value
