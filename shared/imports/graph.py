@@ -29,6 +29,14 @@ def decode_document(data: bytes | memoryview) -> list[SignIn] | None:
     return [settle(sign_in) for sign_in in sign_ins]
 
 
+def decode_lines(data: bytes | memoryview) -> list[SignIn] | None:
+    """All sign-ins of well-formed Graph JSON lines, or None when a line does not fit."""
+    try:
+        return [settle(sign_in) for sign_in in _ONE.decode_lines(data)]
+    except (msgspec.DecodeError, RecursionError):
+        return None
+
+
 def sign_in_from_json(raw: bytes | msgspec.Raw, fallback_id: str) -> SignIn:
     """One signIn object: strict and fast, else lenient (numbers as text, naive times)."""
     try:

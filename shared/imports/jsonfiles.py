@@ -97,11 +97,17 @@ def _read_lines(source: Source, wanted: str, log: ProblemLog) -> tuple[str, list
         if len(sniffed) == _SNIFF_RECORDS:
             break
     fmt = _format_of(source, wanted, (_object_or_none(line) for _, line in sniffed))
+    if fmt in ("graph", "portal"):
+        with source.json_bytes() as data:
+            fast = graph.decode_lines(data)
+        if fast is not None:
+            return fmt, fast
     convert = _converter(fmt)
     sign_ins: list[SignIn] = []
+    prefix = f"{source.path.name}:"
     for number, line in _chain(sniffed, lines):
         try:
-            sign_ins.append(convert(line, f"{source.path.name}:{number}"))
+            sign_ins.append(convert(line, prefix + str(number)))
         except ROW_ERRORS as exc:
             log.add(number, str(exc))
     return fmt, sign_ins

@@ -49,12 +49,15 @@ def settle(sign_in: SignIn) -> SignIn:
 
 def _location_is_sound(location: Location) -> bool:
     country = location.country_or_region
-    if country and not (len(country) == 2 and country.isupper()):
+    if country and (len(country) != 2 or not country.isupper()):
         return False
     geo = location.geo_coordinates
-    if geo is None or geo.latitude is None or geo.longitude is None:
+    if geo is None:
         return not location.city
-    return -90 <= geo.latitude <= 90 and -180 <= geo.longitude <= 180
+    latitude, longitude = geo.latitude, geo.longitude
+    if latitude is None or longitude is None:
+        return not location.city
+    return -90 <= latitude <= 90 and -180 <= longitude <= 180
 
 
 def settle_location(location: Location) -> Location:
