@@ -25,7 +25,13 @@ from shared.graph.remediation import (
     force_password_reset,
     revoke_sessions,
 )
-from shared.graph.signins import FetchedPage, decode_page, sign_in_filter, stream_sign_ins
+from shared.graph.signins import (
+    FetchedPage,
+    decode_page,
+    sign_in_filter,
+    sign_in_source,
+    stream_sign_ins,
+)
 
 __all__ = [
     "PRIVILEGED_ROLES",
@@ -46,5 +52,6 @@ __all__ = [
     "risk_detections",
     "risky_users",
     "sign_in_filter",
+    "sign_in_source",
     "stream_sign_ins",
 ]

@@ -19,11 +19,11 @@ from functools import partial
 
 import msgspec
 
-from shared.errors import GraphError, InputError
+from shared.errors import GraphError, GraphUnavailable, InputError
 from shared.graph import odata
 from shared.graph.calls import call, native_config
 from shared.graph.client import GraphConnection
-from shared.model import SignIn, SignInPage, Window
+from shared.model import DataSource, SignIn, SignInPage, Window
 
 BETA_EVENT_TYPES = (odata.INTERACTIVE, odata.NON_INTERACTIVE)
 
@@ -47,6 +47,19 @@ def sign_in_filter(window: Window, *, user: str | None = None, beta: bool = Fals
         odata.user_clause(user) if user else "",
         odata.event_types_clause(BETA_EVENT_TYPES) if beta else "",
     )
+
+
+def sign_in_source(graph: GraphConnection, error: GraphUnavailable | None = None) -> DataSource:
+    """How the report names the sign-in source: which API version and what it covers, or why
+    it could not be read."""
+    if error is not None:
+        return DataSource(name="signIns", available=False,
+                          detail=f"unavailable: {error.reason} ({error.message})")
+    if graph.beta:
+        return DataSource(name="signIns", available=True,
+                          detail="Graph beta: interactive and non-interactive sign-ins")
+    return DataSource(name="signIns", available=True,
+                      detail="Graph v1.0: interactive sign-ins only (beta adds non-interactive)")
 
 
 def decode_page(body: bytes) -> SignInPage:

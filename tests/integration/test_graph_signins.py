@@ -12,7 +12,14 @@ import pytest
 from local.graph_emulator import GraphEmulator
 from shared.config import load
 from shared.errors import GraphError, GraphUnavailable, InputError
-from shared.graph import FetchedPage, GraphConnection, connect, stream_sign_ins
+from shared.graph import (
+    FetchedPage,
+    GraphConnection,
+    StaticTokenCredential,
+    connect,
+    sign_in_source,
+    stream_sign_ins,
+)
 from shared.model import Window
 
 END = datetime(2024, 5, 6, 6, 0, tzinfo=UTC)
@@ -103,6 +110,9 @@ def test_v1_is_interactive_only_beta_adds_non_interactive(graph: GraphEmulator) 
     assert beta[0].request_url.startswith(f"{graph.base_url}/beta/auditLogs/signIns")
     assert beta[0].sign_ins[0].autonomous_system_number == 3243  # a beta-only field
     assert v1[0].sign_ins[0].autonomous_system_number is None
+    assert "interactive sign-ins only" in sign_in_source(connection(graph)).detail
+    beta_source = sign_in_source(connection(graph, GRAPH_API_VERSION="beta"))
+    assert "non-interactive" in beta_source.detail and beta_source.available
 
 
 def test_one_user_by_upn_with_a_quote_and_by_id(graph: GraphEmulator) -> None:
@@ -212,6 +222,8 @@ def test_403_without_premium_says_licence(graph: GraphEmulator) -> None:
     assert refused.value.code == "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
     assert refused.value.reason == "licence"
     assert len(graph.calls) == 1  # not retried
+    source = sign_in_source(connection(graph), refused.value)
+    assert not source.available and source.detail.startswith("unavailable: licence")
 
 
 def test_403_without_permission_says_permission(graph: GraphEmulator) -> None:
@@ -219,6 +231,14 @@ def test_403_without_permission_says_permission(graph: GraphEmulator) -> None:
     with pytest.raises(GraphUnavailable) as refused:
         asyncio.run(collect(connection(graph)))
     assert refused.value.reason == "permission"
+
+
+def test_local_credential_is_a_static_token(graph: GraphEmulator) -> None:
+    g = connection(graph)
+    assert isinstance(g.credential, StaticTokenCredential)
+    token = asyncio.run(g.credential.get_token("https://graph.microsoft.com/.default"))
+    assert token.token == graph.token
+    assert g.base_url == f"{graph.base_url}/v1.0"
 
 
 def test_wrong_token_is_refused_not_retried(graph: GraphEmulator) -> None:
