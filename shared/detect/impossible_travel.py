@@ -17,7 +17,8 @@ Cautions honoured (the design notes' Detections section):
 Thresholds: above about 900 km/h (airliner speed), hops under ~50 km or 10 minutes as noise
 (established impossible-travel rules; `travel_*` settings).
 Severity: high, unless both places are familiar from the user's baseline (low: a VPN or a second
-office the user has used before); medium when the evidence is only country-level.
+office the user has used before); medium when the evidence is only country-level, or when there
+is no baseline to tell a VPN from an intruder.
 """
 
 from __future__ import annotations
@@ -108,13 +109,17 @@ def _familiar(sign_in: SignIn, context: DetectionContext) -> bool:
     return network_prefix(sign_in.ip_address) in baseline.prefixes
 
 
+def _has_baseline(context: DetectionContext) -> bool:
+    return context.baseline is not None and context.baseline.sign_ins > 0
+
+
 def _severity(hop: Hop, context: DetectionContext) -> Severity:
     if _familiar(hop.before, context) and _familiar(hop.after, context):
         return "low"
-    return "medium" if hop.coarse else "high"
+    return "medium" if hop.coarse or not _has_baseline(context) else "high"
 
 
-def _sentence(hop: Hop, more: int) -> str:
+def _sentence(hop: Hop, more: int, has_baseline: bool) -> str:
     text = (
         f"Signed in from {wording.origin(hop.before)} at "
         f"{wording.when(hop.before.created_date_time)} and from {wording.origin(hop.after)} at "
@@ -126,6 +131,8 @@ def _sentence(hop: Hop, more: int) -> str:
         text += " (coarse evidence: only the country is known, so its whole area was allowed for)"
     if more:
         text += f"; {wording.count(more, 'more such hop')} in the window"
+    if not has_baseline:
+        text += "; with no baseline, a VPN or second office cannot be told from an intruder"
     return text + "."
 
 
@@ -144,4 +151,5 @@ def detect(sign_ins: Sequence[SignIn], context: DetectionContext) -> list[Findin
     got_in = any(
         _passed_password(sign_in) for hop, _ in judged for sign_in in (hop.before, hop.after)
     )
-    return [Finding(TYPE, severity, _sentence(worst, len(found) - 1), ids, got_in=got_in)]
+    summary = _sentence(worst, len(found) - 1, _has_baseline(context))
+    return [Finding(TYPE, severity, summary, ids, got_in=got_in)]

@@ -117,11 +117,12 @@ def _country_finding(
             f"{'the baseline has never seen' if has_baseline else 'new in this window'}, "
             f"the first at {wording.when(first.created_date_time)} from {where}"
         )
-        text += {
-            "low": " on a device the user has used before",
-            "medium": " on an unfamiliar device with the user's usual operating system and browser",
-            "high": " on a device and browser the user has never used",
-        }[_device_severity(first, context)]
+        if has_baseline:
+            text += {
+                "low": " on a device the user has used before",
+                "medium": " on an unfamiliar device with the user's usual system and browser",
+                "high": " on a device and browser the user has never used",
+            }[_device_severity(first, context)]
     else:
         text = (
             f"The password was validated from {country} "
