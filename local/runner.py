@@ -44,10 +44,12 @@ class QueueRunner:
     services: Services
     max_dequeue: int = field(default_factory=max_dequeue_count)
     retry_delay_s: int = 0  # how long a failed message stays invisible before redelivery
+    redeliver: bool = False  # send every handled message once more (at-least-once delivery)
     failures: list[str] = field(default_factory=list)
     handled: int = 0
 
     def __post_init__(self) -> None:
+        self._redelivered: set[bytes] = set()
         install(self.services)
         names = self.services.store.names
         self.handlers: dict[str, Callable[..., Any]] = {
@@ -110,3 +112,6 @@ class QueueRunner:
                 queues.make_visible(message, after_s=self.retry_delay_s)
             return
         queues.delete(message)
+        if self.redeliver and message.body not in self._redelivered:
+            self._redelivered.add(message.body)
+            self.services.store.clients.queue(message.queue).send_message(message.body)

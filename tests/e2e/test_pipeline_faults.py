@@ -1,0 +1,226 @@
+"""The pipeline under faults: redelivery, Graph throttling and outages, poison messages,
+malformed messages, and a storage outage in the middle of a run."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from local.azurite import Azurite
+from local.graph_emulator import GraphEmulator
+from local.runner import QueueRunner
+from local.tenant import Tenant
+from shared.model import level_rank
+from shared.pipeline import fetch
+from shared.pipeline.learn import learn
+from shared.pipeline.runs import Tables
+from shared.services import Services
+from shared.store import Store
+from tests.fixtures.pipeline import local_settings
+
+
+def monday(services: Services, tenant: Tenant, *, faults: dict[str, Any] | None = None,
+           graph: GraphEmulator | None = None, **runner_options: Any) -> tuple[QueueRunner, str]:
+    learn(services, until=tenant.window.start)
+    if graph is not None and faults:
+        graph.configure(**faults)
+    runner = QueueRunner(services, **runner_options)
+    runner.fire_timer()
+    runner.drain()
+    (run,) = Tables.of(services.store).runs.query("RowKey eq 'run'")
+    return runner, run.run_id
+
+
+def mismatches(services: Services, tenant: Tenant, run_id: str) -> list[str]:
+    verdicts = {v.user_id: v for v in Tables.of(services.store).verdicts.query_partition(run_id)}
+    wrong = []
+    for user_id, expected in tenant.ground_truth.items():
+        level = verdicts[user_id].verdict if user_id in verdicts else "none"
+        if not (level_rank(expected.min_verdict) <= level_rank(level)
+                <= level_rank(expected.max_verdict)):
+            wrong.append(f"{expected.scenario}: {level}")
+    return wrong
+
+
+def snapshot(store: Store) -> dict[str, object]:
+    """Every entity (without service timestamps) and every blob's name and hash."""
+    import hashlib
+
+    clients = store.clients
+    tables = {}
+    for name in store.names.tables():
+        rows = clients.table(name).list_entities()
+        tables[name.removeprefix(store.names.prefix)] = sorted(
+            tuple(sorted((k, str(v)) for k, v in row.items())) for row in rows)
+    blobs = {}
+    for name in store.names.containers():
+        container = clients.container(name)
+        blobs[name.removeprefix(store.names.prefix)] = {
+            b.name: hashlib.sha256(container.download_blob(b.name).readall()).hexdigest()
+            for b in container.list_blobs()
+            if not b.name.endswith(".index.json")}  # scratch indexes record their shard's ETag
+    return {"tables": tables, "blobs": blobs}
+
+
+def test_every_message_delivered_twice_changes_nothing(
+    pipeline_services: Callable[..., Services], sample_tenant: Tenant
+) -> None:
+    once = pipeline_services(sample_tenant)
+    twice = pipeline_services(sample_tenant)
+    _, run_once = monday(once, sample_tenant)
+    runner, run_twice = monday(twice, sample_tenant, redeliver=True)
+    assert run_once == run_twice
+    assert len(runner._redelivered) > 5  # every kind of message was sent again
+    assert not runner.failures
+    first, second = snapshot(once.store), snapshot(twice.store)
+    assert first["tables"] == second["tables"]
+    for container, blobs in first["blobs"].items():  # type: ignore[attr-defined]
+        other = second["blobs"][container]  # type: ignore[index]
+        differing = sorted(n for n in set(blobs) | set(other) if blobs.get(n) != other.get(n))
+        assert not differing, (container, differing[:5])
+
+
+def test_throttling_errors_and_dropped_connections_mid_slice(
+    pipeline_services: Callable[..., Services], sample_tenant: Tenant, graph: GraphEmulator
+) -> None:
+    services = pipeline_services(sample_tenant, GRAPH_PAGE_SIZE="50")
+    faults = {"signin_rate": (3, 0.3), "fail_next": (503, 500, 503), "drop_next": 2,
+              "fail_path": "/v1.0/auditLogs/signIns"}
+    runner, run_id = monday(services, sample_tenant, faults=faults, graph=graph)
+    run = Tables.of(services.store).run(run_id)
+    assert run.status == "complete", (run.slices_failed, runner.failures)
+    assert not mismatches(services, sample_tenant, run_id)
+    statuses = [c["status"] for c in graph.calls if "signIns" in c["path"]]
+    assert 429 in statuses and 503 in statuses
+
+
+def test_slice_that_keeps_failing_leaves_the_run_partial(
+    pipeline_services: Callable[..., Services], sample_tenant: Tenant, graph: GraphEmulator
+) -> None:
+    services = pipeline_services(sample_tenant, GRAPH_RETRY_BUDGET="0", SLICE_HOURS="24")
+    learn(services, until=sample_tenant.window.start)
+    graph.configure(fail_next=(500,) * 200, fail_path="/v1.0/auditLogs/signIns")
+    runner = QueueRunner(services)
+    runner.fire_timer()
+    runner.drain()
+    (run,) = Tables.of(services.store).runs.query("RowKey eq 'run'")
+    assert run.status == "partial"
+    assert set(run.slices_failed) == set(run.slice_ids)
+    assert all("after 5 attempts" in reason and "500" in reason
+               for reason in run.slices_failed.values())
+    assert len(runner.failures) == 5 * len(run.slice_ids)
+
+
+def test_missing_licence_is_reported_not_fatal(
+    pipeline_services: Callable[..., Services], sample_tenant: Tenant, graph: GraphEmulator
+) -> None:
+    services = pipeline_services(sample_tenant, SLICE_HOURS="24")
+    graph.configure(premium=False)
+    runner = QueueRunner(services)
+    runner.fire_timer()
+    runner.drain()
+    (run,) = Tables.of(services.store).runs.query("RowKey eq 'run'")
+    assert run.status == "partial" and not runner.failures
+    sources = {s.name: s for s in run.sources}
+    assert not sources["signIns"].available and "licence" in sources["signIns"].detail
+    assert not sources["riskDetections"].available
+    assert set(run.reports) == {"html", "csv", "json"}
+
+
+@pytest.mark.parametrize("body", [
+    b"not json", b'{"v": 1}', b'{"v": 9, "run_id": "r", "slice_id": "s"}',
+    b'{"v": 1, "run_id": "no-such-run", "slice_id": "s000"}', b"\xff\xfe" * 100,
+])
+def test_malformed_messages_are_rejected_and_removed(
+    pipeline_services: Callable[..., Services], sample_tenant: Tenant, body: bytes
+) -> None:
+    services = pipeline_services(sample_tenant)
+    store = services.store
+    store.clients.queue(store.names.signin_slices).send_message(body)
+    runner = QueueRunner(services)
+    assert runner.drain() == 1
+    assert not runner.failures
+    assert store.queues.approximate_count(store.names.signin_slices) == 0
+    assert store.queues.approximate_count(store.names.signin_slices + "-poison") == 0
+    assert not list(Tables.of(store).runs.query("RowKey eq 'run'"))
+
+
+def test_storage_outage_mid_run_is_survived(
+    tmp_path: Path, graph: GraphEmulator, sample_tenant: Tenant
+) -> None:
+    graph.load(sign_ins=sample_tenant.sign_ins, users=sample_tenant.users,
+               risky_users=sample_tenant.risky_users,
+               risk_detections=sample_tenant.risk_detections,
+               role_assignments=sample_tenant.role_assignments)
+    with Azurite(location=tmp_path / "azurite") as azurite:
+        settings = local_settings(azurite.connection_string, graph.base_url, graph.token,
+                                  GRAPH_PAGE_SIZE="100", SLICE_HOURS="3")
+        moment = sample_tenant.window.end
+        services = Services(settings, store_prefix="outage", clock=lambda: moment)
+        services.store.ensure_resources()
+        learn(services, until=sample_tenant.window.start)
+        runner = QueueRunner(services, retry_delay_s=1)
+        runner.fire_timer()
+        runner.step()  # some slices fetched before the outage
+        graph.configure(delay_s=0.05)
+
+        def outage() -> None:
+            time.sleep(0.3)
+            azurite.stop()
+            time.sleep(4)
+            azurite.start()
+
+        cut = threading.Thread(target=outage)
+        cut.start()
+        deadline = time.monotonic() + 120
+        while cut.is_alive() or time.monotonic() < deadline:
+            try:
+                if runner.drain(timeout_s=60) == 0 and not cut.is_alive():
+                    break
+            except Exception:  # the runner itself cannot reach storage during the outage
+                time.sleep(0.5)
+        cut.join()
+        (run,) = Tables.of(services.store).runs.query("RowKey eq 'run'")
+        assert run.status == "complete", (run.slices_failed, run.batches_failed)
+        assert not mismatches(services, sample_tenant, run.run_id)
+
+
+def test_fetch_resumes_from_the_recorded_next_link(
+    pipeline_services: Callable[..., Services], sample_tenant: Tenant, graph: GraphEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    services = pipeline_services(sample_tenant, GRAPH_PAGE_SIZE="20", SLICE_HOURS="72",
+                                 GRAPH_RETRY_BUDGET="0")
+    learn(services, until=sample_tenant.window.start)  # no per-user history fetches later
+    stored = 0
+    real_put_page = fetch.put_page
+
+    def outage_after_two_pages(*args: Any) -> Any:
+        nonlocal stored
+        stored += 1
+        if stored == 2:  # Graph starts failing once two pages are in evidence
+            graph.configure(fail_next=(503,) * 20, fail_path="/v1.0/auditLogs/signIns")
+        return real_put_page(*args)
+
+    monkeypatch.setattr(fetch, "put_page", outage_after_two_pages)
+    runner = QueueRunner(services)
+    runner.fire_timer()
+    runner.step()  # the first delivery stores two pages, then fails on the third
+    tables = Tables.of(services.store)
+    (run,) = tables.runs.query("RowKey eq 'run'")
+    first = tables.slice(run.run_id, "s000")
+    assert len(first.pages) == 2 and first.next_link and first.last_error
+    assert "503" in first.last_error
+    graph.reset()
+    monkeypatch.setattr(fetch, "put_page", real_put_page)
+    runner.drain()
+    done = tables.slice(run.run_id, "s000")
+    requests = [c for c in graph.calls if "signIns" in c["path"]]
+    assert done.status == "done"
+    assert len(requests) == len(done.pages) - 2  # resumed at page 3: pages 1-2 never refetched
+    assert done.pages[:2] == first.pages
