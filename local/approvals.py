@@ -18,7 +18,7 @@ class ApprovalInbox:
         inbox = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 inbox.requests.append(json.loads(self.rfile.read(length) or b"{}"))
                 self.send_response(202)

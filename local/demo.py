@@ -51,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         runner.drain()
         (run,) = Tables.of(services.store).runs.query("RowKey eq 'run'")
         print(f"  run {run.run_id}: {run.status}, {len(run.slice_ids)} slices, "
-              f"{len(run.batch_ids)} scoring batches, {runner.handled} messages handled", flush=True)
+              f"{len(run.batch_ids)} scoring batches, {runner.handled} messages handled",
+              flush=True)
         evidence = services.store.evidence
         args.out.mkdir(parents=True, exist_ok=True)
         for kind, ref in run.reports.items():
