@@ -183,11 +183,12 @@ def _handler(api: LocalApi) -> type[BaseHTTPRequestHandler]:
 
 
 def local_settings(storage: str, graph_url: str, graph_token: str, auth: dict[str, str],
-                   allowed_callers: str) -> config.Settings:
+                   allowed_callers: str, **more: str) -> config.Settings:
+    """Settings pointing at the local services (`more`: further app settings by name)."""
     return config.load({
         "AzureWebJobsStorage": storage, "GRAPH_BASE_URL": graph_url,
         "GRAPH_CREDENTIAL": "local", "GRAPH_LOCAL_TOKEN": graph_token,
-        "REMEDIATION_ALLOWED_CALLERS": allowed_callers, **auth,
+        "REMEDIATION_ALLOWED_CALLERS": allowed_callers, **auth, **more,
     })
 
 
