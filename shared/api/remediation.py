@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Literal
 
 import msgspec
 from msgspec.structs import replace
@@ -221,17 +221,13 @@ async def perform(services: Services, user_id: str, actions: list[RemediationAct
 
 
 def action_result(action: RemediationAction, outcome: ActionOutcome) -> ActionResult:
-    if outcome.ok:
-        kind = "done"
-    elif outcome.status == 403:
-        kind = "not-permitted"
-    else:
-        kind = "failed"
-    return ActionResult(action=action, outcome=kind, status=outcome.status,  # type: ignore[arg-type]
+    kind: Literal["done", "failed", "not-permitted"] = (
+        "done" if outcome.ok else "not-permitted" if outcome.status == 403 else "failed")
+    return ActionResult(action=action, outcome=kind, status=outcome.status,
                         graph_code=outcome.graph_code, message=outcome.message[:1000])
 
 
-def overall(results: list[ActionResult]) -> Any:
+def overall(results: list[ActionResult]) -> Literal["done", "partial", "failed"]:
     done = sum(r.outcome == "done" for r in results)
     return "done" if done == len(results) else ("partial" if done else "failed")
 
