@@ -134,10 +134,11 @@ def from_entity(entity: Mapping[str, Any], record_type: type[T]) -> T:
         if name + CHUNKS in entity:
             count = int(entity[name + CHUNKS])
             value = value + "".join(str(entity[f"{name}__{i}"]) for i in range(1, count))
-        values[name] = msgspec.json.decode(value) if as_json else value
+        values[name] = msgspec.Raw(value.encode()) if as_json else value
     try:
-        return msgspec.convert(values, record_type)
-    except msgspec.ValidationError as exc:
+        # One typed JSON decode, so nested fields get JSON's rules (e.g. dict[int, ...] keys).
+        return msgspec.json.decode(msgspec.json.encode(values), type=record_type)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         keys = f"{entity.get('PartitionKey')}/{entity.get('RowKey')}"
         raise StorageError(f"entity {keys} is not a valid {record_type.__name__}: {exc}") from exc
 

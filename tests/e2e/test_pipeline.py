@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import msgspec
+import pytest
 
 from local.runner import QueueRunner
 from local.tenant import Tenant
@@ -25,15 +26,19 @@ def run_monday(services: Services, tenant: Tenant) -> tuple[QueueRunner, str]:
     return runner, runs[0].run_id
 
 
+@pytest.mark.parametrize("api_version", ["v1.0", "beta"])
 def test_monday_run_matches_ground_truth(
-    pipeline_services: Callable[..., Services], sample_tenant: Tenant
+    pipeline_services: Callable[..., Services], sample_tenant: Tenant, api_version: str
 ) -> None:
-    services = pipeline_services(sample_tenant)
+    services = pipeline_services(sample_tenant, GRAPH_API_VERSION=api_version)
     runner, run_id = run_monday(services, sample_tenant)
     tables = Tables.of(services.store)
     run = tables.run(run_id)
     assert run.status == "complete", (run.slices_failed, run.batches_failed, runner.failures)
     assert run.window_start == sample_tenant.window.start
+    assert run.api_version == api_version
+    signins = next(s for s in run.sources if s.name == "signIns")
+    assert ("interactive and non-interactive" in signins.detail) == (api_version == "beta")
     verdicts = {v.user_id: v for v in tables.verdicts.query_partition(run_id)}
     problems = []
     for user_id, expected in sample_tenant.ground_truth.items():

@@ -54,6 +54,19 @@ def test_a_record_round_trips_with_types_intact(store: Store) -> None:
     assert "note" not in raw  # None is omitted
 
 
+class Profile(msgspec.Struct):
+    user_id: str
+    networks: dict[int, int]  # JSON object keys are strings: must come back as ints
+    seen: datetime
+
+
+def test_nested_fields_decode_with_json_rules(store: Store) -> None:
+    table = store.table(store.names.baselines, Profile, keys=lambda p: ("b", p.user_id))
+    profile = Profile(user_id="u1", networks={3320: 4, 16509: 1}, seen=START)
+    table.upsert(profile)
+    assert table.get("b", "u1") == profile
+
+
 def test_get_is_none_when_missing(store: Store) -> None:
     assert runs(store).get("nope", "run") is None
 
