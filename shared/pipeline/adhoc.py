@@ -27,9 +27,10 @@ from shared.pipeline.runs import Tables, sign_in_source
 from shared.pipeline.scoring import (
     HISTORY_DAYS,
     ScoringContext,
+    UserInput,
     baselines_table,
     directory_data,
-    score_one,
+    score,
     store_context,
 )
 from shared.pipeline.window import run_id_for
@@ -91,12 +92,10 @@ def review_user(
             identity_protection=all(s.available for s in sources if s.name != "privilegedRoles"),
         )
         context_ref, context = store_context(services, context)
-        verdict = score_one(
-            services, run_id=run_id, context=context, context_ref=context_ref, user_id=user_id,
-            timeline=timeline, pages=pages,
-            baseline=baselines_table(services.store).get("baseline", user_id),
-            history=history, learn=False,
-        )
+        user_input = UserInput(
+            user_id=user_id, timeline=timeline, pages=pages, history=history,
+            baseline=baselines_table(services.store).get("baseline", user_id))
+        (verdict,) = score(services, context, context_ref, [user_input], learn=False)
         counts = {verdict.verdict: 1}
         tables.change_run(run_id, lambda r: replace(
             r, status="complete", slices_done=["s000"], scoring_planned=True, context=context_ref,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 import msgspec
@@ -43,6 +44,7 @@ from shared.store import (
 
 HISTORY_DAYS = 30  # Graph keeps sign-ins 30 days with P1/P2
 HISTORY_FETCHES_PER_BATCH = 25  # users without a profile whose history is fetched per batch
+EVIDENCE_WRITERS = 8  # evidence bundles uploaded at once
 
 
 class ScoringContext(msgspec.Struct, kw_only=True):
@@ -171,53 +173,87 @@ def learnable(verdict: UserVerdict, timeline: Sequence[SignIn]) -> list[SignIn]:
     return [s for s in timeline if s.id not in cited]
 
 
-def score_one(
-    services: Services,
-    *,
-    run_id: str,
-    context: ScoringContext,
-    context_ref: EvidenceRef | None,
-    user_id: str,
-    timeline: list[SignIn],
-    pages: list[EvidenceRef],
-    baseline: BaselineRecord | None,
-    history: Sequence[SignIn] | None = None,
-    learn: bool = True,
-) -> VerdictRecord:
-    """Score one user (or return the verdict already stored for this run), then (when `learn`)
-    update the user's baseline once per run."""
+class UserInput(msgspec.Struct, kw_only=True):
+    """One user to score: the window's sign-ins (time ordered), the pages they came from, the
+    stored baseline if any, and (without one) the user's own history fetched from Graph."""
+
+    user_id: str
+    timeline: list[SignIn]
+    pages: list[EvidenceRef]
+    baseline: BaselineRecord | None = None
+    history: list[SignIn] | None = None
+
+    def profile(self) -> tuple[BaselineProfile | None, str]:
+        """The baseline to score against, and how it was obtained (for the evidence)."""
+        if self.baseline is not None:
+            return self.baseline.profile, "stored profile"
+        if self.history:
+            return build_profile(self.history), (
+                f"built from {len(self.history)} sign-ins fetched for this user")
+        return None, "none"
+
+
+def assess(context: ScoringContext, context_ref: EvidenceRef | None, user: UserInput
+           ) -> UserEvidence:
+    """Detections and verdict for one user, as the evidence bundle that records them (pure)."""
+    profile, described = user.profile()
+    upn = next((s.user_principal_name for s in user.timeline if s.user_principal_name), None)
+    verdict = score_user(user.timeline, user_context(context, user.user_id, upn, profile))
+    return UserEvidence(run_id=context.run_id, user_id=user.user_id, window=context.window,
+                        verdict=verdict, baseline=described, timeline=user.timeline,
+                        pages=user.pages, context=context_ref)
+
+
+def verdict_record(bundle: UserEvidence, ref: EvidenceRef, scored_at: datetime) -> VerdictRecord:
+    verdict = bundle.verdict
+    return VerdictRecord(
+        run_id=bundle.run_id, user_id=bundle.user_id,
+        user_principal_name=verdict.user_principal_name, verdict=verdict.verdict,
+        privileged=verdict.privileged, got_in=verdict.got_in,
+        finding_types=sorted({f.type for f in verdict.findings}),
+        proposed_actions=verdict.proposed_actions, detail=verdict, evidence=ref,
+        pages=bundle.pages, scored_at=scored_at,
+    )
+
+
+def stored_verdicts(store: Store, run_id: str, user_ids: Sequence[str]
+                    ) -> dict[str, VerdictRecord]:
+    """The verdicts this run already holds for these users (one range query)."""
+    if not user_ids:
+        return {}
+    keys = sorted(encode_key(u) for u in user_ids)
+    wanted = set(user_ids)
+    found = Tables.of(store).verdicts.query(
+        "PartitionKey eq @pk and RowKey ge @lo and RowKey le @hi",
+        pk=encode_key(run_id), lo=keys[0], hi=keys[-1])
+    return {v.user_id: v for v in found if v.user_id in wanted}
+
+
+def score(services: Services, context: ScoringContext, context_ref: EvidenceRef | None,
+          users: Sequence[UserInput], *, learn: bool = True) -> list[VerdictRecord]:
+    """Score users and record them: evidence bundles (write-once, in parallel), verdict entities
+    (create-only, in transactions), then (when `learn`) baselines, once per run.
+
+    Users whose verdict this run already holds are not scored again (a redelivery)."""
     store = services.store
-    verdicts = Tables.of(store).verdicts
-    existing = verdicts.get(run_id, user_id)
-    profile = baseline.profile if baseline else None
-    described = "stored profile" if baseline else "none"
-    if profile is None and history:
-        profile, described = build_profile(history), f"built from {len(history)} sign-ins " \
-            "fetched for this user"
-    if existing is None:
-        upn = next((s.user_principal_name for s in timeline if s.user_principal_name), None)
-        verdict = score_user(timeline, user_context(context, user_id, upn, profile))
-        bundle = UserEvidence(run_id=run_id, user_id=user_id, window=context.window,
-                              verdict=verdict, baseline=described, timeline=timeline,
-                              pages=pages, context=context_ref)
-        ref = store.evidence.put_evidence(user_bundle_name(run_id, user_id),
-                                          msgspec.json.encode(bundle), content_type=JSON)
-        record = VerdictRecord(
-            run_id=run_id, user_id=user_id, user_principal_name=verdict.user_principal_name,
-            verdict=verdict.verdict, privileged=verdict.privileged, got_in=verdict.got_in,
-            finding_types=sorted({f.type for f in verdict.findings}),
-            proposed_actions=verdict.proposed_actions, detail=verdict, evidence=ref,
-            pages=pages, scored_at=services.clock(),
-        )
-        if verdicts.create(record) is None:
-            record = verdicts.get(run_id, user_id) or record
-        existing = record
-    if learn and (baseline is None or baseline.last_run_id != run_id):
-        learned = update_profile(profile, learnable(existing.detail, timeline),
-                                 now=context.window.end)
-        baselines_table(store).upsert(BaselineRecord(user_id=user_id, profile=learned,
-                                                     last_run_id=run_id))
-    return existing
+    run_id = context.run_id
+    existing = stored_verdicts(store, run_id, [u.user_id for u in users])
+    bundles = [assess(context, context_ref, u) for u in users if u.user_id not in existing]
+    with ThreadPoolExecutor(max_workers=EVIDENCE_WRITERS) as pool:
+        refs = list(pool.map(lambda b: store.evidence.put_evidence(
+            user_bundle_name(run_id, b.user_id), msgspec.json.encode(b), content_type=JSON),
+            bundles))
+    fresh = [verdict_record(b, ref, services.clock()) for b, ref in zip(bundles, refs,
+                                                                          strict=True)]
+    Tables.of(store).verdicts.create_many(fresh)
+    verdicts = {**existing, **{v.user_id: v for v in fresh}}
+    if learn:
+        baselines_table(store).upsert_many(
+            BaselineRecord(user_id=u.user_id, last_run_id=run_id, profile=update_profile(
+                u.profile()[0], learnable(verdicts[u.user_id].detail, u.timeline),
+                now=context.window.end))
+            for u in users if u.baseline is None or u.baseline.last_run_id != run_id)
+    return [verdicts[u.user_id] for u in users]
 
 
 # --- one batch ------------------------------------------------------------------------------
@@ -257,6 +293,7 @@ async def fetch_histories(services: Services, user_ids: Sequence[str], before: d
 
 def score_batch(services: Services, run: RunRecord, context: ScoringContext,
                 context_ref: EvidenceRef | None, user_ids: list[str]) -> list[VerdictRecord]:
+    """Score one batch of a run's users from the slice shards."""
     store = services.store
     reader = store.shards.reader(run.run_id)
     slice_pages = _pages_by_slice(services, run)
@@ -265,17 +302,14 @@ def score_batch(services: Services, run: RunRecord, context: ScoringContext,
     missing = [u for u in user_ids if u not in profiles][:HISTORY_FETCHES_PER_BATCH]
     histories = asyncio.run(fetch_histories(services, missing, run.window_start)) \
         if missing else {}
-    results = []
+    users = []
     for user_id in user_ids:
         timeline, pages = _timeline(rows.get(user_id, []), slice_pages, reader, user_id)
-        if not timeline:
-            continue
-        results.append(score_one(
-            services, run_id=run.run_id, context=context, context_ref=context_ref,
-            user_id=user_id, timeline=timeline, pages=pages, baseline=profiles.get(user_id),
-            history=histories.get(user_id),
-        ))
-    return results
+        if timeline:
+            users.append(UserInput(user_id=user_id, timeline=timeline, pages=pages,
+                                   baseline=profiles.get(user_id),
+                                   history=histories.get(user_id)))
+    return score(services, context, context_ref, users)
 
 
 def _pages_by_slice(services: Services, run: RunRecord) -> dict[str, list[EvidenceRef]]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import random
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -143,6 +143,32 @@ def from_entity(entity: Mapping[str, Any], record_type: type[T]) -> T:
         raise StorageError(f"entity {keys} is not a valid {record_type.__name__}: {exc}") from exc
 
 
+MAX_TRANSACTION_RECORDS = 100  # Table: at most 100 operations in one transaction
+MAX_TRANSACTION_BYTES = 3_000_000  # and 4 MiB of payload; kept under
+
+
+def _transactions(records: Iterable[T], keys: Callable[[T], tuple[str, str]]
+                  ) -> Iterator[list[dict[str, Any]]]:
+    """Entities grouped for transactions: one partition each, bounded in count and size."""
+    by_partition: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        pk, rk = keys(record)
+        by_partition.setdefault(pk, []).append(to_entity(record, pk, rk))
+    for entities in by_partition.values():
+        group: list[dict[str, Any]] = []
+        size = 0
+        for entity in entities:
+            entity_size = sum(_size(k, v) for k, v in entity.items())
+            if group and (len(group) == MAX_TRANSACTION_RECORDS
+                          or size + entity_size > MAX_TRANSACTION_BYTES):
+                yield group
+                group, size = [], 0
+            group.append(entity)
+            size += entity_size
+        if group:
+            yield group
+
+
 @dataclass(frozen=True)
 class Versioned(Generic[T]):
     record: T
@@ -204,6 +230,30 @@ class EntityTable(Generic[T]):
             except ResourceExistsError:
                 return None
         return str(meta["etag"])
+
+    def upsert_many(self, records: Iterable[T]) -> None:
+        """Insert or replace many records: one transaction per partition and 100 records."""
+        from azure.data.tables import UpdateMode
+
+        for group in _transactions(records, self.keys):
+            ops: list[Any] = [("upsert", e, {"mode": UpdateMode.REPLACE}) for e in group]
+            with storage_errors(f"writing {len(ops)} records to {self.name}"):
+                self._client.submit_transaction(ops)
+
+    def create_many(self, records: Iterable[T]) -> None:
+        """Insert many new records (transactions of up to 100); where one already exists the
+        others of its transaction are created one by one and the existing one is left as is."""
+        from azure.data.tables import TableTransactionError
+
+        for group in _transactions(records, self.keys):
+            try:
+                with storage_errors(f"creating {len(group)} records in {self.name}"):
+                    self._client.submit_transaction([("create", e) for e in group])
+            except StorageError as exc:
+                if not isinstance(exc.__cause__, TableTransactionError):
+                    raise
+                for entity in group:
+                    self.create(from_entity(entity, self.record_type))
 
     def get_versioned(self, partition_key: str, row_key: str) -> Versioned[T] | None:
         """The record and its ETag, or None when there is no such entity."""
