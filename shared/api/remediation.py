@@ -33,6 +33,7 @@ from shared.api.messages import ApiRequest, ApiResponse, json_response
 from shared.api.problems import problem
 from shared.api.reviews import verdicts_table
 from shared.api.validation import RemediationBody, decode_body, remediation_order
+from shared.audit import append_remediation_audit
 from shared.errors import ConcurrencyConflict, ConflictError, EvidenceError
 from shared.graph import (
     ActionOutcome,
@@ -250,7 +251,7 @@ def finish(services: Services, table: EntityTable[RemediationRecord],
             "evidence": verdict.evidence,
         },
     }
-    ref = write_audit(services.store.evidence, record.approval_id, msgspec.json.encode(audit))
+    ref = append_remediation_audit(services, record.approval_id, record.run_id, audit)
     record = replace(record, audit=ref)
     table.update_if_match(record, etag)
     event("remediation.recorded", status=record.status, audit=ref.name)

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import msgspec
 from msgspec.structs import replace
 
+from shared.audit import record_manifest
 from shared.logs import event
 from shared.model import (
     LEVELS,
@@ -110,6 +111,7 @@ def finalize(services: Services, run_id: str, context: ScoringContext | None) ->
                        users=len(verdicts), sign_ins=result.tenant.sign_ins,
                        finished_at=current.finished_at or services.clock())
 
+    record_manifest(services, tables, complete(run), verdicts)  # the audit chain's next entry
     _, run = tables.change_run(run_id, complete)
     event("run.finalized", status=run.status, users=run.users, verdicts=counts)
     request_approval(services, tables, run, result.users)
