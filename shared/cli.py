@@ -14,6 +14,8 @@ from collections.abc import Sequence
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "analyze": ("shared.commands.analyze", "review exported sign-in logs offline"),
+    "verify-evidence": ("shared.commands.verify_evidence",
+                        "check a run's manifest, evidence hashes, audit chain and remediations"),
 }
 
 

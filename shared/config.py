@@ -26,6 +26,9 @@ DEFAULTS: dict[str, str | None] = {
     "AzureWebJobsStorage__queueServiceUri": None,
     "AzureWebJobsStorage__tableServiceUri": None,
     "AzureWebJobsStorage__clientId": None,
+    # A prefix on every container, table and queue name (lower-case letters and digits), so
+    # tests and parallel local runs keep separate copies. Empty in Azure.
+    "STORAGE_NAME_PREFIX": "",
     # Microsoft Graph
     "GRAPH_BASE_URL": "https://graph.microsoft.com",
     "GRAPH_API_VERSION": "v1.0",
@@ -71,6 +74,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     queue_service_uri: str | None
     table_service_uri: str | None
     storage_client_id: str | None
+    storage_name_prefix: str = ""
 
     graph_base_url: str
     graph_api_version: Literal["v1.0", "beta"]
@@ -210,6 +214,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         queue_service_uri=optional("AzureWebJobsStorage__queueServiceUri"),
         table_service_uri=optional("AzureWebJobsStorage__tableServiceUri"),
         storage_client_id=optional("AzureWebJobsStorage__clientId"),
+        storage_name_prefix=get("STORAGE_NAME_PREFIX").strip(),
         graph_base_url=get("GRAPH_BASE_URL").rstrip("/"),
         graph_api_version=_choice(  # type: ignore[arg-type]
             "GRAPH_API_VERSION", get("GRAPH_API_VERSION"), ("v1.0", "beta")

@@ -50,7 +50,8 @@ def current() -> Services:
     """The process-wide services, built from the environment on first use."""
     global _current
     if _current is None:
-        _current = Services(config.load())
+        settings = config.load()
+        _current = Services(settings, store_prefix=settings.storage_name_prefix)
     return _current
 
 

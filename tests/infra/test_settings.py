@@ -20,6 +20,7 @@ SAFE_DEFAULTS = {
     "GRAPH_RETRY_BUDGET": "retries per request; tuning, not environment",
     "SLICE_HOURS": "work split; tuning, not environment",
     "SCORING_BATCH_USERS": "work split; tuning, not environment",
+    "STORAGE_NAME_PREFIX": "test isolation only; empty in Azure",
 }
 
 # Settings the Functions host or the platform reads, not shared/config.py.
