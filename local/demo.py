@@ -19,6 +19,7 @@ import msgspec
 from local.approvals import ApprovalInbox
 from local.runner import QueueRunner
 from local.stack import local_stack
+from shared.audit import verify_run
 from shared.model import ReviewResult, level_rank
 from shared.pipeline.learn import learn
 from shared.pipeline.runs import Tables
@@ -67,6 +68,13 @@ def main(argv: list[str] | None = None) -> int:
                   f"{len(request['verdicts'])} medium/high users of run {request['runId']}.")
         print(f"\nReport: {(args.out / 'report.html').resolve()}")
         print("        (also report.csv and report.json; evidence hashes in the run's records)")
+        if run.manifest is not None:
+            check = verify_run(services.store, run.run_id)
+            outcome = "everything matches" if check.ok else f"{len(check.problems)} problem(s)"
+            print(f"Audit manifest: {run.manifest.name}")
+            print(f"        SHA-256 {run.manifest.sha256}")
+            print(f"        verify-evidence: {check.blobs_checked} evidence blobs re-hashed, "
+                  f"{outcome}")
     print(f"Done in {time.monotonic() - started:.0f} s; every service stopped.")
     return 0 if run.status == "complete" else 1
 
