@@ -113,10 +113,12 @@ def manifest_content_problems(run: RunRecord, manifest: Manifest,
             problems.append(Problem(user_id, f"The manifest lists a {was.level} verdict for "
                                     f"user {user_id} that Table verdicts no longer has."))
         elif (was.level, was.bundle) != (now.verdict, now.evidence):
-            problems.append(Problem(user_id, f"User {user_id}'s verdict changed since the "
-                                    f"manifest: it lists {was.level} with bundle "
-                                    f"{was.bundle.sha256[:12]}, Table verdicts has "
-                                    f"{now.verdict} with {now.evidence.sha256[:12]}."))
+            who = f"{user_id} ({was.user_principal_name})" if was.user_principal_name \
+                else user_id
+            problems.append(Problem(user_id, f"The manifest and Table verdicts disagree on "
+                                    f"user {who}: the manifest lists {was.level} (bundle "
+                                    f"{was.bundle.sha256[:12]}), the table {now.verdict} "
+                                    f"(bundle {now.evidence.sha256[:12]})."))
     return problems
 
 

@@ -32,9 +32,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def describe(result: Verification) -> str:
     """The result in sentences a person can read."""
-    where = (f"manifest {result.manifest.name} (SHA-256 {result.manifest.sha256})"
-             if result.manifest else "no manifest")
-    lines = [f"Run {result.run_id}: {where}"]
+    lines = [f"Run {result.run_id}"]
+    if result.manifest is not None:
+        lines += [f"  manifest {result.manifest.name}",
+                  f"  SHA-256 {result.manifest.sha256} (as the run record keeps it)"]
     if result.sequence is not None:
         lines.append(f"  audit chain entry {result.sequence}; {result.blobs_checked} evidence "
                      f"blobs and {result.remediations_checked} remediation record(s) checked")

@@ -134,6 +134,7 @@ def test_altered_manifest_breaks_both_chain_links(
     tamper(services, first.manifest.name, original.replace(b'"high"', b'"none"'))
     found = sentences(services, first.run_id)
     assert any("manifest" in s and "was altered" in s for s in found), found
+    assert any("disagree" in s and "lists none" in s and "the table high" in s for s in found)
     assert any("broken after" in s and second.manifest.name in s for s in found), found
     found = sentences(services, second.run_id)
     assert any("broken before" in s and first.manifest.name in s for s in found), found
