@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 import msgspec
 
@@ -33,6 +34,18 @@ class Problem(msgspec.Struct, frozen=True):
     sentence: str
 
 
+class RemediationSummary(msgspec.Struct, frozen=True, kw_only=True):
+    """Who approved what for a user of the run, when, and how each action ended."""
+
+    approval_id: str
+    user_id: str
+    approver: str
+    requested_at: datetime
+    status: str
+    outcomes: list[str]  # "revokeSessions: done"
+    audit: str | None  # the audit record's blob name
+
+
 class Verification(msgspec.Struct, kw_only=True):
     run_id: str
     manifest: EvidenceRef | None
@@ -40,6 +53,7 @@ class Verification(msgspec.Struct, kw_only=True):
     blobs_checked: int
     remediations_checked: int
     problems: list[Problem]
+    remediations: list[RemediationSummary] = msgspec.field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -79,7 +93,8 @@ def verify_run(store: Store, run_id: str) -> Verification:
     problems += remediation_problems(store, chain, run, manifest.sequence, records)
     return Verification(run_id=run_id, manifest=run.manifest, sequence=manifest.sequence,
                         blobs_checked=len(manifest.evidence),
-                        remediations_checked=len(records), problems=problems)
+                        remediations_checked=len(records), problems=problems,
+                        remediations=[summary(r) for r in records])
 
 
 # --- the manifest itself ----------------------------------------------------------------------
@@ -198,6 +213,15 @@ def _described(link: ChainLink | None) -> str:
 def remediation_records(store: Store, run_id: str) -> list[RemediationRecord]:
     table = store.table(store.names.remediations, RemediationRecord, remediation_keys)
     return sorted(table.query("runId eq @run", run=run_id), key=lambda r: r.approval_id)
+
+
+def summary(record: RemediationRecord) -> RemediationSummary:
+    outcomes = {r.action: r.outcome for r in record.results}
+    return RemediationSummary(
+        approval_id=record.approval_id, user_id=record.user_id, approver=record.approver,
+        requested_at=record.requested_at, status=record.status,
+        outcomes=[f"{a}: {outcomes.get(a, 'no outcome')}" for a in record.actions],
+        audit=record.audit.name if record.audit else None)
 
 
 def remediation_problems(store: Store, chain: AuditChain, run: RunRecord, sequence: int,

@@ -39,6 +39,10 @@ def describe(result: Verification) -> str:
     if result.sequence is not None:
         lines.append(f"  audit chain entry {result.sequence}; {result.blobs_checked} evidence "
                      f"blobs and {result.remediations_checked} remediation record(s) checked")
+    for done in result.remediations:
+        lines.append(f"  remediation {done.approval_id}: {done.approver} approved "
+                     f"{', '.join(done.outcomes)} for {done.user_id} at "
+                     f"{done.requested_at:%Y-%m-%d %H:%M} UTC ({done.status})")
     if result.ok:
         lines.append("Everything matches: no evidence is missing or altered and the audit "
                      "chain is intact.")

@@ -252,6 +252,13 @@ def test_remediation_is_a_chain_entry_naming_the_manifest(
     assert [r["outcome"] for r in entry["remediation"]["results"]] == ["done"]
     result = verify_run(services.store, run.run_id)
     assert result.ok and result.remediations_checked == 1, result.problems
+    (done,) = result.remediations
+    assert (done.approval_id, done.approver, done.outcomes) == (
+        "ap-audit-1", "sec-lead@contoso.com", ["revokeSessions: done"])
+    shown = cli(services, run.run_id)
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert "remediation ap-audit-1: sec-lead@contoso.com approved revokeSessions: done" \
+        in shown.stdout
 
     tamper(services, str(audit["name"]), msgspec.json.encode({**entry, "approver": "nobody"}))
     found = sentences(services, run.run_id)
