@@ -69,8 +69,10 @@ def verify_run(store: Store, run_id: str) -> Verification:
     empty = Verification(run_id=run_id, manifest=run.manifest, sequence=None, blobs_checked=0,
                          remediations_checked=0, problems=[])
     if run.manifest is None:
+        why = ("it was finalized without one" if run.status in ("complete", "partial")
+               else "it has not been finalized")
         empty.problems.append(Problem(run_id, f"Run {run_id} has no audit manifest (status "
-                                      f"{run.status}): it was never finalized."))
+                                      f"{run.status}): {why}."))
         return empty
     data = read_blob(store, run.manifest.name)
     if data is None:
