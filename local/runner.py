@@ -13,6 +13,7 @@ import json
 import time
 import traceback
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,9 @@ class QueueRunner:
     max_dequeue: int = field(default_factory=max_dequeue_count)
     retry_delay_s: int = 0  # how long a failed message stays invisible before redelivery
     redeliver: bool = False  # send every handled message once more (at-least-once delivery)
+    # Messages of one queue handled at once, as the host runs a batch of queue messages on its
+    # worker threads. Fetch slices stay one at a time: Graph's limit is per tenant.
+    scoring_concurrency: int = 4
     failures: list[str] = field(default_factory=list)
     handled: int = 0
 
@@ -52,6 +56,7 @@ class QueueRunner:
         self._redelivered: set[bytes] = set()
         install(self.services)
         names = self.services.store.names
+        self.scoring_queue = names.user_scoring
         self.handlers: dict[str, Callable[..., Any]] = {
             names.signin_slices: user_function(function_app.fetch_slice),
             names.run_ready: user_function(function_app.plan_scoring),
@@ -70,11 +75,17 @@ class QueueRunner:
         install(self.services)
         handled = 0
         for queue, handler in self.handlers.items():
-            for message in self.services.store.queues.receive(
+            messages = self.services.store.queues.receive(
                 queue, max_messages=16, visibility_timeout_s=60
-            ):
-                self._deliver(handler, message)
-                handled += 1
+            )
+            workers = self.scoring_concurrency if queue == self.scoring_queue else 1
+            if workers > 1 and len(messages) > 1:
+                with ThreadPoolExecutor(max_workers=workers) as pool:
+                    list(pool.map(lambda m, h=handler: self._deliver(h, m), messages))
+            else:
+                for message in messages:
+                    self._deliver(handler, message)
+            handled += len(messages)
         self.handled += handled
         return handled
 

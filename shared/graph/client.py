@@ -22,7 +22,7 @@ from azure.core.credentials import AccessToken
 
 from shared.config import Settings
 from shared.errors import ConfigError
-from shared.graph.limiter import RequestLimiter
+from shared.graph.limiter import RequestLimiter, shared_limiter
 
 if TYPE_CHECKING:
     from azure.core.credentials_async import AsyncTokenCredential
@@ -136,7 +136,16 @@ def signin_limiter(settings: Settings) -> RequestLimiter:
     """Sign-in pacing: GRAPH_SIGNIN_REQUESTS per GRAPH_SIGNIN_PERIOD_SECONDS. Windows are
     counted from each answer (see `RequestLimiter.settle`), so the slack can stay tiny."""
     period = settings.graph_signin_period_s
-    return RequestLimiter(settings.graph_signin_requests, period, margin_s=min(0.05, period / 200))
+    key = ("signIns", settings.graph_base_url, settings.graph_signin_requests, period)
+    return shared_limiter(key, lambda: RequestLimiter(
+        settings.graph_signin_requests, period, margin_s=min(0.05, period / 200)))
+
+
+def risk_limiter(settings: Settings) -> RequestLimiter:
+    """Identity Protection pacing: GRAPH_RISK_REQUESTS_PER_SECOND for the whole process."""
+    rate = settings.graph_risk_requests_per_s
+    key = ("identityProtection", settings.graph_base_url, rate)
+    return shared_limiter(key, lambda: RequestLimiter.per_second(rate))
 
 
 def connect(
@@ -152,7 +161,7 @@ def connect(
         settings=settings,
         credential=chosen,
         signin_limiter=signin_limiter(settings),
-        risk_limiter=RequestLimiter.per_second(settings.graph_risk_requests_per_s),
+        risk_limiter=risk_limiter(settings),
         retry_budget=settings.graph_retry_budget,
     )
     return graph

@@ -5,11 +5,17 @@ Protection: 1 per second). Pacing ourselves below them costs nothing, while a 42
 Retry-After wait and, on Identity Protection, a guess (its 429s carry no Retry-After). Waiters
 sleep until the moment a slot frees; nothing polls or spins. A 429's wait is shared through
 `defer`, so every request of the process waits, not only the one that was refused.
+
+The limit belongs to the app and tenant, not to one connection: `shared_limiter` hands every
+connection of the process the same limiter for the same Graph endpoint and pace. Slots are
+reserved under a thread lock and slept for outside it, so connections on different event loops
+or threads (concurrent function invocations) share one budget safely.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -40,7 +46,7 @@ class RequestLimiter:
         self._sleep = sleep
         self._grants: deque[float] = deque(maxlen=requests)
         self._not_before = float("-inf")
-        self._lock = asyncio.Lock()
+        self._mutex = threading.Lock()
         self.waited_s = 0.0
 
     @classmethod
@@ -69,15 +75,16 @@ class RequestLimiter:
         return max(0.0, earliest - now)
 
     async def acquire(self) -> float:
-        """Wait (sleeping, in arrival order) until a request may be sent, count it, and return
-        the grant time (for `settle`)."""
-        async with self._lock:
-            while (wait := self.delay(self._clock())) > 0:
-                self.waited_s += wait
-                await self._sleep(wait)
-            granted = self._clock()
+        """Reserve the next free slot (in arrival order), sleep until it, and return the grant
+        time (for `settle`). A `defer` that arrives meanwhile is honoured before returning."""
+        with self._mutex:
+            now = self._clock()
+            granted = now + self.delay(now)
             self._grants.append(granted)
-            return granted
+        while (wait := max(granted, self._not_before) - self._clock()) > 0:
+            self.waited_s += wait
+            await self._sleep(wait)
+        return granted
 
     def settle(self, granted: float, answered_at: float) -> None:
         """Count a grant from when its answer came back instead of when it was granted.
@@ -88,11 +95,26 @@ class RequestLimiter:
         answer, the next window can only start late, never early."""
         if answered_at <= granted:
             return
-        for index, value in enumerate(self._grants):
-            if value == granted:
-                self._grants[index] = answered_at
-                return
+        with self._mutex:
+            for index, value in enumerate(self._grants):
+                if value == granted:
+                    self._grants[index] = answered_at
+                    return
 
     def defer(self, seconds: float) -> None:
         """Hold every grant back for `seconds` from now (a Retry-After, or a backoff)."""
-        self._not_before = max(self._not_before, self._clock() + max(0.0, seconds))
+        with self._mutex:
+            self._not_before = max(self._not_before, self._clock() + max(0.0, seconds))
+
+
+_shared: dict[tuple[object, ...], RequestLimiter] = {}
+_shared_mutex = threading.Lock()
+
+
+def shared_limiter(key: tuple[object, ...], make: Callable[[], RequestLimiter]) -> RequestLimiter:
+    """The process's one limiter for `key` (endpoint and pace), made on first use."""
+    with _shared_mutex:
+        found = _shared.get(key)
+        if found is None:
+            found = _shared[key] = make()
+        return found

@@ -12,6 +12,7 @@ import json
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import msgspec
 from msgspec.structs import replace
@@ -37,6 +38,7 @@ from shared.store import EvidenceRef
 REPORT_TYPES = {"html": "text/html; charset=utf-8", "csv": "text/csv; charset=utf-8",
                 "json": "application/json"}
 APPROVAL_TIMEOUT_S = 20
+BUNDLE_READERS = 8
 
 
 def review_result(run: RunRecord, context: ScoringContext | None,
@@ -60,14 +62,14 @@ def review_result(run: RunRecord, context: ScoringContext | None,
 def flagged_timelines(services: Services, verdicts: Sequence[VerdictRecord]
                       ) -> dict[str, list[SignIn]]:
     """Timelines of flagged users, read back from their (hash-checked) evidence bundles."""
-    found: dict[str, list[SignIn]] = {}
-    for record in verdicts:
-        if record.verdict == "none":
-            continue
-        bundle = msgspec.json.decode(services.store.evidence.read_evidence(record.evidence),
-                                     type=UserEvidence)
-        found[record.user_id] = bundle.timeline
-    return found
+    flagged = [v for v in verdicts if v.verdict != "none"]
+
+    def timeline(record: VerdictRecord) -> list[SignIn]:
+        data = services.store.evidence.read_evidence(record.evidence)
+        return msgspec.json.decode(data, type=UserEvidence).timeline
+
+    with ThreadPoolExecutor(max_workers=BUNDLE_READERS) as pool:
+        return dict(zip((v.user_id for v in flagged), pool.map(timeline, flagged), strict=True))
 
 
 def render_reports(result: ReviewResult, timelines: dict[str, list[SignIn]], title: str
