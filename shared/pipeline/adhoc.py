@@ -17,12 +17,13 @@ from datetime import timedelta
 
 from msgspec.structs import replace
 
+from shared.audit import record_manifest
 from shared.detect.context import TenantSignalsBuilder
 from shared.graph import odata, stream_sign_ins
 from shared.logs import bound, event
 from shared.model import DataSource, SignIn, Window
 from shared.pipeline.fetch import put_page
-from shared.pipeline.records import RunRecord, VerdictRecord
+from shared.pipeline.records import RunRecord, SliceRecord, VerdictRecord
 from shared.pipeline.runs import Tables, sign_in_source
 from shared.pipeline.scoring import (
     HISTORY_DAYS,
@@ -79,6 +80,9 @@ def review_user(
     tables.runs.create(run)
     with bound(runId=run_id):
         rows, pages = asyncio.run(_fetch(services, run_id, user, span))
+        tables.slices.create(SliceRecord(run_id=run_id, slice_id="s000", start=span.start,
+                                         end=span.end, status="done", pages=pages,
+                                         rows=len(rows)))
         rows.sort(key=lambda s: (s.created_date_time, s.id))
         history = [s for s in rows if s.created_date_time < window.start]
         timeline = [s for s in rows if s.created_date_time >= window.start]
@@ -97,9 +101,15 @@ def review_user(
             baseline=baselines_table(services.store).get("baseline", user_id))
         (verdict,) = score(services, context, context_ref, [user_input], learn=False)
         counts = {verdict.verdict: 1}
-        tables.change_run(run_id, lambda r: replace(
-            r, status="complete", slices_done=["s000"], scoring_planned=True, context=context_ref,
-            sources=r.sources + sources, users=1, sign_ins=len(timeline), verdicts=counts,
-            finished_at=services.clock()))
+
+        def complete(current: RunRecord) -> RunRecord:
+            return replace(current, status="complete", slices_done=["s000"],
+                           scoring_planned=True, context=context_ref,
+                           sources=current.sources + sources, users=1,
+                           sign_ins=len(timeline), verdicts=counts,
+                           finished_at=current.finished_at or services.clock())
+
+        record_manifest(services, tables, complete(tables.run(run_id)), [verdict])
+        tables.change_run(run_id, complete)
         event("review.user_done", verdict=verdict.verdict, signIns=len(timeline))
     return verdict

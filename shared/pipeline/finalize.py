@@ -115,7 +115,8 @@ def finalize(services: Services, run_id: str, context: ScoringContext | None) ->
 
     record_manifest(services, tables, complete(run), verdicts)  # the audit chain's next entry
     _, run = tables.change_run(run_id, complete)
-    event("run.finalized", status=run.status, users=run.users, verdicts=counts)
+    event("run.finalized", status=run.status, users=run.users, verdicts=counts,
+          manifestSha256=run.manifest.sha256 if run.manifest else None)
     request_approval(services, tables, run, result.users)
     return run
 
@@ -126,6 +127,9 @@ def approval_payload(run: RunRecord, users: Sequence[UserVerdict]) -> dict[str, 
         "runId": run.run_id,
         "window": {"start": run.window_start.isoformat(), "end": run.window_end.isoformat()},
         "reportUrl": f"/api/reviews/{run.run_id}/report",
+        # Published outside storage, so the newest audit entry cannot be rewritten unnoticed.
+        "manifest": {"name": run.manifest.name, "sha256": run.manifest.sha256}
+        if run.manifest else None,
         "verdicts": [{
             "userId": u.user_id, "userPrincipalName": u.user_principal_name,
             "verdict": u.verdict, "privileged": u.privileged, "gotIn": u.got_in,

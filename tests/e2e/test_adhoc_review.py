@@ -9,6 +9,7 @@ import pytest
 
 from local.graph_emulator import GraphEmulator
 from local.tenant import Tenant
+from shared.audit import verify_run
 from shared.errors import InputError
 from shared.model import Window
 from shared.pipeline.adhoc import review_user
@@ -37,6 +38,9 @@ def test_mfa_fatigue_user_reviewed_alone(
     run = Tables.of(services.store).run(verdict.run_id)
     assert run.kind == "user" and run.status == "complete" and run.ticket_id == "INC-42"
     assert any(s.name == "tenantSignals" and not s.available for s in run.sources)
+    checked = verify_run(services.store, verdict.run_id)
+    assert checked.ok, checked.problems
+    assert checked.blobs_checked >= len(verdict.pages) + 2  # pages, context, bundle
 
 
 def test_user_without_sign_ins_gets_none(

@@ -7,6 +7,8 @@ from collections.abc import Callable
 import msgspec
 import pytest
 
+from local.approvals import ApprovalInbox
+from local.azurite import free_port
 from local.runner import QueueRunner
 from local.tenant import Tenant
 from shared.model import level_rank
@@ -73,3 +75,35 @@ def test_evidence_is_write_once_and_hashes_match(
     run = tables.run(run_id)
     assert set(run.reports) == {"html", "csv", "json"}
     assert all(evidence.verify_evidence(ref) for ref in run.reports.values())
+
+
+def test_medium_and_high_verdicts_go_to_the_approval_webhook_once(
+    pipeline_services: Callable[..., Services], sample_tenant: Tenant
+) -> None:
+    with ApprovalInbox() as inbox:
+        services = pipeline_services(sample_tenant, APPROVAL_WEBHOOK_URL=inbox.url)
+        runner, run_id = run_monday(services, sample_tenant)
+        runner.fire_timer()  # the timer firing again for the same window changes nothing
+        runner.drain()
+    (request,) = inbox.requests
+    run = Tables.of(services.store).run(run_id)
+    assert request["runId"] == run_id and run.approval_requested and not run.approval_error
+    assert run.manifest and request["manifest"]["sha256"] == run.manifest.sha256
+    levels = {v["verdict"] for v in request["verdicts"]}
+    assert levels <= {"medium", "high"} and "high" in levels
+    expected = {u for u, e in sample_tenant.ground_truth.items() if e.min_verdict in ("medium",
+                                                                                     "high")}
+    assert {v["userId"] for v in request["verdicts"]} >= expected
+    assert all(v["reasons"] and v["proposedActions"] for v in request["verdicts"])
+
+
+def test_unreachable_webhook_is_recorded_and_the_run_still_completes(
+    pipeline_services: Callable[..., Services], sample_tenant: Tenant
+) -> None:
+    services = pipeline_services(sample_tenant,
+                                 APPROVAL_WEBHOOK_URL=f"http://127.0.0.1:{free_port()}/x")
+    _, run_id = run_monday(services, sample_tenant)
+    run = Tables.of(services.store).run(run_id)
+    assert run.status == "complete"
+    assert not run.approval_requested and run.approval_error
+    assert "approval webhook failed" in run.approval_error
