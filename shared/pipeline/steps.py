@@ -142,6 +142,8 @@ def plan_scoring(services: Services, body: bytes, *, dequeue_count: int = 1) -> 
             for rows in reader.rows_for_users(group).values() for row in rows)
         context = scoring.build_context(services, run, signals)
         ref, context = scoring.store_context(services, context)
+        if run.kind == "privileged":  # the privileged-account review scores role holders only
+            users = [u for u in users if scoring.roles_of(context.privileged, u, None)]
         groups = scoring.batches(users, services.settings.scoring_batch_users)
         batch_ids = [f"b{n:05d}" for n in range(len(groups))]
 

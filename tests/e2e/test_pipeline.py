@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 
 import msgspec
@@ -9,11 +13,12 @@ import pytest
 
 from local.approvals import ApprovalInbox
 from local.azurite import free_port
+from local.graph_emulator import GraphEmulator
 from local.runner import QueueRunner
 from local.tenant import Tenant
 from shared.model import level_rank
 from shared.pipeline.learn import learn
-from shared.pipeline.runs import Tables
+from shared.pipeline.runs import Tables, start_run
 from shared.pipeline.scoring import UserEvidence
 from shared.services import Services
 
@@ -107,3 +112,45 @@ def test_unreachable_webhook_is_recorded_and_the_run_still_completes(
     assert run.status == "complete"
     assert not run.approval_requested and run.approval_error
     assert "approval webhook failed" in run.approval_error
+
+
+def test_privileged_scope_scores_role_holders_only(
+    pipeline_services: Callable[..., Services], sample_tenant: Tenant
+) -> None:
+    services = pipeline_services(sample_tenant)
+    learn(services, until=sample_tenant.window.start)
+    run = start_run(services, window=sample_tenant.window, kind="privileged", ticket_id="Q4-AUDIT")
+    QueueRunner(services).drain()
+    tables = Tables.of(services.store)
+    done = tables.run(run.run_id)
+    verdicts = tables.verdicts.query_partition(run.run_id)
+    admins = {a["principalId"] for a in sample_tenant.role_assignments}
+    assert done.status == "complete" and done.ticket_id == "Q4-AUDIT"
+    assert verdicts and {v.user_id for v in verdicts} <= admins
+    assert all(v.privileged for v in verdicts)
+
+
+def test_command_line_learn_and_one_user_review(
+    pipeline_services: Callable[..., Services], sample_tenant: Tenant,
+    storage_connection_string: str, graph: GraphEmulator,
+) -> None:
+    services = pipeline_services(sample_tenant)
+    env = {**os.environ, "AzureWebJobsStorage": storage_connection_string,
+           "STORAGE_NAME_PREFIX": services.store_prefix, "GRAPH_BASE_URL": graph.base_url,
+           "GRAPH_CREDENTIAL": "local", "GRAPH_LOCAL_TOKEN": graph.token}
+    until = sample_tenant.window.start.isoformat()
+    learned = subprocess.run([sys.executable, "-m", "shared.cli", "learn", "--until", until],
+                             env=env, capture_output=True, text=True, timeout=120)
+    assert learned.returncode == 0, learned.stderr
+    assert "learned" in learned.stdout
+    user = next(u for u, e in sample_tenant.ground_truth.items() if e.scenario == "mfa_fatigue")
+    reviewed = subprocess.run(
+        [sys.executable, "-m", "shared.cli", "review", "--user", user,
+         "--start", sample_tenant.window.start.isoformat(),
+         "--end", sample_tenant.window.end.isoformat()],
+        env=env, capture_output=True, text=True, timeout=120)
+    assert reviewed.returncode == 0, reviewed.stderr
+    assert json.loads(reviewed.stdout)["verdict"] == "high"
+    bad = subprocess.run([sys.executable, "-m", "shared.cli", "review", "--user", "x' or 1 eq 1"],
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
