@@ -18,6 +18,7 @@ from typing import TypeVar
 import msgspec
 from msgspec.structs import replace
 
+from shared.analysis import roles_of
 from shared.errors import GraphUnavailable, InputError, NotFoundError, SigninReviewError
 from shared.logs import bound, event
 from shared.model import DataSource
@@ -143,7 +144,7 @@ def plan_scoring(services: Services, body: bytes, *, dequeue_count: int = 1) -> 
         context = scoring.build_context(services, run, signals)
         ref, context = scoring.store_context(services, context)
         if run.kind == "privileged":  # the privileged-account review scores role holders only
-            users = [u for u in users if scoring.roles_of(context.privileged, u, None)]
+            users = [u for u in users if roles_of(context.privileged, u, None)]
         groups = scoring.batches(users, services.settings.scoring_batch_users)
         batch_ids = [f"b{n:05d}" for n in range(len(groups))]
 
