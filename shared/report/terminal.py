@@ -46,10 +46,10 @@ def _summary_lines(result: ReviewResult) -> list[Text]:
 def _user_table(users: list[UserVerdict]) -> Table:
     table = Table(box=box.SIMPLE_HEAD, expand=True, pad_edge=False, show_edge=False)
     table.add_column("Level", no_wrap=True)
-    table.add_column("User", ratio=3, overflow="fold")
+    table.add_column("User", ratio=5, min_width=26, overflow="fold")
     table.add_column("Priv", no_wrap=True)
     table.add_column("Got in", no_wrap=True)
-    table.add_column("Findings", ratio=3, overflow="fold")
+    table.add_column("Findings", ratio=4, overflow="fold")
     table.add_column("Sign-ins", justify="right", no_wrap=True)
     table.add_column("Fail", justify="right", no_wrap=True)
     table.add_column("Countries", min_width=9, overflow="fold")
