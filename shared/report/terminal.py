@@ -44,15 +44,16 @@ def _summary_lines(result: ReviewResult) -> list[Text]:
 
 
 def _user_table(users: list[UserVerdict]) -> Table:
-    table = Table(box=box.SIMPLE_HEAD, expand=True, pad_edge=False, show_edge=False)
+    table = Table(box=box.SIMPLE_HEAD, expand=True, pad_edge=False, show_edge=False,
+                  collapse_padding=True)
     table.add_column("Level", no_wrap=True)
-    table.add_column("User", ratio=5, min_width=26, overflow="fold")
+    table.add_column("User", ratio=3, min_width=24, overflow="fold")
     table.add_column("Priv", no_wrap=True)
     table.add_column("Got in", no_wrap=True)
-    table.add_column("Findings", ratio=4, overflow="fold")
-    table.add_column("Sign-ins", justify="right", no_wrap=True)
+    table.add_column("Findings", ratio=2, min_width=19, overflow="fold")
+    table.add_column("Signins", justify="right", no_wrap=True)
     table.add_column("Fail", justify="right", no_wrap=True)
-    table.add_column("Countries", min_width=9, overflow="fold")
+    table.add_column("Where", min_width=5, overflow="fold")
     for user in users:
         types = sorted({finding.type for finding in user.findings})
         table.add_row(
