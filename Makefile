@@ -38,7 +38,7 @@ $(STAMP_CHROMIUM):
 # The main job end to end on the embedded sample tenant: Azurite + Graph emulator, started and
 # stopped by the command itself.
 demo: deps
-	$(PY) -m local.demo
+	$(PY) -m local.demo $(ARGS)
 
 # The whole suite. Services are started by pytest fixtures on free ports and always stopped.
 test: deps
