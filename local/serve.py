@@ -22,7 +22,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -31,6 +31,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import azure.functions as func
 
 import function_app
+from local.stack import local_settings as stack_settings
 from shared import config
 from shared.services import Services, install
 
@@ -184,12 +185,10 @@ def _handler(api: LocalApi) -> type[BaseHTTPRequestHandler]:
 
 def local_settings(storage: str, graph_url: str, graph_token: str, auth: dict[str, str],
                    allowed_callers: str, **more: str) -> config.Settings:
-    """Settings pointing at the local services (`more`: further app settings by name)."""
-    return config.load({
-        "AzureWebJobsStorage": storage, "GRAPH_BASE_URL": graph_url,
-        "GRAPH_CREDENTIAL": "local", "GRAPH_LOCAL_TOKEN": graph_token,
-        "REMEDIATION_ALLOWED_CALLERS": allowed_callers, **auth, **more,
-    })
+    """Settings pointing at the local services, trusting `auth`'s token issuer for the
+    remediation route (`more`: further app settings by name)."""
+    return stack_settings(storage, graph_url, graph_token,
+                          REMEDIATION_ALLOWED_CALLERS=allowed_callers, **auth, **more)
 
 
 @contextmanager
@@ -220,44 +219,31 @@ def background_runner(services: Services, every_s: float = 1.0) -> Iterator[None
 
 
 def main(argv: list[str] | None = None) -> int:
-    from local.azurite import Azurite
-    from local.graph_emulator import GraphEmulator
+    from datetime import UTC, datetime
+
     from local.identity import LOGIC_APP_OID, TokenIssuer
+    from local.stack import local_stack
+    from local.tenant import generate
 
     parser = argparse.ArgumentParser(prog="python -m local.serve", description=__doc__)
     parser.add_argument("--port", type=int, default=7071)
     parser.add_argument("--users", type=int, default=50, help="size of the sample tenant")
     args = parser.parse_args(argv)
-    with ExitStack() as stack:
-        azurite = stack.enter_context(Azurite())
-        graph = GraphEmulator()
-        graph.start()
-        stack.callback(graph.stop)
-        _load_sample_tenant(graph, args.users)
-        issuer = stack.enter_context(TokenIssuer())
-        services = Services(local_settings(azurite.connection_string, graph.base_url,
-                                           graph.token, issuer.settings(), LOGIC_APP_OID))
-        services.store.ensure_resources()
-        api = LocalApi(services, port=args.port).start()
-        stack.callback(api.stop)
-        stack.enter_context(background_runner(services))
-        _print_welcome(api, issuer.mint(lifetime_s=8 * 3600))
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-        signal.sigwait({signal.SIGINT, signal.SIGTERM})
-    return 0
-
-
-def _load_sample_tenant(graph: Any, users: int) -> None:
-    from datetime import UTC, datetime
-
-    from local.tenant import generate
-
-    tenant = generate(users=users, window_end=datetime.now(UTC))
-    graph.load(sign_ins=tenant.sign_ins, users=tenant.users, risky_users=tenant.risky_users,
-               risk_detections=tenant.risk_detections,
-               role_assignments=tenant.role_assignments)
+    tenant = generate(users=args.users, window_end=datetime.now(UTC))
     print(f"sample tenant: {len(tenant.users)} users, {len(tenant.sign_ins)} sign-ins, window "
           f"{tenant.window.start:%Y-%m-%d %H:%M} to {tenant.window.end:%Y-%m-%d %H:%M} UTC")
+    with TokenIssuer() as issuer, local_stack(
+            tenant=tenant, real_clock=True, REMEDIATION_ALLOWED_CALLERS=LOGIC_APP_OID,
+            **issuer.settings()) as local:
+        api = LocalApi(local.services, port=args.port).start()
+        try:
+            with background_runner(local.services):
+                _print_welcome(api, issuer.mint(lifetime_s=8 * 3600))
+                signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+                signal.sigwait({signal.SIGINT, signal.SIGTERM})
+        finally:
+            api.stop()
+    return 0
 
 
 def _print_welcome(api: LocalApi, token: str) -> None:

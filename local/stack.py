@@ -14,7 +14,7 @@ from local.azurite import Azurite
 from local.graph_emulator import GraphEmulator
 from local.tenant import Tenant, generate
 from shared import config
-from shared.services import Services
+from shared.services import Services, utc_now
 
 
 @dataclass
@@ -42,8 +42,10 @@ def local_settings(storage: str, graph_url: str, token: str, **extra: str) -> co
 
 @contextmanager
 def local_stack(*, users: int = 50, seed: int = 7, tenant: Tenant | None = None,
-                clock: datetime | None = None, **settings: str) -> Iterator[LocalStack]:
-    """Start everything; `clock` defaults to the Monday morning after the tenant's weekend."""
+                clock: datetime | None = None, real_clock: bool = False,
+                **settings: str) -> Iterator[LocalStack]:
+    """Start everything. The services' clock is `clock`, else the Monday morning after the
+    tenant's weekend (reproducible runs), or the real time with `real_clock` (`make serve`)."""
     tenant = tenant or generate(users=users, seed=seed)
     with Azurite() as azurite:
         graph = GraphEmulator()
@@ -56,7 +58,7 @@ def local_stack(*, users: int = 50, seed: int = 7, tenant: Tenant | None = None,
             services = Services(
                 local_settings(azurite.connection_string, graph.base_url, graph.token,
                                **settings),
-                clock=lambda: moment,
+                clock=utc_now if real_clock else (lambda: moment),
             )
             services.store.ensure_resources()
             yield LocalStack(azurite=azurite, graph=graph, tenant=tenant, services=services)
