@@ -143,17 +143,20 @@ def with_source(sources: list[DataSource], source: DataSource) -> list[DataSourc
     return [s for s in sources if s.name != source.name] + [source]
 
 
+def _settle(done: list[str], failed: dict[str, str], item: str, failure: str | None
+            ) -> tuple[list[str], dict[str, str]]:
+    """`item` moved to `done`, or to `failed` with its reason (a later success clears it)."""
+    if failure is None:
+        return sorted(set(done) | {item}), {k: v for k, v in failed.items() if k != item}
+    return [d for d in done if d != item], {**failed, item: failure}
+
+
 def slice_settled(tables: Tables, run_id: str, slice_id: str, *, failure: str | None = None
                   ) -> tuple[RunRecord, bool]:
     """Record a slice as done (or failed with a reason); True when this made every slice settle."""
 
     def settle(run: RunRecord) -> RunRecord:
-        if failure is None:
-            failed = {k: v for k, v in run.slices_failed.items() if k != slice_id}
-            done = sorted(set(run.slices_done) | {slice_id})
-        else:
-            failed = {**run.slices_failed, slice_id: failure}
-            done = [s for s in run.slices_done if s != slice_id]
+        done, failed = _settle(run.slices_done, run.slices_failed, slice_id, failure)
         return replace(run, slices_done=done, slices_failed=failed)
 
     before, after = tables.change_run(run_id, settle)
@@ -165,12 +168,7 @@ def batch_settled(tables: Tables, run_id: str, batch_id: str, *, failure: str | 
     """Record a scoring batch as done (or failed); True when this made every batch settle."""
 
     def settle(run: RunRecord) -> RunRecord:
-        if failure is None:
-            failed = {k: v for k, v in run.batches_failed.items() if k != batch_id}
-            done = sorted(set(run.batches_done) | {batch_id})
-        else:
-            failed = {**run.batches_failed, batch_id: failure}
-            done = [b for b in run.batches_done if b != batch_id]
+        done, failed = _settle(run.batches_done, run.batches_failed, batch_id, failure)
         return replace(run, batches_done=done, batches_failed=failed)
 
     before, after = tables.change_run(run_id, settle)
