@@ -44,7 +44,7 @@ from shared.store import (
 
 HISTORY_DAYS = 30  # Graph keeps sign-ins 30 days with P1/P2
 HISTORY_FETCHES_PER_BATCH = 25  # users without a profile whose history is fetched per batch
-EVIDENCE_WRITERS = 8  # evidence bundles uploaded at once
+EVIDENCE_WRITERS = 16  # evidence bundles uploaded at once
 
 
 class ScoringContext(msgspec.Struct, kw_only=True):
