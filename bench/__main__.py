@@ -50,4 +50,7 @@ def _cpus() -> int:
 
 
 if __name__ == "__main__":
+    from local.azurite import exit_on_sigterm
+
+    exit_on_sigterm()
     sys.exit(main(sys.argv[1:]))

@@ -44,6 +44,15 @@ def wait_for_port(port: int, timeout: float = 30.0, proc: subprocess.Popen[bytes
     raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
 
 
+def exit_on_sigterm() -> None:
+    """Let SIGTERM unwind the program like Ctrl-C, so context managers stop what they started."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 class Azurite:
     """One Azurite process. In memory by default; give `location` to keep data across restarts."""
 

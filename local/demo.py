@@ -17,6 +17,7 @@ from pathlib import Path
 import msgspec
 
 from local.approvals import ApprovalInbox
+from local.azurite import exit_on_sigterm
 from local.runner import QueueRunner
 from local.stack import local_stack
 from shared.audit import verify_run
@@ -34,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
+    exit_on_sigterm()
     started = time.monotonic()
     print(f"Sample tenant: {args.users} users (seed {args.seed}); starting Azurite and the Graph "
           "emulator on 127.0.0.1 ...", flush=True)
