@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import msgspec
 from msgspec.structs import replace
 
-from shared.errors import ConflictError, EvidenceError
+from shared.errors import ConflictError
 from shared.graph import decode_page, stream_sign_ins
 from shared.logs import event
 from shared.model import SignIn, Window
@@ -35,13 +35,11 @@ class SliceTaken(ConflictError):
 
 
 def put_page(evidence: EvidenceStore, name: str, body: bytes) -> tuple[EvidenceRef, bytes]:
-    """Store a page once; if a different page already holds the name, keep and use that one."""
-    try:
-        return evidence.put_evidence(name, body, content_type=JSON), body
-    except EvidenceError:
-        existing = evidence.adopt(name)
+    """Store a Graph page once; a page an earlier try already stored under the name is kept."""
+    ref, stored = evidence.put_or_adopt(name, body, content_type=JSON)
+    if stored is not body:
         event("fetch.page_adopted", page=name)
-        return existing
+    return ref, stored
 
 
 async def fetch_pages(services: Services, run: RunRecord, record: SliceRecord,

@@ -28,7 +28,6 @@ from shared.model import (
     Window,
     level_rank,
 )
-from shared.pipeline.fetch import put_page
 from shared.pipeline.records import RunRecord, VerdictRecord
 from shared.pipeline.runs import Tables
 from shared.pipeline.scoring import ScoringContext, UserEvidence
@@ -85,7 +84,9 @@ def render_reports(result: ReviewResult, timelines: dict[str, list[SignIn]], tit
 
 def store_reports(services: Services, run_id: str, reports: dict[str, bytes]
                   ) -> dict[str, EvidenceRef]:
-    return {kind: put_page(services.store.evidence, f"runs/{run_id}/report.{kind}", body)[0]
+    evidence = services.store.evidence
+    return {kind: evidence.put_or_adopt(f"runs/{run_id}/report.{kind}", body,
+                                        content_type=REPORT_TYPES[kind])[0]
             for kind, body in reports.items()}
 
 

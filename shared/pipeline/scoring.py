@@ -28,7 +28,7 @@ from shared.errors import GraphError
 from shared.graph import privileged_role_members, risk_detections, risky_users, stream_sign_ins
 from shared.logs import event
 from shared.model import DataSource, RiskDetection, RiskyUser, SignIn, UserVerdict, Window
-from shared.pipeline.fetch import decode_shard_row, put_page
+from shared.pipeline.fetch import decode_shard_row
 from shared.pipeline.records import RunRecord, VerdictRecord
 from shared.pipeline.runs import Tables
 from shared.services import Services
@@ -131,8 +131,8 @@ def build_context(services: Services, run: RunRecord, signals: TenantSignals) ->
 def store_context(services: Services, context: ScoringContext) -> tuple[EvidenceRef,
                                                                           ScoringContext]:
     """Write the context once; a retry that finds one already written uses that one."""
-    ref, body = put_page(services.store.evidence, context_name(context.run_id),
-                         msgspec.json.encode(context))
+    ref, body = services.store.evidence.put_or_adopt(
+        context_name(context.run_id), msgspec.json.encode(context), content_type=JSON)
     return ref, msgspec.json.decode(body, type=ScoringContext)
 
 

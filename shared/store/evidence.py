@@ -135,6 +135,16 @@ class EvidenceStore:
             )
         return EvidenceCheck(ok=True, sha256=actual)
 
+    def put_or_adopt(self, name: str, data: bytes, *, content_type: str
+                     ) -> tuple[EvidenceRef, bytes]:
+        """`put_evidence`, except that when `name` already holds other bytes (written by an
+        earlier try of the same step, before it could record them) those are kept and returned:
+        what was written first is the evidence."""
+        try:
+            return self.put_evidence(name, data, content_type=content_type), data
+        except EvidenceError:
+            return self.adopt(name)
+
     def adopt(self, name: str) -> tuple[EvidenceRef, bytes]:
         """An existing blob's reference and bytes, hashed as stored now.
 

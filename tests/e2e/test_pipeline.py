@@ -80,6 +80,11 @@ def test_evidence_is_write_once_and_hashes_match(
     run = tables.run(run_id)
     assert set(run.reports) == {"html", "csv", "json"}
     assert all(evidence.verify_evidence(ref) for ref in run.reports.values())
+    container = services.store.clients.container(services.store.names.evidence)
+    types = {kind: container.get_blob_client(ref.name).get_blob_properties()
+             .content_settings.content_type for kind, ref in run.reports.items()}
+    assert types == {"html": "text/html; charset=utf-8", "csv": "text/csv; charset=utf-8",
+                     "json": "application/json"}
 
 
 def test_medium_and_high_verdicts_go_to_the_approval_webhook_once(
