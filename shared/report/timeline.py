@@ -12,19 +12,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from shared.detect.codes import ErrorClass, error_class
 from shared.model import Finding, SignIn
 from shared.report.text import place_text, plain, utc_text
 
 Outcome = Literal["success", "failure", "interrupt"]
 
-# Not failures: routine MFA prompts, session life cycle, consent. See the field reference's
-# error-code table; codes, never description text.
-INTERRUPT_CODES = frozenset({
-    50074, 50076, 50079, 50072,  # MFA or registration required: a prompt, not a failure
-    50140, 50125, 70043, 70044, 50058, 16000, 16001, 16003, 700082, 50132, 50133, 51006,
-    81010, 81012, 81014, 50089,  # session life cycle
-    65001, 90094, 90095, 50199,  # consent
-})
+# Not failures: routine MFA prompts, session life cycle, consent (the detections' own classes).
+_INTERRUPTS = frozenset({ErrorClass.MFA_PROMPT, ErrorClass.INTERRUPT, ErrorClass.CONSENT})
 
 TIMELINE_ROW_LIMIT = 400
 _CONTEXT_ROWS = 2
@@ -34,7 +29,7 @@ def outcome(error_code: int) -> Outcome:
     """How a sign-in ended, for colouring: 0 is success, interrupts are not failures."""
     if error_code == 0:
         return "success"
-    return "interrupt" if error_code in INTERRUPT_CODES else "failure"
+    return "interrupt" if error_class(error_code) in _INTERRUPTS else "failure"
 
 
 @dataclass(frozen=True)
