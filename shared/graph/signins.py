@@ -49,17 +49,18 @@ def sign_in_filter(window: Window, *, user: str | None = None, beta: bool = Fals
     )
 
 
-def sign_in_source(graph: GraphConnection, error: GraphUnavailable | None = None) -> DataSource:
+def sign_in_source(api_version: str, error: GraphUnavailable | None = None) -> DataSource:
     """How the report names the sign-in source: which API version and what it covers, or why
     it could not be read."""
     if error is not None:
         return DataSource(name="signIns", available=False,
                           detail=f"unavailable: {error.reason} ({error.message})")
-    if graph.beta:
+    if api_version == "beta":
         return DataSource(name="signIns", available=True,
                           detail="Graph beta: interactive and non-interactive sign-ins")
     return DataSource(name="signIns", available=True,
-                      detail="Graph v1.0: interactive sign-ins only (beta adds non-interactive)")
+                      detail="Graph v1.0: interactive sign-ins only (set GRAPH_API_VERSION=beta "
+                             "to add non-interactive ones)")
 
 
 def decode_page(body: bytes) -> SignInPage:

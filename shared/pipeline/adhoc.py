@@ -19,12 +19,12 @@ from msgspec.structs import replace
 
 from shared.audit import record_manifest
 from shared.detect.context import TenantSignalsBuilder
-from shared.graph import odata, stream_sign_ins
+from shared.graph import odata, sign_in_source, stream_sign_ins
 from shared.logs import bound, event
 from shared.model import DataSource, SignIn, Window
 from shared.pipeline.fetch import put_page
 from shared.pipeline.records import RunRecord, SliceRecord, VerdictRecord
-from shared.pipeline.runs import Tables, sign_in_source
+from shared.pipeline.runs import Tables
 from shared.pipeline.scoring import (
     HISTORY_DAYS,
     ScoringContext,

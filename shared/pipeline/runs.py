@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from msgspec.structs import replace
 
 from shared.errors import NotFoundError
+from shared.graph.signins import sign_in_source
 from shared.logs import event
 from shared.model import DataSource, Window
 from shared.pipeline.records import (
@@ -129,13 +130,6 @@ def start_run(
     event("run.started", runId=run_id, kind=kind, slices=len(slice_ids),
           windowStart=window.start.isoformat(), windowEnd=window.end.isoformat())
     return record
-
-
-def sign_in_source(api_version: str) -> DataSource:
-    if api_version == "beta":
-        return DataSource("signIns", True, "Graph beta: interactive and non-interactive sign-ins")
-    return DataSource("signIns", True, "Graph v1.0: interactive sign-ins only (set "
-                      "GRAPH_API_VERSION=beta to add non-interactive ones)")
 
 
 def with_source(sources: list[DataSource], source: DataSource) -> list[DataSource]:

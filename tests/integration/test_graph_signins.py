@@ -110,8 +110,8 @@ def test_v1_is_interactive_only_beta_adds_non_interactive(graph: GraphEmulator) 
     assert beta[0].request_url.startswith(f"{graph.base_url}/beta/auditLogs/signIns")
     assert beta[0].sign_ins[0].autonomous_system_number == 3243  # a beta-only field
     assert v1[0].sign_ins[0].autonomous_system_number is None
-    assert "interactive sign-ins only" in sign_in_source(connection(graph)).detail
-    beta_source = sign_in_source(connection(graph, GRAPH_API_VERSION="beta"))
+    assert "interactive sign-ins only" in sign_in_source("v1.0").detail
+    beta_source = sign_in_source("beta")
     assert "non-interactive" in beta_source.detail and beta_source.available
 
 
@@ -222,7 +222,7 @@ def test_403_without_premium_says_licence(graph: GraphEmulator) -> None:
     assert refused.value.code == "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
     assert refused.value.reason == "licence"
     assert len(graph.calls) == 1  # not retried
-    source = sign_in_source(connection(graph), refused.value)
+    source = sign_in_source("v1.0", refused.value)
     assert not source.available and source.detail.startswith("unavailable: licence")
 
 
