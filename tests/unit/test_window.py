@@ -1,6 +1,7 @@
 """Which span a scheduled review covers: weekends, holidays, time zones, late and double timers."""
 
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 
@@ -73,7 +74,7 @@ def test_slices_cover_the_window_once(hours: int) -> None:
     window = Window(start=at("2026-11-20T17:00:00+00:00"), end=at("2026-11-23T05:00:00+00:00"))
     parts = slices(window, hours)
     assert parts[0].start == window.start and parts[-1].end == window.end
-    for before, after in zip(parts, parts[1:], strict=False):
+    for before, after in pairwise(parts):
         assert after.start - before.end == timedelta(microseconds=1)
         assert before.end - before.start < timedelta(hours=hours)
 
