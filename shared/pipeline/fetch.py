@@ -11,7 +11,7 @@ index of the page it came from, so a verdict can name the exact pages it rests o
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import msgspec
 from msgspec.structs import replace
@@ -43,7 +43,8 @@ def put_page(evidence: EvidenceStore, name: str, body: bytes) -> tuple[EvidenceR
 
 
 async def fetch_pages(services: Services, run: RunRecord, record: SliceRecord,
-                      fetched: dict[int, list[SignIn]]) -> SliceRecord:
+                      fetched: dict[int, list[SignIn]],
+                      on_page: Callable[[], None] = lambda: None) -> SliceRecord:
     """Fetch the slice's remaining pages into evidence, recording each one on the slice entity.
 
     The sign-ins of pages fetched now are kept in `fetched` (page index -> rows) so the shard
@@ -65,6 +66,7 @@ async def fetch_pages(services: Services, run: RunRecord, record: SliceRecord,
                 next_link = decoded.next_link if decoded else page.next_link
                 record = _append_page(tables, record, n, ref, next_link, len(rows))
                 fetched[n] = rows
+                on_page()
                 if decoded is not None and next_link is not None:
                     adopted = True  # continue from the adopted page's own link
                     break
@@ -108,10 +110,12 @@ def write_shard(services: Services, record: SliceRecord, fetched: dict[int, list
     return len(by_user)
 
 
-def fetch_slice(services: Services, run: RunRecord, record: SliceRecord) -> SliceRecord:
-    """The whole step for one slice: pages (resumed where a previous try stopped), then shard."""
+def fetch_slice(services: Services, run: RunRecord, record: SliceRecord,
+                on_page: Callable[[], None] = lambda: None) -> SliceRecord:
+    """The whole step for one slice: pages (resumed where a previous try stopped), then shard.
+    `on_page` runs after each stored page (the caller renews its fetch lease there)."""
     fetched: dict[int, list[SignIn]] = {}
-    record = asyncio.run(fetch_pages(services, run, record, fetched))
+    record = asyncio.run(fetch_pages(services, run, record, fetched, on_page))
     users = write_shard(services, record, fetched)
     event("fetch.slice_done", sliceId=record.slice_id, pages=len(record.pages),
           rows=record.rows, users=users)

@@ -1,6 +1,11 @@
 """The pipeline's entry points, one per trigger. Each decodes its message, binds the run's ids to
 the logs, does its step, and decides what comes next.
 
+Fetch slices run one at a time per tenant: Graph's sign-in throttle belongs to the app and tenant,
+so a second fetcher would only trade throughput for 429s. The fetch step holds a blob lease while
+it calls Graph; a delivery that finds the lease taken is put back for later, not counted as a
+failure.
+
 Failure rules:
 - A malformed message is rejected with a logged reason and not retried (retrying cannot fix it).
 - Graph answering 401/403 (licence or permission) fails the slice at once with that reason: the run
@@ -44,6 +49,9 @@ def on_timer(services: Services, *, past_due: bool = False) -> RunRecord | None:
 
 M = TypeVar("M", bound=QueueMessage)
 
+FETCH_LEASE = "fetch-sign-ins"  # one fetcher at a time per tenant (storage account)
+FETCH_DEFER_S = 20  # a slice that finds the lease taken comes back this much later
+
 
 def _decode(body: bytes, kind: type[M], queue: str) -> M | None:
     try:
@@ -69,8 +77,15 @@ def fetch_slice(services: Services, body: bytes, *, dequeue_count: int = 1) -> N
             event("message.rejected", queue="signin-slices", reason=exc.message)
             return
         if record.status == "pending":
+            lease = services.store.try_lease(FETCH_LEASE)
+            if lease is None:  # another instance is fetching: Graph's budget is the tenant's
+                services.store.queues.send(services.store.names.signin_slices, message,
+                                           delay_s=FETCH_DEFER_S)
+                event("fetch.deferred", delayS=FETCH_DEFER_S)
+                return
             try:
-                record = fetch.fetch_slice(services, run, record)
+                with lease:
+                    record = fetch.fetch_slice(services, run, record, on_page=lease.renew)
             except fetch.SliceTaken as exc:
                 event("fetch.slice_taken", reason=exc.message)
                 return

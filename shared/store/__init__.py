@@ -32,6 +32,7 @@ from shared.store.evidence import (
     remediation_name,
     user_bundle_name,
 )
+from shared.store.leases import Lease, try_lease
 from shared.store.names import ResourceNames, poison
 from shared.store.queues import (
     QueueMessage,
@@ -50,11 +51,36 @@ T = TypeVar("T", bound=msgspec.Struct)
 JSON = "application/json"
 
 __all__ = [
-    "DEFAULT_RETRY", "JSON", "EntityTable", "EvidenceCheck", "EvidenceRef", "EvidenceStore",
-    "Modified", "QueueMessage", "QueueStore", "ReceivedMessage", "ResourceNames", "RetrySchedule",
-    "ShardIndex", "ShardReader", "ShardStore", "StorageClients", "Store", "Versioned",
-    "decode_key", "decode_message", "decode_queue_text", "encode_key", "encode_message",
-    "ensure_resources", "manifest_name", "page_name", "poison", "remediation_name",
+    "DEFAULT_RETRY",
+    "JSON",
+    "EntityTable",
+    "EvidenceCheck",
+    "EvidenceRef",
+    "EvidenceStore",
+    "Lease",
+    "Modified",
+    "QueueMessage",
+    "QueueStore",
+    "ReceivedMessage",
+    "ResourceNames",
+    "RetrySchedule",
+    "ShardIndex",
+    "ShardReader",
+    "ShardStore",
+    "StorageClients",
+    "Store",
+    "Versioned",
+    "decode_key",
+    "decode_message",
+    "decode_queue_text",
+    "encode_key",
+    "encode_message",
+    "ensure_resources",
+    "manifest_name",
+    "page_name",
+    "poison",
+    "remediation_name",
+    "try_lease",
     "user_bundle_name",
 ]
 
@@ -75,6 +101,10 @@ class Store:
     @cached_property
     def shards(self) -> ShardStore:
         return ShardStore(self.clients.container(self.names.work))
+
+    def try_lease(self, name: str) -> Lease | None:
+        """A lease on `locks/{name}` in the work container, or None while another holds it."""
+        return try_lease(self.clients.container(self.names.work), f"locks/{name}")
 
     @cached_property
     def queues(self) -> QueueStore:

@@ -16,7 +16,7 @@ from local.graph_emulator import GraphEmulator
 from local.runner import QueueRunner
 from local.tenant import Tenant
 from shared.model import level_rank
-from shared.pipeline import fetch
+from shared.pipeline import fetch, steps
 from shared.pipeline.learn import learn
 from shared.pipeline.runs import Tables
 from shared.services import Services
@@ -224,3 +224,28 @@ def test_fetch_resumes_from_the_recorded_next_link(
     assert done.status == "done"
     assert len(requests) == len(done.pages) - 2  # resumed at page 3: pages 1-2 never refetched
     assert done.pages[:2] == first.pages
+
+
+def test_fetch_waits_while_another_instance_holds_the_lease(
+    pipeline_services: Callable[..., Services], sample_tenant: Tenant, graph: GraphEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    services = pipeline_services(sample_tenant, SLICE_HOURS="72")
+    learn(services, until=sample_tenant.window.start)
+    graph.reset()
+    monkeypatch.setattr(steps, "FETCH_DEFER_S", 1)
+    other_instance = services.store.try_lease(steps.FETCH_LEASE)
+    assert other_instance is not None
+    assert services.store.try_lease(steps.FETCH_LEASE) is None
+    runner = QueueRunner(services)
+    runner.fire_timer()
+    runner.step()  # the slice finds the lease taken: put back for later, nothing fetched
+    (run,) = Tables.of(services.store).runs.query("RowKey eq 'run'")
+    assert Tables.of(services.store).slice(run.run_id, "s000").status == "pending"
+    assert not [c for c in graph.calls if "signIns" in c["path"]]
+    assert not runner.failures
+    other_instance.release()
+    time.sleep(1.5)
+    runner.drain()
+    assert Tables.of(services.store).run(run.run_id).status == "complete"
+    assert services.store.try_lease(steps.FETCH_LEASE) is not None  # released after the fetch
