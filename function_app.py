@@ -32,42 +32,45 @@ def review_schedule(timer: func.TimerRequest) -> None:
 def fetch_slice(msg: func.QueueMessage) -> None:
     from shared.pipeline import steps
 
-    steps.fetch_slice(current(), msg.get_body(), dequeue_count=msg.dequeue_count or 1)
+    steps.fetch_slice(current(), msg.get_body(), dequeue_count=msg.dequeue_count or 1,
+                      message_id=msg.id)
 
 
 @app.queue_trigger(arg_name="msg", queue_name="run-ready", connection=STORAGE)
 def plan_scoring(msg: func.QueueMessage) -> None:
     from shared.pipeline import steps
 
-    steps.plan_scoring(current(), msg.get_body(), dequeue_count=msg.dequeue_count or 1)
+    steps.plan_scoring(current(), msg.get_body(), dequeue_count=msg.dequeue_count or 1,
+                      message_id=msg.id)
 
 
 @app.queue_trigger(arg_name="msg", queue_name="user-scoring", connection=STORAGE)
 def score_users(msg: func.QueueMessage) -> None:
     from shared.pipeline import steps
 
-    steps.score_users(current(), msg.get_body(), dequeue_count=msg.dequeue_count or 1)
+    steps.score_users(current(), msg.get_body(), dequeue_count=msg.dequeue_count or 1,
+                      message_id=msg.id)
 
 
 @app.queue_trigger(arg_name="msg", queue_name="signin-slices-poison", connection=STORAGE)
 def fetch_slice_poison(msg: func.QueueMessage) -> None:
     from shared.pipeline import steps
 
-    steps.on_poison(current(), "signin-slices", msg.get_body())
+    steps.on_poison(current(), "signin-slices", msg.get_body(), message_id=msg.id)
 
 
 @app.queue_trigger(arg_name="msg", queue_name="run-ready-poison", connection=STORAGE)
 def plan_scoring_poison(msg: func.QueueMessage) -> None:
     from shared.pipeline import steps
 
-    steps.on_poison(current(), "run-ready", msg.get_body())
+    steps.on_poison(current(), "run-ready", msg.get_body(), message_id=msg.id)
 
 
 @app.queue_trigger(arg_name="msg", queue_name="user-scoring-poison", connection=STORAGE)
 def score_users_poison(msg: func.QueueMessage) -> None:
     from shared.pipeline import steps
 
-    steps.on_poison(current(), "user-scoring", msg.get_body())
+    steps.on_poison(current(), "user-scoring", msg.get_body(), message_id=msg.id)
 
 
 # --- HTTP: ad-hoc reviews for ticketing systems, approved remediation for the Logic App -----

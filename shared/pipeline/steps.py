@@ -64,7 +64,13 @@ def _decode(body: bytes, kind: type[M], queue: str) -> M | None:
 # --- fetch ----------------------------------------------------------------------------------
 
 
-def fetch_slice(services: Services, body: bytes, *, dequeue_count: int = 1) -> None:
+def fetch_slice(services: Services, body: bytes, *, dequeue_count: int = 1,
+                message_id: str | None = None) -> None:
+    with bound(correlationId=message_id):
+        _fetch_slice(services, body, dequeue_count)
+
+
+def _fetch_slice(services: Services, body: bytes, dequeue_count: int) -> None:
     message = _decode(body, FetchSlice, "signin-slices")
     if message is None:
         return
@@ -136,7 +142,13 @@ def _settle_slice(services: Services, tables: Tables, message: FetchSlice, *,
 # --- plan scoring ---------------------------------------------------------------------------
 
 
-def plan_scoring(services: Services, body: bytes, *, dequeue_count: int = 1) -> None:
+def plan_scoring(services: Services, body: bytes, *, dequeue_count: int = 1,
+                 message_id: str | None = None) -> None:
+    with bound(correlationId=message_id):
+        _plan_scoring(services, body, dequeue_count)
+
+
+def _plan_scoring(services: Services, body: bytes, dequeue_count: int) -> None:
     message = _decode(body, RunReady, "run-ready")
     if message is None:
         return
@@ -210,7 +222,13 @@ def _context(services: Services, run: RunRecord) -> scoring.ScoringContext | Non
 # --- score users ----------------------------------------------------------------------------
 
 
-def score_users(services: Services, body: bytes, *, dequeue_count: int = 1) -> None:
+def score_users(services: Services, body: bytes, *, dequeue_count: int = 1,
+                message_id: str | None = None) -> None:
+    with bound(correlationId=message_id):
+        _score_users(services, body, dequeue_count)
+
+
+def _score_users(services: Services, body: bytes, dequeue_count: int) -> None:
     message = _decode(body, ScoreUsers, "user-scoring")
     if message is None:
         return
@@ -242,7 +260,13 @@ def _settle_batch(services: Services, tables: Tables, run_id: str, batch_id: str
 # --- poison ---------------------------------------------------------------------------------
 
 
-def on_poison(services: Services, queue: str, body: bytes) -> None:
+def on_poison(services: Services, queue: str, body: bytes, *,
+              message_id: str | None = None) -> None:
+    with bound(correlationId=message_id):
+        _on_poison(services, queue, body)
+
+
+def _on_poison(services: Services, queue: str, body: bytes) -> None:
     """A message failed every delivery: settle its slice, batch or run as failed, with why."""
     tables = Tables.of(services.store)
     kinds: dict[str, type[QueueMessage]] = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -159,3 +160,20 @@ def test_command_line_learn_and_one_user_review(
     bad = subprocess.run([sys.executable, "-m", "shared.cli", "review", "--user", "x' or 1 eq 1"],
                          env=env, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
+
+
+def test_logs_are_structured_with_ids_and_carry_no_tokens(
+    pipeline_services: Callable[..., Services], sample_tenant: Tenant, graph: GraphEmulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    services = pipeline_services(sample_tenant)
+    with caplog.at_level(logging.INFO, logger="signin_review"):
+        _, run_id = run_monday(services, sample_tenant)
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "signin_review"]
+    steps = [line for line in lines if line["event"].split(".")[0] in ("fetch", "score")]
+    assert steps and all(line["runId"] == run_id and line["correlationId"] for line in steps)
+    assert {line["event"] for line in lines} >= {"run.started", "fetch.slice_done",
+                                                 "score.planned", "score.batch_done",
+                                                 "run.finalized"}
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert graph.token not in text and "Bearer" not in text
