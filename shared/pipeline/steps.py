@@ -170,8 +170,7 @@ def _plan_scoring(services: Services, body: bytes, dequeue_count: int) -> None:
             for rows in reader.rows_for_users(group).values() for row in rows)
         context = scoring.build_context(services, run, signals)
         ref, context = scoring.store_context(services, context)
-        if run.kind == "privileged":  # the privileged-account review scores role holders only
-            users = [u for u in users if roles_of(context.privileged, u, None)]
+        users = _scored(run, context, users)
         groups = scoring.batches(users, services.settings.scoring_batch_users)
         batch_ids = [f"b{n:05d}" for n in range(len(groups))]
 
@@ -196,14 +195,23 @@ def _plan_scoring(services: Services, body: bytes, dequeue_count: int) -> None:
                               ScoreUsers(run_id=run.run_id, batch_id=batch_id, user_ids=group))
 
 
+def _scored(run: RunRecord, context: scoring.ScoringContext, users: list[str]) -> list[str]:
+    """The users a run scores: everyone, or role holders only in a privileged-account review."""
+    if run.kind == "privileged":
+        return [u for u in users if roles_of(context.privileged, u, None)]
+    return users
+
+
 def _resend_batches(services: Services, run: RunRecord) -> None:
     """A redelivered run-ready after planning: re-send batches not yet settled, or finalize."""
     if run.batches_settled:
         if run.status not in ("complete", "partial"):
             finalize.finalize(services, run.run_id, _context(services, run))
         return
+    context = _context(services, run)
     users = list(services.store.shards.reader(run.run_id).users())
-    groups = scoring.batches(users, services.settings.scoring_batch_users)
+    groups = scoring.batches(_scored(run, context, users) if context else users,
+                             services.settings.scoring_batch_users)
     settled = set(run.batches_done) | set(run.batches_failed)
     for batch_id, group in zip(run.batch_ids, groups, strict=False):
         if batch_id not in settled:

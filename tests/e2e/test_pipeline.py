@@ -19,6 +19,7 @@ from local.runner import QueueRunner
 from local.tenant import Tenant
 from shared.model import level_rank
 from shared.pipeline.learn import learn
+from shared.pipeline.records import RunReady
 from shared.pipeline.runs import Tables, start_run
 from shared.pipeline.scoring import UserEvidence
 from shared.services import Services
@@ -126,7 +127,7 @@ def test_privileged_scope_scores_role_holders_only(
     services = pipeline_services(sample_tenant)
     learn(services, until=sample_tenant.window.start)
     run = start_run(services, window=sample_tenant.window, kind="privileged", ticket_id="Q4-AUDIT")
-    QueueRunner(services).drain()
+    QueueRunner(services, redeliver=True).drain()  # redelivered planning keeps the same batches
     tables = Tables.of(services.store)
     done = tables.run(run.run_id)
     verdicts = tables.verdicts.query_partition(run.run_id)
@@ -177,3 +178,26 @@ def test_logs_are_structured_with_ids_and_carry_no_tokens(
                                                  "run.finalized"}
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert graph.token not in text and "Bearer" not in text
+
+
+def test_batches_lost_after_planning_are_sent_again(
+    pipeline_services: Callable[..., Services], sample_tenant: Tenant
+) -> None:
+    services = pipeline_services(sample_tenant)
+    learn(services, until=sample_tenant.window.start)
+    run = start_run(services, window=sample_tenant.window, kind="privileged")
+    store = services.store
+    runner = QueueRunner(services)
+    scoring_handler = runner.handlers.pop(store.names.user_scoring)
+    runner.drain()  # fetched and planned; the scoring messages are still queued
+    store.clients.queue(store.names.user_scoring).clear_messages()  # as if the sends were lost
+    assert Tables.of(store).run(run.run_id).scoring_planned
+    store.queues.send(store.names.run_ready, RunReady(run_id=run.run_id))  # a redelivery
+    runner.handlers[store.names.user_scoring] = scoring_handler
+    runner.drain()
+    done = Tables.of(store).run(run.run_id)
+    admins = {a["principalId"] for a in sample_tenant.role_assignments}
+    verdicts = Tables.of(store).verdicts.query_partition(run.run_id)
+    assert done.status == "complete"
+    assert {v.user_id for v in verdicts} == admins & {v.user_id for v in verdicts}
+    assert verdicts and all(v.privileged for v in verdicts)
