@@ -98,3 +98,8 @@ class BodyTooLarge(InputError):
 
 class UnsupportedContentType(InputError):
     """A request body is not in a media type the route reads (HTTP 415)."""
+
+
+class ServiceUnavailable(SigninReviewError):
+    """Something the answer depends on cannot be reached right now (e.g. the identity provider's
+    signing keys); the caller may retry later."""

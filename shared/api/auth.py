@@ -23,7 +23,7 @@ import jwt
 import msgspec
 
 from shared.config import Settings
-from shared.errors import ConfigError, PermissionDenied, SigninReviewError, Unauthenticated
+from shared.errors import ConfigError, PermissionDenied, ServiceUnavailable, Unauthenticated
 from shared.logs import event
 
 V2_ISSUER = "https://login.microsoftonline.com/{tenant}/v2.0"
@@ -120,7 +120,8 @@ class KeySet:
             if (stale or unknown) and may_try:
                 self._refresh(now)
             if self._keys is None:
-                raise SigninReviewError(f"the signing keys at {self.url} could not be read")
+                raise ServiceUnavailable(f"the signing keys at {self.url} could not be read; "
+                                         "remediation is refused until they can be")
             return self._keys.get(kid)
 
     def _refresh(self, now: float) -> None:

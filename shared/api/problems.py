@@ -20,6 +20,7 @@ from shared.errors import (
     InputError,
     NotFoundError,
     PermissionDenied,
+    ServiceUnavailable,
     SigninReviewError,
     StorageError,
     Unauthenticated,
@@ -39,6 +40,7 @@ STATUS_BY_ERROR: tuple[tuple[type[SigninReviewError], int], ...] = (
     (ConfigError, 503),  # fail closed: a missing setting refuses the request, naming it
     (GraphError, 502),  # includes GraphUnavailable (licence or permission missing)
     (StorageError, 503),
+    (ServiceUnavailable, 503),
 )
 MAX_DETAIL = 500
 

@@ -133,7 +133,7 @@ def test_key_set_refreshes_on_unknown_kid_at_most_once_a_minute(token_issuer: To
     assert token_issuer.jwks_requests - before == 3
 
 
-def test_unreachable_key_set_is_an_internal_error_not_a_pass(token_issuer: TokenIssuer) -> None:
+def test_unreachable_key_set_is_unavailable_not_a_pass(token_issuer: TokenIssuer) -> None:
     env = {**token_issuer.settings(), "REMEDIATION_ALLOWED_CALLERS": LOGIC_APP_OID,
            "AUTH_JWKS_URL": "http://127.0.0.1:9/nothing/keys",
            "AzureWebJobsStorage": "UseDevelopmentStorage=true"}
@@ -141,5 +141,5 @@ def test_unreachable_key_set_is_an_internal_error_not_a_pass(token_issuer: Token
                          headers={"authorization": f"Bearer {token_issuer.mint()}",
                                   "content-type": "application/json"}, body=b"{}")
     answer = handle(Services(config.load(env)), "create_remediation", request)
-    assert answer.status == 500
+    assert answer.status == 503
     assert b"Traceback" not in answer.body and b"correlationId" in answer.body
