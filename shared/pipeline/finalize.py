@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import msgspec
 from msgspec.structs import replace
@@ -37,6 +38,7 @@ from shared.store import EvidenceRef
 REPORT_TYPES = {"html": "text/html; charset=utf-8", "csv": "text/csv; charset=utf-8",
                 "json": "application/json"}
 APPROVAL_TIMEOUT_S = 20
+APPROVAL_RETRY_DAYS = 7  # a failed approval request is sent again on mornings within a week
 BUNDLE_READERS = 8
 
 
@@ -166,3 +168,19 @@ def request_approval(services: Services, tables: Tables, run: RunRecord,
     if error:
         tables.change_run(run.run_id, lambda r: replace(r, approval_requested=False,
                                                          approval_error=error))
+    elif run.approval_error:
+        tables.change_run(run.run_id, lambda r: replace(r, approval_error=None))
+
+
+def retry_approvals(services: Services, *, days: int = APPROVAL_RETRY_DAYS) -> int:
+    """Send again the approval requests that failed for runs finished in the last `days`
+    (the timer calls this every business morning); the number of runs retried."""
+    tables = Tables.of(services.store)
+    since = services.clock() - timedelta(days=days)
+    pending = [run for run in tables.runs.query("RowKey eq 'run' and approval_requested eq false")
+               if run.approval_error and run.finished_at and run.finished_at >= since]
+    for run in pending:
+        verdicts = tables.verdicts.query_partition(run.run_id)
+        event("approval.retry", runId=run.run_id, lastError=run.approval_error)
+        request_approval(services, tables, run, [v.detail for v in verdicts])
+    return len(pending)

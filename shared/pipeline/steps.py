@@ -38,8 +38,10 @@ __all__ = ["fetch_slice", "on_poison", "on_timer", "plan_scoring", "score_users"
 
 
 def on_timer(services: Services, *, past_due: bool = False) -> RunRecord | None:
-    """The business-morning timer: start the run for the window that just closed, if any."""
+    """The business-morning timer: send again any approval request that failed in the past week,
+    then start the run for the window that just closed, if any."""
     now = services.clock()
+    finalize.retry_approvals(services)
     window = scheduled_window(now, services.settings)
     if window is None:
         event("timer.nothing_to_review", now=now.isoformat(), pastDue=past_due)

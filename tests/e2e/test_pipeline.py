@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import msgspec
 import pytest
+from msgspec.structs import replace
 
 from local.approvals import ApprovalInbox
 from local.azurite import free_port
@@ -109,7 +110,7 @@ def test_medium_and_high_verdicts_go_to_the_approval_webhook_once(
     assert all(v["reasons"] and v["proposedActions"] for v in request["verdicts"])
 
 
-def test_unreachable_webhook_is_recorded_and_the_run_still_completes(
+def test_unreachable_webhook_is_recorded_and_retried_by_the_next_timer(
     pipeline_services: Callable[..., Services], sample_tenant: Tenant
 ) -> None:
     services = pipeline_services(sample_tenant,
@@ -119,6 +120,14 @@ def test_unreachable_webhook_is_recorded_and_the_run_still_completes(
     assert run.status == "complete"
     assert not run.approval_requested and run.approval_error
     assert "approval webhook failed" in run.approval_error
+    with ApprovalInbox() as inbox:  # the webhook is back: the next morning's timer sends it
+        mended = Services(replace(services.settings, approval_webhook_url=inbox.url),
+                          store_prefix=services.store_prefix, clock=services.clock)
+        QueueRunner(mended).fire_timer()
+    (request,) = inbox.requests
+    run = Tables.of(services.store).run(run_id)
+    assert request["runId"] == run_id and request["verdicts"]
+    assert run.approval_requested and run.approval_error is None
 
 
 def test_privileged_scope_scores_role_holders_only(
