@@ -8,14 +8,13 @@ the verdict. `score_user` is the per-user step alone, for the pipeline's scoring
 
 from __future__ import annotations
 
-import gc
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from operator import attrgetter
 
 from shared.baseline import BaselineProfile, build_profile
+from shared.bulk import paused_gc
 from shared.detect import run_all
 from shared.detect.context import (
     DetectionContext,
@@ -39,23 +38,6 @@ from shared.verdict import decide
 Privileged = Mapping[str, list[str]] | set[str] | frozenset[str]
 Timelines = dict[str, list[SignIn]]
 _created = attrgetter("created_date_time")
-
-
-@contextmanager
-def paused_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector during bulk work that creates no reference cycles.
-
-    Millions of long-lived records make every full collection walk all of them, which costs more
-    than the work itself (measured: decoding a million sign-ins runs about three times faster).
-    Reference counting still frees everything; the collector resumes as it was afterwards.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def score_user(user_sign_ins: Sequence[SignIn], context: DetectionContext) -> UserVerdict:

@@ -9,13 +9,13 @@ from __future__ import annotations
 import gc
 import math
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from local.graph_emulator.odata import Compare, Node, Predicate, conjuncts
+from shared.bulk import paused_gc
 
 INTERACTIVE = "interactiveUser"
 NON_INTERACTIVE = "nonInteractiveUser"
@@ -84,7 +84,7 @@ class SignInTable:
 
     def __init__(self, rows: Iterable[dict[str, Any]]) -> None:
         rows = list(rows)
-        with _collector_paused():
+        with paused_gc():
             order = sorted(((epoch(row.get("createdDateTime")), str(row.get("id", "")), i)
                             for i, row in enumerate(rows)), reverse=True)
             records = [Record(rows[i], ts, rank, sign_in_event_types(rows[i]))
@@ -95,6 +95,9 @@ class SignInTable:
                 key: IndexedRows(ranks, [-records[i].ts for i in ranks])
                 for key, ranks in _ranks_by_user(records).items()
             }
+        # Nothing loaded forms a cycle: freeze it so later collections (one per few requests)
+        # skip the loaded rows; rows dropped by a later load() are still freed by refcounting.
+        gc.freeze()
 
     def page(self, predicate: Predicate, plan: ScanPlan, *, top: int, after_rank: int
              ) -> tuple[list[Record], bool]:
@@ -123,22 +126,6 @@ def _ranks_by_user(records: list[Record]) -> dict[str, list[int]]:
                     upn.lower() if isinstance(upn, str) else ""} - {""}:
             by_user.setdefault(key, []).append(rec.rank)
     return by_user
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Building a million small objects triggers the cyclic collector over and over, each time
-    walking every row already loaded. Nothing built here forms a cycle: pause the collector,
-    then freeze what exists so later collections (one per few requests) skip the loaded rows.
-    Rows dropped by a later load() are still freed by reference counting."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        if was_enabled:
-            gc.enable()
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,8 +13,8 @@ from typing import Any, Literal
 import msgspec
 
 from local.tenant.generator import Tenant
-from local.tenant.records import collector_paused
 from local.tenant.truth import Expectation
+from shared.bulk import paused_gc as collector_paused
 from shared.model import Window
 
 JSONL_FROM = 200_000

@@ -11,10 +11,11 @@ from operator import itemgetter
 
 from local.tenant import attacks, benign
 from local.tenant.people import Person, graph_user, make_people
-from local.tenant.records import SignInLog, collector_paused
+from local.tenant.records import SignInLog
 from local.tenant.scene import Away, Scene
 from local.tenant.timeline import Timeline, weekend_window
 from local.tenant.truth import ATTACKS, BENIGN_ADMIN, SPRAY_TARGET, Expectation, cast, expectation
+from shared.bulk import paused_gc as collector_paused
 from shared.model import Window
 
 MIN_USERS = 40

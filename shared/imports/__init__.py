@@ -18,11 +18,10 @@ one (same id, user and time: Log Analytics writes one row per authentication ste
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 
+from shared.bulk import paused_gc
 from shared.errors import InputError
 from shared.imports.csvfiles import read_csv
 from shared.imports.dates import DATE_ORDERS, DateOrder
@@ -50,7 +49,7 @@ def read_paths(
     result = ImportResult(sign_ins=[], problems=[], formats={})
     seen: _Seen = ({}, {})
     for path in paths:
-        with _bulk_allocation():
+        with paused_gc():
             fmt, sign_ins, problems = read_file(path, format=format, date_order=date_order)
             repeated = _add_new(result.sign_ins, sign_ins, seen)
         result.formats[str(path)] = fmt
@@ -103,14 +102,3 @@ def _same_event(a: SignIn, b: SignIn) -> bool:
     return a.user_key == b.user_key and a.created_date_time == b.created_date_time
 
 
-@contextmanager
-def _bulk_allocation() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a file's records are built: millions of new
-    objects with no cycles otherwise trigger full collections that double the import time."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
