@@ -6,7 +6,7 @@ as Graph `/auditLogs/signIns` pages (1000 rows each, one page a line) to a tempo
 the generator is missing, a plain synthetic tenant stands in.
 
 Measured in a child process (so generation does not count): read the pages, decode each with
-msgspec into `SignInPage` (cyclic GC paused, as `shared.analysis.paused_gc` does for review),
+msgspec into `SignInPage` (cyclic GC paused with `shared.bulk.paused_gc`, as review does),
 then `shared.analysis.review` over everything (group by user, build baselines from history,
 tenant spray pass, all detections, verdicts). `score_rows_per_s` is rows over the child's CPU
 time for that work (one core's throughput, fair on a shared machine); `score_wall_rows_per_s`
@@ -99,7 +99,8 @@ def measure(path: Path, start: datetime, end: datetime) -> dict[str, float]:
     """The timed part (runs in the child): decode every page, then review."""
     import resource
 
-    from shared.analysis import paused_gc, review
+    from shared.analysis import review
+    from shared.bulk import paused_gc
     from shared.model import SignIn, SignInPage, Window
 
     decoder = msgspec.json.Decoder(SignInPage)
