@@ -22,8 +22,10 @@ from shared.api.validation import (
     safe_id,
     user_key,
 )
+from shared.audit.verify import remediation_records
 from shared.errors import NotFoundError
 from shared.logs import bound, event
+from shared.pipeline.finalize import live_report
 from shared.pipeline.records import RunRecord, VerdictRecord, run_keys, verdict_keys
 from shared.services import Services
 from shared.store import EntityTable, EvidenceRef
@@ -106,12 +108,20 @@ def get_report(services: Services, request: ApiRequest) -> ApiResponse:
         raise NotFoundError(f"run {run.run_id} has no report yet (it is {run.status})",
                             run_id=run.run_id)
     html = services.store.evidence.read_evidence(ref)  # refuses a report that was altered
-    return ApiResponse(200, html, {
+    headers = {
         "Content-Type": HTML,
         "Content-Security-Policy": REPORT_CSP,
         "X-Frame-Options": "DENY",
         "Referrer-Policy": "no-referrer",
-    })
+    }
+    records = remediation_records(services.store, run.run_id)
+    if records:  # show what was done since: rendered now, the write-once report stays as it is
+        by_user: dict[str, list[dict[str, Any]]] = {}
+        for record in records:
+            by_user.setdefault(record.user_id, []).append(msgspec.to_builtins(record))
+        html = live_report(services, run, by_user)
+        headers["X-Report-Record"] = f"{ref.name} sha256={ref.sha256}"
+    return ApiResponse(200, html, headers)
 
 
 def find_run(services: Services, run_id: str) -> RunRecord:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import Any
 
 import msgspec
 from msgspec.structs import replace
@@ -31,7 +32,7 @@ from shared.model import (
 )
 from shared.pipeline.records import RunRecord, VerdictRecord
 from shared.pipeline.runs import Tables
-from shared.pipeline.scoring import ScoringContext, UserEvidence
+from shared.pipeline.scoring import ScoringContext, UserEvidence, stored_context
 from shared.services import Services
 from shared.store import EvidenceRef
 
@@ -73,6 +74,24 @@ def flagged_timelines(services: Services, verdicts: Sequence[VerdictRecord]
         return dict(zip((v.user_id for v in flagged), pool.map(timeline, flagged), strict=True))
 
 
+def report_title(run: RunRecord) -> str:
+    return (f"Sign-in review {run.window_start:%Y-%m-%d %H:%M} to "
+            f"{run.window_end:%Y-%m-%d %H:%M} UTC")
+
+
+def live_report(services: Services, run: RunRecord,
+                remediations: Mapping[str, list[dict[str, Any]]]) -> bytes:
+    """The run's HTML report as of now, with each user's remediation status: what people read
+    once approvals have been acted on. The report written at finalize stays the audit record."""
+    from shared.report import render_review
+
+    verdicts = Tables.of(services.store).verdicts.query_partition(run.run_id)
+    result = review_result(run, stored_context(services, run), verdicts)
+    timelines = flagged_timelines(services, verdicts)
+    return render_review(result, timelines, remediations=remediations,
+                         title=report_title(run)).encode()
+
+
 def render_reports(result: ReviewResult, timelines: dict[str, list[SignIn]], title: str
                    ) -> dict[str, bytes]:
     from shared.report import render_csv, render_json, render_review
@@ -102,10 +121,9 @@ def finalize(services: Services, run_id: str, context: ScoringContext | None) ->
     verdicts = tables.verdicts.query_partition(run_id)
     result = review_result(run, context, verdicts)
     if not run.reports:
-        title = (f"Sign-in review {run.window_start:%Y-%m-%d %H:%M} to "
-                 f"{run.window_end:%Y-%m-%d %H:%M} UTC")
         timelines = flagged_timelines(services, verdicts)
-        reports = store_reports(services, run_id, render_reports(result, timelines, title))
+        reports = store_reports(services, run_id,
+                                render_reports(result, timelines, report_title(run)))
     else:
         reports = run.reports
     counts = {level: sum(1 for v in verdicts if v.verdict == level) for level in LEVELS}

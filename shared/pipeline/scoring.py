@@ -136,6 +136,14 @@ def store_context(services: Services, context: ScoringContext) -> tuple[Evidence
     return ref, msgspec.json.decode(body, type=ScoringContext)
 
 
+def stored_context(services: Services, run: RunRecord) -> ScoringContext | None:
+    """The run's scoring context, read back from evidence (hash-checked); None before planning."""
+    if run.context is None:
+        return None
+    return msgspec.json.decode(services.store.evidence.read_evidence(run.context),
+                               type=ScoringContext)
+
+
 def batches(user_ids: Sequence[str], size: int) -> list[list[str]]:
     return [list(user_ids[i : i + size]) for i in range(0, len(user_ids), size)]
 

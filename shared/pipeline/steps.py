@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-import msgspec
 from msgspec.structs import replace
 
 from shared.analysis import roles_of
@@ -208,9 +207,9 @@ def _resend_batches(services: Services, run: RunRecord) -> None:
     """A redelivered run-ready after planning: re-send batches not yet settled, or finalize."""
     if run.batches_settled:
         if run.status not in ("complete", "partial"):
-            finalize.finalize(services, run.run_id, _context(services, run))
+            finalize.finalize(services, run.run_id, scoring.stored_context(services, run))
         return
-    context = _context(services, run)
+    context = scoring.stored_context(services, run)
     users = list(services.store.shards.reader(run.run_id).users())
     groups = scoring.batches(_scored(run, context, users) if context else users,
                              services.settings.scoring_batch_users)
@@ -220,13 +219,6 @@ def _resend_batches(services: Services, run: RunRecord) -> None:
             services.store.queues.send(services.store.names.user_scoring,
                                        ScoreUsers(run_id=run.run_id, batch_id=batch_id,
                                                   user_ids=group))
-
-
-def _context(services: Services, run: RunRecord) -> scoring.ScoringContext | None:
-    if run.context is None:
-        return None
-    return msgspec.json.decode(services.store.evidence.read_evidence(run.context),
-                               type=scoring.ScoringContext)
 
 
 # --- score users ----------------------------------------------------------------------------
@@ -250,7 +242,7 @@ def _score_users(services: Services, body: bytes, dequeue_count: int) -> None:
             event("message.rejected", queue="user-scoring", reason=exc.message)
             return
         if message.batch_id not in run.batches_done:
-            context = _context(services, run)
+            context = scoring.stored_context(services, run)
             if context is None:
                 event("message.rejected", queue="user-scoring", reason="run has no context")
                 return
@@ -264,7 +256,7 @@ def _settle_batch(services: Services, tables: Tables, run_id: str, batch_id: str
                   failure: str | None = None) -> None:
     run, last = batch_settled(tables, run_id, batch_id, failure=failure)
     if last or (run.batches_settled and run.status not in ("complete", "partial")):
-        finalize.finalize(services, run_id, _context(services, run))
+        finalize.finalize(services, run_id, scoring.stored_context(services, run))
 
 
 # --- poison ---------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from local.graph_emulator import GraphEmulator
 from local.identity import LOGIC_APP_OID, TokenIssuer
 from local.serve import LocalApi, local_settings
 from local.tenant import generate
-from shared.pipeline.records import VerdictRecord, verdict_keys
+from shared.pipeline.records import RunRecord, VerdictRecord, run_keys, verdict_keys
 from shared.services import Services
 from tests.fixtures.api import FAST_GRAPH
 
@@ -133,3 +133,12 @@ def _remediate_a_high_verdict(http: httpx.Client, services: Services, run_id: st
     assert first.json()["results"][0]["outcome"] == "done"
     assert again.content == first.content
     assert [c["userId"] for c in graph.remediation_calls] == [high.user_id]
+    report = http.get(f"/api/reviews/{run_id}/report")  # now shows what was done
+    assert report.status_code == 200
+    assert body["approvalId"].encode() in report.content
+    assert b"soc-lead@contoso.com" in report.content
+    run = services.store.table(services.store.names.runs, RunRecord, run_keys).get(run_id, "run")
+    assert run is not None
+    assert report.headers["x-report-record"] == (
+        f"{run.reports['html'].name} sha256={run.reports['html'].sha256}")
+    assert "default-src 'none'" in report.headers["content-security-policy"]
