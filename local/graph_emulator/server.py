@@ -93,8 +93,9 @@ class GraphHandler(BaseHTTPRequestHandler):
         except Exception as exc:  # a bug here must still answer like Graph, not hang the client
             body = error_body("generalException", f"Emulator error: {exc!r}", request_id)
             result = Answer(500, body)
-        self.send(result, request_id)
+        # Recorded before answering: a client that has its answer must find its call recorded.
         emulator.record_call(self.command, unquote(url.path), dict(pairs), result.status)
+        self.send(result, request_id)
 
     def serve_graph(self, path: str, options: dict[str, str], raw_body: bytes) -> Answer:
         emulator = self.server.emulator
