@@ -52,7 +52,7 @@ from shared.pipeline.records import (
     remediation_keys,
 )
 from shared.services import Services
-from shared.store import JSON, EntityTable, EvidenceRef, EvidenceStore, Versioned, remediation_name
+from shared.store import EntityTable, EvidenceRef, EvidenceStore, Versioned
 
 LEASE = timedelta(minutes=5)  # longer than an HTTP request may last (230 s)
 PARTITION = "approval"
@@ -256,18 +256,6 @@ def finish(services: Services, table: EntityTable[RemediationRecord],
     table.update_if_match(record, etag)
     event("remediation.recorded", status=record.status, audit=ref.name)
     return record
-
-
-def write_audit(evidence: EvidenceStore, approval_id: str, data: bytes) -> EvidenceRef:
-    """Write-once under remediations/{approvalId}.json; a resumed attempt whose predecessor
-    wrote one already gets `.2`, `.3` ... so both stay on the record."""
-    for attempt in range(1, 10):
-        name = remediation_name(approval_id if attempt == 1 else f"{approval_id}.{attempt}")
-        try:
-            return evidence.put_evidence(name, data, content_type=JSON)
-        except EvidenceError:
-            continue
-    raise EvidenceError(f"no free audit record name for approval {approval_id}")
 
 
 def answer(record: RemediationRecord, correlation_id: str) -> ApiResponse:
