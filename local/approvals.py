@@ -7,9 +7,10 @@ Locally this server on 127.0.0.1 answers 202 and keeps the requests for the demo
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from local.loopback import LoopbackServer
 
 
 class ApprovalInbox:
@@ -28,14 +29,15 @@ class ApprovalInbox:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/approvals"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._handler = Handler
+        self._server: LoopbackServer | None = None
+        self.url = ""
 
     def __enter__(self) -> ApprovalInbox:
-        self._thread.start()
+        self._server = LoopbackServer(self._handler, name="approval-inbox")
+        self.url = f"{self._server.base_url}/approvals"
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        if self._server is not None:
+            self._server.stop()

@@ -13,15 +13,16 @@ another audience or issuer.
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+from local.loopback import LoopbackServer
 
 TENANT_ID = "00000000-0000-0000-0000-0000000000aa"
 AUDIENCE = "api://signin-review-local"
@@ -48,8 +49,7 @@ class TokenIssuer:
         self.stray_key = new_key()  # signs tokens whose key is never published
         self.base_url = ""
         self.jwks_requests = 0
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: LoopbackServer | None = None
 
     # --- serving --------------------------------------------------------------------------
 
@@ -69,24 +69,15 @@ class TokenIssuer:
                 "id_token_signing_alg_values_supported": ["RS256"]}
 
     def start(self, port: int = 0) -> TokenIssuer:
-        if self._server is not None:
-            return self
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
-        self._server.daemon_threads = True
-        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.1}, name="token-issuer",
-                                        daemon=True)
-        self._thread.start()
+        if self._server is None:
+            self._server = LoopbackServer(_handler(self), port=port, name="token-issuer")
+            self.base_url = self._server.base_url
         return self
 
     def stop(self) -> None:
         server, self._server = self._server, None
         if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+            server.stop()
 
     def __enter__(self) -> TokenIssuer:
         return self.start()

@@ -24,13 +24,14 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import azure.functions as func
 
 import function_app
+from local.loopback import LoopbackServer
 from local.stack import local_settings as stack_settings
 from shared import config
 from shared.services import Services, install
@@ -94,27 +95,18 @@ class LocalApi:
         self.requested_port = port
         self.base_url = ""
         self.lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: LoopbackServer | None = None
 
     def start(self) -> LocalApi:
         install(self.services)
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.requested_port), _handler(self))
-        self._server.daemon_threads = True
-        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.1}, name="local-api",
-                                        daemon=True)
-        self._thread.start()
+        self._server = LoopbackServer(_handler(self), port=self.requested_port, name="local-api")
+        self.base_url = self._server.base_url
         return self
 
     def stop(self) -> None:
         server, self._server = self._server, None
         if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+            server.stop()
 
     def key_ok(self, headers: dict[str, str], query: dict[str, str]) -> bool:
         given = headers.get("x-functions-key") or query.get("code") or ""
