@@ -120,6 +120,14 @@ def get_report(req: func.HttpRequest) -> func.HttpResponse:
     return _http(req, "get_report")
 
 
-@app.route(route="remediations", methods=["POST"])
+@app.route(route="approvals/reports/{runId}", methods=["GET"],
+           auth_level=func.AuthLevel.ANONYMOUS)
+def get_approver_report(req: func.HttpRequest) -> func.HttpResponse:
+    # In Azure the platform's sign-in (Easy Auth) lets only the approvers' group reach this route.
+    return _http(req, "get_approver_report")
+
+
+# No function key: the route checks the caller's Entra token in process (shared/api/auth.py).
+@app.route(route="remediations", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 def create_remediation(req: func.HttpRequest) -> func.HttpResponse:
     return _http(req, "create_remediation")

@@ -16,6 +16,11 @@ param location string
 @description('Mailbox or distribution list that approves remediations.')
 param approverEmail string
 
+@minLength(36)
+@maxLength(36)
+@description('Object id of the Entra group whose members approve remediations; they open the linked report with their own sign-in.')
+param approverGroupId string
+
 @description('Days each evidence blob version stays immutable. HIPAA incident records: 2190.')
 @minValue(1)
 @maxValue(36500)
@@ -102,18 +107,6 @@ module identities 'modules/identities.bicep' = {
   }
 }
 
-module entra 'modules/entra.bicep' = {
-  name: 'entra'
-  scope: rg
-  params: {
-    readerPrincipalId: identities.outputs.readerPrincipalId
-    remediatorPrincipalId: identities.outputs.remediatorPrincipalId
-    approvalsPrincipalId: identities.outputs.approvalsPrincipalId
-    apiUniqueName: 'signin-review-${token}'
-    apiIdentifierUri: apiIdentifierUri
-  }
-}
-
 module storage 'modules/storage.bicep' = {
   name: 'storage'
   scope: rg
@@ -167,18 +160,12 @@ module functionApp 'modules/function-app.bicep' = {
     name: '${abbrs.webSitesFunctions}${token}'
     planName: '${abbrs.webServerFarms}${token}'
     location: location
-    tags: union(tags, {
-      'azd-service-name': 'api'
-    })
+    tags: tags
+    serviceName: 'api'
     storageAccountName: storage.outputs.name
     deploymentContainerName: deploymentContainerName
-    insightsName: monitoring.outputs.insightsName
     readerId: identities.outputs.readerId
-    readerClientId: identities.outputs.readerClientId
     remediatorId: identities.outputs.remediatorId
-    remediatorClientId: identities.outputs.remediatorClientId
-    approvalWebhookSecretUri: '${vault.outputs.uri}secrets/${webhookSecretName}'
-    reviewSettings: reviewSettings
   }
   dependsOn: [
     roles
@@ -194,14 +181,56 @@ module logicApp 'modules/logic-app.bicep' = {
     location: location
     tags: tags
     approvalsId: identities.outputs.approvalsId
-    functionAppName: functionApp.outputs.name
+    functionAppHostName: functionApp.outputs.hostName
     remediationAudience: apiIdentifierUri
     approverEmail: approverEmail
     vaultName: vault.outputs.name
     webhookSecretName: webhookSecretName
   }
+}
+
+// After the Logic App module: the Key Vault reference is written once its secret exists.
+module appSettings 'modules/app-settings.bicep' = {
+  name: 'app-settings'
+  scope: rg
+  params: {
+    siteName: functionApp.outputs.name
+    storageAccountName: storage.outputs.name
+    insightsName: monitoring.outputs.insightsName
+    readerClientId: identities.outputs.readerClientId
+    remediatorClientId: identities.outputs.remediatorClientId
+    approvalWebhookSecretUri: logicApp.outputs.webhookVaultUri
+    reviewSettings: reviewSettings
+  }
+}
+
+// Graph grants and app registrations. Assigning app roles to managed identities created minutes
+// earlier can fail on the first run (directory replication); only the sign-in configuration
+// waits for this module, and running `azd provision` again completes it (see the deploy notes).
+module entra 'modules/entra.bicep' = {
+  name: 'entra'
+  scope: rg
+  params: {
+    readerPrincipalId: identities.outputs.readerPrincipalId
+    remediatorPrincipalId: identities.outputs.remediatorPrincipalId
+    approvalsPrincipalId: identities.outputs.approvalsPrincipalId
+    apiUniqueName: 'signin-review-${token}'
+    apiIdentifierUri: apiIdentifierUri
+    reportUniqueName: 'signin-review-reports-${token}'
+    reportHostName: functionApp.outputs.hostName
+    approverGroupId: approverGroupId
+  }
+}
+
+module siteAuth 'modules/site-auth.bicep' = {
+  name: 'site-auth'
+  scope: rg
+  params: {
+    siteName: functionApp.outputs.name
+    clientId: entra.outputs.reportSignInClientId
+  }
   dependsOn: [
-    entra
+    appSettings // one configuration write to the site at a time
   ]
 }
 

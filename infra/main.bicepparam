@@ -3,6 +3,7 @@ using './main.bicep'
 param environmentName = readEnvironmentVariable('AZURE_ENV_NAME', 'signin-review')
 param location = readEnvironmentVariable('AZURE_LOCATION', 'westeurope')
 param approverEmail = readEnvironmentVariable('APPROVER_EMAIL')
+param approverGroupId = readEnvironmentVariable('APPROVER_GROUP_ID')
 param evidenceRetentionDays = int(readEnvironmentVariable('EVIDENCE_RETENTION_DAYS', '365'))
 param protectEvidenceFromDeletion = bool(readEnvironmentVariable('PROTECT_EVIDENCE', 'false'))
 param evidencePolicyLocked = bool(readEnvironmentVariable('EVIDENCE_POLICY_LOCKED', 'false'))

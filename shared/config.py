@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 from datetime import date, time
 from typing import Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
@@ -57,6 +58,12 @@ DEFAULTS: dict[str, str | None] = {
     # Evidence and approvals
     "EVIDENCE_RETENTION_DAYS": "365",
     "APPROVAL_WEBHOOK_URL": None,
+    # The app's public https address, for the report link in approval mails (set by infra/)
+    "PUBLIC_BASE_URL": None,
+    # Set by App Service itself when its authentication (Easy Auth) is on: only then are the
+    # X-MS-CLIENT-PRINCIPAL-* headers the platform's ("Environment variables and app settings
+    # reference", learn.microsoft.com/azure/app-service/reference-app-settings)
+    "WEBSITE_AUTH_ENABLED": "false",
     # Remediation caller check (bearer token of the Logic App's managed identity)
     "AUTH_TENANT_ID": None,
     "AUTH_AUDIENCE": None,
@@ -101,6 +108,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     evidence_retention_days: int
     approval_webhook_url: str | None
+    public_base_url: str | None = None
+    platform_auth_enabled: bool = False
 
     auth_tenant_id: str | None
     auth_audience: str | None
@@ -172,6 +181,17 @@ def _business_days(raw: str) -> tuple[int, ...]:
     if not days:
         raise ConfigError("BUSINESS_DAYS must name at least one day")
     return tuple(sorted(set(days)))
+
+
+def _public_base_url(raw: str | None) -> str | None:
+    """An absolute https address (http only on loopback), without a path."""
+    if raw is None:
+        return None
+    parts = urlsplit(raw)
+    loopback = parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost")
+    if not (parts.scheme == "https" or loopback) or not parts.hostname or parts.path.strip("/"):
+        raise ConfigError(f"PUBLIC_BASE_URL must be an https address without a path, got {raw!r}")
+    return raw.rstrip("/")
 
 
 def _holidays(raw: str) -> tuple[date, ...]:
@@ -246,6 +266,8 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
             "EVIDENCE_RETENTION_DAYS", get("EVIDENCE_RETENTION_DAYS"), 1, 36500
         ),
         approval_webhook_url=optional("APPROVAL_WEBHOOK_URL"),
+        public_base_url=_public_base_url(optional("PUBLIC_BASE_URL")),
+        platform_auth_enabled=_bool("WEBSITE_AUTH_ENABLED", get("WEBSITE_AUTH_ENABLED")),
         auth_tenant_id=optional("AUTH_TENANT_ID"),
         auth_audience=optional("AUTH_AUDIENCE"),
         auth_issuer=optional("AUTH_ISSUER"),

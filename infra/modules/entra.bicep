@@ -2,7 +2,12 @@
 //   - Microsoft Graph application permissions (app roles) for the reader and the remediator,
 //     exactly the list below, nothing more;
 //   - the remediation API's app registration: the audience of the token the approval workflow
-//     presents, with one app role that only the approvals identity holds.
+//     presents, with one app role that only the approvals identity holds;
+//   - the report sign-in app registration: the function app's platform authentication signs
+//     approvers in with it, and only members of the approvers' group may get a token for it.
+// Graph assignments to the just-created managed identities can fail on the first deployment
+// (directory replication); nothing else waits for this module, and a second run succeeds
+// (see the deploy notes).
 // The deploying user needs Privileged Role Administrator (or a role that may grant app roles
 // and create applications). Directory roles cannot be granted here: see the deploy notes.
 
@@ -22,6 +27,15 @@ param apiUniqueName string
 
 @description('Application id URI the approval workflow requests its token for.')
 param apiIdentifierUri string
+
+@description('Unique name of the report sign-in app registration in the tenant.')
+param reportUniqueName string
+
+@description('Host name of the function app whose platform authentication signs approvers in.')
+param reportHostName string
+
+@description('Object id of the Entra group whose members approve remediations and read the reports.')
+param approverGroupId string
 
 var graphAppId = '00000003-0000-0000-c000-000000000000'
 
@@ -44,8 +58,9 @@ var graphPermissions = [
     principalId: readerPrincipalId
     permission: 'IdentityRiskEvent.Read.All'
   }
-  // remediator: revoke sessions, disable, confirm compromised, force a password reset
-  // (the reset also needs the User Administrator directory role: a post-deploy step)
+  // remediator: revoke sessions, disable (documented with User.Read.All beside it), confirm
+  // compromised, force a password reset (the reset also needs the User Administrator directory
+  // role: a post-deploy step)
   {
     principalId: remediatorPrincipalId
     permission: 'User.RevokeSessions.All'
@@ -53,6 +68,10 @@ var graphPermissions = [
   {
     principalId: remediatorPrincipalId
     permission: 'User.EnableDisableAccount.All'
+  }
+  {
+    principalId: remediatorPrincipalId
+    permission: 'User.Read.All'
   }
   {
     principalId: remediatorPrincipalId
@@ -110,3 +129,43 @@ resource approvalsInvoke 'Microsoft.Graph/appRoleAssignedTo@v1.0' = {
   resourceId: remediationApiPrincipal.id
   appRoleId: guid(apiUniqueName, invokeRoleValue)
 }
+
+// Approvers open the report linked from the approval mail with their own Entra sign-in: the
+// function app's platform authentication (site-auth.bicep) signs them in with this registration
+// (ID token only, so no client secret), and Entra issues that token only to principals assigned
+// to it: the approvers' group.
+resource reportSignIn 'Microsoft.Graph/applications@v1.0' = {
+  uniqueName: reportUniqueName
+  displayName: 'Sign-in review reports'
+  signInAudience: 'AzureADMyOrg'
+  web: {
+    redirectUris: [
+      'https://${reportHostName}/.auth/login/aad/callback'
+    ]
+    implicitGrantSettings: {
+      enableIdTokenIssuance: true
+    }
+  }
+}
+
+resource reportSignInPrincipal 'Microsoft.Graph/servicePrincipals@v1.0' = {
+  appId: reportSignIn.appId
+  appRoleAssignmentRequired: true
+}
+
+// Default access (the all-zero app role id) for the approvers' group.
+resource approversMayReadReports 'Microsoft.Graph/appRoleAssignedTo@v1.0' = {
+  principalId: approverGroupId
+  resourceId: reportSignInPrincipal.id
+  appRoleId: '00000000-0000-0000-0000-000000000000'
+}
+
+// Consent, once for the tenant, to the sign-in scopes, so no approver meets a consent prompt.
+resource reportSignInConsent 'Microsoft.Graph/oauth2PermissionGrants@v1.0' = {
+  clientId: reportSignInPrincipal.id
+  consentType: 'AllPrincipals'
+  resourceId: graph.id
+  scope: 'openid profile'
+}
+
+output reportSignInClientId string = reportSignIn.appId

@@ -1,6 +1,6 @@
-// The function app on Flex Consumption (Linux, Python 3.11). Storage is reached with the reader
-// identity (AzureWebJobsStorage__* settings, no connection string); the one secret it reads,
-// the approval workflow URL, is a Key Vault reference.
+// The function app on Flex Consumption (Linux, Python 3.11): the plan, the site and its publishing
+// policies. Its settings are one `appsettings` resource in app-settings.bicep, written after the
+// Key Vault secret they reference exists; its sign-in configuration is in site-auth.bicep.
 
 @description('Function app name.')
 param name string
@@ -11,8 +11,11 @@ param planName string
 @description('Azure region.')
 param location string
 
-@description('Tags for every resource; azd finds the app by its azd-service-name tag.')
+@description('Tags for every resource.')
 param tags object
+
+@description('azd service name (azure.yaml); only the site carries the azd-service-name tag.')
+param serviceName string
 
 @description('Storage account holding the host state, queues, tables, reports and evidence.')
 param storageAccountName string
@@ -20,26 +23,11 @@ param storageAccountName string
 @description('Blob container the plan deploys the app package from.')
 param deploymentContainerName string
 
-@description('Application Insights component for telemetry.')
-param insightsName string
-
 @description('Resource id of the reader identity (the app identity for storage and Graph reads).')
 param readerId string
 
-@description('Client id of the reader identity.')
-param readerClientId string
-
 @description('Resource id of the remediator identity.')
 param remediatorId string
-
-@description('Client id of the remediator identity.')
-param remediatorClientId string
-
-@description('Key Vault secret URI of the approval workflow trigger URL.')
-param approvalWebhookSecretUri string
-
-@description('Settings the program reads that are not about identity or storage (see main.bicep).')
-param reviewSettings object
 
 @description('Highest number of instances the plan may scale out to.')
 @minValue(1)
@@ -58,27 +46,6 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
 }
 
-resource insights 'Microsoft.Insights/components@2020-02-02' existing = {
-  name: insightsName
-}
-
-// Identity and storage settings. Storage is reached by service URI and the reader identity;
-// nothing here is a key or a connection string (Application Insights' connection string is an
-// ingestion address, and with local auth off it only accepts the identity named beside it).
-var platformSettings = {
-  AzureWebJobsStorage__credential: 'managedidentity'
-  AzureWebJobsStorage__clientId: readerClientId
-  AzureWebJobsStorage__blobServiceUri: storage.properties.primaryEndpoints.blob
-  AzureWebJobsStorage__queueServiceUri: storage.properties.primaryEndpoints.queue
-  AzureWebJobsStorage__tableServiceUri: storage.properties.primaryEndpoints.table
-  APPLICATIONINSIGHTS_CONNECTION_STRING: insights.properties.ConnectionString
-  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${readerClientId};Authorization=AAD'
-  GRAPH_CREDENTIAL: 'managed-identity'
-  GRAPH_READER_CLIENT_ID: readerClientId
-  GRAPH_REMEDIATOR_CLIENT_ID: remediatorClientId
-  APPROVAL_WEBHOOK_URL: '@Microsoft.KeyVault(SecretUri=${approvalWebhookSecretUri})'
-}
-
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   // checkov:skip=CKV_AZURE_225: zone redundancy on Flex Consumption exists only in some regions and needs zone-redundant storage; the review is a batch job that retries from its queues.
   name: planName
@@ -95,13 +62,15 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
 }
 
 resource site 'Microsoft.Web/sites@2024-04-01' = {
-  // checkov:skip=CKV_AZURE_17: callers authenticate with function keys, and the remediation route also with an Entra token checked in code; client certificates would add a secret to rotate and the Logic App's managed-identity call cannot present one.
-  // checkov:skip=CKV_AZURE_222: the app has no virtual network here, and the approval Logic App and ticketing systems call it over the internet; every route needs a function key, remediation also an Entra token.
+  // checkov:skip=CKV_AZURE_17: callers authenticate with function keys, Entra tokens checked in code (remediation) or the platform's Entra sign-in (approvers' reports); client certificates would add a secret to rotate and the Logic App's managed-identity call cannot present one.
+  // checkov:skip=CKV_AZURE_222: the app has no virtual network here, and the approval Logic App, approvers and ticketing systems reach it over the internet; every route needs a function key, an Entra token (remediation) or an Entra sign-in (reports).
   // checkov:skip=CKV_AZURE_212: Flex Consumption scales instances by load; there is no fixed instance count to fail over to.
   // checkov:skip=CKV_AZURE_213: Flex Consumption has no App Service health check; failures surface in Application Insights and the poison queues.
   name: name
   location: location
-  tags: tags
+  tags: union(tags, {
+    'azd-service-name': serviceName
+  })
   kind: 'functionapp,linux'
   identity: {
     type: 'UserAssigned'
@@ -119,15 +88,8 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
     siteConfig: {
       minTlsVersion: '1.2'
       scmMinTlsVersion: '1.2'
-      ftpsState: 'Disabled'
       http20Enabled: true
       remoteDebuggingEnabled: false
-      appSettings: [
-        for setting in items(union(platformSettings, reviewSettings)): {
-          name: setting.key
-          value: setting.value
-        }
-      ]
     }
     functionAppConfig: {
       deployment: {
@@ -152,10 +114,13 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
   }
 }
 
-// Publishing with a user name and password is off; azd deploys with an Entra token.
+// Publishing with a user name and password is off; azd deploys with an Entra token. (FTP itself
+// is off this way: Flex Consumption rejects siteConfig.ftpsState.) These policies are tracked
+// resources: without a location the deployment fails.
 resource ftpCredentials 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
   parent: site
   name: 'ftp'
+  location: location
   properties: {
     allow: false
   }
@@ -164,11 +129,11 @@ resource ftpCredentials 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@
 resource scmCredentials 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
   parent: site
   name: 'scm'
+  location: location
   properties: {
     allow: false
   }
 }
-
 
 output name string = site.name
 output hostName string = site.properties.defaultHostName

@@ -1,7 +1,10 @@
 // The approval workflow. The function app POSTs a run's medium/high verdicts to the trigger;
-// each verdict becomes an approval mail (Office 365 connection). On Approve the workflow calls
-// POST /api/remediations with the function key and an Entra token of its own managed identity,
-// naming the approver and an approval id; on Reject or no answer nothing happens.
+// each verdict becomes an approval mail (Office 365 connection) whose HTML body the app renders
+// (shared/pipeline/approval_mail.py), with an absolute link to the report the approver opens with
+// their own Entra sign-in. On Approve the workflow calls POST /api/remediations with an Entra
+// token of its own managed identity, naming the approver and an approval id; on Reject or no
+// answer nothing happens. No function key: the route checks that token in process (see
+// shared/api/auth.py), so nothing here reads the function host's keys while provisioning.
 // The trigger URL carries a signature, so it goes to Key Vault, never to an output.
 
 @description('Logic App (workflow) name.')
@@ -19,8 +22,8 @@ param tags object
 @description('Resource id of the approvals identity the workflow calls the function app with.')
 param approvalsId string
 
-@description('Function app that serves /api/remediations.')
-param functionAppName string
+@description('Host name of the function app that serves /api/remediations.')
+param functionAppHostName string
 
 @description('Token audience the function app accepts (its AUTH_AUDIENCE setting).')
 param remediationAudience string
@@ -38,10 +41,6 @@ param vaultName string
 
 @description('Name of the Key Vault secret holding the trigger URL.')
 param webhookSecretName string
-
-resource functionApp 'Microsoft.Web/sites@2024-04-01' existing = {
-  name: functionAppName
-}
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
   name: vaultName
@@ -66,6 +65,7 @@ var verdictSchema = {
     'userId'
     'verdict'
     'proposedActions'
+    'mailHtml'
   ]
   properties: {
     userId: {
@@ -88,6 +88,9 @@ var verdictSchema = {
       items: {
         type: 'string'
       }
+    }
+    mailHtml: {
+      type: 'string'
     }
   }
 }
@@ -112,7 +115,7 @@ var askApprover = {
         Importance: 'High'
         HideHTMLMessage: false
         ShowHTMLConfirmationDialog: true
-        Body: '@{concat(\'Verdict: \', ${verdict}?[\'verdict\'], \'\n\nWhy:\n- \', join(${verdict}?[\'reasons\'], \'\n- \'), \'\n\nProposed: \', join(${verdict}?[\'proposedActions\'], \', \'), \'\n\nRun: \', triggerBody()?[\'runId\'], \'\nReport: \', triggerBody()?[\'reportUrl\'])}'
+        Body: '@{${verdict}?[\'mailHtml\']}'
       }
     }
   }
@@ -125,10 +128,7 @@ var callRemediations = {
   type: 'Http'
   inputs: {
     method: 'POST'
-    uri: 'https://${functionApp.properties.defaultHostName}/api/remediations'
-    queries: {
-      code: '@parameters(\'functionKey\')'
-    }
+    uri: 'https://${functionAppHostName}/api/remediations'
     headers: {
       'Content-Type': 'application/json'
     }
@@ -179,10 +179,6 @@ resource workflow 'Microsoft.Logic/workflows@2019-05-01' = {
         '$connections': {
           type: 'Object'
           defaultValue: {}
-        }
-        functionKey: {
-          type: 'SecureString'
-          defaultValue: ''
         }
       }
       triggers: {
@@ -259,9 +255,6 @@ resource workflow 'Microsoft.Logic/workflows@2019-05-01' = {
           }
         }
       }
-      functionKey: {
-        value: listKeys('${functionApp.id}/host/default', '2024-04-01').functionKeys.default
-      }
     }
   }
 }
@@ -282,3 +275,6 @@ resource webhookSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
 }
 
 output name string = workflow.name
+// The secret's address (no version, so the newest value), not its value: the app settings module
+// takes it from here, which makes the settings wait for the secret.
+output webhookVaultUri string = webhookSecret.properties.secretUri

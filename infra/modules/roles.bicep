@@ -14,29 +14,24 @@ param insightsName string
 @description('Principal (object) id of the function app identity.')
 param readerPrincipalId string
 
-// Built-in role definition ids.
-var roles = {
-  storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
-  storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
-  storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
-  keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
-  monitoringMetricsPublisher: '3913510d-42f4-4e42-8a2e-5c7ec8e0d0a1'
-}
+// Built-in roles, by name and id: one table for every template (infra/builtin-roles.json),
+// checked against Microsoft's published list by tests/infra/test_roles.py.
+var roles = loadJsonContent('../builtin-roles.json')
 
 // Blob Data Owner: the Functions host keeps its leases and keys in blobs, and the app writes
 // reports and evidence. Queue and Table Data Contributor: triggers, messages, run state.
 var storageGrants = [
   {
     principalId: readerPrincipalId
-    roleId: roles.storageBlobDataOwner
+    roleId: roles.storageBlobDataOwner.id
   }
   {
     principalId: readerPrincipalId
-    roleId: roles.storageQueueDataContributor
+    roleId: roles.storageQueueDataContributor.id
   }
   {
     principalId: readerPrincipalId
-    roleId: roles.storageTableDataContributor
+    roleId: roles.storageTableDataContributor.id
   }
 ]
 
@@ -44,7 +39,7 @@ var storageGrants = [
 var vaultGrants = [
   {
     principalId: readerPrincipalId
-    roleId: roles.keyVaultSecretsUser
+    roleId: roles.keyVaultSecretsUser.id
   }
 ]
 
@@ -52,7 +47,7 @@ var vaultGrants = [
 var insightsGrants = [
   {
     principalId: readerPrincipalId
-    roleId: roles.monitoringMetricsPublisher
+    roleId: roles.monitoringMetricsPublisher.id
   }
 ]
 

@@ -23,7 +23,7 @@ from shared.api.validation import (
     user_key,
 )
 from shared.audit.verify import remediation_records
-from shared.errors import NotFoundError
+from shared.errors import NotFoundError, Unauthenticated
 from shared.logs import bound, event
 from shared.pipeline.finalize import live_report
 from shared.pipeline.records import RunRecord, VerdictRecord, run_keys, verdict_keys
@@ -122,6 +122,29 @@ def get_report(services: Services, request: ApiRequest) -> ApiResponse:
         html = live_report(services, run, by_user)
         headers["X-Report-Record"] = f"{ref.name} sha256={ref.sha256}"
     return ApiResponse(200, html, headers)
+
+
+# Set by the platform's sign-in (App Service authentication) on every request it let through.
+PRINCIPAL_ID = "x-ms-client-principal-id"
+PRINCIPAL_NAME = "x-ms-client-principal-name"
+
+
+def get_approver_report(services: Services, request: ApiRequest) -> ApiResponse:
+    """The report for an approver following the approval mail's link. In Azure the platform's
+    sign-in requires an Entra sign-in on this route, which only members of the approvers' group
+    can complete (infra/modules/site-auth.bicep, entra.bicep); the app then sees who signed in.
+    Where the platform's authentication is off (WEBSITE_AUTH_ENABLED, set by the platform), anyone
+    could send that header, so nothing is served; nor without the identity."""
+    principal = request.headers.get(PRINCIPAL_ID, "").strip()
+    if not services.settings.platform_auth_enabled:
+        raise Unauthenticated("this route serves approvers signed in through the function app's "
+                              "platform authentication, which is off here")
+    if not principal:
+        raise Unauthenticated("sign in through the function app's platform authentication "
+                              "(the link in the approval mail) to read this report")
+    event("report.opened", by=principal[:64],
+          byName=request.headers.get(PRINCIPAL_NAME, "")[:256])
+    return get_report(services, request)
 
 
 def find_run(services: Services, run_id: str) -> RunRecord:

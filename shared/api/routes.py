@@ -42,6 +42,7 @@ ROUTES: dict[str, Handler] = {
     "get_review": reviews.get_review,
     "get_user_verdict": reviews.get_user_verdict,
     "get_report": reviews.get_report,
+    "get_approver_report": reviews.get_approver_report,
     "create_remediation": remediation.create_remediation,
 }
 

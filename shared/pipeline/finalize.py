@@ -30,6 +30,7 @@ from shared.model import (
     Window,
     level_rank,
 )
+from shared.pipeline.approval_mail import mail_html, report_url
 from shared.pipeline.records import RunRecord, VerdictRecord
 from shared.pipeline.runs import Tables
 from shared.pipeline.scoring import ScoringContext, UserEvidence, stored_context
@@ -142,12 +143,14 @@ def finalize(services: Services, run_id: str, context: ScoringContext | None) ->
     return run
 
 
-def approval_payload(run: RunRecord, users: Sequence[UserVerdict]) -> dict[str, object]:
+def approval_payload(run: RunRecord, users: Sequence[UserVerdict],
+                     public_base_url: str | None = None) -> dict[str, object]:
     flagged = [u for u in users if level_rank(u.verdict) >= level_rank("medium")]
+    link = report_url(public_base_url, run.run_id)
     return {
         "runId": run.run_id,
         "window": {"start": run.window_start.isoformat(), "end": run.window_end.isoformat()},
-        "reportUrl": f"/api/reviews/{run.run_id}/report",
+        "reportUrl": link,
         # Published outside storage, so the newest audit entry cannot be rewritten unnoticed.
         "manifest": {"name": run.manifest.name, "sha256": run.manifest.sha256}
         if run.manifest else None,
@@ -155,6 +158,7 @@ def approval_payload(run: RunRecord, users: Sequence[UserVerdict]) -> dict[str, 
             "userId": u.user_id, "userPrincipalName": u.user_principal_name,
             "verdict": u.verdict, "privileged": u.privileged, "gotIn": u.got_in,
             "reasons": u.reasons, "proposedActions": u.proposed_actions,
+            "mailHtml": mail_html(u, run.run_id, link),
         } for u in flagged],
     }
 
@@ -163,7 +167,7 @@ def request_approval(services: Services, tables: Tables, run: RunRecord,
                      users: Sequence[UserVerdict]) -> None:
     """POST medium/high verdicts to the approval webhook, once per run."""
     url = services.settings.approval_webhook_url
-    payload = approval_payload(run, users)
+    payload = approval_payload(run, users, services.settings.public_base_url)
     flagged = len([u for u in users if level_rank(u.verdict) >= level_rank("medium")])
     if not url or not flagged or run.approval_requested:
         return

@@ -104,3 +104,58 @@ def skip_comments() -> list[tuple[Path, str, str]]:
             if match:
                 found.append((path, match["check"], (match["reason"] or "").strip()))
     return found
+
+
+# Properties of a resource symbol that Bicep knows when the deployment starts (BCP178 allows a
+# `for` loop's collection to use these); anything else on a resource, and every module output,
+# is a runtime value.
+START_PROPERTIES = {"id", "name", "type", "apiVersion"}
+RUNTIME_FUNCTION = re.compile(r"^(list\w*|reference)$", re.IGNORECASE)
+
+
+def _accessor_chain(value: Any) -> list[str] | None:
+    is_accessor = isinstance(value, dict) and "operator" in value
+    chain = accessor(value) if is_accessor else None
+    return chain.split(".") if chain else None
+
+
+def runtime_references(template: dict[str, Any], value: Any) -> list[str]:
+    """What in `value` is known only while deploying: runtime properties of resources (declared or
+    `existing`), module outputs, list*() and reference(), and variables built from them."""
+    resources = set(template.get("resources", {}))
+    modules = set(template.get("modules", {}))
+    variables = template.get("variables", {})
+    found: list[str] = []
+
+    def visit(node: Any, seen: frozenset[str]) -> None:
+        for part in walk(node):
+            if isinstance(part, str) and part in variables and part not in seen:
+                visit(variables[part]["value"], seen | {part})
+            chain = _accessor_chain(part)
+            if chain and len(chain) > 1:
+                if chain[0] in resources and chain[1] not in START_PROPERTIES:
+                    found.append(".".join(chain))
+                if chain[0] in modules and chain[1] == "outputs":
+                    found.append(".".join(chain))
+            function = part.get("function") if isinstance(part, dict) else None
+            if function and RUNTIME_FUNCTION.match(str(function.get("type", ""))):
+                found.append(f"{function['type']}()")
+
+    visit(value, frozenset())
+    return found
+
+
+def loops(template: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    """(item name, collection) of every `for` expression in a template."""
+    for part in walk(template):
+        if isinstance(part, dict) and isinstance(part.get("loop_type"), dict):
+            detail = part["loop_type"]["detail"]
+            yield str(detail.get("item_name")), detail.get("array_name")
+
+
+def module_call(stem: str) -> dict[str, Any]:
+    """main.bicep's `module` declaration of modules/<stem>.bicep."""
+    calls = [m for m in module("main")["modules"].values()
+             if m["detail"]["path"] == f"modules/{stem}.bicep"]
+    assert len(calls) == 1, f"main.bicep deploys modules/{stem}.bicep {len(calls)} times"
+    return calls[0]

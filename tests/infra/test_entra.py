@@ -3,7 +3,12 @@ contract with the function app."""
 
 from __future__ import annotations
 
-from tests.infra.templates import body, module, resource, text, variable
+import re
+from pathlib import Path
+
+from tests.infra.templates import INFRA, body, module, resource, text, variable
+
+REPO: Path = INFRA.parent
 
 READER = {
     "AuditLog.Read.All",
@@ -14,6 +19,7 @@ READER = {
 REMEDIATOR = {
     "User.RevokeSessions.All",
     "User.EnableDisableAccount.All",
+    "User.Read.All",  # documented beside User.EnableDisableAccount.All for disabling accounts
     "IdentityRiskyUser.ReadWrite.All",
     "User-PasswordProfile.ReadWrite.All",
 }
@@ -70,7 +76,9 @@ def test_workflow_is_triggered_with_the_runs_verdicts() -> None:
     assert set(schema["properties"]) == {"runId", "reportUrl", "verdicts"}
     assert schema["properties"]["verdicts"]["items"] == "verdictSchema"
     verdict = variable(logic, "verdictSchema")["properties"]
-    assert set(verdict) == {"userId", "userPrincipalName", "verdict", "reasons", "proposedActions"}
+    assert set(verdict) == {"userId", "userPrincipalName", "verdict", "reasons", "proposedActions",
+                            "mailHtml"}
+    assert "mailHtml" in variable(logic, "verdictSchema")["required"]
 
 
 def test_each_verdict_waits_for_an_approval_mail() -> None:
@@ -95,9 +103,8 @@ def test_approved_remediation_is_called_with_the_managed_identity() -> None:
     assert branch["actions"]["Call_remediations"] == "callRemediations"
     call = variable(logic, "callRemediations")["inputs"]
     assert call["method"] == "POST"
-    assert call["uri"].endswith("/api/remediations")
-    # pycep keeps Bicep's escaped quotes as written.
-    assert call["queries"] == {"code": "@parameters(\\'functionKey\\')"}
+    assert call["uri"] == "https://${functionAppHostName}/api/remediations"
+    assert "queries" not in call, "no function key: the route checks the Entra token in process"
     assert call["authentication"] == {
         "type": "ManagedServiceIdentity",
         "identity": "approvalsId",
@@ -113,4 +120,32 @@ def test_workflow_runs_as_the_approvals_identity() -> None:
     assert workflow["identity"]["type"] == "UserAssigned"
     assert list(workflow["identity"]["userAssignedIdentities"]) == ["'${approvalsId}'"]
     definition_params = workflow["properties"]["definition"]["parameters"]
-    assert definition_params["functionKey"]["type"] == "SecureString"
+    assert set(definition_params) == {"'$connections'"}
+
+
+def test_approval_mail_body_is_the_html_the_app_renders() -> None:
+    """The Logic App sends the body the function app rendered (shared/pipeline/approval_mail.py):
+    HTML with an absolute report link, not text whose line breaks Outlook collapses."""
+    message = variable(module("logic-app"), "askApprover")["inputs"]["body"]["Message"]
+    # pycep keeps Bicep's escaped quotes as written.
+    assert message["Body"] == "@{${verdict}?[\\'mailHtml\\']}"
+    assert message["HideHTMLMessage"] is False
+    assert "\\n" not in text(message) and "\n" not in text(message)
+
+
+PERMISSION = re.compile(r"\b[A-Z][\w-]*(?:\.[A-Za-z]+)+\b")
+
+
+def documented_permissions(path: Path, identity: str) -> set[str]:
+    """The Graph permissions a markdown table lists for one identity (its first cells)."""
+    rows = [line for line in path.read_text().splitlines()
+            if re.match(rf"\|\s*{identity}\b", line)]
+    assert len(rows) == 1, f"{path.name}: one permissions row for {identity}"
+    graph_cell = rows[0].split("|")[2]
+    return set(PERMISSION.findall(graph_cell))
+
+
+def test_permission_tables_in_the_docs_match_the_template() -> None:
+    for path in (REPO / "README.md", REPO / "docs" / "deploy.md"):
+        assert documented_permissions(path, "reader") == READER, path.name
+        assert documented_permissions(path, "remediator") == REMEDIATOR, path.name

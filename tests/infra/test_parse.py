@@ -9,12 +9,14 @@ import pytest
 from tests.infra.templates import INFRA, bicep_files, module, parse, resources_of_type
 
 EXPECTED_MODULES = {
+    "app-settings",
     "entra",
     "function-app",
     "identities",
     "logic-app",
     "monitoring",
     "roles",
+    "site-auth",
     "storage",
     "vault",
 }
@@ -89,8 +91,8 @@ def test_deploy_notes_name_every_environment_value_the_parameters_read() -> None
 def test_azd_deploys_the_function_app_the_template_tags() -> None:
     azure_yaml = (INFRA.parent / "azure.yaml").read_text()
     assert re.search(r"^  api:\n(    .*\n)*    host: function$", azure_yaml, re.MULTILINE)
-    tags = module("main")["modules"]["functionApp"]["config"]["params"]["tags"]
-    assert "'azd-service-name'" in str(tags) and "api" in str(tags)
+    params = module("main")["modules"]["functionApp"]["config"]["params"]
+    assert params["serviceName"] == "api" and "azd-service-name" not in str(params["tags"])
 
 
 @pytest.mark.parametrize("path", bicep_files(), ids=lambda p: str(p.relative_to(INFRA)))

@@ -21,6 +21,7 @@ SAFE_DEFAULTS = {
     "SLICE_HOURS": "work split; tuning, not environment",
     "SCORING_BATCH_USERS": "work split; tuning, not environment",
     "STORAGE_NAME_PREFIX": "test isolation only; empty in Azure",
+    "WEBSITE_AUTH_ENABLED": "set by App Service itself when site-auth.bicep turns sign-in on",
 }
 
 # Settings the Functions host or the platform reads, not shared/config.py.
@@ -32,7 +33,7 @@ PLATFORM_ONLY = {
 
 
 def template_settings() -> set[str]:
-    platform = keys(variable(module("function-app"), "platformSettings"))
+    platform = keys(variable(module("app-settings"), "platformSettings"))
     review = keys(variable(module("main"), "reviewSettings"))
     assert not platform & review, f"set twice: {platform & review}"
     return platform | review
@@ -82,5 +83,5 @@ def test_remediation_caller_settings_match_the_logic_app() -> None:
     logic = main["modules"]["logicApp"]["config"]["params"]
     assert logic["remediationAudience"] == "apiIdentifierUri"
     assert "approvalsId" in text(logic["approvalsId"])
-    app = main["modules"]["functionApp"]["config"]["params"]
+    app = main["modules"]["appSettings"]["config"]["params"]
     assert app["reviewSettings"] == "reviewSettings"

@@ -74,7 +74,9 @@ def test_http_routes_and_auth_levels(bindings: dict[str, list[dict[str, object]]
         ("reviews/{runId}", ("GET",)): "FUNCTION",
         ("reviews/{runId}/users/{userId}", ("GET",)): "FUNCTION",
         ("reviews/{runId}/report", ("GET",)): "FUNCTION",
-        ("remediations", ("POST",)): "FUNCTION",
+        # Entra sign-in by the platform (approvers) / Entra token checked in process (Logic App).
+        ("approvals/reports/{runId}", ("GET",)): "ANONYMOUS",
+        ("remediations", ("POST",)): "ANONYMOUS",
     }
 
 

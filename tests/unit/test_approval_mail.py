@@ -1,0 +1,109 @@
+"""The approval mail body the Logic App sends as it is: HTML (Outlook collapses plain-text line
+breaks), every value escaped, and an absolute link to the approvers' report route."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+
+import pytest
+
+from shared import config
+from shared.errors import ConfigError
+from shared.model import UserStats, UserVerdict
+from shared.pipeline.approval_mail import mail_html, report_url
+from shared.pipeline.finalize import approval_payload
+from shared.pipeline.records import RunRecord
+
+BASE = "https://func-abc123.azurewebsites.net"
+
+
+class Reader(HTMLParser):
+    """Text, tags and links of a fragment, as a mail client would parse it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.links: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self.links += [value or "" for name, value in attrs if name == "href"]
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def read(fragment: str) -> Reader:
+    reader = Reader()
+    reader.feed(fragment)
+    reader.close()
+    return reader
+
+
+def verdict(**overrides: object) -> UserVerdict:
+    fields: dict[str, object] = {
+        "user_id": "8d2b4c1e-0000-4000-8000-000000000001",
+        "user_principal_name": "alice@contoso.com", "verdict": "high", "privileged": True,
+        "findings": [], "reasons": ["password spray from 203.0.113.7, then a success",
+                                    "MFA denied 6 times in 10 minutes"],
+        "stats": UserStats(sign_ins=40, failures=31, countries=["NL", "RU"], ips=3),
+        "got_in": True, "proposed_actions": ["revokeSessions", "disable"],
+    }
+    fields.update(overrides)
+    return UserVerdict(**fields)  # type: ignore[arg-type]
+
+
+def test_benign_verdict_renders_as_html_with_an_absolute_link() -> None:
+    link = report_url(BASE, "run-2025-06-09")
+    assert link == f"{BASE}/api/approvals/reports/run-2025-06-09"
+    body = mail_html(verdict(), "run-2025-06-09", link)
+    assert "\n" not in body and "\\n" not in body
+    parsed = read(body)
+    assert {"p", "ul", "li", "a", "b"} <= set(parsed.tags)
+    assert parsed.links == [link]
+    text = "".join(parsed.text)
+    assert "alice@contoso.com" in text and "MFA denied 6 times in 10 minutes" in text
+    assert "privileged account" in text and "revokeSessions, disable" in text
+
+
+def test_hostile_values_are_escaped_and_cannot_add_links() -> None:
+    hostile = verdict(user_principal_name='<a href="https://evil.example">x</a>@contoso.com',
+                      reasons=['<script>alert(1)</script>', 'a "quoted" & <b>bold</b> reason'])
+    run_id = 'r"><a href=//evil>'
+    body = mail_html(hostile, run_id, report_url(BASE, run_id))
+    parsed = read(body)
+    assert "script" not in parsed.tags
+    assert parsed.links == [f"{BASE}/api/approvals/reports/r%22%3E%3Ca%20href%3D%2F%2Fevil%3E"]
+    assert "<script>alert(1)</script>" in "".join(parsed.text)  # shown as text, not run
+
+
+def test_without_a_public_address_there_is_no_link_and_it_says_why() -> None:
+    assert report_url(None, "r1") is None
+    parsed = read(mail_html(verdict(), "r1", None))
+    assert parsed.links == [] and "PUBLIC_BASE_URL is not set" in "".join(parsed.text)
+
+
+def test_payload_carries_the_absolute_link_and_each_verdicts_body() -> None:
+    start = datetime(2025, 6, 6, 18, tzinfo=UTC)
+    run = RunRecord(run_id="r1", kind="scheduled", status="complete", window_start=start,
+                    window_end=datetime(2025, 6, 9, 6, tzinfo=UTC), created_at=start,
+                    api_version="v1.0")
+    quiet = verdict(user_id="u2", verdict="low")
+    payload = approval_payload(run, [verdict(), quiet], BASE)
+    assert payload["reportUrl"] == f"{BASE}/api/approvals/reports/r1"
+    (sent,) = payload["verdicts"]  # type: ignore[misc]
+    assert read(sent["mailHtml"]).links == [payload["reportUrl"]]
+
+
+@pytest.mark.parametrize("value", ["http://func.example.net", "https://func.example.net/api",
+                                   "func.example.net"])
+def test_public_base_url_must_be_an_https_origin(value: str) -> None:
+    with pytest.raises(ConfigError, match="PUBLIC_BASE_URL"):
+        config.load({"PUBLIC_BASE_URL": value})
+
+
+def test_public_base_url_is_read() -> None:
+    assert config.load({"PUBLIC_BASE_URL": BASE + "/"}).public_base_url == BASE
+    assert config.load({}).public_base_url is None
