@@ -94,7 +94,8 @@ def test_medium_and_high_verdicts_go_to_the_approval_webhook_once(
     pipeline_services: Callable[..., Services], sample_tenant: Tenant
 ) -> None:
     with ApprovalInbox() as inbox:
-        services = pipeline_services(sample_tenant, APPROVAL_WEBHOOK_URL=inbox.url)
+        services = pipeline_services(sample_tenant, APPROVAL_WEBHOOK_URL=inbox.url,
+                                     PUBLIC_BASE_URL="https://func-abc123.azurewebsites.net")
         runner, run_id = run_monday(services, sample_tenant)
         runner.fire_timer()  # the timer firing again for the same window changes nothing
         runner.drain()
@@ -108,6 +109,11 @@ def test_medium_and_high_verdicts_go_to_the_approval_webhook_once(
                                                                                      "high")}
     assert {v["userId"] for v in request["verdicts"]} >= expected
     assert all(v["reasons"] and v["proposedActions"] for v in request["verdicts"])
+    # What the approver gets: an HTML body with an absolute link they can open with their sign-in.
+    link = f"https://func-abc123.azurewebsites.net/api/approvals/reports/{run_id}"
+    assert request["reportUrl"] == link
+    assert all(v["mailHtml"].startswith("<p>") and f'href="{link}"' in v["mailHtml"]
+               and "\n" not in v["mailHtml"] for v in request["verdicts"])
 
 
 def test_unreachable_webhook_is_recorded_and_retried_by_the_next_timer(

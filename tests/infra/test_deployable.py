@@ -77,7 +77,6 @@ FLEX_REJECTED_SITE_CONFIG = {
     "netFrameworkVersion": "microsoft/azure-pipelines-tasks#21032",
     "functionsRuntimeScaleMonitoringEnabled": "microsoft/azure-pipelines-tasks#21032",
     "linuxFxVersion": "Azure/terraform-azurerm-avm-res-web-site#283",
-    "alwaysOn": "Azure/terraform-azurerm-avm-res-web-site#283 (the module gates it on FC1)",
 }
 
 # App settings Flex Consumption removed or replaced by functionAppConfig, from
@@ -206,8 +205,10 @@ def test_every_key_vault_reference_is_created_after_its_secret() -> None:
                     references += 1
                     where = f"{path.name}: {name} uses {param}"
                     assert param in template["parameters"], where
-                    source = accessor(module_call(path.stem)["config"]["params"][param])
-                    assert source and ".outputs." in source, f"{where}, passed {source}"
+                    passed = module_call(path.stem)["config"]["params"][param]
+                    source = accessor(passed) if isinstance(passed, dict) else None
+                    assert source and ".outputs." in source, (
+                        f"{where}, passed {passed!r}, not a module output")
                     writer, output = source.split(".outputs.")
                     writer_path = module("main")["modules"][writer]["detail"]["path"]
                     writer_template = parse(INFRA / writer_path)
