@@ -65,6 +65,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
   // checkov:skip=CKV_AZURE_17: callers authenticate with function keys, Entra tokens checked in code (remediation) or the platform's Entra sign-in (approvers' reports); client certificates would add a secret to rotate and the Logic App's managed-identity call cannot present one.
   // checkov:skip=CKV_AZURE_222: the app has no virtual network here, and the approval Logic App, approvers and ticketing systems reach it over the internet; every route needs a function key, an Entra token (remediation) or an Entra sign-in (reports).
   // checkov:skip=CKV_AZURE_212: Flex Consumption scales instances by load; there is no fixed instance count to fail over to.
+  // checkov:skip=CKV_AZURE_78: Flex Consumption rejects siteConfig.ftpsState ("... for Flex Consumption sites is invalid"); FTP publishing is off through the ftp basicPublishingCredentialsPolicies below.
   // checkov:skip=CKV_AZURE_213: Flex Consumption has no App Service health check; failures surface in Application Insights and the poison queues.
   name: name
   location: location

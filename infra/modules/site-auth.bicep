@@ -28,6 +28,13 @@ var ownAuthenticationPaths = [
 ]
 
 resource auth 'Microsoft.Web/sites/config@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_13: checkov recognises only the legacy authsettings shape (properties.enabled); this is authsettingsV2 with platform.enabled true, asserted in tests/infra.
+  // checkov:skip=CKV_AZURE_222: checkov reads every sites/config resource as a site; public access is decided on the site (see its skip in function-app.bicep).
+  // checkov:skip=CKV_AZURE_63: checkov reads every sites/config resource as the 'web' config; HTTP logging is not a setting of this one (telemetry goes to Application Insights).
+  // checkov:skip=CKV_AZURE_65: checkov reads every sites/config resource as the 'web' config; detailed error pages are not a setting of this one.
+  // checkov:skip=CKV_AZURE_66: checkov reads every sites/config resource as the 'web' config; request tracing is not a setting of this one.
+  // checkov:skip=CKV_AZURE_80: checkov reads every sites/config resource as the 'web' config; a Python app on Flex Consumption has no .NET Framework version.
+  // checkov:skip=CKV_AZURE_88: checkov reads every sites/config resource as the 'web' config; Flex Consumption mounts no Azure Files share and the app uses blob storage.
   parent: site
   name: 'authsettingsV2'
   properties: {
