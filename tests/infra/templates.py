@@ -159,3 +159,13 @@ def module_call(stem: str) -> dict[str, Any]:
              if m["detail"]["path"] == f"modules/{stem}.bicep"]
     assert len(calls) == 1, f"main.bicep deploys modules/{stem}.bicep {len(calls)} times"
     return calls[0]
+
+
+def role_assignments() -> Iterator[tuple[Path, dict[str, Any], str, dict[str, Any]]]:
+    """(file, its template, symbol, resource) of every Azure role assignment."""
+    for path in bicep_files():
+        template = parse(path)
+        for symbol, res in resources_of_type(
+            template, "Microsoft.Authorization/roleAssignments"
+        ).items():
+            yield path, template, symbol, res

@@ -15,8 +15,7 @@ from tests.infra.templates import (
     accessor,
     bicep_files,
     body,
-    parse,
-    resources_of_type,
+    role_assignments,
     variable,
 )
 
@@ -64,22 +63,18 @@ def test_every_guid_in_the_templates_is_a_published_role_or_explained() -> None:
 
 def test_every_role_assignment_takes_its_role_from_the_table() -> None:
     found = 0
-    for path in bicep_files():
-        template = parse(path)
-        for symbol, res in resources_of_type(
-            template, "Microsoft.Authorization/roleAssignments"
-        ).items():
-            loop = res["config"]["loop_type"]["detail"]
-            item, grants = loop["item_name"], loop["array_name"]
-            definition = body(res)["properties"]["roleDefinitionId"]["function"]["parameters"]
-            assert accessor(definition["resource_name_1"]) == f"{item}.roleId", path.name
-            assert variable(template, "roles") == {"function": {
-                "type": "load_json_content",
-                "parameters": {"file_path": "../builtin-roles.json", "json_path": None,
-                               "encoding": None}}}, f"{path.name}: roles come from the table"
-            for grant in variable(template, grants):
-                role = str(accessor(grant["roleId"]))
-                assert re.fullmatch(r"roles\.\w+\.id", role), f"{path.name}: {symbol} uses {role}"
-                assert role.split(".")[1] in table(), f"{path.name}: {role} is not in the table"
-                found += 1
+    for path, template, symbol, res in role_assignments():
+        loop = res["config"]["loop_type"]["detail"]
+        item, grants = loop["item_name"], loop["array_name"]
+        definition = body(res)["properties"]["roleDefinitionId"]["function"]["parameters"]
+        assert accessor(definition["resource_name_1"]) == f"{item}.roleId", path.name
+        assert variable(template, "roles") == {"function": {
+            "type": "load_json_content",
+            "parameters": {"file_path": "../builtin-roles.json", "json_path": None,
+                           "encoding": None}}}, f"{path.name}: roles come from the table"
+        for grant in variable(template, grants):
+            role = str(accessor(grant["roleId"]))
+            assert re.fullmatch(r"roles\.\w+\.id", role), f"{path.name}: {symbol} uses {role}"
+            assert role.split(".")[1] in table(), f"{path.name}: {role} is not in the table"
+            found += 1
     assert found >= 5

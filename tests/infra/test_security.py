@@ -13,6 +13,7 @@ from tests.infra.templates import (
     parse,
     resource,
     resources_of_type,
+    role_assignments,
     text,
     variable,
     walk,
@@ -206,24 +207,20 @@ def test_no_function_key_and_the_trigger_url_stays_inside_the_logic_app_module()
 
 def test_every_role_assignment_is_generated_and_named_by_scope_principal_role() -> None:
     found = 0
-    for path in bicep_files():
-        template = parse(path)
-        for symbol, res in resources_of_type(
-            template, "Microsoft.Authorization/roleAssignments"
-        ).items():
-            where = f"{path.name}: {symbol}"
-            loop = res["config"].get("loop_type")
-            assert loop and loop["type"] == "array", f"{where} must be generated from a list"
-            item, grants = loop["detail"]["item_name"], loop["detail"]["array_name"]
-            assert isinstance(variable(template, grants), list), where
-            declared = body(res)
-            guid = declared["name"]["function"]
-            assert guid["type"] == "guid", where
-            args = [accessor(v) for v in guid["parameters"].values() if v is not None]
-            assert args == [f"{declared['scope']}.id", f"{item}.principalId", f"{item}.roleId"], (
-                where
-            )
-            found += 1
+    for path, template, symbol, res in role_assignments():
+        where = f"{path.name}: {symbol}"
+        loop = res["config"].get("loop_type")
+        assert loop and loop["type"] == "array", f"{where} must be generated from a list"
+        item, grants = loop["detail"]["item_name"], loop["detail"]["array_name"]
+        assert isinstance(variable(template, grants), list), where
+        declared = body(res)
+        guid = declared["name"]["function"]
+        assert guid["type"] == "guid", where
+        args = [accessor(v) for v in guid["parameters"].values() if v is not None]
+        assert args == [f"{declared['scope']}.id", f"{item}.principalId", f"{item}.roleId"], (
+            where
+        )
+        found += 1
     assert found >= 3
 
 
