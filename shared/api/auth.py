@@ -1,7 +1,7 @@
-"""The remediation route's second lock: an Entra ID bearer token checked in this process.
+"""The remediation route's lock: an Entra ID bearer token checked in this process.
 
-The platform's function key is the first lock, on every route. A leaked key alone must not be
-able to disable accounts, so POST /api/remediations also needs a JWT from the Logic App's managed
+POST /api/remediations needs no function key (a key is a shared secret that ends up in ticketing
+configs, and must never be able to disable accounts); it needs a JWT from the Logic App's managed
 identity, verified here with PyJWT: RS256 signature against the tenant's published keys (JWKS,
 cached, refreshed on an unknown key id at most once a minute), issuer (v2.0 and the v1
 sts.windows.net form), audience, expiry and not-before with a small leeway, the tenant, and the
