@@ -155,7 +155,14 @@ def _handler(api: LocalApi) -> type[BaseHTTPRequestHandler]:
                 status, out_headers, out = 500, {}, b""
             self._send(status, out_headers, out)
 
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+        def __getattr__(self, name: str) -> Any:
+            """Every method reaches `respond`, so one a route does not declare (TRACE, OPTIONS,
+            HEAD ...) is a 405 with `Allow` (RFC 9110, 15.5.6), not the stdlib server's 501.
+            The Functions host itself has been seen answering 404 there instead
+            (azure-functions-host issues 10098 and 11625): clients must expect either."""
+            if name.startswith("do_"):
+                return self._serve
+            raise AttributeError(name)
 
         def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
             self.send_response(status)

@@ -197,6 +197,7 @@ def run_document(run: RunRecord) -> dict[str, Any]:
         "window": {"start": run.window_start, "end": run.window_end},
         "createdAt": run.created_at,
         "finishedAt": run.finished_at,
+        "failure": run.failure,
         "ticketId": run.ticket_id,
         "requestedBy": run.requested_by,
         "userId": run.user_id,

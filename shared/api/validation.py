@@ -31,18 +31,31 @@ MAX_WINDOW = timedelta(days=31)
 CLOCK_SKEW = timedelta(minutes=5)
 ALLOWED_QUERY = frozenset({"code"})  # the platform's function key may come as ?code=
 
-_SAFE_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
-_PRINTABLE = r"^[^\x00-\x1f\x7f]*$"  # one line of text: no control characters
-_TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"  # text that may span lines
+# Patterns the OpenAPI document carries verbatim (a test keeps them equal): ECMA-262 and Python
+# read them alike (see `odata.END`).
+SAFE_ID = r"^[A-Za-z0-9](?:\.?[A-Za-z0-9_-])*\.?" + odata.END  # letters, digits . _ -; no ".."
+TICKET = r"^[A-Za-z0-9][A-Za-z0-9._:#/+-]{0,127}" + odata.END
+PERSON = r"^ *[^\x00-\x20\x7f][^\x00-\x1f\x7f]*" + odata.END  # one line, not blank
+TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*" + odata.END  # may span lines
+RULES = {  # what a pattern asks for, in words, for the problem document
+    "user": "must be a user principal name (name@domain: at most 64 characters before the @, "
+            "48 after it) or an object id (GUID)",
+    "runId": "must be 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit, "
+             "without '..'",
+    "ticketId": "must be 1-128 letters, digits or . _ : # / + -, starting with a letter or digit",
+    "approver": "must be one line of text that is not blank",
+    "comment": "must not contain control characters other than tab and line breaks",
+}
+RULES |= {"userId": RULES["user"], "approvalId": RULES["runId"].replace("128", "120"),
+          "requestedBy": RULES["approver"]}
 
-SafeId = Annotated[str, Meta(pattern=_SAFE_ID, max_length=128)]
+SafeId = Annotated[str, Meta(pattern=SAFE_ID, max_length=128)]
 # Room for a ".N" suffix on the WORM audit record of a resumed remediation.
-ApprovalId = Annotated[str, Meta(pattern=_SAFE_ID, max_length=120)]
-UserKey = Annotated[str, Meta(min_length=1, max_length=370)]
-TicketId = Annotated[str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:#/+-]{0,127}$",
-                               max_length=128)]
-PersonName = Annotated[str, Meta(min_length=1, max_length=256, pattern=_PRINTABLE)]
-Comment = Annotated[str, Meta(max_length=2000, pattern=_TEXT)]
+ApprovalId = Annotated[str, Meta(pattern=SAFE_ID, max_length=120)]
+UserKey = Annotated[str, Meta(pattern=odata.USER_PATTERN, max_length=odata.UPN_MAX)]
+TicketId = Annotated[str, Meta(pattern=TICKET, max_length=128)]
+PersonName = Annotated[str, Meta(min_length=1, max_length=256, pattern=PERSON)]
+Comment = Annotated[str, Meta(max_length=2000, pattern=TEXT)]
 AwareTime = Annotated[datetime, Meta(tz=True)]
 LookbackHours = Annotated[int, Meta(ge=1, le=MAX_LOOKBACK_HOURS)]
 Actions = Annotated[list[RemediationAction], Meta(min_length=1, max_length=4)]
@@ -105,10 +118,16 @@ def decode_body(request: ApiRequest, body_type: type[T]) -> T:
             source="Content-Type")
     if not request.body.strip():
         raise InputError("a JSON object is required", source="body")
+    try:  # JSON between systems is UTF-8 (RFC 8259, section 8.1); msgspec assumes it
+        request.body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"the body is not valid UTF-8 (byte {exc.start}); JSON must be UTF-8",
+                         source="body") from None
     try:
         return msgspec.json.decode(request.body, type=body_type)
     except msgspec.ValidationError as exc:
-        raise InputError(_explain(str(exc)), source=_field_of(str(exc))) from None
+        field = _field_of(str(exc))
+        raise InputError(_explain(str(exc), field), source=field) from None
     except msgspec.DecodeError:
         raise InputError("the body is not valid JSON", source="body") from None
 
@@ -121,9 +140,11 @@ def _field_of(message: str) -> str:
     return (where.group(1) if where else "") or "body"
 
 
-def _explain(message: str) -> str:
+def _explain(message: str, field: str) -> str:
     if "unknown field" in message:
         return "unknown field: not part of this request's schema"
+    if "matching regex" in message:
+        return RULES.get(field, "does not have the form the OpenAPI document gives")
     return re.sub(r" - at `[^`]*`$", "", message)
 
 
@@ -131,20 +152,16 @@ def _explain(message: str) -> str:
 
 
 def user_key(value: str, *, field: str) -> str:
-    """An object id (GUID, lower-cased) or a UPN (lower-cased, as verdicts are keyed)."""
-    value = value.strip()
-    if odata.is_guid(value):
+    """An object id (GUID) or a UPN within Entra ID's length limits, lower-cased as verdicts are
+    keyed; anything else is a 400 naming `field`."""
+    if odata.is_guid(value) or odata.is_upn(value):
         return value.lower()
-    if odata.is_upn(value):
-        return value.lower()
-    raise InputError("must be a user principal name (name@domain) or an object id (GUID)",
-                     source=field)
+    raise InputError(RULES["user"], source=field)
 
 
 def safe_id(value: str, *, field: str) -> str:
-    if not re.fullmatch(_SAFE_ID, value) or ".." in value:
-        raise InputError("must be 1-128 letters, digits, '.', '_' or '-' (no '..')",
-                         source=field)
+    if len(value) > 128 or not re.search(SAFE_ID, value):
+        raise InputError(RULES["runId"], source=field)
     return value
 
 
@@ -188,12 +205,8 @@ def review_window(body: ReviewBody, now: datetime) -> Window:
 
 def remediation_order(body: RemediationBody) -> RemediationBody:
     """The body with ids checked, the user key normalised and actions in the order they run."""
-    safe_id(body.run_id, field="runId")
-    safe_id(body.approval_id, field="approvalId")
     if len(set(body.actions)) != len(body.actions):
         raise InputError("each action may appear once", source="actions")
-    if not body.approver.strip():
-        raise InputError("must name the person who approved", source="approver")
     return msgspec.structs.replace(
         body,
         user_id=user_key(body.user_id, field="userId"),

@@ -14,6 +14,7 @@ from shared.graph.directory import (
     PRIVILEGED_ROLES,
     DirectoryResult,
     privileged_role_members,
+    privileged_roles_of,
     risk_detections,
     risky_users,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "disable_account",
     "force_password_reset",
     "privileged_role_members",
+    "privileged_roles_of",
     "revoke_sessions",
     "risk_detections",
     "risky_users",

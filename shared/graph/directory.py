@@ -150,15 +150,54 @@ async def privileged_role_members(graph: GraphConnection) -> DirectoryResult[dic
     return DirectoryResult(members, detail=detail)
 
 
-async def risky_users(graph: GraphConnection) -> DirectoryResult[list[RiskyUser]]:
-    """Identity Protection's risky users (every risk state; callers pick what they need)."""
+async def privileged_roles_of(graph: GraphConnection, user_id: str
+                              ) -> DirectoryResult[dict[str, list[str]]]:
+    """One user's direct privileged role assignments ({user id: role names}, empty when none):
+    one query filtered by `principalId`, which unifiedRoleAssignment documents as filterable
+    (eq, in), the way Microsoft's own "list role assignments of a user" example reads them.
+    https://learn.microsoft.com/en-us/graph/api/resources/unifiedroleassignment
+    https://learn.microsoft.com/en-us/entra/identity/role-based-access-control/view-assignments
+    """
+    from msgraph.generated.role_management.directory.role_assignments.role_assignments_request_builder import (  # noqa: E501
+        RoleAssignmentsRequestBuilder as Builder,
+    )
+
+    key = odata.guid(user_id, what="a user's object id")
+    query = Builder.RoleAssignmentsRequestBuilderGetQueryParameters(
+        filter=f"principalId eq {odata.quote(key)}")
+    decode = msgspec.json.Decoder(_Collection[_RoleAssignment]).decode
+    listing = _Listing[_RoleAssignment]("role assignments of one user", decode)
+    builder = graph.client.role_management.directory.role_assignments
+    try:
+        rows = await _list_all(graph, builder, query, listing)
+    except GraphUnavailable as exc:
+        return unavailable({}, exc)
+    privileged = role_ids(graph)
+    names = sorted({privileged[r.role_definition_id.lower()] for r in rows
+                    if r.role_definition_id.lower() in privileged})
+    return DirectoryResult({key: names} if names else {})
+
+
+def risk_user_clause(user: str, *, id_field: str = "userId") -> str:
+    """One user in an Identity Protection filter: `id_field eq` an object id, or the UPN."""
+    if odata.is_guid(user):
+        return f"{id_field} eq {odata.quote(user.lower())}"
+    return f"userPrincipalName eq {odata.quote(odata.upn(user))}"
+
+
+async def risky_users(graph: GraphConnection, user: str | None = None
+                      ) -> DirectoryResult[list[RiskyUser]]:
+    """Identity Protection's risky users (every risk state; callers pick what they need), or
+    only `user`'s entry (riskyUsers supports $filter; `id` is the user's object id).
+    https://learn.microsoft.com/en-us/graph/api/riskyuser-list"""
     from msgraph.generated.identity_protection.risky_users.risky_users_request_builder import (
         RiskyUsersRequestBuilder as Builder,
     )
 
     decode = msgspec.json.Decoder(_Collection[RiskyUser]).decode
     listing = _Listing[RiskyUser]("risky users", decode, graph.risk_limiter)
-    query = Builder.RiskyUsersRequestBuilderGetQueryParameters()
+    query = Builder.RiskyUsersRequestBuilderGetQueryParameters(
+        filter=risk_user_clause(user, id_field="id") if user else None)
     try:
         rows = await _list_all(graph, graph.client.identity_protection.risky_users, query, listing)
     except GraphUnavailable as exc:
@@ -166,10 +205,12 @@ async def risky_users(graph: GraphConnection) -> DirectoryResult[list[RiskyUser]
     return DirectoryResult(rows)
 
 
-async def risk_detections(graph: GraphConnection, window: Window
+async def risk_detections(graph: GraphConnection, window: Window, user: str | None = None
                           ) -> DirectoryResult[list[RiskDetection]]:
-    """Risk detections whose activity falls in the window. Offline detections can arrive up to
-    48 hours late, so a later re-run of the same window may see more."""
+    """Risk detections whose activity falls in the window, optionally `user`'s only (filtered
+    on userId or userPrincipalName). Offline detections can arrive up to 48 hours late, so a
+    later re-run of the same window may see more.
+    https://learn.microsoft.com/en-us/graph/api/riskdetection-list"""
     from msgraph.generated.identity_protection.risk_detections.risk_detections_request_builder import (  # noqa: E501
         RiskDetectionsRequestBuilder as Builder,
     )
@@ -177,8 +218,9 @@ async def risk_detections(graph: GraphConnection, window: Window
     decode = msgspec.json.Decoder(_Collection[RiskDetection]).decode
     listing = _Listing[RiskDetection]("risk detections", decode, graph.risk_limiter)
     query = Builder.RiskDetectionsRequestBuilderGetQueryParameters(
-        filter=odata.window_clause(window.start, window.end, field="activityDateTime")
-    )
+        filter=odata.all_of(
+            odata.window_clause(window.start, window.end, field="activityDateTime"),
+            risk_user_clause(user) if user else ""))
     builder = graph.client.identity_protection.risk_detections
     try:
         rows = await _list_all(graph, builder, query, listing)

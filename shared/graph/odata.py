@@ -13,14 +13,24 @@ from datetime import UTC, datetime
 
 from shared.errors import InputError
 
-_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-# Entra allows letters, digits and ' . - _ ! # ^ ~ in the local part (guests carry #EXT#); we
-# also accept + and & seen in synced directories. The domain is DNS labels.
-_UPN = re.compile(
-    r"[A-Za-z0-9'.\-_!#^~+&]{1,113}@(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+"
-    r"[A-Za-z]{2,63}"
-)
-_UPN_MAX = 113 + 1 + 255
+# Patterns written so that Python's `re` and JSON Schema's ECMA-262 dialect read them alike (the
+# OpenAPI document carries them verbatim): no lookbehind, no Python-only escapes, and `$(?!\n)`
+# because Python's `$` also matches before a final newline where ECMA's does not.
+END = r"$(?!\n)"
+GUID_SHAPE = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+# Entra ID's username policy: letters, digits and ' . - _ ! # ^ ~ (guests carry #EXT#; we also
+# accept + and & seen in synced directories); at most 64 characters before the "@" and 48 after
+# it, so at most 113 in all; no "." right before the "@". The part after it is a domain: letters,
+# digits, "." and "-", starting and ending with a letter or digit.
+# https://learn.microsoft.com/en-us/entra/identity/authentication/concept-sspr-policy
+UPN_MAX = 64 + 1 + 48
+UPN_SHAPE = (r"[A-Za-z0-9'.\-_!#^~+&]{0,63}[A-Za-z0-9'\-_!#^~+&]"
+             r"@[A-Za-z0-9](?:[A-Za-z0-9.\-]{0,46}[A-Za-z0-9])?")
+# A user as callers name one: an object id or a user principal name (the OpenAPI `userId`).
+USER_PATTERN = f"^(?:{GUID_SHAPE}|{UPN_SHAPE}){END}"
+
+_GUID = re.compile(GUID_SHAPE)
+_UPN = re.compile(UPN_SHAPE)
 
 INTERACTIVE = "interactiveUser"
 NON_INTERACTIVE = "nonInteractiveUser"
@@ -45,7 +55,7 @@ def guid(value: str, *, what: str = "id") -> str:
 
 
 def is_upn(value: str) -> bool:
-    return len(value) <= _UPN_MAX and _UPN.fullmatch(value) is not None
+    return _UPN.fullmatch(value) is not None
 
 
 def upn(value: str) -> str:

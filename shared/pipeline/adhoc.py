@@ -1,9 +1,19 @@
 """An ad-hoc review of one user, answered synchronously ("a user reported a strange MFA prompt").
 
 It is a run of its own (kind "user") with the same records as a scheduled one: the user's pages
-for the window and the retention period before it go to write-once evidence, the context (roles,
-Identity Protection data) too, then one verdict with its evidence bundle. It does not update the
-user's stored baseline: the scheduled runs own that, and an ad-hoc window may overlap theirs.
+go to write-once evidence, the context (roles, Identity Protection data) too, then one verdict
+with its evidence bundle. It does not update the user's stored baseline: the scheduled runs own
+that, and an ad-hoc window may overlap theirs.
+
+It reads and keeps only what this user's review needs: the user's sign-ins in the window; the
+user's own history before it only when there is no stored baseline and something to score,
+never further back than Graph keeps sign-ins; the user's own risk (riskyUsers and
+riskDetections filtered on the user) and the user's own role assignments (filtered on
+principalId). The stored context holds that user's data, not the tenant's.
+
+Once the run record exists, a failure of any kind (Graph, storage, a name the store refuses)
+ends the run `failed` with the reason before the error goes on to the caller: a one-user run is
+never left in a working state.
 
 Tenant-wide spray signals need every user's failures, which a one-user query does not read; the
 run's sources say so.
@@ -12,16 +22,26 @@ run's sources say so.
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from msgspec.structs import replace
 
 from shared.audit import record_manifest
 from shared.detect.context import TenantSignalsBuilder
-from shared.graph import odata, sign_in_source, stream_sign_ins
+from shared.errors import SigninReviewError
+from shared.graph import (
+    DirectoryResult,
+    odata,
+    privileged_roles_of,
+    risk_detections,
+    risky_users,
+    sign_in_source,
+    stream_sign_ins,
+)
 from shared.logs import bound, event
-from shared.model import DataSource, SignIn, Window
+from shared.model import DataSource, RiskDetection, RiskyUser, SignIn, Window
 from shared.pipeline.fetch import put_page
 from shared.pipeline.records import RunRecord, SliceRecord, VerdictRecord
 from shared.pipeline.runs import Tables
@@ -30,7 +50,6 @@ from shared.pipeline.scoring import (
     ScoringContext,
     UserInput,
     baselines_table,
-    directory_data,
     score,
     store_context,
 )
@@ -38,23 +57,48 @@ from shared.pipeline.window import run_id_for
 from shared.services import Services
 from shared.store import EvidenceRef, page_name
 
+RETENTION = timedelta(days=30)  # Graph keeps sign-ins 30 days (P1/P2); older reads return nothing
 NO_SPRAY_PASS = DataSource(
     "tenantSignals", False,
     "a one-user review does not read other users' failures: password spray across the tenant "
     "is judged only by scheduled and tenant runs")
+NO_OBJECT_ID: DirectoryResult[dict[str, list[str]]] = DirectoryResult(
+    {}, available=False, reason="not looked up",
+    detail="no sign-in gave the user's object id, which role assignments are filtered on")
+
+Directory = tuple[dict[str, list[str]], list[RiskyUser], list[RiskDetection], list[DataSource]]
 
 
-async def _fetch(services: Services, run_id: str, user: str, span: Window
+def history_span(window: Window, now: datetime) -> Window | None:
+    """The retention period before the window that Graph can still answer for, if any."""
+    start = max(window.start - timedelta(days=HISTORY_DAYS), now - RETENTION)
+    end = window.start - timedelta(microseconds=1)
+    return Window(start=start, end=end) if start < end else None
+
+
+async def _fetch(services: Services, run_id: str, user: str, span: Window, first: int
                  ) -> tuple[list[SignIn], list[EvidenceRef]]:
+    """The user's sign-ins in `span`, each page written to evidence (numbered from `first`)."""
     rows: list[SignIn] = []
     refs: list[EvidenceRef] = []
     async with services.graph() as graph:
         async for page in stream_sign_ins(graph, span, user=user):
-            ref, _ = put_page(services.store.evidence, page_name(run_id, "s000", len(refs)),
-                              page.body)
+            name = page_name(run_id, "s000", first + len(refs))
+            ref, _ = put_page(services.store.evidence, name, page.body)
             refs.append(ref)
             rows.extend(page.sign_ins)
     return rows, refs
+
+
+async def _directory(services: Services, window: Window, user: str) -> Directory:
+    """This user's privileged roles and Identity Protection data, each with its availability."""
+    async with services.graph() as graph:
+        roles = await privileged_roles_of(graph, user) if odata.is_guid(user) else NO_OBJECT_ID
+        risky = await risky_users(graph, user)
+        detections = await risk_detections(graph, window, user)
+    sources = [roles.source("privilegedRoles"), risky.source("riskyUsers"),
+               detections.source("riskDetections")]
+    return roles.value, risky.value, detections.value, sources
 
 
 def review_user(
@@ -68,48 +112,76 @@ def review_user(
     """Fetch, score and record one user's window; the stored verdict."""
     odata.user_clause(user)  # refuses anything that is neither an object id nor a UPN
     tables = Tables.of(services.store)
-    run_id = f"{run_id_for(window, 'user')}-{uuid.uuid4().hex[:8]}"
-    span = Window(start=window.start - timedelta(days=HISTORY_DAYS), end=window.end)
     run = RunRecord(
-        run_id=run_id, kind="user", window_start=window.start, window_end=window.end,
-        status="fetching", created_at=services.clock(),
-        api_version=services.settings.graph_api_version, ticket_id=ticket_id,
-        requested_by=requested_by, user_id=user, slice_ids=["s000"],
+        run_id=f"{run_id_for(window, 'user')}-{uuid.uuid4().hex[:8]}", kind="user",
+        window_start=window.start, window_end=window.end, status="fetching",
+        created_at=services.clock(), api_version=services.settings.graph_api_version,
+        ticket_id=ticket_id, requested_by=requested_by, user_id=user, slice_ids=["s000"],
         sources=[sign_in_source(services.settings.graph_api_version), NO_SPRAY_PASS],
     )
     tables.runs.create(run)
-    with bound(runId=run_id):
-        rows, pages = asyncio.run(_fetch(services, run_id, user, span))
-        tables.slices.create(SliceRecord(run_id=run_id, slice_id="s000", start=span.start,
-                                         end=span.end, status="done", pages=pages,
-                                         rows=len(rows)))
-        rows.sort(key=lambda s: (s.created_date_time, s.id))
-        history = [s for s in rows if s.created_date_time < window.start]
-        timeline = [s for s in rows if s.created_date_time >= window.start]
-        user_id = next((s.user_id for s in rows if s.user_id), user.lower())
-        roles, risky, detections, sources = asyncio.run(
-            directory_data(services, window, user=user_id))
-        signals = TenantSignalsBuilder().add_all(timeline).build()
-        context = ScoringContext(
-            run_id=run_id, window=window, signals=signals, privileged=roles, risky_users=risky,
-            risk_detections=detections, sources=sources,
-            identity_protection=all(s.available for s in sources if s.name != "privilegedRoles"),
-        )
-        context_ref, context = store_context(services, context)
-        user_input = UserInput(
-            user_id=user_id, timeline=timeline, pages=pages, history=history,
-            baseline=baselines_table(services.store).get("baseline", user_id))
-        (verdict,) = score(services, context, context_ref, [user_input], learn=False)
-        counts = {verdict.verdict: 1}
+    with bound(runId=run.run_id):
+        try:
+            return _review(services, tables, run, user, window)
+        except Exception as exc:
+            _fail(services, tables, run.run_id, exc)
+            raise
 
-        def complete(current: RunRecord) -> RunRecord:
-            return replace(current, status="complete", slices_done=["s000"],
-                           scoring_planned=True, context=context_ref,
-                           sources=current.sources + sources, users=1,
-                           sign_ins=len(timeline), verdicts=counts,
-                           finished_at=current.finished_at or services.clock())
 
-        record_manifest(services, tables, complete(tables.run(run_id)), [verdict])
-        tables.change_run(run_id, complete)
-        event("review.user_done", verdict=verdict.verdict, signIns=len(timeline))
+def _review(services: Services, tables: Tables, run: RunRecord, user: str, window: Window
+            ) -> VerdictRecord:
+    run_id = run.run_id
+    timeline, pages = asyncio.run(_fetch(services, run_id, user, window, 0))
+    user_id = next((s.user_id for s in timeline if s.user_id), user.lower())
+    baseline = baselines_table(services.store).get("baseline", user_id)
+    span = history_span(window, services.clock()) if timeline and baseline is None else None
+    history: list[SignIn] = []
+    if span is not None:  # no stored profile: learn one from the user's own recent history
+        key = user_id if odata.is_guid(user_id) else user
+        history, older = asyncio.run(_fetch(services, run_id, key, span, len(pages)))
+        pages += older
+    tables.slices.create(SliceRecord(
+        run_id=run_id, slice_id="s000", start=(span or window).start, end=window.end,
+        status="done", pages=pages, rows=len(timeline) + len(history)))
+    timeline.sort(key=lambda s: (s.created_date_time, s.id))
+    history.sort(key=lambda s: (s.created_date_time, s.id))
+    known = user_id if odata.is_guid(user_id) else user
+    roles, risky, detections, sources = asyncio.run(_directory(services, window, known))
+    context = ScoringContext(
+        run_id=run_id, window=window, signals=TenantSignalsBuilder().add_all(timeline).build(),
+        privileged=roles, risky_users=risky, risk_detections=detections, sources=sources,
+        identity_protection=all(s.available for s in sources if s.name != "privilegedRoles"),
+    )
+    context_ref, context = store_context(services, context)
+    user_input = UserInput(user_id=user_id, timeline=timeline, pages=pages, history=history,
+                           baseline=baseline)
+    (verdict,) = score(services, context, context_ref, [user_input], learn=False)
+
+    def complete(current: RunRecord) -> RunRecord:
+        return replace(current, status="complete", slices_done=["s000"], scoring_planned=True,
+                       context=context_ref, sources=current.sources + sources, users=1,
+                       user_id=user_id, sign_ins=len(timeline), verdicts={verdict.verdict: 1},
+                       finished_at=current.finished_at or services.clock())
+
+    record_manifest(services, tables, complete(tables.run(run_id)), [verdict])
+    tables.change_run(run_id, complete)
+    event("review.user_done", verdict=verdict.verdict, signIns=len(timeline))
     return verdict
+
+
+def _fail(services: Services, tables: Tables, run_id: str, error: Exception) -> None:
+    """End the run `failed` with the reason (what a problem document would say; an unexpected
+    error's detail stays in the logs)."""
+    kind = type(error).__name__
+    said = error.message if isinstance(error, SigninReviewError) else "see the logs"
+    reason = f"{kind}: {said}"[:1000]
+    event("review.user_failed", logging.WARNING, error=kind, reason=reason)
+
+    def failed(current: RunRecord) -> RunRecord:
+        return replace(current, status="failed", failure=reason,
+                       finished_at=current.finished_at or services.clock())
+
+    try:
+        tables.change_run(run_id, failed)
+    except SigninReviewError as again:  # storage is gone as well: the log line is what is left
+        event("review.user_failure_unrecorded", logging.ERROR, error=type(again).__name__)

@@ -17,7 +17,7 @@ from shared.model import DataSource, Level, UserVerdict
 from shared.store import EvidenceRef, QueueMessage
 
 RunKind = Literal["scheduled", "tenant", "privileged", "user"]
-RunStatus = Literal["fetching", "scoring", "finalizing", "complete", "partial"]
+RunStatus = Literal["fetching", "scoring", "finalizing", "complete", "partial", "failed"]
 SliceStatus = Literal["pending", "done", "failed"]
 
 
@@ -49,6 +49,7 @@ class RunRecord(msgspec.Struct, kw_only=True):
     approval_requested: bool = False
     approval_error: str | None = None
     finished_at: datetime | None = None
+    failure: str | None = None  # why a run ended "failed" (a one-user review that broke off)
 
     @property
     def slices_settled(self) -> bool:

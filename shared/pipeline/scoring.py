@@ -94,7 +94,7 @@ def context_name(run_id: str) -> str:
 # --- the tenant-wide pass -------------------------------------------------------------------
 
 
-async def directory_data(services: Services, window: Window, *, user: str | None = None
+async def directory_data(services: Services, window: Window
                          ) -> tuple[dict[str, list[str]], list[RiskyUser], list[RiskDetection],
                                     list[DataSource]]:
     """Privileged role members and Identity Protection data, each with its availability."""
@@ -102,10 +102,6 @@ async def directory_data(services: Services, window: Window, *, user: str | None
         roles = await privileged_role_members(graph)
         risky = await risky_users(graph)
         detections = await risk_detections(graph, window)
-    if user is not None:
-        key = user.lower()
-        risky.value[:] = [r for r in risky.value
-                          if key in (r.id.lower(), (r.user_principal_name or "").lower())]
     sources = [roles.source("privilegedRoles"), risky.source("riskyUsers"),
                detections.source("riskDetections")]
     return roles.value, risky.value, detections.value, sources

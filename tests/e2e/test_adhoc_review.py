@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
 from local.graph_emulator import GraphEmulator
 from local.tenant import Tenant
 from shared.audit import verify_run
-from shared.errors import InputError
+from shared.errors import GraphError, InputError, StorageError
 from shared.model import Window
 from shared.pipeline.adhoc import review_user
+from shared.pipeline.records import RunRecord
 from shared.pipeline.runs import Tables
 from shared.services import Services
 
@@ -73,3 +74,53 @@ def test_quoted_upn_is_reviewed(
     assert verdict.verdict == "none"
     queries = [c["query"] for c in graph.calls if "signIns" in c["path"]]
     assert any("o''brien@contoso.com" in str(q) for q in queries)
+
+
+# --- a review that breaks off ends `failed`, with the reason ---------------------------------
+
+
+def _failed_run(services: Services, error: type[Exception], **review: object) -> RunRecord:
+    runs = Tables.of(services.store).runs
+    with pytest.raises(error):
+        review_user(services, **review)  # type: ignore[arg-type]
+    (run,) = list(runs.query("RowKey eq @rk", rk="run"))  # the services' store is private
+    return run
+
+
+def test_a_graph_failure_ends_the_run_failed(
+    pipeline_services: Callable[..., Services], sample_tenant: Tenant, graph: GraphEmulator
+) -> None:
+    services = pipeline_services(sample_tenant)
+    graph.configure(forbidden_paths=["auditLogs/signIns"])
+    user_id, _ = _user(sample_tenant, "mfa_fatigue")
+    run = _failed_run(services, GraphError, user=user_id, window=sample_tenant.window)
+    assert run.status == "failed" and run.finished_at is not None
+    assert run.failure and run.failure.startswith("GraphUnavailable: ")
+
+
+def test_a_storage_failure_ends_the_run_failed(
+    pipeline_services: Callable[..., Services], sample_tenant: Tenant
+) -> None:
+    services = pipeline_services(sample_tenant)
+    services.store.clients.container(services.store.names.evidence).delete_container()
+    user_id, _ = _user(sample_tenant, "mfa_fatigue")
+    run = _failed_run(services, StorageError, user=user_id, window=sample_tenant.window)
+    assert run.status == "failed"
+    assert run.failure and run.failure.startswith("StorageError: writing evidence")
+
+
+def test_a_name_the_store_refuses_ends_the_run_failed(
+    pipeline_services: Callable[..., Services], sample_tenant: Tenant, graph: GraphEmulator
+) -> None:
+    """A sign-in whose userId no blob name can hold (257+ characters): the store refuses the
+    user's evidence bundle after the run record exists."""
+    services = pipeline_services(sample_tenant)
+    window = sample_tenant.window
+    row = dict(next(r for r in sample_tenant.sign_ins if r.get("isInteractive") and window.start
+                    <= datetime.fromisoformat(r["createdDateTime"].replace("Z", "+00:00"))
+                    <= window.end))
+    row.update(userId="u" * 300, userPrincipalName="odd@contoso.com")
+    graph.load(sign_ins=[row], users=sample_tenant.users)
+    run = _failed_run(services, InputError, user="odd@contoso.com", window=sample_tenant.window)
+    assert run.status == "failed"
+    assert run.failure and "over 256 characters" in run.failure

@@ -74,10 +74,20 @@ def test_upn_shapes_accepted(upn: str) -> None:
     assert odata.upn(upn) == upn
 
 
+def test_upn_length_limits_are_entra_ids() -> None:
+    """64 characters before the @, 48 after it, 113 in all (Entra ID's username policy)."""
+    longest = "a" * 64 + "@" + "c" * 44 + ".com"
+    assert len(longest) == odata.UPN_MAX == 113
+    assert odata.is_upn(longest)
+    assert not odata.is_upn("a" * 65 + "@contoso.com")
+    assert not odata.is_upn("a@" + "c" * 45 + ".com")
+
+
 @pytest.mark.parametrize(
     "bad",
-    ["", "alice", "@contoso.com", "alice@", "alice@contoso", "a b@contoso.com",
-     "x' or 1 eq 1", "alice@contoso.com' or userId ne '", "alice@@contoso.com"],
+    ["", "alice", "@contoso.com", "alice@", "a b@contoso.com", "alice.@contoso.com",
+     "x' or 1 eq 1", "alice@contoso.com' or userId ne '", "alice@@contoso.com",
+     "alice@contoso.com\n", "a" * 65 + "@contoso.com", "alice@" + "c" * 45 + ".com"],
 )
 def test_upn_shapes_refused(bad: str) -> None:
     with pytest.raises(InputError):
