@@ -90,6 +90,11 @@ SIGN_IN_BETA: Schema = {
     ("autonomousSystemNumber",): Field("int", EQ, _path("autonomousSystemNumber")),
     ("userType",): Field("string", EQ, _path("userType")),
 }
+# riskDetections and riskyUsers support $filter (riskdetection-list, riskyuser-list); a one-user
+# review filters detections on userId or userPrincipalName and the window on activityDateTime,
+# and risky users on id (the user's object id) or userPrincipalName, as public integrations do.
+# https://learn.microsoft.com/en-us/graph/api/riskdetection-list
+# https://learn.microsoft.com/en-us/graph/api/riskyuser-list
 RISK_DETECTION: Schema = {
     ("activityDateTime",): Field("datetime", ORDERED, _ts),
     ("detectedDateTime",): Field("datetime", ORDERED,
@@ -108,6 +113,8 @@ RISKY_USER: Schema = {
     ("riskState",): Field("string", EQ, _path("riskState")),
     ("riskLastUpdatedDateTime",): Field("datetime", ORDERED, _ts),
 }
+# unifiedRoleAssignment: principalId, roleDefinitionId and directoryScopeId support $filter (eq).
+# https://learn.microsoft.com/en-us/graph/api/resources/unifiedroleassignment
 ROLE_ASSIGNMENT: Schema = {
     ("roleDefinitionId",): Field("string", EQ, _path("roleDefinitionId")),
     ("principalId",): Field("string", EQ, _path("principalId")),

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Literal, TypeVar
 
 import msgspec
-from msgspec import Meta
+from msgspec import UNSET, Meta, UnsetType
 
 from shared.api.messages import ApiRequest
 from shared.errors import BodyTooLarge, InputError, UnsupportedContentType
@@ -22,6 +22,7 @@ from shared.model import Window
 from shared.pipeline.records import RemediationAction
 
 T = TypeVar("T", bound=msgspec.Struct)
+V = TypeVar("V")
 
 MAX_BODY_BYTES = 64 * 1024
 DEFAULT_LOOKBACK_HOURS = 72
@@ -66,15 +67,17 @@ ACTION_ORDER: tuple[RemediationAction, ...] = (
 
 
 class ReviewBody(msgspec.Struct, forbid_unknown_fields=True, rename="camel", kw_only=True):
-    """POST /api/reviews: one `user`, or a `scope`; a window (`start`, `end`) or a look-back."""
+    """POST /api/reviews: one `user`, or a `scope`; a window (`start`, `end`) or a look-back.
 
-    user: UserKey | None = None
-    scope: Literal["tenant", "privileged"] | None = None
-    start: AwareTime | None = None
-    end: AwareTime | None = None
-    lookback_hours: LookbackHours | None = None
-    ticket_id: TicketId | None = None
-    requested_by: PersonName | None = None
+    A field is given or left out; an explicit `null` is refused, as the document says."""
+
+    user: UserKey | UnsetType = UNSET
+    scope: Literal["tenant", "privileged"] | UnsetType = UNSET
+    start: AwareTime | UnsetType = UNSET
+    end: AwareTime | UnsetType = UNSET
+    lookback_hours: LookbackHours | UnsetType = UNSET
+    ticket_id: TicketId | UnsetType = UNSET
+    requested_by: PersonName | UnsetType = UNSET
 
 
 class RemediationBody(msgspec.Struct, forbid_unknown_fields=True, rename="camel", kw_only=True):
@@ -165,32 +168,38 @@ def safe_id(value: str, *, field: str) -> str:
     return value
 
 
+def given(value: V | UnsetType) -> V | None:
+    return None if isinstance(value, UnsetType) else value
+
+
 def review_order(body: ReviewBody, now: datetime) -> ReviewOrder:
     """Exactly one of `user` / `scope`, and a window Graph can still answer for."""
-    if (body.user is None) == (body.scope is None):
+    user, scope = given(body.user), given(body.scope)
+    if (user is None) == (scope is None):
         raise InputError("give either `user` (one account) or `scope` (tenant or privileged)",
-                         source="user" if body.user is None else "scope")
-    user = user_key(body.user, field="user") if body.user is not None else None
+                         source="user" if user is None else "scope")
+    kind: Literal["user", "tenant", "privileged"] = "user"
+    if not isinstance(body.scope, UnsetType):
+        kind = body.scope
     return ReviewOrder(
-        kind=body.scope or "user",
-        user=user,
+        kind=kind,
+        user=user_key(user, field="user") if user is not None else None,
         window=review_window(body, now),
-        ticket_id=body.ticket_id,
-        requested_by=body.requested_by,
+        ticket_id=given(body.ticket_id),
+        requested_by=given(body.requested_by),
     )
 
 
 def review_window(body: ReviewBody, now: datetime) -> Window:
-    if body.lookback_hours is not None and (body.start or body.end):
+    start, end, hours = given(body.start), given(body.end), given(body.lookback_hours)
+    if hours is not None and (start or end):
         raise InputError("give `start` and `end`, or `lookbackHours`, not both",
                          source="lookbackHours")
-    if (body.start is None) != (body.end is None):
-        raise InputError("`start` and `end` go together", source="end" if body.end is None
-                         else "start")
-    if body.start is None or body.end is None:
-        hours = body.lookback_hours or DEFAULT_LOOKBACK_HOURS
-        return Window(start=now - timedelta(hours=hours), end=now)
-    start, end = body.start, body.end
+    if start is None or end is None:
+        if (start, end) != (None, None):
+            raise InputError("`start` and `end` go together",
+                             source="end" if end is None else "start")
+        return Window(start=now - timedelta(hours=hours or DEFAULT_LOOKBACK_HOURS), end=now)
     if start >= end:
         raise InputError("must be after `start`", source="end")
     if end > now + CLOCK_SKEW:

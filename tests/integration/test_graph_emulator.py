@@ -555,3 +555,27 @@ def test_command_serves_a_tenant_folder_and_admin_endpoints(tmp_path: Path,
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=10)
     assert proc.returncode == 0
+
+
+@pytest.mark.parametrize(("path", "odata", "found"), [
+    ("identityProtection/riskyUsers", f"id eq '{ANA['id']}'", [ANA["id"]]),
+    ("identityProtection/riskyUsers", f"userPrincipalName eq '{ADMIN['userPrincipalName']}'", []),
+    ("roleManagement/directory/roleAssignments", f"principalId eq '{ADMIN['id']}'",
+     [ADMIN["id"]]),
+    ("roleManagement/directory/roleAssignments", f"principalId eq '{ANA['id']}'", [ANA["id"]]),
+    ("roleManagement/directory/roleAssignments", "principalId eq 'nobody'", []),
+])
+def test_one_users_risk_and_roles_filter(tenant: GraphEmulator, path: str, odata: str,
+                                         found: list[str]) -> None:
+    """The filters a one-user review sends (riskyUsers by id, role assignments by principalId:
+    see queries.py for Microsoft's documentation of each) select that user only."""
+    answer = raw_get(tenant, f"/v1.0/{path}", {"$filter": odata})
+    assert answer.status_code == 200, answer.text
+    rows = answer.json()["value"]
+    assert [r.get("principalId", r["id"]) for r in rows] == found
+
+
+def test_a_filter_on_a_property_graph_does_not_filter_is_a_400(tenant: GraphEmulator) -> None:
+    answer = raw_get(tenant, "/v1.0/roleManagement/directory/roleAssignments",
+                     {"$filter": "principal/userPrincipalName eq 'admin@contoso.com'"})
+    assert answer.status_code == 400
