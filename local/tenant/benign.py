@@ -252,3 +252,23 @@ def risk_remediated_last_month(scene: Scene, person: Person) -> Away:
     risky_user(scene, person, at=at + 2 * HOUR, level="none", state="remediated",
                detail="userPerformedSecuredPasswordReset")
     return []
+
+
+def risk_dismissed_this_weekend(scene: Scene, person: Person) -> Away:
+    """Identity Protection rated a phone's mail refresh low risk (unfamiliar features: a fresh
+    carrier address) on Saturday; the help desk checked with the user and dismissed it.
+
+    The sign-in keeps its level with riskState `dismissed`, as does its detection. A closed risk
+    gives no finding, but the report's risk inventory still lists it: a reviewer sees every risk
+    Microsoft raised in the window, whatever the verdicts say.
+    """
+    clock = scene.clock
+    at = clock.local(person.time_zone, clock.saturday, 11.3) + scene.jitter()
+    sign_in = scene.log.add(person, at, app=OUTLOOK_MOBILE, device=person.phone,
+                            interactive=False, risk=("low", "low", "dismissed",
+                                                     ["unfamiliarFeatures"]),
+                            **scene.mobile(person))
+    risk_detection(scene, person, sign_in, at=at, risk_event_type="unfamiliarFeatures",
+                   level="low", state="dismissed", detail="adminDismissedAllRiskForUser",
+                   timing="realtime")
+    return []

@@ -2,7 +2,7 @@
 
     signin-review analyze PATH [PATH ...] [--window-start ISO8601] [--window-end ISO8601]
         [--privileged FILE] [--format auto|graph|sentinel|azure-monitor|portal]
-        [--output json|table|html] [--out FILE]
+        [--output json|table|html|csv|risk-csv] [--out FILE]
 
 Sign-ins before --window-start are history: each user's baseline is built from them. The default
 window is all input. Exit 0 on success, 2 on bad usage or unreadable input (message on stderr).
@@ -20,7 +20,7 @@ from shared.errors import InputError
 from shared.model import ReviewResult, SignIn, Window
 
 FORMATS = ("auto", "graph", "sentinel", "azure-monitor", "portal")
-OUTPUTS = ("json", "table", "html")
+OUTPUTS = ("json", "table", "html", "csv", "risk-csv")
 SHOWN_PROBLEMS = 10
 
 
@@ -35,7 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="export format of every file (default: detect per file)")
     parser.add_argument("--date-order", choices=("month-first", "day-first"),
                         help="settles numeric dates such as 3/4/2025 that a file cannot settle")
-    parser.add_argument("--output", choices=OUTPUTS, default="json", help="default: json")
+    parser.add_argument("--output", choices=OUTPUTS, default="json",
+                        help="default: json; csv: one row per user; risk-csv: the risk inventory, "
+                        "one row per risky sign-in or risk detection")
     parser.add_argument("--out", metavar="FILE", help="write here instead of standard output")
 
 
@@ -84,6 +86,10 @@ def render(result: ReviewResult, timelines: Timelines, output: str) -> bytes:
         return render_json(result, indent=2) + b"\n"
     if output == "table":
         return _table(result).encode()
+    if output in ("csv", "risk-csv"):
+        from shared.report.csv_report import render_csv, render_risk_csv
+
+        return (render_csv(result) if output == "csv" else render_risk_csv(result)).encode()
     try:
         from shared.report.html import render_review
     except ImportError as error:

@@ -81,13 +81,14 @@ def test_evidence_is_write_once_and_hashes_match(
         cited = {sid for f in bundle.verdict.findings for sid in f.sign_in_ids}
         assert cited <= {s.id for s in bundle.timeline}
     run = tables.run(run_id)
-    assert set(run.reports) == {"html", "csv", "json"}
+    assert set(run.reports) == {"html", "csv", "json", "riskCsv"}
     assert all(evidence.verify_evidence(ref) for ref in run.reports.values())
     container = services.store.clients.container(services.store.names.evidence)
     types = {kind: container.get_blob_client(ref.name).get_blob_properties()
              .content_settings.content_type for kind, ref in run.reports.items()}
     assert types == {"html": "text/html; charset=utf-8", "csv": "text/csv; charset=utf-8",
-                     "json": "application/json"}
+                     "json": "application/json", "riskCsv": "text/csv; charset=utf-8"}
+    assert run.reports["riskCsv"].name == f"runs/{run_id}/report-risk.csv"
 
 
 def test_medium_and_high_verdicts_go_to_the_approval_webhook_once(
