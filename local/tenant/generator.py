@@ -37,7 +37,6 @@ SCENARIOS: dict[str, Scenario] = {
     "empty_location": benign.empty_location,
     "ipv6_home": benign.ipv6_home,
     "risk_remediated_last_month": benign.risk_remediated_last_month,
-    "risk_dismissed_this_weekend": benign.risk_dismissed_this_weekend,
 }
 
 

@@ -24,7 +24,7 @@ ATTACKS = ("impossible_travel", "new_country_success", "password_spray", "brute_
            "mfa_fatigue", "privileged_thin_anomaly", "disabled_account", "risky_sign_in")
 NOISE = ("carrier_ip_churn", "flight_abroad", "consent_storm", "mfa_interrupts",
          "typo_then_success", "weekend_worker", "empty_location", "ipv6_home",
-         "risk_remediated_last_month", "risk_dismissed_this_weekend")
+         "risk_remediated_last_month")
 SPRAY_TARGET = "password_spray_target"
 BENIGN_ADMIN = "benign_admin"
 ROUTINE = "routine"
