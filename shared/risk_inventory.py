@@ -25,7 +25,6 @@ from shared.model import RiskDetection, RiskEntry, RiskInventory, SignIn, Window
 
 HIDDEN = "hidden"
 _NOTHING = frozenset({"", "none"})
-_QUIET: frozenset[str | None] = frozenset({None, "", "none"})  # most sign-ins: nothing to check
 
 
 def _says_risk(value: str | None) -> bool:
@@ -100,9 +99,6 @@ class RiskySignIns:
         self.hidden_users: set[str] = set()
 
     def add(self, sign_in: SignIn) -> None:
-        if (sign_in.risk_level_during_sign_in in _QUIET and sign_in.risk_level_aggregated in _QUIET
-                and sign_in.risk_state in _QUIET and not sign_in.risk_event_types_v2):
-            return
         if risky(sign_in):
             self.entries.append(sign_in_entry(sign_in))
         elif hidden_only(sign_in):
@@ -110,8 +106,13 @@ class RiskySignIns:
             self.hidden_users.add(sign_in.user_key)
 
     def add_all(self, sign_ins: Iterable[SignIn]) -> RiskySignIns:
-        for sign_in in sign_ins:
-            self.add(sign_in)
+        add = self.add
+        for s in sign_ins:  # most sign-ins carry no risk at all: a cheap test first
+            level, state, aggregated = (s.risk_level_during_sign_in, s.risk_state,
+                                        s.risk_level_aggregated)
+            if ((level and level != "none") or (state and state != "none")
+                    or (aggregated and aggregated != "none") or s.risk_event_types_v2):
+                add(s)
         return self
 
     def inventory(self, detections: Iterable[RiskDetection], window: Window) -> RiskInventory:

@@ -69,6 +69,16 @@ def verdict_of(entry: RiskEntry, lookup: Mapping[str, UserVerdict]) -> UserVerdi
         (entry.user_principal_name or "").lower())
 
 
+def inventory_users(result: ReviewResult) -> dict[str, UserVerdict | None]:
+    """Each user the inventory names (by lower-cased id), with their verdict when reviewed."""
+    lookup = user_lookup(result.users)
+    found: dict[str, UserVerdict | None] = {}
+    for entry in result.risk_inventory.entries:
+        user = verdict_of(entry, lookup)
+        found[(user.user_id if user else entry.user_id).lower()] = user
+    return found
+
+
 def only_risk(user: UserVerdict | None) -> bool:
     """No finding besides Identity Protection's (or no review at all)."""
     return user is None or all(f.type == RISK_FINDING for f in user.findings)
@@ -112,8 +122,7 @@ def risk_table(result: ReviewResult, anchors: Mapping[str, str],
     `anchors` maps a flagged user's id to the id of their section in the page."""
     inventory = result.risk_inventory
     lookup = user_lookup(result.users)
-    users = {(verdict_of(e, lookup) or e).user_id.lower(): verdict_of(e, lookup)
-             for e in inventory.entries}
+    users = inventory_users(result)
     rows = []
     for entry in inventory.entries[:limit]:
         user = verdict_of(entry, lookup)

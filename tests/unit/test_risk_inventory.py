@@ -27,7 +27,7 @@ from shared.model import (
     Status,
     Window,
 )
-from shared.report import render_json, render_review, render_risk_csv
+from shared.report import render_json, render_review, render_risk_csv, render_table
 from shared.report.csv_report import RISK_COLUMNS
 from shared.report.risk_table import risk_table
 from shared.risk_inventory import RiskySignIns, hidden_only, risky
@@ -208,3 +208,11 @@ def test_long_inventories_are_cut_in_html_but_counted() -> None:
     assert (len(table.rows), table.total, table.users, table.sign_ins) == (5, 7, 7, 7)
     html = render_review(result, {})
     assert "hold them all" not in html  # under the page's own limit, every entry is shown
+
+
+def test_terminal_summary_counts_the_inventory() -> None:
+    result, _ = sample_review()
+    text = render_table(result)
+    assert "risk inventory: 2 risky sign-ins, 2 risk detections, 3 users (2 with no other " \
+           "finding)" in text
+    assert "risk level hidden (no Entra ID P2) on 1 sign-ins" in text
