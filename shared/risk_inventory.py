@@ -35,6 +35,13 @@ def _hidden(value: str | None) -> bool:
     return (value or "").strip().lower() == HIDDEN
 
 
+def _marked(s: SignIn) -> bool:
+    """Any risk field set at all: the cheap first test (most sign-ins have none)."""
+    level, state, aggregated = s.risk_level_during_sign_in, s.risk_state, s.risk_level_aggregated
+    return bool((level and level != "none") or (state and state != "none")
+                or (aggregated and aggregated != "none") or s.risk_event_types_v2)
+
+
 def risky(sign_in: SignIn) -> bool:
     """Whether Identity Protection marked the sign-in (a `hidden` level alone does not)."""
     return (_says_risk(sign_in.risk_level_during_sign_in)
@@ -99,6 +106,8 @@ class RiskySignIns:
         self.hidden_users: set[str] = set()
 
     def add(self, sign_in: SignIn) -> None:
+        if not _marked(sign_in):
+            return
         if risky(sign_in):
             self.entries.append(sign_in_entry(sign_in))
         elif hidden_only(sign_in):
@@ -106,13 +115,8 @@ class RiskySignIns:
             self.hidden_users.add(sign_in.user_key)
 
     def add_all(self, sign_ins: Iterable[SignIn]) -> RiskySignIns:
-        add = self.add
-        for s in sign_ins:  # most sign-ins carry no risk at all: a cheap test first
-            level, state, aggregated = (s.risk_level_during_sign_in, s.risk_state,
-                                        s.risk_level_aggregated)
-            if ((level and level != "none") or (state and state != "none")
-                    or (aggregated and aggregated != "none") or s.risk_event_types_v2):
-                add(s)
+        for sign_in in sign_ins:
+            self.add(sign_in)
         return self
 
     def inventory(self, detections: Iterable[RiskDetection], window: Window) -> RiskInventory:

@@ -130,7 +130,7 @@ def tenant_signals(rows: Iterable[bytes], risky_sign_ins: RiskySignIns | None = 
         sign_in = decode_shard_row(row)[1]
         builder.add(sign_in)
         if risky_sign_ins is not None:
-            risky_sign_ins.add_all((sign_in,))
+            risky_sign_ins.add(sign_in)
     return builder.build()
 
 
