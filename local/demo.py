@@ -58,8 +58,8 @@ def main(argv: list[str] | None = None) -> int:
               flush=True)
         evidence = services.store.evidence
         args.out.mkdir(parents=True, exist_ok=True)
-        for kind, ref in run.reports.items():
-            (args.out / f"report.{kind}").write_bytes(evidence.read_evidence(ref))
+        for ref in run.reports.values():
+            (args.out / ref.name.rsplit("/", 1)[-1]).write_bytes(evidence.read_evidence(ref))
         result = msgspec.json.decode(evidence.read_evidence(run.reports["json"]),
                                      type=ReviewResult)
         print()
@@ -69,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Approval requested from the Logic App stand-in for "
                   f"{len(request['verdicts'])} medium/high users of run {request['runId']}.")
         print(f"\nReport: {(args.out / 'report.html').resolve()}")
-        print("        (also report.csv and report.json; evidence hashes in the run's records)")
+        print("        (also report.csv, report-risk.csv and report.json; evidence hashes in "
+              "the run's records)")
         if run.manifest is not None:
             check = verify_run(services.store, run.run_id)
             outcome = "everything matches" if check.ok else f"{len(check.problems)} problem(s)"

@@ -33,6 +33,7 @@ from shared.model import (
     Window,
     level_rank,
 )
+from shared.risk_inventory import RiskySignIns, in_window
 from shared.verdict import decide
 
 Privileged = Mapping[str, list[str]] | set[str] | frozenset[str]
@@ -89,17 +90,12 @@ def roles_of(privileged: Privileged, user_id: str, upn: str | None) -> list[str]
     return ["privileged role"] if any(key in lowered_set for key in keys) else []
 
 
-def _in_window(detection: RiskDetection, window: Window) -> bool:
-    moment = detection.activity_date_time or detection.detected_date_time
-    return moment is None or window.start <= _utc(moment) <= window.end
-
-
 def _by_user(
     detections: Iterable[RiskDetection], window: Window
 ) -> dict[str, list[RiskDetection]]:
     found: dict[str, list[RiskDetection]] = {}
     for detection in detections:
-        if not _in_window(detection, window):
+        if not in_window(detection, window):
             continue
         for key in {detection.user_id, (detection.user_principal_name or "").lower()} - {None, ""}:
             found.setdefault(str(key), []).append(detection)
@@ -163,8 +159,10 @@ def _review(
     timelines, histories = _split(grouped, window)
     del grouped
     builder = TenantSignalsBuilder(settings)
+    risky_sign_ins = RiskySignIns()
     for rows in timelines.values():
         builder.add_all(rows)
+        risky_sign_ins.add_all(rows)
     signals = builder.build()
     detections = list(risk_detections)
     risky = list(risky_users)
@@ -186,6 +184,7 @@ def _review(
         ),
         users=users,
         sources=_sources(histories, baselines, identity_protection),
+        risk_inventory=risky_sign_ins.inventory(detections, window),
     )
     return result, timelines
 

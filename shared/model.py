@@ -196,6 +196,46 @@ class DataSource(msgspec.Struct, rename="camel", frozen=True):
     detail: str = ""
 
 
+RiskEntryKind = Literal["signIn", "detection"]
+
+
+class RiskEntry(msgspec.Struct, rename="camel", frozen=True):
+    """One line of the risk inventory: a sign-in Identity Protection marked, or a risk detection.
+
+    Levels and states are as Graph gave them (`hidden` included: tenants without Entra ID P2 see
+    it); `sign_in_id` is the sign-in's id, or the detection's requestId when it concerns one.
+    """
+
+    kind: RiskEntryKind
+    time: datetime | None
+    user_id: str
+    user_principal_name: str | None
+    risk_types: list[str]
+    level: str | None
+    state: str | None
+    ip_address: str | None
+    location: Location | None
+    sign_in_id: str | None
+    detection_id: str | None = None
+    aggregated_level: str | None = None  # sign-ins: riskLevelAggregated
+    detail: str | None = None  # detections: riskDetail
+    timing: str | None = None  # detections: detectionTimingType (offline ones arrive late)
+    detected: datetime | None = None  # detections: detectedDateTime
+    error_code: int | None = None  # sign-ins: status.errorCode (0: the sign-in succeeded)
+
+
+class RiskInventory(msgspec.Struct, rename="camel"):
+    """Every risky sign-in and risk detection of the window, whatever the verdicts say.
+
+    A sign-in whose only risk field is a `hidden` level (what tenants without P2 get on every
+    sign-in) is not an entry; such sign-ins are counted so the report can say risk was hidden.
+    """
+
+    entries: list[RiskEntry] = msgspec.field(default_factory=list)
+    hidden_level_sign_ins: int = 0
+    hidden_level_users: int = 0
+
+
 class ReviewResult(msgspec.Struct, rename="camel"):
     """A whole review: what `analyze` prints as JSON and what the reports render."""
 
@@ -203,6 +243,7 @@ class ReviewResult(msgspec.Struct, rename="camel"):
     tenant: TenantSummary
     users: list[UserVerdict]
     sources: list[DataSource] = msgspec.field(default_factory=list)
+    risk_inventory: RiskInventory = msgspec.field(default_factory=RiskInventory)
 
 
 class RiskDetection(msgspec.Struct, rename="camel", frozen=True, gc=False):

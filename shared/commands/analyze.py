@@ -1,8 +1,9 @@
 """`signin-review analyze`: review exported sign-in logs offline, no Azure needed.
 
     signin-review analyze PATH [PATH ...] [--window-start ISO8601] [--window-end ISO8601]
-        [--privileged FILE] [--format auto|graph|sentinel|azure-monitor|portal]
-        [--output json|table|html] [--out FILE]
+        [--privileged FILE] [--risk-detections FILE]
+        [--format auto|graph|sentinel|azure-monitor|portal]
+        [--output json|table|html|csv|risk-csv] [--out FILE]
 
 Sign-ins before --window-start are history: each user's baseline is built from them. The default
 window is all input. Exit 0 on success, 2 on bad usage or unreadable input (message on stderr).
@@ -12,15 +13,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from shared.analysis import Timelines, review_with_timelines
 from shared.errors import InputError
-from shared.model import ReviewResult, SignIn, Window
+from shared.model import ReviewResult, RiskDetection, SignIn, Window
 
 FORMATS = ("auto", "graph", "sentinel", "azure-monitor", "portal")
-OUTPUTS = ("json", "table", "html")
+OUTPUTS = ("json", "table", "html", "csv", "risk-csv")
 SHOWN_PROBLEMS = 10
 
 
@@ -31,11 +33,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--window-end", metavar="ISO8601", help="end of the review window")
     parser.add_argument("--privileged", metavar="FILE",
                         help="file of privileged UPNs or object ids, one a line")
+    parser.add_argument("--risk-detections", metavar="FILE",
+                        help="Identity Protection risk detections (Graph riskDetections JSON)")
     parser.add_argument("--format", choices=FORMATS, default="auto",
                         help="export format of every file (default: detect per file)")
     parser.add_argument("--date-order", choices=("month-first", "day-first"),
                         help="settles numeric dates such as 3/4/2025 that a file cannot settle")
-    parser.add_argument("--output", choices=OUTPUTS, default="json", help="default: json")
+    parser.add_argument("--output", choices=OUTPUTS, default="json",
+                        help="default: json; csv: one row per user; risk-csv: the risk inventory, "
+                        "one row per risky sign-in or risk detection")
     parser.add_argument("--out", metavar="FILE", help="write here instead of standard output")
 
 
@@ -84,6 +90,10 @@ def render(result: ReviewResult, timelines: Timelines, output: str) -> bytes:
         return render_json(result, indent=2) + b"\n"
     if output == "table":
         return _table(result).encode()
+    if output in ("csv", "risk-csv"):
+        from shared.report.csv_report import render_csv, render_risk_csv
+
+        return (render_csv(result) if output == "csv" else render_risk_csv(result)).encode()
     try:
         from shared.report.html import render_review
     except ImportError as error:
@@ -114,22 +124,37 @@ def _plain_table(result: ReviewResult) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _risk_detections(path: str | None) -> list[RiskDetection]:
+    if not path:
+        return []
+    from shared.imports.risk_detections import read_risk_detections
+
+    detections, problems = read_risk_detections(path)
+    _warn(problems)
+    return detections
+
+
+def _warn(problems: Sequence[object]) -> None:
+    for problem in problems[:SHOWN_PROBLEMS]:
+        print(f"warning: {problem}", file=sys.stderr)
+    if len(problems) > SHOWN_PROBLEMS:
+        print(f"warning: {len(problems) - SHOWN_PROBLEMS} more problems not shown",
+              file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         from shared.imports import read_paths
 
         imported = read_paths(args.paths, format=args.format, date_order=args.date_order)
-        for problem in imported.problems[:SHOWN_PROBLEMS]:
-            print(f"warning: {problem}", file=sys.stderr)
-        if len(imported.problems) > SHOWN_PROBLEMS:
-            print(f"warning: {len(imported.problems) - SHOWN_PROBLEMS} more problems not shown",
-                  file=sys.stderr)
+        _warn(imported.problems)
         if not imported.sign_ins:
             raise InputError("no user sign-ins found in the input")
         privileged = read_privileged(args.privileged) if args.privileged else set()
         window = window_of(args, imported.sign_ins)
+        detections = _risk_detections(args.risk_detections)
         result, timelines = review_with_timelines(
-            imported.sign_ins, window=window, privileged=privileged
+            imported.sign_ins, window=window, privileged=privileged, risk_detections=detections
         )
         output = render(result, timelines, args.output)
     except InputError as error:

@@ -24,6 +24,7 @@ from shared.logs import event
 from shared.model import (
     LEVELS,
     ReviewResult,
+    RiskInventory,
     SignIn,
     TenantSummary,
     UserVerdict,
@@ -38,7 +39,9 @@ from shared.services import Services
 from shared.store import EvidenceRef
 
 REPORT_TYPES = {"html": "text/html; charset=utf-8", "csv": "text/csv; charset=utf-8",
-                "json": "application/json"}
+                "json": "application/json", "riskCsv": "text/csv; charset=utf-8"}
+REPORT_FILES = {"html": "report.html", "csv": "report.csv", "json": "report.json",
+                "riskCsv": "report-risk.csv"}  # the risk inventory, one row per sign-in/detection
 APPROVAL_TIMEOUT_S = 20
 APPROVAL_RETRY_DAYS = 7  # a failed approval request is sent again on mornings within a week
 BUNDLE_READERS = 8
@@ -59,6 +62,7 @@ def review_result(run: RunRecord, context: ScoringContext | None,
         ),
         users=users,
         sources=list(run.sources),
+        risk_inventory=context.risk_inventory if context else RiskInventory(),
     )
 
 
@@ -95,19 +99,20 @@ def live_report(services: Services, run: RunRecord,
 
 def render_reports(result: ReviewResult, timelines: dict[str, list[SignIn]], title: str
                    ) -> dict[str, bytes]:
-    from shared.report import render_csv, render_json, render_review
+    from shared.report import render_csv, render_json, render_review, render_risk_csv
 
     return {
         "html": render_review(result, timelines, title=title).encode(),
         "csv": render_csv(result).encode(),
         "json": render_json(result),
+        "riskCsv": render_risk_csv(result).encode(),
     }
 
 
 def store_reports(services: Services, run_id: str, reports: dict[str, bytes]
                   ) -> dict[str, EvidenceRef]:
     evidence = services.store.evidence
-    return {kind: evidence.put_or_adopt(f"runs/{run_id}/report.{kind}", body,
+    return {kind: evidence.put_or_adopt(f"runs/{run_id}/{REPORT_FILES[kind]}", body,
                                         content_type=REPORT_TYPES[kind])[0]
             for kind, body in reports.items()}
 

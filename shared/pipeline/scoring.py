@@ -27,10 +27,19 @@ from shared.detect.context import DetectionContext, TenantSignals, TenantSignals
 from shared.errors import GraphError
 from shared.graph import privileged_role_members, risk_detections, risky_users, stream_sign_ins
 from shared.logs import event
-from shared.model import DataSource, RiskDetection, RiskyUser, SignIn, UserVerdict, Window
+from shared.model import (
+    DataSource,
+    RiskDetection,
+    RiskInventory,
+    RiskyUser,
+    SignIn,
+    UserVerdict,
+    Window,
+)
 from shared.pipeline.fetch import decode_shard_row
 from shared.pipeline.records import RunRecord, VerdictRecord
 from shared.pipeline.runs import Tables
+from shared.risk_inventory import RiskySignIns
 from shared.services import Services
 from shared.store import (
     JSON,
@@ -58,6 +67,8 @@ class ScoringContext(msgspec.Struct, kw_only=True):
     risk_detections: list[RiskDetection]
     identity_protection: bool
     sources: list[DataSource]
+    # the report's inventory of risky sign-ins and risk detections, kept with what it came from
+    risk_inventory: RiskInventory = msgspec.field(default_factory=RiskInventory)
 
 
 class UserEvidence(msgspec.Struct, kw_only=True):
@@ -107,20 +118,28 @@ async def directory_data(services: Services, window: Window
     return roles.value, risky.value, detections.value, sources
 
 
-def tenant_signals(rows: Iterable[bytes]) -> TenantSignals:
+def tenant_signals(rows: Iterable[bytes], risky_sign_ins: RiskySignIns | None = None
+                   ) -> TenantSignals:
+    """The tenant-wide pass over every row; risky sign-ins are collected on the way."""
     builder = TenantSignalsBuilder()
     for row in rows:
-        builder.add(decode_shard_row(row)[1])
+        sign_in = decode_shard_row(row)[1]
+        builder.add(sign_in)
+        if risky_sign_ins is not None:
+            risky_sign_ins.add(sign_in)
     return builder.build()
 
 
-def build_context(services: Services, run: RunRecord, signals: TenantSignals) -> ScoringContext:
+def build_context(services: Services, run: RunRecord, signals: TenantSignals,
+                  risky_sign_ins: RiskySignIns | None = None) -> ScoringContext:
     window = Window(start=run.window_start, end=run.window_end)
     roles, risky, detections, sources = asyncio.run(directory_data(services, window))
     available = all(s.available for s in sources if s.name in ("riskyUsers", "riskDetections"))
+    inventory = (risky_sign_ins or RiskySignIns()).inventory(detections, window)
     return ScoringContext(
         run_id=run.run_id, window=window, signals=signals, privileged=roles, risky_users=risky,
         risk_detections=detections, identity_protection=available, sources=sources,
+        risk_inventory=inventory,
     )
 
 

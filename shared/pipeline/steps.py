@@ -30,6 +30,7 @@ from shared.pipeline import fetch, finalize, scoring
 from shared.pipeline.records import FetchSlice, RunReady, RunRecord, ScoreUsers
 from shared.pipeline.runs import Tables, batch_settled, slice_settled, start_run, with_source
 from shared.pipeline.window import scheduled_window
+from shared.risk_inventory import RiskySignIns
 from shared.services import Services
 from shared.store import QueueMessage, decode_message
 
@@ -166,10 +167,11 @@ def _plan_scoring(services: Services, body: bytes, dequeue_count: int) -> None:
         store = services.store
         reader = store.shards.reader(run.run_id)
         users = list(reader.users())
+        risky_sign_ins = RiskySignIns()
         signals = scoring.tenant_signals(
-            row for group in scoring.batches(users, 500)
-            for rows in reader.rows_for_users(group).values() for row in rows)
-        context = scoring.build_context(services, run, signals)
+            (row for group in scoring.batches(users, 500)
+             for rows in reader.rows_for_users(group).values() for row in rows), risky_sign_ins)
+        context = scoring.build_context(services, run, signals, risky_sign_ins)
         ref, context = scoring.store_context(services, context)
         users = _scored(run, context, users)
         groups = scoring.batches(users, services.settings.scoring_batch_users)

@@ -1,4 +1,9 @@
-"""The review as CSV: one row per user, flagged users first.
+"""The review as CSV: one row per user, flagged users first (report.csv); and the risk inventory,
+one row per risky sign-in or risk detection in time order (report-risk.csv).
+
+The inventory is a file of its own rather than a section of report.csv: a spreadsheet imports one
+header row per file, and an analyst filters and sorts events by time, user and level, which rows of
+two shapes in one sheet would break.
 
 Safe to open in a spreadsheet: a cell that starts with = + - @ tab or carriage return would be
 read as a formula (CSV injection), so such cells get a leading apostrophe, as OWASP advises.
@@ -8,9 +13,12 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import datetime
 
-from shared.model import ReviewResult, UserVerdict
+from shared.model import ReviewResult, RiskEntry, UserVerdict
 from shared.report.html import flagged_first
+from shared.report.risk_table import only_risk, user_lookup, verdict_of
+from shared.report.text import plain, utc
 
 COLUMNS = (
     "userId", "userPrincipalName", "verdict", "privileged", "gotIn", "thinBaseline",
@@ -47,4 +55,42 @@ def render_csv(result: ReviewResult) -> str:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(COLUMNS)
     writer.writerows(_row(user) for user in flagged_first(result.users))
+    return out.getvalue()
+
+
+RISK_COLUMNS = (
+    "time", "source", "userPrincipalName", "userId", "verdict", "otherFindings",
+    "riskEventTypes", "riskLevel", "riskLevelAggregated", "riskState", "riskDetail",
+    "detectionTiming", "detectedTime", "ipAddress", "city", "region", "country", "errorCode",
+    "signInId", "detectionId",
+)
+
+
+def _iso(moment: datetime | None) -> str:
+    return utc(moment).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else ""
+
+
+def _risk_row(entry: RiskEntry, user: UserVerdict | None) -> list[str]:
+    loc = entry.location
+    cells = [
+        _iso(entry.time), entry.kind, entry.user_principal_name or "", entry.user_id,
+        user.verdict if user else "not reviewed", _yes_no(not only_risk(user)),
+        ";".join(entry.risk_types), entry.level or "", entry.aggregated_level or "",
+        entry.state or "", entry.detail or "", entry.timing or "", _iso(entry.detected),
+        entry.ip_address or "", (loc.city or "") if loc else "", (loc.state or "") if loc else "",
+        (loc.country_or_region or "") if loc else "",
+        "" if entry.error_code is None else str(entry.error_code),
+        entry.sign_in_id or "", entry.detection_id or "",
+    ]
+    return [spreadsheet_safe(plain(cell)) for cell in cells]
+
+
+def render_risk_csv(result: ReviewResult) -> str:
+    """The risk inventory as CSV text with a header row, one row per entry, in time order."""
+    lookup = user_lookup(result.users)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(RISK_COLUMNS)
+    writer.writerows(_risk_row(entry, verdict_of(entry, lookup))
+                     for entry in result.risk_inventory.entries)
     return out.getvalue()

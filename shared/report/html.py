@@ -17,6 +17,8 @@ import jinja2
 from shared.model import LEVELS, Finding, ReviewResult, SignIn, UserVerdict, level_rank
 from shared.report.chart import Chart, activity_chart
 from shared.report.map_picture import MapPicture, map_picture
+from shared.report.outlines import world_outlines
+from shared.report.risk_table import risk_table
 from shared.report.text import plain, utc_text
 from shared.report.timeline import TimelineGap, TimelineRow, timeline
 
@@ -167,5 +169,7 @@ def render_review(
         charted=sum(len(s) for s in timelines.values()),
         sections=sections,
         unflagged=[u for u in ordered if u.verdict == "none"],
+        risk=risk_table(result, {s.verdict.user_id: s.anchor for s in sections}),
+        outlines=world_outlines() if sections else None,
         remediations_given=remediations is not None,
     )

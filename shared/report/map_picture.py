@@ -6,9 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from shared.model import SignIn
+from shared.report.outlines import UNITS_PER_DEGREE
 from shared.report.text import plain
 from shared.report.travel import (
     Leg,
+    Projection,
     graticule,
     legs,
     notable_legs,
@@ -63,6 +65,7 @@ class MapPicture:
     parallels: list[tuple[float, str]]
     unlocated: int
     unlocated_countries: list[str]
+    outline_transform: str  # places the report's country outlines in this map's view
 
 
 def speed_text(kmh: float | None) -> str:
@@ -88,6 +91,13 @@ def _leg_line(leg: Leg, start: tuple[float, float], end: tuple[float, float],
     return LegLine(x1, y1, round(bend_x, 1), round(bend_y, 1), x2, y2, round(mid_x, 1),
                    round(mid_y, 1), leg, speed_text(leg.kmh), f"{leg.km:,.0f} km",
                    elapsed_text(leg.hours))
+
+
+def outline_transform(view: Projection) -> str:
+    """The SVG transform taking outline units (0.01 degree; y = -latitude) into the view."""
+    across = view.scale * view.stretch
+    return (f"matrix({across / UNITS_PER_DEGREE:.6g} 0 0 {view.scale / UNITS_PER_DEGREE:.6g} "
+            f"{-view.west * across:.6g} {view.north * view.scale:.6g})")
 
 
 def _label_position(x: float, y: float, taken: list[tuple[float, float]]) -> tuple[float, float]:
@@ -125,4 +135,4 @@ def map_picture(sign_ins: Sequence[SignIn]) -> MapPicture:
     countries = sorted({plain(s.country) for s in unlocated if s.country})
     meridians, parallels = graticule(view)
     return MapPicture(WIDTH, HEIGHT, points, lines, len(all_legs), meridians, parallels,
-                      len(unlocated), countries)
+                      len(unlocated), countries, outline_transform(view))

@@ -16,6 +16,7 @@ from rich.text import Text
 
 from shared.model import LEVELS, ReviewResult, UserVerdict
 from shared.report.html import flagged_first
+from shared.report.risk_table import inventory_users, only_risk
 from shared.report.text import plain, utc_text
 
 _REASONS_SHOWN = 3
@@ -40,6 +41,22 @@ def _summary_lines(result: ReviewResult) -> list[Text]:
         network = f" (AS{spray.network})" if spray.network is not None else ""
         lines.append(Text(f"  spray source {plain(spray.ip, limit=45)}{network}: "
                           f"{spray.failed_users} users failed, {spray.succeeded_users} succeeded"))
+    return lines
+
+
+def _risk_lines(result: ReviewResult) -> list[Text]:
+    """The risk inventory in one line (the HTML, JSON and report-risk.csv hold every entry)."""
+    entries = result.risk_inventory.entries
+    hidden = result.risk_inventory.hidden_level_sign_ins
+    lines = []
+    if entries:
+        users = inventory_users(result)
+        quiet = sum(only_risk(u) for u in users.values())
+        signs = sum(e.kind == "signIn" for e in entries)
+        lines.append(Text(f"  risk inventory: {signs} risky sign-ins, {len(entries) - signs} "
+                          f"risk detections, {len(users)} users ({quiet} with no other finding)"))
+    if hidden:
+        lines.append(Text(f"  risk level hidden (no Entra ID P2) on {hidden:,} sign-ins"))
     return lines
 
 
@@ -91,7 +108,7 @@ def render_table(result: ReviewResult, *, width: int = 100, quiet_rows: int = QU
     out = io.StringIO()
     console = Console(file=out, width=width, color_system=None, force_terminal=False,
                       highlight=False, emoji=False, markup=False, soft_wrap=False)
-    for line in _summary_lines(result):
+    for line in _summary_lines(result) + _risk_lines(result):
         console.print(line)
     ordered = flagged_first(result.users)
     flagged = [u for u in ordered if u.verdict != "none"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import logging
 import os
@@ -18,7 +20,7 @@ from local.azurite import free_port
 from local.graph_emulator import GraphEmulator
 from local.runner import QueueRunner
 from local.tenant import Tenant
-from shared.model import level_rank
+from shared.model import ReviewResult, level_rank
 from shared.pipeline.learn import learn
 from shared.pipeline.records import RunReady
 from shared.pipeline.runs import Tables, start_run
@@ -81,13 +83,39 @@ def test_evidence_is_write_once_and_hashes_match(
         cited = {sid for f in bundle.verdict.findings for sid in f.sign_in_ids}
         assert cited <= {s.id for s in bundle.timeline}
     run = tables.run(run_id)
-    assert set(run.reports) == {"html", "csv", "json"}
+    assert set(run.reports) == {"html", "csv", "json", "riskCsv"}
     assert all(evidence.verify_evidence(ref) for ref in run.reports.values())
     container = services.store.clients.container(services.store.names.evidence)
     types = {kind: container.get_blob_client(ref.name).get_blob_properties()
              .content_settings.content_type for kind, ref in run.reports.items()}
     assert types == {"html": "text/html; charset=utf-8", "csv": "text/csv; charset=utf-8",
-                     "json": "application/json"}
+                     "json": "application/json", "riskCsv": "text/csv; charset=utf-8"}
+    assert run.reports["riskCsv"].name == f"runs/{run_id}/report-risk.csv"
+    check_risk_inventory(evidence.read_evidence(run.reports["json"]),
+                         evidence.read_evidence(run.reports["riskCsv"]), sample_tenant)
+
+
+def check_risk_inventory(report_json: bytes, risk_csv: bytes, tenant: Tenant) -> None:
+    """The report lists the planted risky sign-in and the dismissed one (a user with no finding),
+    and every detection of the window, from the context stored at planning."""
+    result = msgspec.json.decode(report_json, type=ReviewResult)
+    scenarios = {u: e.scenario for u, e in tenant.ground_truth.items()}
+    entries = result.risk_inventory.entries
+    listed = {(scenarios.get(e.user_id), e.kind, e.state) for e in entries}
+    assert {("risky_sign_in", "signIn", "atRisk"), ("risky_sign_in", "detection", "atRisk"),
+            ("flight_abroad", "signIn", "dismissed"),
+            ("flight_abroad", "detection", "dismissed")} <= listed
+    start, end = tenant.window.start, tenant.window.end
+    in_window = {d["id"] for d in tenant.risk_detections
+                 if start.isoformat()[:19] <= str(d["activityDateTime"])[:19]
+                 <= end.isoformat()[:19]}
+    assert {e.detection_id for e in entries if e.kind == "detection"} == in_window
+    verdicts = {u.user_id: u.verdict for u in result.users}
+    dismissed = next(e.user_id for e in entries if e.state == "dismissed")
+    assert verdicts[dismissed] == "none"
+    rows = list(csv.DictReader(io.StringIO(risk_csv.decode())))
+    assert len(rows) == len(entries)
+    assert {r["verdict"] for r in rows if r["userId"] == dismissed} == {"none"}
 
 
 def test_medium_and_high_verdicts_go_to_the_approval_webhook_once(

@@ -129,7 +129,7 @@ def test_missing_licence_is_reported_not_fatal(
     sources = {s.name: s for s in run.sources}
     assert not sources["signIns"].available and "licence" in sources["signIns"].detail
     assert not sources["riskDetections"].available
-    assert set(run.reports) == {"html", "csv", "json"}
+    assert set(run.reports) == {"html", "csv", "json", "riskCsv"}
 
 
 @pytest.mark.parametrize("body", [

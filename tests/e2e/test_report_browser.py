@@ -3,7 +3,9 @@
 Checks that the page loads with no console messages (no script errors, no blocked fetches: the
 page carries a Content-Security-Policy that would report any), that the flagged users and their
 timelines are in the DOM after load, and saves a screenshot under test-artifacts/ for a person.
-A control page with a broken script proves the console check sees errors at all.
+A control page with a broken script proves the console check sees errors at all. The travel maps'
+country outlines are checked where a reader sees them: pixels of the land colour in a screenshot,
+present with the outline data and absent without it.
 """
 
 from __future__ import annotations
@@ -11,13 +13,17 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import struct
 import subprocess
 import tempfile
+import zlib
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
+from shared.model import ReviewResult
+from shared.report import html as html_report
 from shared.report import render_review
 from tests.unit.test_report_sample import sample_review
 
@@ -108,3 +114,72 @@ def test_screenshot_is_saved(report_page: Path) -> None:
     assert console == []
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert shot.stat().st_size > 50_000  # a rendered page, not a blank one
+
+
+# --- the travel map's country outlines, as pixels ----------------------------------------------
+
+LAND = (0xF3, 0xEE, 0xDF)  # the outlines' fill (templates/outlines.html.j2)
+
+
+def png_pixels(data: bytes) -> list[tuple[int, int, int]]:
+    """The RGB pixels of an 8-bit, non-interlaced RGB or RGBA PNG (what chromium writes)."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    at, idat, header = 8, b"", b""
+    while at < len(data):
+        (length,), kind = struct.unpack(">I", data[at:at + 4]), data[at + 4:at + 8]
+        body = data[at + 8:at + 8 + length]
+        header = body if kind == b"IHDR" else header
+        idat += body if kind == b"IDAT" else b""
+        at += 12 + length
+    width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", header)
+    assert depth == 8 and colour in (2, 6) and interlace == 0
+    step = 3 if colour == 2 else 4
+    raw, stride = zlib.decompress(idat), width * step
+    previous, pixels = bytearray(stride), []
+    for row in range(height):
+        kind, line = raw[row * (stride + 1)], bytearray(raw[row * (stride + 1) + 1:
+                                                            (row + 1) * (stride + 1)])
+        for i in range(stride):
+            left = line[i - step] if i >= step else 0
+            up, corner = previous[i], previous[i - step] if i >= step else 0
+            if kind == 1:
+                line[i] = (line[i] + left) & 255
+            elif kind == 2:
+                line[i] = (line[i] + up) & 255
+            elif kind == 3:
+                line[i] = (line[i] + (left + up) // 2) & 255
+            elif kind == 4:
+                guess = left + up - corner
+                near = min((abs(guess - left), 0, left), (abs(guess - up), 1, up),
+                           (abs(guess - corner), 2, corner))[2]
+                line[i] = (line[i] + near) & 255
+        pixels.extend(tuple(line[i:i + 3]) for i in range(0, stride, step))
+        previous = line
+    return pixels  # type: ignore[return-value]
+
+
+def one_user_page(path: Path, result: ReviewResult, timelines: dict) -> Path:
+    alice = [u for u in result.users if u.user_id == "id-alice"]
+    only = ReviewResult(window=result.window, tenant=result.tenant, users=alice)
+    path.write_text(render_review(only, {"id-alice": timelines["id-alice"]}), encoding="utf-8")
+    return path
+
+
+def land_pixels(page: Path, shot: Path) -> int:
+    _, console = chromium(page, f"--screenshot={shot}", "--window-size=1200,2200")
+    assert console == []
+    return sum(1 for pixel in png_pixels(shot.read_bytes()) if pixel == LAND)
+
+
+def test_travel_map_draws_country_outlines(tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    result, timelines = sample_review()
+    page = one_user_page(ARTIFACTS / "report-map.html", result, timelines)
+    drawn = land_pixels(page, ARTIFACTS / "report-map.png")
+    # Alice's map spans Seattle to Lagos: North America, the Caribbean and West Africa are land.
+    assert drawn > 20_000
+    monkeypatch.setattr(html_report, "world_outlines", lambda: None)
+    bare = one_user_page(tmp_path / "bare.html", result, timelines)
+    assert "Country outlines are not installed here" in bare.read_text(encoding="utf-8")
+    assert land_pixels(bare, tmp_path / "bare.png") == 0

@@ -17,6 +17,7 @@ from shared.model import (
     GeoCoordinates,
     Location,
     ReviewResult,
+    RiskDetection,
     SignIn,
     SprayingSource,
     Status,
@@ -25,6 +26,7 @@ from shared.model import (
     UserVerdict,
     Window,
 )
+from shared.risk_inventory import RiskySignIns
 
 START = datetime(2025, 3, 7, 18, 0, tzinfo=UTC)
 END = datetime(2025, 3, 10, 6, 0, tzinfo=UTC)
@@ -47,7 +49,8 @@ def sign_in(user: str, at: datetime, place: str, ip: str, *, code: int = 0, asn:
             reason: str | None = None, device: str | None = "ALICE-LAPTOP",
             os: str = "Windows 10", browser: str = "Edge 122.0.0",
             agent: str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Edg/122.0",
-            risk: str = "none", display: str | None = None) -> SignIn:
+            risk: str = "none", display: str | None = None, risk_state: str = "none",
+            risk_types: tuple[str, ...] = ()) -> SignIn:
     city, state, country, lat, lon = PLACES[place]
     geo = GeoCoordinates(latitude=lat, longitude=lon) if lat is not None else None
     return SignIn(
@@ -58,6 +61,7 @@ def sign_in(user: str, at: datetime, place: str, ip: str, *, code: int = 0, asn:
         device_detail=DeviceDetail(display_name=device, operating_system=os, browser=browser),
         location=Location(city=city, state=state, country_or_region=country, geo_coordinates=geo),
         autonomous_system_number=asn, user_agent=agent, risk_level_during_sign_in=risk,
+        risk_state=risk_state, risk_event_types_v2=list(risk_types),
     )
 
 
@@ -73,7 +77,8 @@ def _alice() -> list[SignIn]:
              for m in range(0, 16, 2)]
     rows.append(sign_in("alice", fatigue + timedelta(minutes=17), "lagos", "102.89.3.14",
                         asn=29465, device=None, os="Linux", browser="Chrome 121",
-                        agent="python-requests/2.31", risk="high"))
+                        agent="python-requests/2.31", risk="high", risk_state="atRisk",
+                        risk_types=("unfamiliarFeatures",)))
     rows.append(sign_in("alice", fatigue + timedelta(hours=3), "seattle", "198.51.100.7",
                         asn=7922, code=50140, reason="Keep me signed in interrupt"))
     return rows
@@ -109,11 +114,16 @@ def _dave() -> list[SignIn]:
 
 
 def _quiet(user: str) -> Iterator[SignIn]:
+    """A phone on a carrier network; erin's Saturday refresh was rated low risk, then dismissed,
+    and frank's tenant licence hides risk levels on one sign-in."""
     for hour in range(0, 60, 9):
         place = ("seattle", "portland", "redmond")[hour % 3]
+        risk = {("erin", 18): ("low", "dismissed", ("unfamiliarFeatures",)),
+                ("frank", 27): ("hidden", "none", ())}.get((user, hour), ("none", "none", ()))
         yield sign_in(user, START + timedelta(hours=hour, minutes=13), place,
                       f"172.56.{hour}.{len(user)}", asn=21928, device=f"{user.upper()}-PHONE",
-                      os="iOS 17", browser="Mobile Safari", app="Outlook Mobile")
+                      os="iOS 17", browser="Mobile Safari", app="Outlook Mobile",
+                      risk=risk[0], risk_state=risk[1], risk_types=risk[2])
 
 
 def sample_timelines() -> dict[str, list[SignIn]]:
@@ -170,8 +180,31 @@ def sample_verdicts(timelines: dict[str, list[SignIn]]) -> list[UserVerdict]:
                      _stats(timelines[f"id-{n}"])) for n in ("erin", "frank", "grace")]
 
 
+def sample_detections(timelines: dict[str, list[SignIn]]) -> list[RiskDetection]:
+    """Alice's risky sign-in as a detection, and leaked credentials for someone who did not sign
+    in during the window (found offline, a day late)."""
+    risky_alice = next(s for s in timelines["id-alice"] if s.risk_level_during_sign_in == "high")
+    leak = START + timedelta(hours=26)
+    return [
+        RiskDetection("det-1", "unfamiliarFeatures", "high", "atRisk",
+                      detection_timing_type="realtime",
+                      activity_date_time=risky_alice.created_date_time,
+                      detected_date_time=risky_alice.created_date_time,
+                      ip_address=risky_alice.ip_address, location=risky_alice.location,
+                      request_id=risky_alice.id, user_id="id-alice",
+                      user_principal_name="alice@contoso.com"),
+        RiskDetection("det-2", "leakedCredentials", "high", "atRisk",
+                      detection_timing_type="offline", activity_date_time=leak,
+                      detected_date_time=leak + timedelta(hours=24), user_id="id-hal",
+                      user_principal_name="hal@contoso.com"),
+    ]
+
+
 def sample_review() -> tuple[ReviewResult, dict[str, list[SignIn]]]:
     timelines = sample_timelines()
+    risky = RiskySignIns()
+    for rows in timelines.values():
+        risky.add_all(rows)
     result = ReviewResult(
         window=Window(START, END),
         tenant=TenantSummary(sign_ins=sum(map(len, timelines.values())) + 40, users=9,
@@ -183,6 +216,7 @@ def sample_review() -> tuple[ReviewResult, dict[str, list[SignIn]]]:
                        "403 Forbidden: the tenant has no Entra ID P2 licence"),
             DataSource("privileged role assignments", True),
         ],
+        risk_inventory=risky.inventory(sample_detections(timelines), Window(START, END)),
     )
     return result, timelines
 

