@@ -1,11 +1,16 @@
 """`signin-review analyze`: review exported sign-in logs offline, no Azure needed.
 
     signin-review analyze PATH [PATH ...] [--window-start ISO8601] [--window-end ISO8601]
-        [--privileged FILE] [--format auto|graph|sentinel|azure-monitor|portal]
-        [--output json|table|html] [--out FILE]
+        [--privileged FILE] [--format auto|graph|sentinel|azure-monitor|portal|elastic]
+        [--output json|table|html|csv] [--out FILE] [--quiet]
 
-Sign-ins before --window-start are history: each user's baseline is built from them. The default
-window is all input. Exit 0 on success, 2 on bad usage or unreadable input (message on stderr).
+A PATH is a file, a folder (every export file in it) or a glob pattern; everything read is
+merged and de-duplicated by sign-in. Sign-ins before --window-start are history: each user's
+baseline is built from them. The default window is all input. Every output, and stderr, says
+what was read and lost (rows read, sign-ins kept, fields set aside, rows rejected by reason).
+
+Exit codes: 0 success; 2 bad usage or unreadable input (message on stderr); 3 the review was
+written but some rows were rejected (EXIT_ROWS_REJECTED: a script must not take it as complete).
 """
 
 from __future__ import annotations
@@ -19,13 +24,14 @@ from shared.analysis import Timelines, review_with_timelines
 from shared.errors import InputError
 from shared.model import ReviewResult, SignIn, Window
 
-FORMATS = ("auto", "graph", "sentinel", "azure-monitor", "portal")
-OUTPUTS = ("json", "table", "html")
-SHOWN_PROBLEMS = 10
+FORMATS = ("auto", "graph", "sentinel", "azure-monitor", "portal", "elastic")
+OUTPUTS = ("json", "table", "html", "csv")
+EXIT_ROWS_REJECTED = 3
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="exported sign-in log files")
+    parser.add_argument("paths", nargs="+", metavar="PATH",
+                        help="exported sign-in log files, folders of them, or glob patterns")
     parser.add_argument("--window-start", metavar="ISO8601",
                         help="start of the review window; earlier sign-ins are history")
     parser.add_argument("--window-end", metavar="ISO8601", help="end of the review window")
@@ -37,6 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="settles numeric dates such as 3/4/2025 that a file cannot settle")
     parser.add_argument("--output", choices=OUTPUTS, default="json", help="default: json")
     parser.add_argument("--out", metavar="FILE", help="write here instead of standard output")
+    parser.add_argument("--quiet", action="store_true", help="no progress display on stderr")
 
 
 def parse_time(text: str, option: str) -> datetime:
@@ -45,7 +52,7 @@ def parse_time(text: str, option: str) -> datetime:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         raise InputError(f"{option} is not an ISO 8601 time: {text!r}") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def read_privileged(path: str) -> set[str]:
@@ -84,6 +91,10 @@ def render(result: ReviewResult, timelines: Timelines, output: str) -> bytes:
         return render_json(result, indent=2) + b"\n"
     if output == "table":
         return _table(result).encode()
+    if output == "csv":
+        from shared.report.csv_report import render_csv
+
+        return render_csv(result).encode()
     try:
         from shared.report.html import render_review
     except ImportError as error:
@@ -117,20 +128,20 @@ def _plain_table(result: ReviewResult) -> str:
 def run(args: argparse.Namespace) -> int:
     try:
         from shared.imports import read_paths
+        from shared.report.loss import loss_lines, nothing_usable
 
         imported = read_paths(args.paths, format=args.format, date_order=args.date_order)
-        for problem in imported.problems[:SHOWN_PROBLEMS]:
-            print(f"warning: {problem}", file=sys.stderr)
-        if len(imported.problems) > SHOWN_PROBLEMS:
-            print(f"warning: {len(imported.problems) - SHOWN_PROBLEMS} more problems not shown",
-                  file=sys.stderr)
+        summary = imported.summary
+        for line in loss_lines(summary):
+            print(f"analyze: {line}", file=sys.stderr)
         if not imported.sign_ins:
-            raise InputError("no user sign-ins found in the input")
+            raise InputError(nothing_usable(summary))
         privileged = read_privileged(args.privileged) if args.privileged else set()
         window = window_of(args, imported.sign_ins)
         result, timelines = review_with_timelines(
             imported.sign_ins, window=window, privileged=privileged
         )
+        result.input = summary
         output = render(result, timelines, args.output)
     except InputError as error:
         print(f"signin-review analyze: {error.message}", file=sys.stderr)
@@ -144,4 +155,4 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.buffer.write(output)
         sys.stdout.flush()
-    return 0
+    return EXIT_ROWS_REJECTED if summary.rejected else 0

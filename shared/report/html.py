@@ -16,6 +16,7 @@ import jinja2
 
 from shared.model import LEVELS, Finding, ReviewResult, SignIn, UserVerdict, level_rank
 from shared.report.chart import Chart, activity_chart
+from shared.report.loss import loss_lines
 from shared.report.map_picture import MapPicture, map_picture
 from shared.report.text import plain, utc_text
 from shared.report.timeline import TimelineGap, TimelineRow, timeline
@@ -168,4 +169,5 @@ def render_review(
         sections=sections,
         unflagged=[u for u in ordered if u.verdict == "none"],
         remediations_given=remediations is not None,
+        loss=loss_lines(result.input) if result.input is not None else [],
     )
