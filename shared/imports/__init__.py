@@ -21,7 +21,7 @@ one (same id, user and time: Log Analytics writes one row per authentication ste
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from shared.bulk import paused_gc
@@ -33,12 +33,13 @@ from shared.imports.jsonfiles import read_json
 from shared.imports.paths import expand_paths
 from shared.imports.problems import ImportProblem, ImportResult, ProblemLog, add_to_summary
 from shared.imports.sources import Source
-from shared.model import SignIn
+from shared.model import InputSummary, SignIn
 
 # Sign-ins read so far: the first per id, and every variant of an id that came back changed.
 _Seen = tuple[dict[str, SignIn], dict[str, list[SignIn]]]
 
-__all__ = ["DATE_ORDERS", "FORMATS", "ImportProblem", "ImportResult", "read_file", "read_paths"]
+__all__ = ["DATE_ORDERS", "FORMATS", "ImportProblem", "ImportResult", "read_each", "read_file",
+           "read_paths"]
 
 
 def read_paths(
@@ -49,36 +50,50 @@ def read_paths(
     a file cannot settle itself. One file that cannot be read (or holds no user sign-ins) raises
     InputError; among several, such a file is refused with one line and the others are read,
     unless every one is refused."""
+    result = ImportResult(sign_ins=[], problems=[], formats={})
+    seen: _Seen = ({}, {})
+    for path, fmt, sign_ins, log in read_each(paths, result.summary, format=format,
+                                              date_order=date_order):
+        with paused_gc():
+            repeated = _add_new(result.sign_ins, sign_ins, seen)
+        result.formats[str(path)] = fmt
+        if repeated:
+            log.note(f"{repeated} rows repeat a sign-in already read (same id, user and time): "
+                     "kept once")
+        result.summary.repeated += repeated
+        result.problems.extend(log.finish())
+    result.summary.sign_ins_kept = len(result.sign_ins)
+    return result
+
+
+def read_each(
+    paths: Sequence[str | Path], summary: InputSummary, *, format: str = "auto",
+    date_order: DateOrder | None = None,
+) -> Iterator[tuple[Path, str, list[SignIn], ProblemLog]]:
+    """File by file (for inputs too large to hold at once): (path, format, user sign-ins, log),
+    its counts already in `summary`; repeats across files are the caller's to remove. Refuses
+    files as `read_paths` does."""
     if format != "auto" and format not in FORMATS:
         raise InputError(f"unknown format {format!r}: use auto, {', '.join(FORMATS)}")
     if date_order is not None and date_order not in DATE_ORDERS:
         raise InputError(f"unknown date order {date_order!r}: use {' or '.join(DATE_ORDERS)}")
     files = expand_paths(paths)
-    result = ImportResult(sign_ins=[], problems=[], formats={})
-    summary = result.summary
-    seen: _Seen = ({}, {})
+    readable = 0
     for path in files:
         try:
             with paused_gc():
                 fmt, sign_ins, log = _read_one(path, format, date_order)
-                repeated = _add_new(result.sign_ins, sign_ins, seen)
         except InputError as error:
             if len(files) == 1:
                 raise
             summary.files_refused[str(path)] = error.message.removeprefix(f"{path}: ")
             continue
-        result.formats[str(path)] = fmt
-        if repeated:
-            log.note(f"{repeated} rows repeat a sign-in already read (same id, user and time): "
-                     "kept once")
-        summary.repeated += repeated
+        readable += 1
         add_to_summary(summary, log)
-        result.problems.extend(log.finish())
-    if not result.formats:
+        yield path, fmt, sign_ins, log
+    if not readable:
         raise InputError("no file could be read:\n" + "\n".join(
             f"  {path}: {why}" for path, why in summary.files_refused.items()))
-    summary.sign_ins_kept = len(result.sign_ins)
-    return result
 
 
 def read_file(

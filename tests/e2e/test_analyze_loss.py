@@ -166,3 +166,28 @@ def test_folder_of_extractor_suite_files(capsys, tmp_path):
     # A glob reads the same files.
     code, out, _ = run(capsys, str(folder / "*User-SignInLogs.json"))
     assert code == 0 and json.loads(out)["tenant"]["signIns"] == 10
+
+
+@pytest.mark.parametrize("inputs", [
+    [str(PUBLIC / "msticpy"), str(PUBLIC / "Azure-Sentinel" / "disable_accounts.csv"),
+     str(PUBLIC / "Azure-Sentinel" / "sign-in_adelete.csv")],
+    [str(PUBLIC / "panther-analysis" / "azure_high_risk_signin.jsonl"),
+     str(PUBLIC / "panther-analysis" / "azure_excessive_account_lockouts.jsonl")],
+])
+def test_spilled_review_gives_the_verdicts_of_the_in_memory_one(capsys, inputs):
+    code, in_memory, _ = run(capsys, *inputs, "--output", "json")
+    spilled_code, spilled, _ = run(capsys, *inputs, "--output", "json", "--spill-above", "0")
+    assert (code, spilled_code) == (0, 0)
+    expected, actual = json.loads(in_memory), json.loads(spilled)
+    assert actual["users"] == expected["users"]
+    assert actual["tenant"] == expected["tenant"] and actual["window"] == expected["window"]
+    for key in ("rowsRead", "signInsKept", "repeated", "withoutUser"):
+        assert actual["input"][key] == expected["input"][key], key
+
+
+def test_spilled_review_reports_rejections_and_exit_code(capsys, lossy_export):
+    code, out, err = run(capsys, str(lossy_export), "--spill-above", "0")
+    assert code == EXIT_ROWS_REJECTED
+    assert json.loads(out)["input"]["rowsRejected"] == {
+        "unreadable createdDateTime": 1, "no sign-in time": 1}
+    assert "8 rows read from 1 file: 6 sign-ins kept, 2 rows rejected" in err
