@@ -81,6 +81,8 @@ class UserShards:
 
 def _without_repeats(timeline: list[SignIn]) -> list[SignIn]:
     """A time-ordered timeline without the rows repeating an earlier one (same id and time)."""
+    if len({sign_in.id for sign_in in timeline}) == len(timeline):
+        return timeline  # distinct ids: nothing repeats (the common case, checked cheaply)
     seen: set[tuple[str, object]] = set()
     unique: list[SignIn] = []
     for sign_in in timeline:
