@@ -176,19 +176,25 @@ def _review(
         settings=settings, identity_protection=identity_protection,
     )
     users = [scorer.score(user, rows) for user, rows in timelines.items()]
+    sources = _sources(sum(len(rows) for rows in histories.values()), len(histories),
+                       baselines, identity_protection)
+    return _result(window, signals, users, sources), timelines
+
+
+def _result(window: Window, signals: TenantSignals, users: list[UserVerdict],
+            sources: list[DataSource]) -> ReviewResult:
+    """The review's result, flagged users first."""
     users.sort(key=lambda u: (-level_rank(u.verdict), not u.got_in,
                               (u.user_principal_name or u.user_id).lower()))
-    result = ReviewResult(
+    return ReviewResult(
         window=window,
         tenant=TenantSummary(
             sign_ins=signals.sign_ins, users=signals.users,
             spraying_sources=[source.as_spraying_source() for source in signals.sources],
         ),
         users=users,
-        sources=_sources(sum(len(rows) for rows in histories.values()), len(histories),
-                         baselines, identity_protection),
+        sources=sources,
     )
-    return result, timelines
 
 
 UserTimelines = Callable[[], Iterable[tuple[str, list[SignIn]]]]
@@ -230,18 +236,8 @@ def review_user_by_user(
                 flagged[user] = timelines[user]
             if on_user is not None:
                 on_user(len(verdicts), signals.users)
-    verdicts.sort(key=lambda u: (-level_rank(u.verdict), not u.got_in,
-                                 (u.user_principal_name or u.user_id).lower()))
-    result = ReviewResult(
-        window=window,
-        tenant=TenantSummary(
-            sign_ins=signals.sign_ins, users=signals.users,
-            spraying_sources=[source.as_spraying_source() for source in signals.sources],
-        ),
-        users=verdicts,
-        sources=_sources(history_rows, history_users, None, False),
-    )
-    return result, flagged
+    sources = _sources(history_rows, history_users, None, False)
+    return _result(window, signals, verdicts, sources), flagged
 
 
 def _tenant_pass(users: UserTimelines, window: Window | None,
