@@ -52,11 +52,11 @@ _ABROAD = ("Lagos", "NG", 6.5244, 3.3792, 29465)
 
 def write_month(folder: Path, rows: int) -> int:
     """One file per day and kind; returns the rows written."""
-    per_file = rows // (DAYS * 2)
+    files = DAYS * 2
     written = 0
     for day in range(DAYS):
         for kind in ("interactiveUser", "nonInteractiveUser"):
-            count = per_file if written + per_file <= rows else rows - written
+            count = (rows - written) // (files - day * 2 - (kind != "interactiveUser"))
             name = f"{(START + timedelta(days=day)):%Y%m%d}-{kind}-SignInLogs.jsonl"
             with (folder / name).open("w") as out:
                 out.writelines(_row(day, kind, n) for n in range(count))
