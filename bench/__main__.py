@@ -19,6 +19,7 @@ BENCHMARKS = [
     "bench.graph_bench",
     "bench.score_bench",
     "bench.pipeline_bench",
+    "bench.analyze_bench",
 ]
 
 

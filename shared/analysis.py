@@ -9,7 +9,7 @@ the verdict. `score_user` is the per-user step alone, for the pipeline's scoring
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from operator import attrgetter
 
@@ -26,6 +26,7 @@ from shared.model import (
     DataSource,
     ReviewResult,
     RiskDetection,
+    RiskInventory,
     RiskyUser,
     SignIn,
     TenantSummary,
@@ -174,19 +175,100 @@ def _review(
         settings=settings, identity_protection=identity_protection,
     )
     users = [scorer.score(user, rows) for user, rows in timelines.items()]
+    sources = _sources(sum(len(rows) for rows in histories.values()), len(histories),
+                       baselines, identity_protection)
+    inventory = risky_sign_ins.inventory(detections, window)
+    return _result(window, signals, users, sources, inventory), timelines
+
+
+def _result(window: Window, signals: TenantSignals, users: list[UserVerdict],
+            sources: list[DataSource], risk_inventory: RiskInventory) -> ReviewResult:
+    """The review's result, flagged users first."""
     users.sort(key=lambda u: (-level_rank(u.verdict), not u.got_in,
                               (u.user_principal_name or u.user_id).lower()))
-    result = ReviewResult(
+    return ReviewResult(
         window=window,
         tenant=TenantSummary(
             sign_ins=signals.sign_ins, users=signals.users,
             spraying_sources=[source.as_spraying_source() for source in signals.sources],
         ),
         users=users,
-        sources=_sources(histories, baselines, identity_protection),
-        risk_inventory=risky_sign_ins.inventory(detections, window),
+        sources=sources,
+        risk_inventory=risk_inventory,
     )
-    return result, timelines
+
+
+UserTimelines = Callable[[], Iterable[tuple[str, list[SignIn]]]]
+
+
+def review_user_by_user(
+    users: UserTimelines,
+    *,
+    window: Window | None = None,
+    privileged: Privileged = frozenset(),
+    settings: DetectionSettings | None = None,
+    risk_detections: Iterable[RiskDetection] = (),
+    on_user: Callable[[int, int], None] | None = None,
+) -> tuple[ReviewResult, Timelines]:
+    """`review_with_timelines` for inputs too large to hold at once: `users()` gives each user's
+    whole timeline (time ordered), one user at a time, and is called twice (the tenant-wide pass,
+    then scoring). Only flagged users' window sign-ins are kept as timelines. `on_user(done,
+    total)` follows the scoring."""
+    settings = settings or DetectionSettings()
+    with paused_gc():
+        signals, risky_sign_ins, window = _tenant_pass(users, window, settings)
+        detections = list(risk_detections)
+        scorer = _Scorer(
+            window=window, privileged=privileged, baselines=None, histories={},
+            detections=_by_user(detections, window), risky={}, signals=signals,
+            settings=settings, identity_protection=bool(detections),
+        )
+        verdicts: list[UserVerdict] = []
+        flagged: Timelines = {}
+        history_rows = history_users = 0
+        for user, rows in users():
+            timelines, histories = _split({user: rows}, window)
+            if user not in timelines:
+                continue
+            scorer.histories = histories
+            history_rows += len(histories.get(user, ()))
+            history_users += user in histories
+            verdict = scorer.score(user, timelines[user])
+            verdicts.append(verdict)
+            if verdict.verdict != "none":
+                flagged[user] = timelines[user]
+            if on_user is not None:
+                on_user(len(verdicts), signals.users)
+    sources = _sources(history_rows, history_users, None, bool(detections))
+    inventory = risky_sign_ins.inventory(detections, window)
+    return _result(window, signals, verdicts, sources, inventory), flagged
+
+
+def _tenant_pass(users: UserTimelines, window: Window | None,
+                 settings: DetectionSettings) -> tuple[TenantSignals, RiskySignIns, Window]:
+    """Tenant-wide signals and risky sign-ins over the window's sign-ins, and the window (all
+    input if None)."""
+    builder = TenantSignalsBuilder(settings)
+    risky_sign_ins = RiskySignIns()
+    first: datetime | None = None
+    last: datetime | None = None
+    for _, rows in users():
+        inside = rows if window is None else _inside(rows, window)
+        builder.add_all(inside)
+        risky_sign_ins.add_all(inside)
+        if window is None and rows:
+            first = min(first or rows[0].created_date_time, rows[0].created_date_time)
+            last = max(last or rows[-1].created_date_time, rows[-1].created_date_time)
+    if window is None:
+        window = Window(start=first, end=last) if first and last else whole_span({})
+    window = Window(start=_utc(window.start), end=_utc(window.end))
+    return builder.build(), risky_sign_ins, window
+
+
+def _inside(rows: list[SignIn], window: Window) -> list[SignIn]:
+    start = bisect_left(rows, window.start, key=_created)
+    end = bisect_right(rows, window.end, key=_created)
+    return rows[start:end]
 
 
 def _split(grouped: Timelines, window: Window) -> tuple[Timelines, Timelines]:
@@ -251,16 +333,15 @@ class _Scorer:
 
 
 def _sources(
-    histories: Timelines, baselines: Mapping[str, BaselineProfile] | None,
+    history: int, history_users: int, baselines: Mapping[str, BaselineProfile] | None,
     identity_protection: bool,
 ) -> list[DataSource]:
-    history = sum(len(rows) for rows in histories.values())
     baseline_detail = (
         f"{len(baselines)} stored profiles" if baselines is not None
-        else f"built from {history:,} sign-ins before the window ({len(histories)} users)"
+        else f"built from {history:,} sign-ins before the window ({history_users} users)"
     )
     return [
-        DataSource("baselines", bool(baselines) or bool(histories), baseline_detail),
+        DataSource("baselines", bool(baselines) or bool(history_users), baseline_detail),
         DataSource(
             "identityProtection", identity_protection,
             "risk detections and risky users" if identity_protection

@@ -2,7 +2,8 @@
 
 Each subcommand is a module in `shared/commands/` with `add_arguments(parser)` and
 `run(args) -> int`, listed here explicitly and imported only when chosen.
-Exit codes: 0 success, 1 the command ran and found a problem it reports, 2 bad usage or input.
+Exit codes: 0 success, 1 the command ran and found a problem it reports, 2 bad usage or input,
+3 (`analyze`) the review was written but input rows were rejected (see its loss summary).
 """
 
 from __future__ import annotations

@@ -236,6 +236,34 @@ class RiskInventory(msgspec.Struct, rename="camel"):
     hidden_level_users: int = 0
 
 
+class InputSummary(msgspec.Struct, rename="camel"):
+    """What reading exported logs kept and lost, shown by every output of `analyze`.
+
+    `rows_read` counts the records in the files; each is kept as a sign-in, rejected (counted
+    by reason, with the first few `file:line` examples), without a user (service principals,
+    managed identities: not reviewed), or a repeat of a sign-in already read. An unreadable
+    optional field is set aside alone (counted by field) and its sign-in kept.
+    """
+
+    files: int = 0
+    rows_read: int = 0
+    sign_ins_kept: int = 0
+    fields_set_aside: dict[str, int] = msgspec.field(default_factory=dict)
+    rows_rejected: dict[str, int] = msgspec.field(default_factory=dict)
+    rejected_examples: dict[str, list[str]] = msgspec.field(default_factory=dict)
+    without_user: int = 0
+    repeated: int = 0
+    files_refused: dict[str, str] = msgspec.field(default_factory=dict)  # path -> why
+
+    @property
+    def rejected(self) -> int:
+        return sum(self.rows_rejected.values())
+
+    @property
+    def set_aside(self) -> int:
+        return sum(self.fields_set_aside.values())
+
+
 class ReviewResult(msgspec.Struct, rename="camel"):
     """A whole review: what `analyze` prints as JSON and what the reports render."""
 
@@ -244,6 +272,7 @@ class ReviewResult(msgspec.Struct, rename="camel"):
     users: list[UserVerdict]
     sources: list[DataSource] = msgspec.field(default_factory=list)
     risk_inventory: RiskInventory = msgspec.field(default_factory=RiskInventory)
+    input: InputSummary | None = None  # exported logs only (analyze): what was read and lost
 
 
 class RiskDetection(msgspec.Struct, rename="camel", frozen=True, gc=False):

@@ -2,11 +2,16 @@
 
     signin-review analyze PATH [PATH ...] [--window-start ISO8601] [--window-end ISO8601]
         [--privileged FILE] [--risk-detections FILE]
-        [--format auto|graph|sentinel|azure-monitor|portal]
-        [--output json|table|html|csv|risk-csv] [--out FILE]
+        [--format auto|graph|sentinel|azure-monitor|portal|elastic]
+        [--output json|table|html|csv|risk-csv] [--out FILE] [--quiet]
 
-Sign-ins before --window-start are history: each user's baseline is built from them. The default
-window is all input. Exit 0 on success, 2 on bad usage or unreadable input (message on stderr).
+A PATH is a file, a folder (every export file in it) or a glob pattern; everything read is
+merged and de-duplicated by sign-in. Sign-ins before --window-start are history: each user's
+baseline is built from them. The default window is all input. Every output, and stderr, says
+what was read and lost (rows read, sign-ins kept, fields set aside, rows rejected by reason).
+
+Exit codes: 0 success; 2 bad usage or unreadable input (message on stderr); 3 the review was
+written but some rows were rejected (EXIT_ROWS_REJECTED: a script must not take it as complete).
 """
 
 from __future__ import annotations
@@ -16,18 +21,25 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from shared.analysis import Timelines, review_with_timelines
+from shared.analysis import Timelines, review_user_by_user, review_with_timelines
 from shared.errors import InputError
-from shared.model import ReviewResult, RiskDetection, SignIn, Window
+from shared.model import InputSummary, ReviewResult, RiskDetection, SignIn, Window
 
-FORMATS = ("auto", "graph", "sentinel", "azure-monitor", "portal")
+if TYPE_CHECKING:
+    from shared.commands.progress import AnalyzeProgress
+
+FORMATS = ("auto", "graph", "sentinel", "azure-monitor", "portal", "elastic")
 OUTPUTS = ("json", "table", "html", "csv", "risk-csv")
+EXIT_ROWS_REJECTED = 3
+SPILL_ABOVE_MB = 256
 SHOWN_PROBLEMS = 10
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="exported sign-in log files")
+    parser.add_argument("paths", nargs="+", metavar="PATH",
+                        help="exported sign-in log files, folders of them, or glob patterns")
     parser.add_argument("--window-start", metavar="ISO8601",
                         help="start of the review window; earlier sign-ins are history")
     parser.add_argument("--window-end", metavar="ISO8601", help="end of the review window")
@@ -43,6 +55,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="default: json; csv: one row per user; risk-csv: the risk inventory, "
                         "one row per risky sign-in or risk detection")
     parser.add_argument("--out", metavar="FILE", help="write here instead of standard output")
+    parser.add_argument("--quiet", action="store_true", help="no progress display on stderr")
+    parser.add_argument("--spill-above", type=float, default=SPILL_ABOVE_MB, metavar="MB",
+                        help="past this much input, keep sign-ins in temporary per-user shard "
+                             f"files and review one user at a time (default {SPILL_ABOVE_MB})")
 
 
 def parse_time(text: str, option: str) -> datetime:
@@ -51,7 +67,7 @@ def parse_time(text: str, option: str) -> datetime:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         raise InputError(f"{option} is not an ISO 8601 time: {text!r}") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def read_privileged(path: str) -> set[str]:
@@ -143,19 +159,11 @@ def _warn(problems: Sequence[object]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        from shared.imports import read_paths
+    from shared.commands.progress import AnalyzeProgress
 
-        imported = read_paths(args.paths, format=args.format, date_order=args.date_order)
-        _warn(imported.problems)
-        if not imported.sign_ins:
-            raise InputError("no user sign-ins found in the input")
-        privileged = read_privileged(args.privileged) if args.privileged else set()
-        window = window_of(args, imported.sign_ins)
-        detections = _risk_detections(args.risk_detections)
-        result, timelines = review_with_timelines(
-            imported.sign_ins, window=window, privileged=privileged, risk_detections=detections
-        )
+    try:
+        with AnalyzeProgress.for_terminal(quiet=args.quiet) as progress:
+            result, timelines = _review(args, progress)
         output = render(result, timelines, args.output)
     except InputError as error:
         print(f"signin-review analyze: {error.message}", file=sys.stderr)
@@ -169,4 +177,78 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.buffer.write(output)
         sys.stdout.flush()
-    return 0
+    return EXIT_ROWS_REJECTED if result.input and result.input.rejected else 0
+
+
+def _review(args: argparse.Namespace, progress: AnalyzeProgress) -> tuple[ReviewResult, Timelines]:
+    """Read and review in memory, or past --spill-above through per-user shard files."""
+    from shared.imports import read_paths
+
+    privileged = read_privileged(args.privileged) if args.privileged else set()
+    if input_megabytes(args.paths) > args.spill_above:
+        return _review_sharded(args, privileged, progress)
+    imported = read_paths(args.paths, format=args.format, date_order=args.date_order)
+    progress.rows_read(imported.summary.rows_read)
+    _say_what_was_read(imported.summary, usable=bool(imported.sign_ins))
+    window = window_of(args, imported.sign_ins)
+    result, timelines = review_with_timelines(
+        imported.sign_ins, window=window, privileged=privileged,
+        risk_detections=_risk_detections(args.risk_detections),
+    )
+    result.input = imported.summary
+    return result, timelines
+
+
+def _review_sharded(args: argparse.Namespace, privileged: set[str],
+                    progress: AnalyzeProgress) -> tuple[ReviewResult, Timelines]:
+    """Sign-ins go to temporary per-user shard files as each file is read; users are then
+    reviewed one at a time (see shared.user_shards). Only flagged users' timelines are kept."""
+    from shared.imports import read_each
+    from shared.user_shards import UserShards
+
+    summary = InputSummary()
+    with UserShards() as shards:
+        for _, _, sign_ins, log in read_each(args.paths, summary, format=args.format,
+                                             date_order=args.date_order):
+            shards.add_all(sign_ins)
+            progress.rows_read(log.rows_read)
+            del sign_ins
+        window = window_of(args, []) if args.window_start and args.window_end else None
+        if window is None and (args.window_start or args.window_end):
+            raise InputError("past --spill-above, give both --window-start and --window-end "
+                             "(or neither)")
+        if not shards.rows:
+            _say_what_was_read(summary, usable=False)
+        result, timelines = review_user_by_user(
+            shards.users, window=window, privileged=privileged,
+            risk_detections=_risk_detections(args.risk_detections),
+            on_user=progress.users_reviewed,
+        )
+        summary.repeated += shards.repeated
+        summary.sign_ins_kept = shards.rows - shards.repeated
+    _say_what_was_read(summary, usable=True)
+    result.input = summary
+    return result, timelines
+
+
+def _say_what_was_read(summary: InputSummary, *, usable: bool) -> None:
+    """The loss summary on stderr; refuses the run when nothing usable remains."""
+    from shared.report.loss import loss_lines, nothing_usable
+
+    for line in loss_lines(summary):
+        print(f"analyze: {line}", file=sys.stderr)
+    if not usable:
+        raise InputError(nothing_usable(summary))
+
+
+def input_megabytes(paths: list[str]) -> float:
+    """How much input the paths name (folders and patterns expanded; missing files count 0)."""
+    from shared.imports.paths import expand_paths
+
+    total = 0
+    for path in expand_paths(paths):
+        try:
+            total += path.stat().st_size
+        except OSError:
+            continue
+    return total / 1e6

@@ -1,15 +1,18 @@
 """Readers for exported sign-in logs: every format becomes `shared.model.SignIn`.
 
-    result = read_paths(["InteractiveSignIns_2025-03-10.csv", "signins.jsonl"])
+    result = read_paths(["InteractiveSignIns_2025-03-10.csv", "signins.jsonl", "out/"])
     result.sign_ins   # list[SignIn], duplicates removed, in file order
     result.problems   # rows skipped (file and line) and notes about whole files
-    result.formats    # path -> "graph" | "sentinel" | "azure-monitor" | "portal"
+    result.formats    # path -> "graph" | "sentinel" | "azure-monitor" | "portal" | "elastic"
+    result.summary    # InputSummary: rows read, kept, rejected by reason, fields set aside
 
 Formats (auto-detected from content; see detect.py): Graph signIn JSON (`{"value": [...]}`, an
 array, JSON lines; also the portal's JSON download), Log Analytics SigninLogs (CSV or JSON),
-Azure Monitor diagnostic records, and the Entra portal's CSV download. A file that is not a
-sign-in export, cannot be read, or holds no records raises InputError naming it; a bad row is
-reported as an ImportProblem and skipped.
+Azure Monitor diagnostic records, Elastic (ECS) documents of them, and the Entra portal's CSV
+download. A file that is not a sign-in export, cannot be read, or holds no user sign-ins raises
+InputError naming it; a row whose user, time or result cannot be read is reported as an
+ImportProblem and skipped (counted by reason); an unreadable optional field is set aside alone
+(counted by field) and its sign-in kept.
 
 Two rules apply to every format: a record without a user (service principal and managed
 identity sign-ins) is not reviewed and is counted in a note; and a record repeating an earlier
@@ -18,7 +21,7 @@ one (same id, user and time: Log Analytics writes one row per authentication ste
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from shared.bulk import paused_gc
@@ -27,56 +30,108 @@ from shared.imports.csvfiles import read_csv
 from shared.imports.dates import DATE_ORDERS, DateOrder
 from shared.imports.detect import FORMATS
 from shared.imports.jsonfiles import read_json
-from shared.imports.problems import ImportProblem, ImportResult, ProblemLog
+from shared.imports.paths import expand_paths
+from shared.imports.problems import ImportProblem, ImportResult, ProblemLog, add_to_summary
 from shared.imports.sources import Source
-from shared.model import SignIn
+from shared.model import InputSummary, SignIn
 
 # Sign-ins read so far: the first per id, and every variant of an id that came back changed.
 _Seen = tuple[dict[str, SignIn], dict[str, list[SignIn]]]
 
-__all__ = ["DATE_ORDERS", "FORMATS", "ImportProblem", "ImportResult", "read_file", "read_paths"]
+__all__ = ["DATE_ORDERS", "FORMATS", "ImportProblem", "ImportResult", "read_each", "read_file",
+           "read_paths"]
 
 
 def read_paths(
     paths: Sequence[str | Path], *, format: str = "auto", date_order: DateOrder | None = None
 ) -> ImportResult:
-    """Read sign-in exports. `format`: "auto" or one of FORMATS, for every file. `date_order`
-    ("month-first" / "day-first") settles numeric dates a file cannot settle itself."""
+    """Read sign-in exports: files, folders of them, or glob patterns. `format`: "auto" or one
+    of FORMATS, for every file. `date_order` ("month-first" / "day-first") settles numeric dates
+    a file cannot settle itself. One file that cannot be read (or holds no user sign-ins) raises
+    InputError; among several, such a file is refused with one line and the others are read,
+    unless every one is refused."""
+    result = ImportResult(sign_ins=[], problems=[], formats={})
+    seen: _Seen = ({}, {})
+    for path, fmt, sign_ins, log in read_each(paths, result.summary, format=format,
+                                              date_order=date_order):
+        with paused_gc():
+            repeated = _add_new(result.sign_ins, sign_ins, seen)
+        result.formats[str(path)] = fmt
+        if repeated:
+            log.note(f"{repeated} rows repeat a sign-in already read (same id, user and time): "
+                     "kept once")
+        result.summary.repeated += repeated
+        result.problems.extend(log.finish())
+    result.summary.sign_ins_kept = len(result.sign_ins)
+    return result
+
+
+def read_each(
+    paths: Sequence[str | Path], summary: InputSummary, *, format: str = "auto",
+    date_order: DateOrder | None = None,
+) -> Iterator[tuple[Path, str, list[SignIn], ProblemLog]]:
+    """File by file (for inputs too large to hold at once): (path, format, user sign-ins, log),
+    its counts already in `summary`; repeats across files are the caller's to remove. Refuses
+    files as `read_paths` does."""
     if format != "auto" and format not in FORMATS:
         raise InputError(f"unknown format {format!r}: use auto, {', '.join(FORMATS)}")
     if date_order is not None and date_order not in DATE_ORDERS:
         raise InputError(f"unknown date order {date_order!r}: use {' or '.join(DATE_ORDERS)}")
-    result = ImportResult(sign_ins=[], problems=[], formats={})
-    seen: _Seen = ({}, {})
-    for path in paths:
-        with paused_gc():
-            fmt, sign_ins, problems = read_file(path, format=format, date_order=date_order)
-            repeated = _add_new(result.sign_ins, sign_ins, seen)
-        result.formats[str(path)] = fmt
-        if repeated:
-            problems.append(ImportProblem(str(path), None, f"{repeated} rows repeat a sign-in "
-                                          "already read (same id, user and time): kept once"))
-        result.problems.extend(problems)
-    return result
+    files = expand_paths(paths)
+    readable = 0
+    for path in files:
+        try:
+            with paused_gc():
+                fmt, sign_ins, log = _read_one(path, format, date_order)
+        except InputError as error:
+            if len(files) == 1:
+                raise
+            summary.files_refused[str(path)] = error.message.removeprefix(f"{path}: ")
+            continue
+        readable += 1
+        add_to_summary(summary, log)
+        yield path, fmt, sign_ins, log
+    if not readable:
+        raise InputError("no file could be read:\n" + "\n".join(
+            f"  {path}: {why}" for path, why in summary.files_refused.items()))
 
 
 def read_file(
     path: str | Path, *, format: str = "auto", date_order: DateOrder | None = None
 ) -> tuple[str, list[SignIn], list[ImportProblem]]:
     """One export file: (format, user sign-ins, problems). Raises InputError."""
+    fmt, users, log = _read_one(Path(path), format, date_order)
+    return fmt, users, log.finish()
+
+
+def _read_one(
+    path: Path, format: str, date_order: DateOrder | None
+) -> tuple[str, list[SignIn], ProblemLog]:
+    """(format, user sign-ins, the file's log with its counts). Raises InputError when the
+    file is not an export, or when none of its records is a user's sign-in."""
     source = Source(path)
     log = ProblemLog(source.name)
     if source.layout == "csv":
         fmt, sign_ins = read_csv(source, format, date_order, log)
     else:
         fmt, sign_ins = read_json(source, format, log)
-    if not sign_ins and not log.problems:
-        raise InputError(f"holds no sign-in records ({fmt} layout)", source=source.name)
     users = [s for s in sign_ins if s.user_id or s.user_principal_name]
-    if len(users) < len(sign_ins):
-        log.note(f"{len(sign_ins) - len(users)} sign-ins without a user (service principals, "
-                 "managed identities) skipped: this review covers user accounts")
-    return fmt, users, log.finish()
+    without_user = len(sign_ins) - len(users)
+    if not users and not log.rejected:
+        raise InputError(_why_empty(fmt, without_user), source=source.name)
+    log.rows_read = len(sign_ins) + log.rejected.total()
+    log.without_user = without_user
+    if without_user:
+        log.note(f"{without_user} sign-ins without a user (service principals, managed "
+                 "identities) skipped: this review covers user accounts")
+    return fmt, users, log
+
+
+def _why_empty(fmt: str, without_user: int) -> str:
+    if without_user:
+        return (f"holds no user sign-ins: its {without_user} {fmt} records are service "
+                "principal or managed identity sign-ins, which this review does not cover")
+    return f"holds no sign-in records ({fmt} layout)"
 
 
 def _add_new(kept: list[SignIn], new: list[SignIn], seen: _Seen) -> int:

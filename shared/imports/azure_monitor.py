@@ -8,6 +8,7 @@ JSON lines, a JSON array, or `{"records": [...]}`.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from shared.imports.records import (
@@ -20,7 +21,8 @@ from shared.imports.records import (
 from shared.model import SignIn
 
 
-def sign_in_from_record(record: dict[str, Any], fallback_id: str) -> SignIn:
+def sign_in_from_record(record: dict[str, Any], fallback_id: str,
+                        aside: Counter[str] | None = None) -> SignIn:
     """One diagnostic record -> SignIn; the properties win over the envelope where both say."""
     envelope = {key.lower(): value for key, value in record.items()}
     properties = nested_value(envelope.get("properties"), "properties")
@@ -30,14 +32,15 @@ def sign_in_from_record(record: dict[str, Any], fallback_id: str) -> SignIn:
     _default(fields, "id", properties.get("originalRequestId") or fallback_id)
     _default(fields, "createdDateTime", envelope.get("time"))
     if not fields.get("createdDateTime"):
-        raise RowError("no sign-in time (properties.createdDateTime or time)")
+        raise RowError("no sign-in time (properties.createdDateTime or time)",
+                       reason="no sign-in time")
     _default(fields, "ipAddress", envelope.get("calleripaddress"))
     _default(fields, "correlationId", envelope.get("correlationid"))
     fields["status"] = _status(fields.get("status"), envelope.get("resulttype"))
     event_type = SIGN_IN_EVENT_TYPES.get(str(envelope.get("category") or "").lower())
     if event_type and not fields.get("signInEventTypes"):
         fields["signInEventTypes"] = [event_type]
-    return sign_in_from_fields(fields)
+    return sign_in_from_fields(fields, aside)
 
 
 def _default(fields: dict[str, Any], name: str, value: Any) -> None:
@@ -52,6 +55,7 @@ def _status(status: Any, result_type: Any) -> dict[str, Any]:
     if fixed.get("errorCode") in (None, ""):
         code = error_code_of(result_type, "resultType")
         if code is None:
-            raise RowError("no error code (properties.status.errorCode or resultType)")
+            raise RowError("no error code (properties.status.errorCode or resultType)",
+                           reason="no result code")
         fixed["errorCode"] = code
     return fixed

@@ -39,11 +39,13 @@ def read_csv(source: Source, wanted: str, date_order: DateOrder | None,
         fallback_id = f"{source.path.name}:{line}"
         try:
             if fmt == "sentinel":
-                sign_ins.append(sentinel.sign_in_from_row(row, fallback_id, order))
+                sign_ins.append(sentinel.sign_in_from_row(row, fallback_id, order,
+                                                          log.set_aside))
             else:
-                sign_ins.append(portal.sign_in_from_row(row, fallback_id, order, source.name))
+                sign_ins.append(portal.sign_in_from_row(row, fallback_id, order, source.name,
+                                                        log.set_aside))
         except ROW_ERRORS as exc:
-            log.add(line, str(exc))
+            log.reject(line, exc)
     return fmt, sign_ins
 
 
@@ -73,12 +75,13 @@ def rows(
             except StopIteration:
                 return
             except csv.Error as exc:
-                log.add(line, f"unreadable CSV row ({exc})")
+                log.add(line, f"unreadable CSV row ({exc})", "unreadable CSV row")
                 line = reader.line_num + 1
                 continue
             if cells and any(cells):
                 if len(cells) != len(header):
-                    log.add(line, f"row has {len(cells)} cells, the header {len(header)}")
+                    log.add(line, f"row has {len(cells)} cells, the header {len(header)}",
+                            "row and header differ in length")
                 else:
                     yield line, _merge(header, cells)
             line = reader.line_num + 1

@@ -26,6 +26,10 @@ _NUMERIC_DATE = re.compile(
 )
 
 
+class UnreadableTime(ValueError):
+    """A sign-in time that is neither ISO 8601 nor a numeric date this file's order reads."""
+
+
 class AmbiguousDateOrder(ValueError):
     """No value in the file tells day from month, and nobody said which comes first."""
 
@@ -73,19 +77,23 @@ def parse_sign_in_time(text: str, order: DateOrder | None) -> datetime:
         try:
             parsed = msgspec.convert(text, datetime, strict=False)
         except msgspec.ValidationError:
-            raise ValueError(f"not a date and time: {text[:60]!r}") from None
+            raise UnreadableTime(f"not a date and time: {text[:60]!r}") from None
         return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
     if order is None:
-        raise ValueError(f"day/month order unknown for {text!r}")
+        raise UnreadableTime(f"day/month order unknown for {text[:60]!r}")
     first, second, year, hour, minute = (int(match[i]) for i in range(1, 6))
     month, day = (first, second) if order == "month-first" else (second, first)
     hour = _twelve_hour(hour, match[8]) if match[8] else hour
     fraction = (match[7] or "0")[:6].ljust(6, "0")
-    return datetime(year, month, day, hour, minute, int(match[6] or 0), int(fraction), tzinfo=UTC)
+    try:
+        return datetime(year, month, day, hour, minute, int(match[6] or 0), int(fraction),
+                        tzinfo=UTC)
+    except ValueError as exc:
+        raise UnreadableTime(f"{text[:60]!r}: {exc}") from None
 
 
 def _twelve_hour(hour: int, marker: str) -> int:
     if not 1 <= hour <= 12:
-        raise ValueError(f"hour {hour} with {marker}")
+        raise UnreadableTime(f"hour {hour} with {marker}")
     afternoon = marker[0] in "Pp"
     return (hour % 12) + (12 if afternoon else 0)

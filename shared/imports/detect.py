@@ -8,7 +8,9 @@ Formats are recognised by their fields, never by file name alone:
   `UserPrincipalName`), as CSV or JSON;
 - azure-monitor: diagnostic records, an envelope (`time`, `category`, `resultType`, ...) around
   Graph-like `properties`, keys in either case, possibly wrapped in `{"records": [...]}`;
-- portal: the Entra portal's CSV download (`Date (UTC)`, `Request ID`, `Username`, `Location`).
+- portal: the Entra portal's CSV download (`Date (UTC)`, `Request ID`, `Username`, `Location`);
+- elastic: Elastic (ECS) documents of sign-ins (`azure.signinlogs.*`, or `event.original`
+  holding the raw record), one a line, an array, or an Elasticsearch `_search` response.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any, Literal
 import msgspec
 
 Layout = Literal["json", "json-lines", "csv"]
-FORMATS = ("graph", "sentinel", "azure-monitor", "portal")
+FORMATS = ("graph", "sentinel", "azure-monitor", "portal", "elastic")
 
 _SIGNATURES = {  # file magic -> what the file is (for the error message)
     b"\x89PNG": "a PNG image",
@@ -71,6 +73,9 @@ _ENVELOPE = {"category", "operationname", "resourceid", "time", "resulttype"}
 def format_of_record(record: Mapping[str, Any]) -> str | None:
     """The export format of one JSON record, or None when it is not a sign-in record."""
     keys = set(record)
+    if "_source" in keys or "@timestamp" in keys or "azure" in keys or "event" in keys:
+        if is_elastic_document(record):
+            return "elastic"
     lower = {k.lower() for k in keys}
     if "properties" in lower and len(lower & _ENVELOPE) >= 2:
         return "azure-monitor"
@@ -79,6 +84,20 @@ def format_of_record(record: Mapping[str, Any]) -> str | None:
     if ("createdDateTime" in keys or "id" in keys) and len(keys & _GRAPH_FIELDS) >= 2:
         return "graph"
     return None
+
+
+def is_elastic_document(record: Mapping[str, Any]) -> bool:
+    """An Elastic (ECS) document of an Entra sign-in: `azure.signinlogs` fields, or
+    `event.original` holding the raw record; possibly as an Elasticsearch hit (`_source`)."""
+    source = record.get("_source", record)
+    if not isinstance(source, Mapping):
+        return False
+    azure = source.get("azure")
+    if isinstance(azure, Mapping) and isinstance(azure.get("signinlogs"), Mapping):
+        return True
+    event = source.get("event")
+    original = event.get("original") if isinstance(event, Mapping) else None
+    return isinstance(original, str) and original.lstrip().startswith("{")
 
 
 def canonical_column(name: str) -> str:

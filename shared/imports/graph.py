@@ -7,6 +7,7 @@ The Entra portal's JSON download is an array of the same objects and reads the s
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import msgspec
@@ -37,7 +38,8 @@ def decode_lines(data: bytes | memoryview) -> list[SignIn] | None:
         return None
 
 
-def sign_in_from_json(raw: bytes | msgspec.Raw, fallback_id: str) -> SignIn:
+def sign_in_from_json(raw: bytes | msgspec.Raw, fallback_id: str,
+                      aside: Counter[str] | None = None) -> SignIn:
     """One signIn object: strict and fast, else lenient (numbers as text, naive times)."""
     try:
         return settle(_ONE.decode(raw))
@@ -45,13 +47,14 @@ def sign_in_from_json(raw: bytes | msgspec.Raw, fallback_id: str) -> SignIn:
         record = msgspec.json.decode(raw)
     if not isinstance(record, dict):
         raise RowError(f"expected a signIn object, got {type(record).__name__}")
-    return sign_in_from_record(record, fallback_id)
+    return sign_in_from_record(record, fallback_id, aside)
 
 
-def sign_in_from_record(record: dict[str, Any], fallback_id: str) -> SignIn:
+def sign_in_from_record(record: dict[str, Any], fallback_id: str,
+                        aside: Counter[str] | None = None) -> SignIn:
     """A decoded signIn object (as found in a JSON array) -> SignIn, leniently."""
     if "createdDateTime" not in record:
-        raise RowError("no createdDateTime")
+        raise RowError("no createdDateTime", reason="no sign-in time")
     fields = dict(record)
     fields.setdefault("id", fallback_id)
-    return sign_in_from_fields(fields)
+    return sign_in_from_fields(fields, aside)

@@ -4,13 +4,14 @@ Graph documents with a bad record, go record by record so each bad one is report
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import msgspec
 
 from shared.errors import InputError
-from shared.imports import azure_monitor, graph, sentinel
+from shared.imports import azure_monitor, elastic, graph, sentinel
 from shared.imports.detect import format_of_record
 from shared.imports.problems import ProblemLog
 from shared.imports.records import ROW_ERRORS, RowError
@@ -44,14 +45,14 @@ def read_json(source: Source, wanted: str, log: ProblemLog) -> tuple[str, list[S
         raise InputError("JSON nested too deeply to be a sign-in export", source=source.name) \
             from None
     fmt = _format_of(source, wanted, (_object_or_none(raw) for raw in records[:_SNIFF_RECORDS]))
-    convert = _converter(fmt)
+    convert = _converter(fmt, log.set_aside)
     finder = _LineFinder(blob)
     sign_ins: list[SignIn] = []
     for index, raw in enumerate(records):
         try:
             sign_ins.append(convert(bytes(raw), f"{source.path.name}#{index + 1}"))
         except ROW_ERRORS as exc:
-            log.add(finder.line_of(records, index), f"record {index + 1}: {exc}")
+            log.reject(finder.line_of(records, index), exc, f"record {index + 1}: {exc}")
     return fmt, sign_ins
 
 
@@ -80,6 +81,9 @@ def _records_in(blob: bytes) -> list[msgspec.Raw]:
         raise
     if isinstance(top, list):
         return top
+    hits = elastic.search_hits(top)
+    if hits is not None:
+        return hits
     for key in _WRAPPERS:
         if key in top:
             try:
@@ -102,14 +106,14 @@ def _read_lines(source: Source, wanted: str, log: ProblemLog) -> tuple[str, list
             fast = graph.decode_lines(data)
         if fast is not None:
             return fmt, fast
-    convert = _converter(fmt)
+    convert = _converter(fmt, log.set_aside)
     sign_ins: list[SignIn] = []
     prefix = f"{source.path.name}:"
     for number, line in _chain(sniffed, lines):
         try:
             sign_ins.append(convert(line, prefix + str(number)))
         except ROW_ERRORS as exc:
-            log.add(number, str(exc))
+            log.reject(number, exc)
     return fmt, sign_ins
 
 
@@ -125,8 +129,8 @@ def _format_of(source: Source, wanted: str, records: Iterable[dict[str, Any] | N
     found = next((fmt for r in records if r is not None and (fmt := format_of_record(r))), None)
     if found is None:
         raise InputError("not a sign-in export: its JSON records are neither Graph signIn "
-                         "objects, Log Analytics SigninLogs rows nor Azure Monitor sign-in "
-                         "records", source=source.name)
+                         "objects, Log Analytics SigninLogs rows, Azure Monitor sign-in records "
+                         "nor Elastic documents of them", source=source.name)
     if wanted == "portal" and found == "graph":
         return "portal"  # the portal's JSON download is Graph's signIn objects
     if wanted not in ("auto", found):
@@ -142,20 +146,27 @@ def _object_or_none(raw: bytes | msgspec.Raw) -> dict[str, Any] | None:
     return decoded if isinstance(decoded, dict) else None
 
 
-def _converter(fmt: str) -> Converter:
+def _converter(fmt: str, aside: Counter[str]) -> Converter:
     if fmt in ("graph", "portal"):
-        return graph.sign_in_from_json
+        return lambda raw, fallback_id: graph.sign_in_from_json(raw, fallback_id, aside)
     if fmt == "sentinel":
         return lambda raw, fallback_id: sentinel.sign_in_from_row(
-            _object(raw), fallback_id, sentinel.DEFAULT_DATE_ORDER
+            _object(raw), fallback_id, sentinel.DEFAULT_DATE_ORDER, aside
         )
-    return lambda raw, fallback_id: azure_monitor.sign_in_from_record(_object(raw), fallback_id)
+    if fmt == "elastic":
+        return lambda raw, fallback_id: elastic.sign_in_from_document(
+            _object(raw), fallback_id, aside
+        )
+    return lambda raw, fallback_id: azure_monitor.sign_in_from_record(
+        _object(raw), fallback_id, aside
+    )
 
 
 def _object(raw: bytes) -> dict[str, Any]:
     decoded = msgspec.json.decode(raw)
     if not isinstance(decoded, dict):
-        raise RowError(f"expected a JSON object, got {type(decoded).__name__}")
+        raise RowError(f"expected a JSON object, got {type(decoded).__name__}",
+                       reason="not a JSON object")
     return decoded
 
 

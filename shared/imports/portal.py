@@ -11,6 +11,7 @@ signIn objects and is read by the Graph reader.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from shared.imports.dates import DateOrder, parse_sign_in_time
@@ -59,7 +60,8 @@ _EVENT_TYPE_OF_FILE = {  # download file name prefix -> (event type, interactive
 
 
 def sign_in_from_row(
-    row: dict[str, str], fallback_id: str, order: DateOrder | None, file_name: str = ""
+    row: dict[str, str], fallback_id: str, order: DateOrder | None, file_name: str = "",
+    aside: Counter[str] | None = None,
 ) -> SignIn:
     """One portal CSV row (keys: lower-cased canonical headers) -> SignIn."""
     fields: dict[str, Any] = {field: row[col] for col, field in _PLAIN.items() if row.get(col)}
@@ -81,14 +83,14 @@ def sign_in_from_row(
         event_type, interactive = _EVENT_TYPE_OF_FILE[prefix]
         fields["signInEventTypes"] = [event_type]
         fields.setdefault("isInteractive", interactive)
-    return sign_in_from_fields(fields)
+    return sign_in_from_fields(fields, aside)
 
 
 def _sign_in_time(row: dict[str, str], order: DateOrder | None) -> Any:
     for column in TIME_COLUMNS:
         if row.get(column):
             return parse_sign_in_time(row[column], order)
-    raise RowError("no sign-in time (Date (UTC))")
+    raise RowError("no sign-in time (Date (UTC))", reason="no sign-in time")
 
 
 def _status(row: dict[str, str]) -> dict[str, Any]:
@@ -96,7 +98,8 @@ def _status(row: dict[str, str]) -> dict[str, Any]:
     code = error_code_of(row.get("sign-in error code"), "Sign-in error code")
     if code is None:
         if outcome != "success":
-            raise RowError(f"status {outcome or 'missing'!r} without a sign-in error code")
+            raise RowError(f"status {outcome or 'missing'!r} without a sign-in error code",
+                           reason="no result code")
         code = 0
     status: dict[str, Any] = {"errorCode": code}
     if row.get("failure reason"):

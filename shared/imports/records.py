@@ -10,20 +10,91 @@ distances look exact when they are not).
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from datetime import UTC
 from typing import Any
 
 import msgspec
 
 from shared.geo import country_code, resolve_place
+from shared.imports.dates import UnreadableTime
 from shared.model import GeoCoordinates, Location, SignIn
 
+# What a detection cannot do without: a row whose time or result cannot be read is rejected.
+# (The user is checked after decoding: a row without one is a service principal, not an error.)
+REQUIRED_FIELDS = frozenset({"id", "createdDateTime", "status"})
+USER_FIELDS = ("userId", "userPrincipalName")
+_AT_PATH = re.compile(r" - at `\$\.?([^`]*)`$")
+_MISSING = re.compile(r"missing required field `([^`]+)`")
+_MAX_SET_ASIDE = 64  # bounds the retries of one hostile row
 
-def sign_in_from_fields(fields: dict[str, Any]) -> SignIn:
-    """Graph-named fields -> SignIn. Raises msgspec.ValidationError naming the bad field."""
+
+def sign_in_from_fields(fields: dict[str, Any], aside: Counter[str] | None = None) -> SignIn:
+    """Graph-named fields -> SignIn. An optional field that cannot be read (text where a number
+    or a boolean belongs, an object that is not one) is set aside alone and counted in `aside`
+    by its path; raises RowError when the time, the result or every user field is unreadable."""
     if isinstance(fields.get("createdDateTime"), int | float):  # lax mode would read epochs
-        raise RowError("createdDateTime is a number, not a date and time")
-    return settle(msgspec.convert(without_empty(fields), SignIn, strict=False))
+        raise RowError("createdDateTime is a number, not a date and time",
+                       reason="unreadable createdDateTime")
+    cleaned = without_empty(fields)
+    try:
+        sign_in = msgspec.convert(cleaned, SignIn, strict=False)
+    except msgspec.ValidationError as exc:
+        sign_in = _convert_setting_aside(cleaned, exc, aside)
+    return settle(sign_in)
+
+
+def _convert_setting_aside(fields: dict[str, Any], error: msgspec.ValidationError,
+                           aside: Counter[str] | None) -> SignIn:
+    """The lenient path, only for rows the strict conversion refused: drop the field msgspec
+    names, retry, until the record converts or a field a detection needs is the one at fault."""
+    set_aside: list[str] = []
+    while True:
+        path = field_path(error)
+        missing = _MISSING.search(str(error))
+        if missing is not None:
+            name = "sign-in time" if missing[1] == "createdDateTime" else missing[1]
+            raise RowError(f"no {missing[1]}", reason=f"no {name}") from None
+        if path is None or path.split(".", 1)[0] in REQUIRED_FIELDS or \
+                len(set_aside) >= _MAX_SET_ASIDE:
+            where = path or "the record"
+            raise RowError(f"{where} cannot be read ({_what(error)})",
+                           reason=f"unreadable {where}") from None
+        _drop(fields, path)
+        set_aside.append(path)
+        try:
+            sign_in = msgspec.convert(fields, SignIn, strict=False)
+            break
+        except msgspec.ValidationError as exc:
+            error = exc
+    if not (sign_in.user_id or sign_in.user_principal_name) and \
+            any(p in USER_FIELDS for p in set_aside):
+        raise RowError("no readable user (userId, userPrincipalName)", reason="unreadable user")
+    if aside is not None:
+        aside.update(set_aside)
+    return sign_in
+
+
+def field_path(error: msgspec.ValidationError) -> str | None:
+    """The dotted field path a msgspec error names (list indexes cut: the list goes whole)."""
+    match = _AT_PATH.search(str(error))
+    if match is None or not match[1]:
+        return None
+    return match[1].split("[", 1)[0]
+
+
+def _what(error: msgspec.ValidationError) -> str:
+    return _AT_PATH.sub("", str(error))
+
+
+def _drop(fields: dict[str, Any], path: str) -> None:
+    *parents, name = path.split(".")
+    node: Any = fields
+    for parent in parents:
+        node = node.get(parent) if isinstance(node, dict) else None
+    if isinstance(node, dict):
+        node.pop(name, None)
 
 
 def without_empty(value: Any) -> Any:
@@ -34,14 +105,17 @@ def without_empty(value: Any) -> Any:
 
 
 def settle(sign_in: SignIn) -> SignIn:
-    """Repair what exports get wrong in an otherwise valid record; cheap when nothing is wrong."""
+    """Repair what exports get wrong in an otherwise valid record; cheap when nothing is wrong.
+    Times are kept in UTC (an offset such as -05:00 would otherwise leak into every output)."""
     created = sign_in.created_date_time
     location = sign_in.location
-    if created.tzinfo is not None and (location is None or _location_is_sound(location)):
+    if created.tzinfo is UTC and (location is None or _location_is_sound(location)):
         return sign_in
     changes: dict[str, Any] = {}
     if created.tzinfo is None:
         changes["created_date_time"] = created.replace(tzinfo=UTC)
+    elif created.tzinfo is not UTC:
+        changes["created_date_time"] = created.astimezone(UTC)
     if location is not None and not _location_is_sound(location):
         changes["location"] = settle_location(location)
     return msgspec.structs.replace(sign_in, **changes)
@@ -81,7 +155,28 @@ def _coordinates_plausible(geo: GeoCoordinates) -> bool:
 
 
 class RowError(ValueError):
-    """One row or record cannot be read; the importer reports it with its line and skips it."""
+    """One row or record cannot be read; the importer reports it with its line and skips it.
+    `reason` is the kind of failure rows are counted by (the message adds the particulars)."""
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason or message
+
+
+def reason_of(error: BaseException) -> str:
+    """The kind of failure a row error is counted under."""
+    if isinstance(error, RowError):
+        return error.reason
+    if isinstance(error, msgspec.DecodeError):
+        return "malformed JSON"
+    if isinstance(error, msgspec.ValidationError):
+        path = field_path(error)
+        return f"unreadable {path}" if path else "not a sign-in record"
+    if isinstance(error, RecursionError):
+        return "nested too deeply"
+    if isinstance(error, UnreadableTime):
+        return "unreadable sign-in time"
+    return "unreadable value"
 
 
 # What reading one hostile row may raise; each becomes a problem for that row, never a traceback.
@@ -104,7 +199,8 @@ def nested_value(value: Any, column: str) -> Any:
     try:
         return msgspec.json.decode(text)
     except msgspec.DecodeError:
-        raise RowError(f"{column} holds malformed JSON") from None
+        raise RowError(f"{column} holds malformed JSON",
+                       reason=f"malformed JSON in {column}") from None
 
 
 # Result words some pipelines write in place of the code (resultType "Success" / "Failure").
@@ -113,7 +209,8 @@ def error_code_of(result: Any, column: str) -> int | None:
     if result is None or result == "":
         return None
     if isinstance(result, bool):
-        raise RowError(f"{column} is not an error code: {result!r}")
+        raise RowError(f"{column} is not an error code: {result!r}",
+                       reason=f"unreadable {column}")
     if isinstance(result, int):
         return result
     text = str(result).strip()
@@ -121,7 +218,7 @@ def error_code_of(result: Any, column: str) -> int | None:
         return int(text)
     if text.lower() in ("success", "succeeded"):
         return 0
-    raise RowError(f"{column} {text[:40]!r} gives no error code")
+    raise RowError(f"{column} {text[:40]!r} gives no error code", reason=f"unreadable {column}")
 
 
 SIGN_IN_EVENT_TYPES = {  # log category (Azure Monitor / Log Analytics table) -> Graph event type

@@ -8,6 +8,7 @@ as objects or as JSON text. `ResultType` is the error code as text.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from shared.imports.dates import DateOrder, parse_sign_in_time
@@ -51,7 +52,8 @@ _NESTED = {
 }
 
 
-def sign_in_from_row(row: dict[str, Any], fallback_id: str, order: DateOrder | None) -> SignIn:
+def sign_in_from_row(row: dict[str, Any], fallback_id: str, order: DateOrder | None,
+                     aside: Counter[str] | None = None) -> SignIn:
     """One SigninLogs row (keyed by column name, CSV twins merged) -> SignIn."""
     fields: dict[str, Any] = {
         field: row[column] for column, field in _PLAIN.items() if row.get(column) not in (None, "")
@@ -66,7 +68,7 @@ def sign_in_from_row(row: dict[str, Any], fallback_id: str, order: DateOrder | N
     event_type = SIGN_IN_EVENT_TYPES.get(str(row.get("Category") or row.get("Type") or "").lower())
     if event_type:
         fields["signInEventTypes"] = [event_type]
-    return sign_in_from_fields(fields)
+    return sign_in_from_fields(fields, aside)
 
 
 def _sign_in_time(row: dict[str, Any], order: DateOrder | None) -> Any:
@@ -80,7 +82,8 @@ def _sign_in_time(row: dict[str, Any], order: DateOrder | None) -> Any:
         step_time = steps[0].get("authenticationStepDateTime")
         if isinstance(step_time, str) and step_time:
             return parse_sign_in_time(step_time, order)
-    raise RowError("no sign-in time (CreatedDateTime, TimeGenerated or AuthenticationDetails)")
+    raise RowError("no sign-in time (CreatedDateTime, TimeGenerated or AuthenticationDetails)",
+                   reason="no sign-in time")
 
 
 def _status(row: dict[str, Any], status: Any) -> dict[str, Any]:
@@ -90,7 +93,8 @@ def _status(row: dict[str, Any], status: Any) -> dict[str, Any]:
     if fixed.get("errorCode") in (None, ""):
         code = error_code_of(row.get("ResultType"), "ResultType")
         if code is None:
-            raise RowError("no error code (Status.errorCode or ResultType)")
+            raise RowError("no error code (Status.errorCode or ResultType)",
+                           reason="no result code")
         fixed["errorCode"] = code
     if not fixed.get("failureReason") and row.get("ResultDescription"):
         fixed["failureReason"] = row["ResultDescription"]

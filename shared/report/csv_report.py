@@ -17,6 +17,7 @@ from datetime import datetime
 
 from shared.model import ReviewResult, RiskEntry, UserVerdict
 from shared.report.html import flagged_first
+from shared.report.loss import loss_lines
 from shared.report.risk_table import only_risk, user_lookup, verdict_of
 from shared.report.text import plain, utc
 
@@ -50,8 +51,11 @@ def _yes_no(flag: bool) -> str:
 
 
 def render_csv(result: ReviewResult) -> str:
-    """CSV text with a header row, one row per user, highest verdict first."""
+    """CSV text with a header row, one row per user, highest verdict first. A review of exported
+    logs starts with `# ` comment lines: the loss summary (what was read, kept and lost)."""
     out = io.StringIO()
+    if result.input is not None:
+        out.writelines(f"# {line}\r\n" for line in loss_lines(result.input))
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(COLUMNS)
     writer.writerows(_row(user) for user in flagged_first(result.users))

@@ -16,6 +16,7 @@ import jinja2
 
 from shared.model import LEVELS, Finding, ReviewResult, SignIn, UserVerdict, level_rank
 from shared.report.chart import Chart, activity_chart
+from shared.report.loss import loss_lines
 from shared.report.map_picture import MapPicture, map_picture
 from shared.report.outlines import world_outlines
 from shared.report.risk_table import risk_table
@@ -172,4 +173,5 @@ def render_review(
         risk=risk_table(result, {s.verdict.user_id: s.anchor for s in sections}),
         outlines=world_outlines() if sections else None,
         remediations_given=remediations is not None,
+        loss=loss_lines(result.input) if result.input is not None else [],
     )

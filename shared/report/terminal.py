@@ -16,6 +16,7 @@ from rich.text import Text
 
 from shared.model import LEVELS, ReviewResult, UserVerdict
 from shared.report.html import flagged_first
+from shared.report.loss import loss_lines
 from shared.report.risk_table import inventory_users, only_risk
 from shared.report.text import plain, utc_text
 
@@ -33,6 +34,8 @@ def _summary_lines(result: ReviewResult) -> list[Text]:
         Text(f"{result.tenant.sign_ins:,} sign-ins, {len(result.users):,} users reviewed: "
              f"{levels}"),
     ]
+    if result.input is not None:
+        lines.extend(Text(f"  {line}") for line in loss_lines(result.input))
     for source in result.sources:
         state = "used" if source.available else "MISSING"
         detail = f": {plain(source.detail, limit=70)}" if source.detail else ""

@@ -46,9 +46,13 @@ def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
 def test_portal_csv_rows_and_planted_bad_rows() -> None:
     result = read_paths([PORTAL_CSV])
     assert result.formats[str(PORTAL_CSV)] == "portal"
-    assert len(result.sign_ins) == 7
+    assert len(result.sign_ins) == 8
     bad = {(p.line, p.message.split(":")[0]) for p in result.problems}
-    assert {line for line, _ in bad} == {9, 10, 11}  # "yesterday", Failure without code, "AS12400"
+    assert {line for line, _ in bad} == {9, 10}  # "yesterday", Failure without code
+    # "AS12400" is an unreadable optional field: set aside alone, its sign-in kept.
+    assert result.summary.fields_set_aside == {"autonomousSystemNumber": 1}
+    assert result.summary.rows_rejected == {"unreadable sign-in time": 1, "no result code": 1}
+    assert (result.summary.rows_read, result.summary.sign_ins_kept) == (10, 8)
     assert all(p.source == str(PORTAL_CSV) for p in result.problems)
 
 

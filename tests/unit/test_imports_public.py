@@ -17,22 +17,86 @@ PUBLIC = Path(__file__).resolve().parents[1] / "data" / "public"
 PANTHER = sorted((PUBLIC / "panther-analysis").glob("*.jsonl"))
 
 
-@pytest.mark.parametrize(
-    ("name", "fmt"),
-    [
-        ("Azure-Sentinel/sign-in_adelete.csv", "sentinel"),
-        ("Azure-Sentinel/disable_accounts.csv", "sentinel"),
-        ("msticpy/aad_logons.jsonl", "sentinel"),
-        ("microsoft-graph-docs-contrib/signin-list.md.beta.example1.json", "graph"),
-        ("microsoft-graph-docs-contrib/signin-list.md.beta.example2.json", "graph"),
-        ("azure-docs/reference-azure-monitor-sign-ins-log-schema.md.example.json", "azure-monitor"),
-        *[(f"panther-analysis/{p.name}", "azure-monitor") for p in PANTHER],
-    ],
-)
-def test_each_sample_is_detected(name: str, fmt: str) -> None:
+# Every file with user sign-ins: (format, sign-ins kept). Every record is either kept, a
+# service principal's, or a repeat: nothing readable is lost.
+IMPORTABLE = {
+    "Azure-Sentinel/sign-in_adelete.csv": ("sentinel", 56),
+    "Azure-Sentinel/disable_accounts.csv": ("sentinel", 4),
+    "msticpy/aad_logons.jsonl": ("sentinel", 45),
+    "msticnb/aad_signin_random.jsonl": ("sentinel", 300),
+    "microsoft-graph-docs-contrib/signin-list.md.beta.example1.json": ("graph", 1),
+    "microsoft-graph-docs-contrib/signin-list.md.beta.example2.json": ("graph", 1),
+    "azure-docs/reference-azure-monitor-sign-ins-log-schema.md.example.json": ("azure-monitor", 1),
+    "elastic-integrations/sample_event.json": ("elastic", 1),
+    "elastic-integrations/test-created-datetime-timestamp.log": ("azure-monitor", 2),
+    "elastic-integrations/test-non-interactive-user-signin.log": ("azure-monitor", 1),
+    "elastic-integrations/test-signinlogs-raw.log": ("azure-monitor", 1),  # 5 categories, one id
+    "elastic-beats/signin_log.json": ("azure-monitor", 1),
+    "elastic-beats/signinlogs_ipv6.log": ("azure-monitor", 1),
+    "panther-analysis/azure_device_code_broker_client.jsonl": ("azure-monitor", 2),
+    "panther-analysis/azure_excessive_account_lockouts.jsonl": ("azure-monitor", 3),
+    "panther-analysis/azure_graph_session_multiple_ips.jsonl": ("azure-monitor", 3),
+    "panther-analysis/azure_high_risk_signin.jsonl": ("azure-monitor", 2),
+    "panther-analysis/azure_legacyauth.jsonl": ("azure-monitor", 1),
+    "panther-analysis/azure_multiple_protection_alerts.jsonl": ("azure-monitor", 2),
+    "panther-analysis/azure_ropc_login_no_mfa.jsonl": ("azure-monitor", 2),
+    "panther-analysis/azure_vscode_oauth_phishing.jsonl": ("azure-monitor", 2),
+}
+# Files without user sign-ins, each refused with one line saying why.
+REFUSED = {
+    "Azure-Sentinel/signinLogs.csv": "not a sign-in export: its columns",  # a rule's output
+    "panther-analysis/labels.json": "not a sign-in export",
+    "elastic-integrations/test-invalid-time.log": "not a sign-in export",  # fragment
+    "elastic-integrations/test-time-formats-corner-cases.log": "not a sign-in export",
+    "elastic-integrations/test-alternative-time-and-duration-as-string.log":
+        "holds no user sign-ins: its 1 azure-monitor records are service principal",
+    "Microsoft-Extractor-Suite/20250502132320-servicePrincipal-SignInLogs.json":
+        "holds no user sign-ins: its 494 graph records are service principal",
+    "Microsoft-Extractor-Suite/20250502132321-managedIdentity-SignInLogs.json":
+        "holds no user sign-ins: its 28 graph records",
+    "panther-analysis/azure_failed_signins.jsonl": "holds no user sign-ins",
+    "panther-analysis/azure_risklevel_passthrough.jsonl": "holds no user sign-ins",
+    "panther-analysis/sign_in_from_rogue_state.jsonl": "holds no user sign-ins",
+}
+
+
+def test_every_public_file_is_listed() -> None:
+    files = {str(p.relative_to(PUBLIC)) for p in PUBLIC.rglob("*") if p.is_file()}
+    assert files - {"SOURCES.md"} == set(IMPORTABLE) | set(REFUSED)
+
+
+@pytest.mark.parametrize(("name", "expected"), sorted(IMPORTABLE.items()))
+def test_each_sample_imports_every_readable_sign_in(name: str, expected: tuple[str, int]) -> None:
+    fmt, kept = expected
     result = read_paths([PUBLIC / name])
+    summary = result.summary
     assert result.formats == {str(PUBLIC / name): fmt}
     assert not [p for p in result.problems if p.line is not None]  # no bad rows in these
+    assert (len(result.sign_ins), summary.sign_ins_kept, summary.rows_rejected) == (kept, kept, {})
+    assert summary.rows_read == kept + summary.without_user + summary.repeated
+
+
+@pytest.mark.parametrize(("name", "why"), sorted(REFUSED.items()))
+def test_files_without_user_sign_ins_are_refused_in_one_line(name: str, why: str) -> None:
+    path = PUBLIC / name
+    with pytest.raises(InputError, match=why) as raised:
+        read_paths([path])
+    message = raised.value.message
+    assert message.startswith(f"{path}: ") and "\n" not in message
+
+
+def test_msticnb_unreadable_coordinates_and_flags_are_set_aside_not_rows() -> None:
+    result = read_paths([PUBLIC / "msticnb/aad_signin_random.jsonl"])
+    assert len(result.sign_ins) == 300
+    assert len({s.user_principal_name for s in result.sign_ins}) == 202
+    assert Counter(s.error_code for s in result.sign_ins) == {
+        0: 290, 50058: 3, 50074: 3, 50155: 2, 50097: 1, 50053: 1}
+    aside = result.summary.fields_set_aside
+    assert aside["location.geoCoordinates.latitude"] == 296
+    assert aside["location.geoCoordinates.longitude"] == 296
+    assert aside["deviceDetail.isManaged"] == 26
+    assert all(s.coordinates is None for s in result.sign_ins)
+    assert all(s.ip_address and s.created_date_time.tzinfo is UTC for s in result.sign_ins)
 
 
 def test_disabled_account_attempts_from_175_45_176_99() -> None:
@@ -118,9 +182,11 @@ def test_panther_records_envelope_and_properties() -> None:
     assert by_user["jane.doe@example.com"].sign_in_event_types == ["nonInteractiveUser"]
     for sign_in in result.sign_ins:
         assert sign_in.created_date_time.tzinfo is not None
-    # Service-principal sign-ins have no user to review: counted in a note, not imported.
-    notes = [p for p in result.problems if "without a user" in p.message]
-    assert sum(int(p.message.split()[0]) for p in notes) == 9
+    # Service-principal sign-ins have no user to review: counted in a note, not imported; a
+    # file holding nothing else is refused (named, with why) while the others are read.
+    assert result.summary.without_user == 1
+    assert len(result.summary.files_refused) == 3
+    assert all("service principal" in why for why in result.summary.files_refused.values())
 
 
 def test_graph_docs_examples() -> None:
@@ -141,8 +207,8 @@ def test_azure_docs_schema_example() -> None:
 
 
 def test_all_public_samples_together() -> None:
-    paths = [p for p in PUBLIC.rglob("*") if p.suffix in (".csv", ".json", ".jsonl")]
-    importable = [p for p in paths if p.name not in ("signinLogs.csv", "labels.json")]
-    result = read_paths(importable)
-    assert len(result.formats) == len(importable)
-    assert len(result.sign_ins) == 4 + 56 + 45 + 2 + 1 + 17
+    result = read_paths([PUBLIC])  # the whole folder: refused files named, the rest merged
+    assert len(result.formats) == len(IMPORTABLE)
+    assert set(result.summary.files_refused) == {str(PUBLIC / name) for name in REFUSED}
+    # sample_event.json's event.original is one of test-signinlogs-raw.log's records: kept once.
+    assert len(result.sign_ins) == sum(kept for _, kept in IMPORTABLE.values()) - 1
