@@ -337,6 +337,51 @@ def test_identity_protection_throttle_has_no_retry_after(tenant: GraphEmulator) 
     assert raw_get(tenant, "/v1.0/auditLogs/signIns", {"$top": "1"}).status_code == 200
 
 
+def test_chosen_requests_answer_429_whatever_the_pace(tenant: GraphEmulator) -> None:
+    tenant.configure(throttle_at={2: "2.128", 3: None, 5: "7"}, throttle_path="/auditLogs/signIns")
+    assert raw_get(tenant, f"/v1.0/users/{ANA['id']}").status_code == 200  # not counted
+    answers = [raw_get(tenant, "/v1.0/auditLogs/signIns", {"$top": "1"}) for _ in range(6)]
+    assert [a.status_code for a in answers] == [200, 429, 429, 200, 429, 200]
+    assert [a.headers.get("retry-after") for a in answers] == [None, "2.128", None, None, "7",
+                                                               None]
+    assert {a.json()["error"]["code"] for a in answers if a.status_code == 429} == {
+        "TooManyRequests"}
+
+
+def test_throttle_after_n_requests_uses_each_familys_retry_after(tenant: GraphEmulator) -> None:
+    tenant.configure(throttle_at=range(3, 5))  # after 2 requests of any kind, the next 2
+    paths = ["/v1.0/auditLogs/signIns", "/v1.0/auditLogs/signIns", "/v1.0/auditLogs/signIns",
+             "/v1.0/identityProtection/riskyUsers", "/v1.0/identityProtection/riskyUsers"]
+    answers = [raw_get(tenant, path) for path in paths]
+    assert [a.status_code for a in answers] == [200, 200, 429, 429, 200]
+    assert answers[2].headers["retry-after"] == "1"   # signIns: whole seconds
+    assert "retry-after" not in answers[3].headers    # Identity Protection: none
+
+
+def test_throttle_counts_from_when_it_is_set(tenant: GraphEmulator) -> None:
+    for _ in range(3):
+        assert raw_get(tenant, "/v1.0/auditLogs/signIns").status_code == 200
+    tenant.configure(throttle_at=[1])
+    assert raw_get(tenant, "/v1.0/auditLogs/signIns").status_code == 429
+    assert raw_get(tenant, "/v1.0/auditLogs/signIns").status_code == 200
+    tenant.reset()
+    tenant.configure(throttle_at=[2], fail_next=[503])  # throttle_at is checked first
+    assert [raw_get(tenant, "/v1.0/auditLogs/signIns").status_code
+            for _ in range(3)] == [503, 429, 200]
+
+
+def test_throttle_switch_over_http_and_its_errors(tenant: GraphEmulator) -> None:
+    admin = httpx.post(f"{tenant.base_url}/_emulator/configure", timeout=30,
+                       json={"throttle_at": {"1": "0.5"}, "throttle_path": "/beta"})
+    assert admin.status_code == 204
+    assert raw_get(tenant, "/v1.0/auditLogs/signIns").status_code == 200
+    refused = raw_get(tenant, "/beta/auditLogs/signIns")
+    assert (refused.status_code, refused.headers["retry-after"]) == (429, "0.5")
+    for bad in ([0], ["two"], {"x": "1"}):
+        with pytest.raises(ValueError):
+            tenant.configure(throttle_at=bad)
+
+
 def test_tenant_without_premium_gets_403(tenant: GraphEmulator) -> None:
     tenant.configure(premium=False)
     with pytest.raises(ODataError) as refused:
