@@ -143,6 +143,11 @@ def matches(prefix: str, version: str, rel_path: str) -> bool:
     return rel_path.strip("/").lower().startswith(want)
 
 
+def on_path(prefix: str | None, version: str, rel_path: str) -> bool:
+    """Whether a switch limited to `prefix` (None: every request) counts this request."""
+    return prefix is None or matches(prefix, version, rel_path)
+
+
 @dataclass
 class _Window:
     """Sliding-window log of accepted requests for one throttled family of endpoints."""
@@ -204,9 +209,7 @@ class Faults:
     def take_throttle(self, version: str, rel_path: str) -> GraphFault | None:
         with self._lock:
             sw = self.switches
-            if not sw.throttle_at or (
-                sw.throttle_path and not matches(sw.throttle_path, version, rel_path)
-            ):
+            if not sw.throttle_at or not on_path(sw.throttle_path, version, rel_path):
                 return None
             self._throttle_seen += 1
             number = self._throttle_seen
@@ -222,9 +225,7 @@ class Faults:
     def take_failure(self, version: str, rel_path: str) -> int | None:
         with self._lock:
             sw = self.switches
-            if not sw.fail_next or (
-                sw.fail_path and not matches(sw.fail_path, version, rel_path)
-            ):
+            if not sw.fail_next or not on_path(sw.fail_path, version, rel_path):
                 return None
             self.switches = replace(sw, fail_next=sw.fail_next[1:])
             return sw.fail_next[0]
