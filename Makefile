@@ -12,7 +12,7 @@ STAMP_CHECKOV := $(CHECKOV_VENV)/.installed
 STAMP_CHROMIUM := /usr/bin/chromium
 PYTEST_ARGS ?=
 
-.PHONY: deps demo test bench serve lint clean
+.PHONY: deps demo test test-under-load bench serve lint clean
 
 deps: $(STAMP_PY) $(STAMP_NODE) $(STAMP_CHECKOV) $(STAMP_CHROMIUM)
 
@@ -43,6 +43,12 @@ demo: deps
 # The whole suite. Services are started by pytest fixtures on free ports and always stopped.
 test: deps
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The whole suite while every core is kept busy by CPU-bound loops (always stopped afterwards):
+# no test may depend on machine speed or load. `make test-under-load RUNS=3` runs it 3 times.
+RUNS ?= 1
+test-under-load: deps
+	$(PY) -m local.cpu_load --runs $(RUNS) -- $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: deps
 	$(PY) -m bench

@@ -1,13 +1,19 @@
 """Pipeline overhead: the whole Monday run against the pure fetch of the same window.
 
-A large sample tenant (5,000 users, about 100,000 sign-ins in the weekend window) is served by
-the Graph emulator in its own process, with Graph's throttle scaled down (5 requests every 2 s, a
-fifth of production's period). First the window is only streamed (decode, nothing stored):
-that is the pure fetch time, which Graph's ceiling bounds. Then the timer fires and the local
-runner drains every queue through function_app.py: evidence, shards, tenant pass, scoring of
-every user, verdicts, baselines, reports. The ratio of the two is `pipeline_overhead_ratio`.
+A sample tenant is served by the Graph emulator in its own process, and the client paces itself
+at Graph's sign-in ceiling. First the window is only streamed (decode, nothing stored): that is
+the pure fetch time, which the ceiling bounds. Then the timer fires and the local runner drains
+every queue through function_app.py: evidence, shards, tenant pass, scoring of every user,
+verdicts, baselines, reports. The ratio of the two is the overhead; as a ratio measured in the
+same run it holds on any machine, where the absolute seconds do not.
 
-    python -m bench.pipeline_bench [--users 5000]
+`make bench` measures at Graph's true ceiling (5 requests of 1,000 rows per 10 s, 500 rows/s)
+on a tenant of about 1,000 users: what a tenant experiences (target: ratio <= 1.2), in a few
+minutes. The ceiling scaled up fivefold on 5,000 users (what earlier figures used) weighs the
+fixed per-user work far more than a real tenant would; run it by hand:
+
+    python -m bench.pipeline_bench [--users 1000] [--period 10]   # one run, printed
+    python -m bench.pipeline_bench --users 5000 --period 2        # the scaled ceiling
 """
 
 from __future__ import annotations
@@ -35,7 +41,8 @@ from shared.pipeline.runs import Tables
 from shared.services import Services
 
 REQUESTS, PAGE = 5, 1000
-SCALED_PERIOD_S = 2.0  # production: 10 s
+GRAPH_PERIOD_S = 10.0  # Graph's own: 5 sign-in requests per 10 s per app and tenant
+CEILING_USERS = 1000
 TOKEN = "bench-token"
 
 
@@ -47,6 +54,16 @@ def start_emulator(directory: Path) -> tuple[subprocess.Popen[str], str]:
     return proc, proc.stdout.readline().strip()
 
 
+def signin_requests(url: str) -> int:
+    """Sign-in requests the emulator answered since its last reset; then reset its records."""
+    import httpx
+
+    with httpx.Client(base_url=url, trust_env=False, timeout=60) as http:
+        calls = http.get("/_emulator/calls").json()["calls"]
+        http.post("/_emulator/reset").raise_for_status()
+    return sum(1 for call in calls if "auditlogs/signins" in call["path"].lower())
+
+
 async def pure_fetch(services: Services, window: Window) -> int:
     rows = 0
     async with connect(services.settings) as graph:
@@ -55,7 +72,8 @@ async def pure_fetch(services: Services, window: Window) -> int:
     return rows
 
 
-def run(users: int = 5000, period_s: float = SCALED_PERIOD_S) -> dict[str, Any]:
+def measure(users: int, period_s: float) -> dict[str, Any]:
+    """One tenant, one ceiling: pure fetch, then the whole pipeline; figures without a prefix."""
     tenant = generate(users=users, seed=11, history_days=2, sign_ins_per_user=100)
     with tempfile.TemporaryDirectory() as folder:
         write(tenant, Path(folder))
@@ -73,37 +91,49 @@ def run(users: int = 5000, period_s: float = SCALED_PERIOD_S) -> dict[str, Any]:
                 started = time.perf_counter()
                 rows = asyncio.run(pure_fetch(services, window))
                 fetch_s = time.perf_counter() - started
+                fetch_requests = signin_requests(url)
                 # Baselines first, untimed and unthrottled: a one-off, not part of a Monday run.
                 fast = Services(replace(settings, graph_signin_requests=100,
                                         graph_signin_period_s=0.1), clock=lambda: window.end)
                 learn(fast, until=window.start)
+                signin_requests(url)  # the baselines' requests are not the Monday run's
+                time.sleep(period_s)  # Graph's window is clear on a Monday morning: so is ours
                 runner = QueueRunner(services)
                 started = time.perf_counter()
                 runner.fire_timer()
                 runner.drain(timeout_s=3600)
                 pipeline_s = time.perf_counter() - started
+                pipeline_requests = signin_requests(url)
                 (record,) = Tables.of(services.store).runs.query("RowKey eq 'run'")
                 services.store.close()
         finally:
             emulator.terminate()
             emulator.wait(timeout=30)
     return {
-        "pipeline_overhead_ratio": round(pipeline_s / fetch_s, 3),
-        "pipeline_s": round(pipeline_s, 2),
-        "pipeline_pure_fetch_s": round(fetch_s, 2),
-        "pipeline_window_sign_ins": rows,
-        "pipeline_users_scored": record.users,
-        "pipeline_status": record.status,
-        "pipeline_failures": sorted(set(runner.failures))[:5]
+        "overhead_ratio": round(pipeline_s / fetch_s, 3),
+        "s": round(pipeline_s, 2),
+        "pure_fetch_s": round(fetch_s, 2),
+        "window_sign_ins": rows,
+        "signin_requests": pipeline_requests,
+        "pure_fetch_signin_requests": fetch_requests,
+        "users_scored": record.users,
+        "status": record.status,
+        "failures": sorted(set(runner.failures))[:5]
         + sorted(set(record.slices_failed.values()) | set(record.batches_failed.values()))[:5],
-        "pipeline_graph_ceiling_rows_per_s": REQUESTS * PAGE / period_s,
+        "graph_ceiling_rows_per_s": REQUESTS * PAGE / period_s,
     }
+
+
+def run() -> dict[str, Any]:
+    ceiling = measure(CEILING_USERS, GRAPH_PERIOD_S)
+    return {**{f"pipeline_{k}": v for k, v in ceiling.items()},
+            "pipeline_overhead_target_met": ceiling["overhead_ratio"] <= 1.2}
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
-    parser.add_argument("--users", type=int, default=5000)
-    parser.add_argument("--period", type=float, default=SCALED_PERIOD_S,
+    parser.add_argument("--users", type=int, default=CEILING_USERS)
+    parser.add_argument("--period", type=float, default=GRAPH_PERIOD_S,
                         help="seconds per 5 sign-in requests (Graph's own is 10)")
     options = parser.parse_args()
-    print(json.dumps(run(options.users, options.period), indent=2))
+    print(json.dumps(measure(options.users, options.period), indent=2))

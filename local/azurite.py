@@ -30,8 +30,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for_port(port: int, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None
-                  ) -> None:
+# A hang guard, not a pace: Node starting Azurite on two busy cores can take a minute.
+START_TIMEOUT_S = 180.0
+
+
+def wait_for_port(port: int, timeout: float = START_TIMEOUT_S,
+                  proc: subprocess.Popen[bytes] | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:

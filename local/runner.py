@@ -103,6 +103,20 @@ class QueueRunner:
                 time.sleep(min(1.0, self.retry_delay_s))
         return total
 
+    def drain_until(self, done: Callable[[], bool], *, timeout_s: float = 600.0,
+                    poll_s: float = 0.2) -> int:
+        """Drain, and again while `done()` is false (messages sent with a visibility delay, or
+        made visible again later, come back); `timeout_s` is a hang guard, not a pace."""
+        deadline = time.monotonic() + timeout_s
+        total = 0
+        while True:
+            total += self.drain(timeout_s=max(1.0, deadline - time.monotonic()))
+            if done():
+                return total
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"not done after {timeout_s}s")
+            time.sleep(poll_s)
+
     def _deliver(self, handler: Callable[..., Any], message: ReceivedMessage) -> None:
         queues = self.services.store.queues
         trigger_message = QueueMessage(

@@ -3,6 +3,14 @@
 Fixture modules live in tests/fixtures/, one per service, registered here.
 """
 
+from hypothesis import HealthCheck, settings
+
+# Property tests hold on any machine: no per-example deadline (Hypothesis's default is 200 ms)
+# and no "generation too slow" health check, both of which fail on two busy cores.
+settings.register_profile("any-machine", deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("any-machine")
+
 pytest_plugins = ["tests.fixtures.storage", "tests.fixtures.graph", "tests.fixtures.store",
                   "tests.fixtures.pipeline", "tests.fixtures.api"]
 

@@ -1,8 +1,39 @@
 """Test switches: throttling, a tenant without premium licences, missing permissions, injected
-5xx, dropped connections and slow answers. All off by default.
+5xx, dropped connections and slow answers. All off by default; `GraphEmulator.configure(**switches)`
+(or POST /_emulator/configure with a JSON object) sets them, `reset()` turns them all off.
 
-Throttling follows Microsoft's published behaviour: identity and access reports (signIns) answer
-429 with a Retry-After header in whole seconds; Identity Protection answers 429 without one.
+Deterministic faults (what tests should use: they hold however fast or slow the client is):
+
+    fail_next=(503, 500)        the next matching requests answer these statuses, in order
+    fail_path="/v1.0/auditLogs/signIns"   which requests fail_next counts (None: every request)
+    throttle_at=(3, 5)          the 3rd and 5th matching request answer 429 TooManyRequests
+    throttle_at={2: "2.128", 4: None}     ... with this Retry-After ("2.128" sent as is; None: no
+                                header); a number without a value sends what its endpoint family
+                                sends (signIns "1", Identity Protection none)
+    throttle_at=range(n + 1, n + 1 + k)   "after n requests, throttle the next k"
+    throttle_path="/auditLogs/signIns"    which requests throttle_at counts (None: every request)
+    drop_next=2                 the next 2 requests lose their connection before any answer
+    delay_s=0.05                every answer waits this long first
+
+throttle_at counts, from the moment it (or throttle_path) is set, every request on
+throttle_path that passes the token check, whatever it is then answered; dropped connections
+are not counted. It is checked before fail_next and the switches below.
+
+Wall-clock switches (real Graph behaviour; whether a client meets them depends on its speed, so a
+test may assert only what holds on any machine, e.g. "no 429 while pacing at the limit"):
+
+    signin_rate=(5, 10)         signIns: at most 5 requests per sliding 10 s, then 429 with a
+                                whole-second Retry-After
+    risk_rate=(1, 1)            identityProtection: at most 1 per second, then 429 without one
+    premium=False, forbidden_paths=("/roleManagement",)   licence and permission 403s
+
+Sources: Microsoft Graph throttling guidance (learn.microsoft.com/graph/throttling): a throttled
+request gets 429 with a suggested wait in Retry-After, body code `TooManyRequests`; the service
+limits page (learn.microsoft.com/graph/throttling-limits) gives identity and access reports 5
+requests per 10 s per app and tenant, and Identity Protection 1 request per second per tenant,
+answered with 429 and no Retry-After. The guidance's sample response once carried
+`Retry-After: 2.128` (microsoftgraph/microsoft-graph-docs issue #17442), so a client must read a
+fractional value.
 """
 
 from __future__ import annotations
@@ -38,9 +69,13 @@ class Switches:
     fail_path: str | None = None
     drop_next: int = 0
     delay_s: float = 0.0
+    # (request number, Retry-After) pairs, sorted; FAMILY_DEFAULT: what the endpoint sends.
+    throttle_at: tuple[tuple[int, str | None], ...] = ()
+    throttle_path: str | None = None
 
 
 SWITCH_NAMES = frozenset(f.name for f in fields(Switches))
+FAMILY_DEFAULT = "family default"
 
 
 def _rate(name: str, value: Any) -> tuple[int, float] | None:
@@ -54,6 +89,21 @@ def _rate(name: str, value: Any) -> tuple[int, float] | None:
     if rate[0] < 1 or rate[1] <= 0:
         raise ValueError(f"{name} needs at least 1 request over a positive period")
     return rate
+
+
+def _throttle_at(value: Any) -> tuple[tuple[int, str | None], ...]:
+    """Request numbers (a sequence) or numbers -> Retry-After (a mapping; JSON keys may be text)."""
+    if isinstance(value, dict):
+        items = [(k, None if v is None else str(v)) for k, v in value.items()]
+    else:
+        items = [(k, FAMILY_DEFAULT) for k in value or ()]
+    try:
+        pairs = sorted((int(k), v) for k, v in items)
+    except (TypeError, ValueError):
+        raise ValueError(f"throttle_at needs request numbers, got {value!r}") from None
+    if any(n < 1 for n, _ in pairs):
+        raise ValueError("throttle_at counts requests from 1")
+    return tuple(pairs)
 
 
 def checked(current: Switches, changes: dict[str, Any]) -> Switches:
@@ -71,8 +121,10 @@ def checked(current: Switches, changes: dict[str, Any]) -> Switches:
             values[name] = tuple(str(p) for p in value or ())
         elif name == "fail_next":
             values[name] = tuple(int(s) for s in value or ())
-        elif name == "fail_path":
+        elif name in ("fail_path", "throttle_path"):
             values[name] = None if value is None else str(value)
+        elif name == "throttle_at":
+            values[name] = _throttle_at(value)
         elif name == "drop_next":
             values[name] = max(0, int(value))
         else:
@@ -89,6 +141,11 @@ def matches(prefix: str, version: str, rel_path: str) -> bool:
             return False
         want = rest
     return rel_path.strip("/").lower().startswith(want)
+
+
+def on_path(prefix: str | None, version: str, rel_path: str) -> bool:
+    """Whether a switch limited to `prefix` (None: every request) counts this request."""
+    return prefix is None or matches(prefix, version, rel_path)
 
 
 @dataclass
@@ -115,16 +172,20 @@ class Faults:
         self.switches = Switches()
         self._signins = _Window()
         self._risk = _Window()
+        self._throttle_seen = 0  # requests counted for throttle_at since it was set
 
     def configure(self, changes: dict[str, Any]) -> None:
         with self._lock:
             self.switches = checked(self.switches, changes)
+            if {"throttle_at", "throttle_path"} & set(changes):
+                self._throttle_seen = 0
 
     def reset(self) -> None:
         with self._lock:
             self.switches = Switches()
             self._signins = _Window()
             self._risk = _Window()
+            self._throttle_seen = 0
 
     def take_drop(self) -> bool:
         with self._lock:
@@ -136,12 +197,35 @@ class Faults:
     def delay(self) -> float:
         return self.switches.delay_s
 
+    def take_injected(self, version: str, rel_path: str) -> GraphFault | None:
+        """The deterministic fault this request is answered with, if any: throttle_at, then
+        fail_next."""
+        throttled = self.take_throttle(version, rel_path)
+        if throttled is not None:
+            return throttled
+        status = self.take_failure(version, rel_path)
+        return None if status is None else failure(status, rel_path)
+
+    def take_throttle(self, version: str, rel_path: str) -> GraphFault | None:
+        with self._lock:
+            sw = self.switches
+            if not sw.throttle_at or not on_path(sw.throttle_path, version, rel_path):
+                return None
+            self._throttle_seen += 1
+            number = self._throttle_seen
+        chosen = dict(sw.throttle_at)
+        if number not in chosen:
+            return None
+        retry_after = chosen[number]
+        if retry_after == FAMILY_DEFAULT:
+            return failure(429, rel_path)
+        headers = {} if retry_after is None else {"Retry-After": retry_after}
+        return GraphFault(429, *FAILURE_CODES[429], headers)
+
     def take_failure(self, version: str, rel_path: str) -> int | None:
         with self._lock:
             sw = self.switches
-            if not sw.fail_next or (
-                sw.fail_path and not matches(sw.fail_path, version, rel_path)
-            ):
+            if not sw.fail_next or not on_path(sw.fail_path, version, rel_path):
                 return None
             self.switches = replace(sw, fail_next=sw.fail_next[1:])
             return sw.fail_next[0]

@@ -13,7 +13,6 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import msgspec
 
-from local.graph_emulator.faults import failure
 from local.graph_emulator.responses import JSON_TYPE, GraphFault, error_body, new_request_id
 from local.graph_emulator.routes import Answer, GraphRequest, answer
 
@@ -103,9 +102,9 @@ class GraphHandler(BaseHTTPRequestHandler):
         version, _, rel_path = path.lstrip("/").partition("/")
         if version not in VERSIONS:
             raise GraphFault(400, "BadRequest", f"Invalid version: {version}")
-        status = emulator.faults.take_failure(version, rel_path)
-        if status is not None:
-            raise failure(status, rel_path)
+        injected = emulator.faults.take_injected(version, rel_path)
+        if injected is not None:
+            raise injected
         emulator.faults.check(version, rel_path)
         try:
             body = msgspec.json.decode(raw_body) if raw_body.strip() else None

@@ -39,11 +39,13 @@ def served() -> Iterator[tuple[str, str, str]]:
                             stderr=subprocess.STDOUT, text=True, start_new_session=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
-        wait_for_port(port, timeout=120, proc=proc)  # type: ignore[arg-type]
+        wait_for_port(port, timeout=300, proc=proc)  # type: ignore[arg-type]
         lines: list[str] = []
         assert proc.stdout is not None
         while not any(line.startswith("eyJ") for line in lines):
-            lines.append(proc.stdout.readline().strip())
+            line = proc.stdout.readline()
+            assert line, "local.serve ended before printing its token:\n" + "\n".join(lines)
+            lines.append(line.strip())
         text = "\n".join(lines)
         key = re.search(r"function key:\s+(\S+)", text)
         assert key is not None, text

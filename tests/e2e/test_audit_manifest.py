@@ -277,7 +277,7 @@ def cli(services: Services, *args: str, storage: str | None = None
     env.update(AzureWebJobsStorage=storage or str(services.settings.storage_connection_string),
                STORAGE_NAME_PREFIX=services.store_prefix, NO_PROXY="127.0.0.1,localhost")
     return subprocess.run([sys.executable, "-m", "shared.cli", "verify-evidence", *args],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
                           check=False)
 
 

@@ -190,7 +190,7 @@ def test_command_line_learn_and_one_user_review(
            "GRAPH_CREDENTIAL": "local", "GRAPH_LOCAL_TOKEN": graph.token}
     until = sample_tenant.window.start.isoformat()
     learned = subprocess.run([sys.executable, "-m", "shared.cli", "learn", "--until", until],
-                             env=env, capture_output=True, text=True, timeout=120)
+                             env=env, capture_output=True, text=True, timeout=600)
     assert learned.returncode == 0, learned.stderr
     assert "learned" in learned.stdout
     user = next(u for u, e in sample_tenant.ground_truth.items() if e.scenario == "mfa_fatigue")
@@ -198,11 +198,11 @@ def test_command_line_learn_and_one_user_review(
         [sys.executable, "-m", "shared.cli", "review", "--user", user,
          "--start", sample_tenant.window.start.isoformat(),
          "--end", sample_tenant.window.end.isoformat()],
-        env=env, capture_output=True, text=True, timeout=120)
+        env=env, capture_output=True, text=True, timeout=600)
     assert reviewed.returncode == 0, reviewed.stderr
     assert json.loads(reviewed.stdout)["verdict"] == "high"
     bad = subprocess.run([sys.executable, "-m", "shared.cli", "review", "--user", "x' or 1 eq 1"],
-                         env=env, capture_output=True, text=True, timeout=120)
+                         env=env, capture_output=True, text=True, timeout=600)
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
 
 

@@ -51,7 +51,7 @@ def chromium(page: Path, *action: str) -> tuple[str, list[str]]:
     with tempfile.TemporaryDirectory(prefix="report-browser-") as profile:
         done = subprocess.run(
             [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *action, page.as_uri()],
-            capture_output=True, text=True, timeout=120, check=False,
+            capture_output=True, text=True, timeout=300, check=False,
         )
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout, [m.group(1) for m in CONSOLE.finditer(done.stderr)]

@@ -62,7 +62,7 @@ def scan(tmp_path_factory: pytest.TempPathFactory) -> Scan:
         env={**os.environ, **OFFLINE},
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=600,
         check=False,
     )
     assert done.stdout.strip(), done.stderr[-2000:]

@@ -62,8 +62,10 @@ def test_a_short_outage_is_ridden_out(azurite_on_disk: Azurite) -> None:
 
     azurite_on_disk.stop()
     outcomes: dict[str, object] = {}
+    started = {name: threading.Event() for name in ("blob", "table", "queue")}
 
     def run(name: str, op: Callable[[], object]) -> None:
+        started[name].set()
         try:
             outcomes[name] = op()
         except Exception as exc:  # recorded, asserted below
@@ -73,7 +75,10 @@ def test_a_short_outage_is_ridden_out(azurite_on_disk: Azurite) -> None:
                for item in operations(store, "during").items()]
     for thread in threads:
         thread.start()
-    time.sleep(3)  # storage is down while every operation is retrying
+    # Every operation is under way (however long threads took to start), then storage stays
+    # down for 3 s: each meets the closed port at once and is into its backoff (0.5 s, 1 s...).
+    assert all(event.wait(120) for event in started.values())
+    time.sleep(3)
     azurite_on_disk.start()  # same ports, same data folder
     for thread in threads:
         thread.join(timeout=90)

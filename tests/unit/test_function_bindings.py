@@ -26,7 +26,7 @@ print(json.dumps({f.get_function_name(): json.loads(f.get_function_json())["bind
 @pytest.fixture(scope="module")
 def bindings() -> dict[str, list[dict[str, object]]]:
     out = subprocess.run([sys.executable, "-c", SCRIPT], cwd=REPO, capture_output=True,
-                         text=True, check=True, timeout=60)
+                         text=True, check=True, timeout=300)
     found: dict[str, list[dict[str, object]]] = json.loads(out.stdout)
     return found
 

@@ -26,7 +26,8 @@ SAMPLES = [
     DATA / "public" / "microsoft-graph-docs-contrib" / "signin-list.md.beta.example1.json",
 ]
 FUZZ = settings(max_examples=60, deadline=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture])
+                suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                       HealthCheck.too_slow])
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
