@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 
 import msgspec
 from msgspec.structs import replace
@@ -20,10 +21,14 @@ from shared.errors import ConflictError
 from shared.graph import decode_page, stream_sign_ins
 from shared.logs import event
 from shared.model import SignIn, Window
-from shared.pipeline.records import RunRecord, SliceRecord
+from shared.pipeline.records import FetchSlice, RunRecord, SliceRecord
 from shared.pipeline.runs import Tables
 from shared.services import Services
 from shared.store import JSON, EvidenceRef, EvidenceStore, page_name
+
+# A slice whose first page times out at Graph (504 after ~300 s) is fetched as two halves, down
+# to this span; shorter ones fail like any other fault.
+MIN_SPLIT = timedelta(minutes=30)
 
 ShardRow = tuple[int, SignIn]  # (page index within the slice, the sign-in)
 _encode = msgspec.json.Encoder().encode
@@ -57,7 +62,8 @@ async def fetch_pages(services: Services, run: RunRecord, record: SliceRecord,
         adopted = False
         async with services.graph() as graph:
             async for page in stream_sign_ins(graph, window, user=run.user_id,
-                                              resume_from=record.next_link):
+                                              resume_from=record.next_link,
+                                              split_on_timeout=True):
                 n = len(record.pages)
                 ref, body = put_page(evidence, page_name(run.run_id, record.slice_id, n),
                                      page.body)
@@ -120,3 +126,41 @@ def fetch_slice(services: Services, run: RunRecord, record: SliceRecord,
     event("fetch.slice_done", sliceId=record.slice_id, pages=len(record.pages),
           rows=record.rows, users=users)
     return record
+
+
+def split_slice(services: Services, record: SliceRecord) -> list[str]:
+    """Replace a slice whose query Graph could not answer in time by its two halves: their
+    records, the run's slice list, the slice marked `split`, one message per half. Each step is
+    idempotent, so a redelivery after a crash finishes the job. [] when it cannot be split
+    (pages already stored, or the slice is already short)."""
+    if record.pages or record.end - record.start < MIN_SPLIT * 2:
+        return []
+    tables = Tables.of(services.store)
+    middle = record.start + (record.end - record.start) / 2
+    middle = middle.replace(microsecond=0)
+    halves = {f"{record.slice_id}a": (record.start, middle - timedelta(microseconds=1)),
+              f"{record.slice_id}b": (middle, record.end)}
+    for slice_id, (start, end) in halves.items():
+        tables.slices.create(SliceRecord(run_id=record.run_id, slice_id=slice_id, start=start,
+                                         end=end))
+
+    def swap(run: RunRecord) -> RunRecord:
+        if record.slice_id not in run.slice_ids:
+            return run
+        at = run.slice_ids.index(record.slice_id)
+        ids = [*run.slice_ids[:at], *halves, *run.slice_ids[at + 1:]]
+        return replace(run, slice_ids=ids)
+
+    tables.change_run(record.run_id, swap)
+    tables.change_slice(record.run_id, record.slice_id,
+                        lambda r: replace(r, status="split", split_into=list(halves)))
+    send_halves(services, record.run_id, list(halves))
+    event("fetch.slice_split", halves=list(halves), start=record.start.isoformat(),
+          end=record.end.isoformat())
+    return list(halves)
+
+
+def send_halves(services: Services, run_id: str, slice_ids: list[str]) -> None:
+    for slice_id in slice_ids:
+        services.store.queues.send(services.store.names.signin_slices,
+                                   FetchSlice(run_id=run_id, slice_id=slice_id))

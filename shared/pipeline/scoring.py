@@ -20,17 +20,26 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 import msgspec
+from msgspec.structs import replace
 
 from shared.analysis import roles_of, score_user
 from shared.baseline import BaselineProfile, build_profile, update_profile
 from shared.detect.context import DetectionContext, TenantSignals, TenantSignalsBuilder
 from shared.errors import GraphError
-from shared.graph import privileged_role_members, risk_detections, risky_users, stream_sign_ins
+from shared.graph import (
+    DirectoryResult,
+    privileged_role_members,
+    risk_detections,
+    risky_users,
+    stream_sign_ins,
+    synced_users,
+)
 from shared.logs import event
 from shared.model import DataSource, RiskDetection, RiskyUser, SignIn, UserVerdict, Window
 from shared.pipeline.fetch import decode_shard_row
 from shared.pipeline.records import RunRecord, VerdictRecord
 from shared.pipeline.runs import Tables
+from shared.remediation_plan import apply_plan, needs_facts
 from shared.services import Services
 from shared.store import (
     JSON,
@@ -246,7 +255,8 @@ def score(services: Services, context: ScoringContext, context_ref: EvidenceRef 
     store = services.store
     run_id = context.run_id
     existing = stored_verdicts(store, run_id, [u.user_id for u in users])
-    bundles = [assess(context, context_ref, u) for u in users if u.user_id not in existing]
+    bundles = plan_remediation(services, [assess(context, context_ref, u) for u in users
+                                          if u.user_id not in existing])
     with ThreadPoolExecutor(max_workers=EVIDENCE_WRITERS) as pool:
         refs = list(pool.map(lambda b: store.evidence.put_evidence(
             user_bundle_name(run_id, b.user_id), msgspec.json.encode(b), content_type=JSON),
@@ -262,6 +272,26 @@ def score(services: Services, context: ScoringContext, context_ref: EvidenceRef 
                 now=context.window.end))
             for u in users if u.baseline is None or u.baseline.last_run_id != run_id)
     return [verdicts[u.user_id] for u in users]
+
+
+def plan_remediation(services: Services, bundles: list[UserEvidence]) -> list[UserEvidence]:
+    """Each verdict's remediation as Graph will carry it out: a synced user's or (without a
+    higher role) an administrator's disable and reset are named, not proposed."""
+    wanted = [b.user_id for b in bundles if needs_facts(b.verdict)]
+    synced: set[str] = set()
+    if wanted:
+        async def read() -> DirectoryResult[set[str]]:
+            async with services.graph() as graph:
+                return await synced_users(graph, wanted)
+
+        found = asyncio.run(read())
+        if not found.available:
+            event("score.sync_state_unavailable", reason=found.reason, detail=found.detail)
+        synced = found.value
+    roles = services.settings.remediator_directory_roles
+    return [replace(b, verdict=apply_plan(b.verdict, synced=b.user_id.lower() in synced,
+                                          remediator_roles=roles))
+            if needs_facts(b.verdict) else b for b in bundles]
 
 
 # --- one batch ------------------------------------------------------------------------------
