@@ -3,8 +3,8 @@
 POST /api/reviews answers one user synchronously with the verdict (the pipeline's one-user
 review stores it like any run), unless the review outlasts ADHOC_SYNC_SECONDS (below the
 platform's 230 s HTTP limit): then 202 with where to watch it, as for a tenant or privileged
-review, which starts a run and answers 202 at once. The GET routes read the `runs` and `verdicts` tables and the evidence
-container; nothing here touches Graph directly.
+review, which starts a run and answers 202 at once. The GET routes read the `runs` and
+`verdicts` tables and the evidence container; nothing here touches Graph directly.
 """
 
 from __future__ import annotations

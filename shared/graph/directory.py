@@ -22,7 +22,7 @@ from shared.errors import ConfigError, GraphError, GraphUnavailable
 from shared.graph import odata
 from shared.graph.calls import call, native_config
 from shared.graph.client import GraphConnection
-from shared.graph.limiter import RequestLimiter
+from shared.graph.limiter import Pacer
 from shared.model import DataSource, RiskDetection, RiskyUser, Window
 
 T = TypeVar("T")
@@ -100,7 +100,7 @@ class _Listing(Generic[T]):
 
     what: str
     decode: Callable[[bytes], _Collection[T]]
-    limiter: RequestLimiter | None = None
+    limiter: Pacer | None = None
     rows: list[T] = field(default_factory=list)
 
 

@@ -96,8 +96,8 @@ class SharedBudget:
                 self.waited_s += pause
                 await self._sleep(pause)
                 continue
-            taken = replace(record, slots=[*record.slots[-(self.requests - 1):] if
-                                           self.requests > 1 else [], Slot(now)])
+            kept = record.slots[-(self.requests - 1):] if self.requests > 1 else []
+            taken = replace(record, slots=[*kept, Slot(now)])
             if await asyncio.to_thread(self._write, taken, current.etag if current else None):
                 return now
 

@@ -162,7 +162,8 @@ def test_identity_protection_forbidden_is_told_apart_by_message(graph: GraphEmul
 
 def test_p1_tenant_has_risk_detections_but_no_risky_users(graph: GraphEmulator) -> None:
     graph.load(risky_users=[{"id": PLAIN, "riskLevel": "high", "riskState": "atRisk"}],
-               risk_detections=[{"id": "rd1", "userId": PLAIN, "riskEventType": "unfamiliarFeatures",
+               risk_detections=[{"id": "rd1", "userId": PLAIN,
+                                 "riskEventType": "unfamiliarFeatures",
                                  "activityDateTime": "2024-05-05T10:00:00Z"}])
     graph.configure(tier="P1")
     users = in_run(risky_users, graph)
@@ -176,7 +177,6 @@ def test_p1_tenant_has_risk_detections_but_no_risky_users(graph: GraphEmulator) 
 def test_a_window_graph_cannot_answer_in_time_asks_to_be_split(graph: GraphEmulator) -> None:
     graph.load(sign_ins=[sign_in(i) for i in range(10)])
     graph.configure(slow_query_hours=24)
-    g = connection(graph)
 
     async def stream(window: Window) -> list[str]:
         async with connection(graph) as conn:
@@ -188,7 +188,6 @@ def test_a_window_graph_cannot_answer_in_time_asks_to_be_split(graph: GraphEmula
     assert [c["status"] for c in graph.calls] == [504]
     half = Window(WINDOW.end - timedelta(hours=24), WINDOW.end)
     assert len(asyncio.run(stream(half))) == 10
-    asyncio.run(g.aclose())
 
 
 # --- who signed in --------------------------------------------------------------------------
