@@ -124,10 +124,12 @@ async def call(
                 return response
             if status not in RETRYABLE_STATUS:
                 refused = failure(status, response.content, what)
-                if not (_transient_licence(refused) and licence_retries < LICENCE_RETRIES
-                        and attempt < graph.retry_budget):
+                if not (_transient_licence(refused) and licence_retries < LICENCE_RETRIES):
                     raise refused
-                licence_retries += 1
+                licence_retries += 1  # its own allowance, outside the retry budget
+                graph.stats.retries += 1
+                await _pause(graph, limiter, backoff_s(graph, licence_retries - 1))
+                continue
             if status in final:
                 raise failure(status, response.content, what)
             if status == 429:
@@ -139,10 +141,15 @@ async def call(
         delay = wait if wait is not None else backoff_s(graph, attempt)
         attempt += 1
         graph.stats.retries += 1
-        if limiter is not None:
-            limiter.defer(delay)
-        else:
-            await asyncio.sleep(delay)
+        await _pause(graph, limiter, delay)
+
+
+async def _pause(graph: GraphConnection, limiter: Pacer | None, delay: float) -> None:
+    """Wait before asking again: through the limiter, so every caller honours it."""
+    if limiter is not None:
+        limiter.defer(delay)
+    else:
+        await asyncio.sleep(delay)
 
 
 def _transient_licence(error: GraphError) -> bool:
