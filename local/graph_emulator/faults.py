@@ -117,6 +117,7 @@ class _Window:
     """Sliding-window log of accepted requests for one throttled family of endpoints."""
 
     times: deque[float] = field(default_factory=deque)
+    admitted: list[float] = field(default_factory=list)  # every admission, for tests
 
     def admit(self, now: float, requests: int, period: float) -> float:
         """0 when the request may go ahead (and is counted), else seconds until it may."""
@@ -124,6 +125,7 @@ class _Window:
             self.times.popleft()
         if len(self.times) < requests:
             self.times.append(now)
+            self.admitted.append(now)
             return 0.0
         return self.times[0] + period - now
 
@@ -166,6 +168,11 @@ class Faults:
                 return None
             self.switches = replace(sw, fail_next=sw.fail_next[1:])
             return sw.fail_next[0]
+
+    def admitted_sign_ins(self) -> list[float]:
+        """When each signIns request was admitted under `signin_rate` (monotonic seconds)."""
+        with self._lock:
+            return list(self._signins.admitted)
 
     def take(self, name: str) -> bool:
         """Consume one of a counting switch (flaky_licence_next, expire_skiptokens)."""
