@@ -89,13 +89,14 @@ def test_throttling_errors_and_dropped_connections_mid_slice(
     pipeline_services: Callable[..., Services], sample_tenant: Tenant, graph: GraphEmulator
 ) -> None:
     services = pipeline_services(sample_tenant, GRAPH_PAGE_SIZE="50")
-    faults = {"signin_rate": (3, 0.3), "fail_next": (503, 500, 503), "drop_next": 2,
+    # The 429 is injected: whether pacing alone provokes one depends on how fast the client is
+    faults = {"signin_rate": (3, 0.3), "fail_next": (429, 503, 500, 503), "drop_next": 2,
               "fail_path": "/v1.0/auditLogs/signIns"}
     runner, run_id = monday(services, sample_tenant, faults=faults, graph=graph)
     run = Tables.of(services.store).run(run_id)
     assert run.status == "complete", (run.slices_failed, runner.failures)
     assert not mismatches(services, sample_tenant, run_id)
-    statuses = [c["status"] for c in graph.calls if "signIns" in c["path"]]
+    statuses = [c["status"] for c in graph.calls if "signins" in c["path"].lower()]
     assert 429 in statuses and 503 in statuses
 
 
@@ -220,7 +221,7 @@ def test_fetch_resumes_from_the_recorded_next_link(
     monkeypatch.setattr(fetch, "put_page", real_put_page)
     runner.drain()
     done = tables.slice(run.run_id, "s000")
-    requests = [c for c in graph.calls if "signIns" in c["path"]]
+    requests = [c for c in graph.calls if "signins" in c["path"].lower()]
     assert done.status == "done"
     assert len(requests) == len(done.pages) - 2  # resumed at page 3: pages 1-2 never refetched
     assert done.pages[:2] == first.pages
