@@ -14,6 +14,7 @@ import pytest
 
 from local.approvals import ApprovalInbox
 from local.graph_emulator import GraphEmulator
+from local.graph_emulator.tenant_data import INTERACTIVE, epoch, sign_in_event_types
 from local.runner import QueueRunner
 from local.tenant import Tenant
 from shared.pipeline import fetch
@@ -120,3 +121,41 @@ def test_slices_graph_cannot_answer_in_time_are_fetched_as_halves(
     assert split.status == "split" and split.split_into == ["s000a", "s000b"]
     statuses = [c["status"] for c in graph.calls if "signins" in c["path"].lower()]
     assert 504 in statuses and not runner.failures
+
+
+def test_an_expired_skip_token_restarts_after_what_is_stored(
+    pipeline_services: Callable[..., Services], sample_tenant: Tenant, graph: GraphEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Graph's skip tokens expire (400): a redelivered slice whose stored nextLink has expired
+    asks again for the part of the slice older than what it stored, and counts nobody twice."""
+    services = pipeline_services(sample_tenant, GRAPH_PAGE_SIZE="20", SLICE_HOURS="72",
+                                 GRAPH_RETRY_BUDGET="0")
+    learn(services, until=sample_tenant.window.start)
+    graph.reset()
+    stored = 0
+    real_put_page = fetch.put_page
+
+    def outage_after_two_pages(*args: Any) -> Any:
+        nonlocal stored
+        stored += 1
+        if stored == 2:  # the delivery fails on page 3; by the redelivery the token expired
+            graph.configure(fail_next=(503,), fail_path="/v1.0/auditLogs/signIns",
+                            expire_skiptokens=1)
+        return real_put_page(*args)
+
+    monkeypatch.setattr(fetch, "put_page", outage_after_two_pages)
+    runner = QueueRunner(services)
+    runner.fire_timer()
+    runner.drain()
+    (run,) = Tables.of(services.store).runs.query("RowKey eq 'run'")
+    assert run.status == "complete", (run.slices_failed, runner.failures)
+    assert not mismatches(services, sample_tenant, run.run_id)
+    statuses = [c["status"] for c in graph.calls if "signins" in c["path"].lower()]
+    assert 503 in statuses and 400 in statuses and len(runner.failures) == 1
+    window = sample_tenant.window
+    expected = {s["id"] for s in sample_tenant.sign_ins
+                if INTERACTIVE in sign_in_event_types(s)
+                and window.start.timestamp() <= epoch(s["createdDateTime"])
+                <= window.end.timestamp()}
+    assert run.sign_ins == len(expected)  # every sign-in once, none twice
