@@ -19,6 +19,7 @@ from local.runner import QueueRunner
 from local.tenant import Tenant
 from shared.pipeline import fetch
 from shared.pipeline.learn import learn
+from shared.pipeline.records import RunRecord
 from shared.pipeline.runs import Tables
 from shared.services import Services
 from tests.e2e.test_pipeline_faults import mismatches
@@ -26,6 +27,33 @@ from tests.e2e.test_pipeline_faults import mismatches
 
 def scenario_user(tenant: Tenant, scenario: str) -> str:
     return next(u for u, e in tenant.ground_truth.items() if e.scenario == scenario)
+
+
+def fail_after_two_pages(monkeypatch: pytest.MonkeyPatch, graph: GraphEmulator,
+                         **faults: Any) -> None:
+    """Switch `faults` on (for signIns) once the fetch has stored its second page."""
+    stored = 0
+    real_put_page = fetch.put_page
+
+    def put_page(*args: Any) -> Any:
+        nonlocal stored
+        stored += 1
+        if stored == 2:
+            graph.configure(fail_path="/v1.0/auditLogs/signIns", **faults)
+        return real_put_page(*args)
+
+    monkeypatch.setattr(fetch, "put_page", put_page)
+
+
+def completed_run(services: Services, tenant: Tenant) -> tuple[QueueRunner, RunRecord]:
+    """Fire the timer, drain the queues: the run, complete, with the ground truth's verdicts."""
+    runner = QueueRunner(services)
+    runner.fire_timer()
+    runner.drain()
+    (run,) = Tables.of(services.store).runs.query("RowKey eq 'run'")
+    assert run.status == "complete", (run.slices_failed, runner.failures)
+    assert not mismatches(services, tenant, run.run_id)
+    return runner, run
 
 
 def real_tenant(graph: GraphEmulator, tenant: Tenant, *, eligible: str, synced: str) -> None:
@@ -55,23 +83,9 @@ def test_real_tenant_run_completes_with_graph_s_own_remediation(
         graph.reset()
         graph.configure(flaky_licence_next=1, fractional_retry_after=True, fail_next=[429],
                         fail_path="/v1.0/auditLogs/signIns")
-        stored = 0
-        real_put_page = fetch.put_page
-
-        def outage_after_two_pages(*args: Any) -> Any:
-            nonlocal stored
-            stored += 1
-            if stored == 2:  # Graph fails once two pages are in evidence: a redelivery resumes
-                graph.configure(fail_next=(503,) * 4, fail_path="/v1.0/auditLogs/signIns")
-            return real_put_page(*args)
-
-        monkeypatch.setattr(fetch, "put_page", outage_after_two_pages)
-        runner = QueueRunner(services)
-        runner.fire_timer()
-        runner.drain()
-        (run,) = Tables.of(services.store).runs.query("RowKey eq 'run'")
-    assert run.status == "complete", (run.slices_failed, runner.failures)
-    assert not mismatches(services, sample_tenant, run.run_id)
+        # Graph fails once two pages are in evidence: a redelivery resumes from the stored link
+        fail_after_two_pages(monkeypatch, graph, fail_next=(503,) * 4)
+        runner, run = completed_run(services, sample_tenant)
     calls = [c for c in graph.calls if c["path"].lower() == "/v1.0/auditlogs/signins"]
     statuses = [c["status"] for c in calls]
     assert sorted(statuses[:3]) == [200, 403, 429]  # licence 403 asked again, 429 waited out
@@ -106,12 +120,7 @@ def test_slices_graph_cannot_answer_in_time_are_fetched_as_halves(
     services = pipeline_services(sample_tenant, SLICE_HOURS="24")
     learn(services, until=sample_tenant.window.start)
     graph.configure(slow_query_hours=6)  # a day's query times out (504); six hours answer
-    runner = QueueRunner(services)
-    runner.fire_timer()
-    runner.drain()
-    (run,) = Tables.of(services.store).runs.query("RowKey eq 'run'")
-    assert run.status == "complete", (run.slices_failed, runner.failures)
-    assert not mismatches(services, sample_tenant, run.run_id)
+    runner, run = completed_run(services, sample_tenant)
     assert set(run.slices_done) == set(run.slice_ids)
     for slice_id in run.slice_ids:  # 24 h slices split down to what Graph answers: 6 h
         fetched = Tables.of(services.store).slice(run.run_id, slice_id)
@@ -133,24 +142,9 @@ def test_an_expired_skip_token_restarts_after_what_is_stored(
                                  GRAPH_RETRY_BUDGET="0")
     learn(services, until=sample_tenant.window.start)
     graph.reset()
-    stored = 0
-    real_put_page = fetch.put_page
-
-    def outage_after_two_pages(*args: Any) -> Any:
-        nonlocal stored
-        stored += 1
-        if stored == 2:  # the delivery fails on page 3; by the redelivery the token expired
-            graph.configure(fail_next=(503,), fail_path="/v1.0/auditLogs/signIns",
-                            expire_skiptokens=1)
-        return real_put_page(*args)
-
-    monkeypatch.setattr(fetch, "put_page", outage_after_two_pages)
-    runner = QueueRunner(services)
-    runner.fire_timer()
-    runner.drain()
-    (run,) = Tables.of(services.store).runs.query("RowKey eq 'run'")
-    assert run.status == "complete", (run.slices_failed, runner.failures)
-    assert not mismatches(services, sample_tenant, run.run_id)
+    # The delivery fails on page 3; by the redelivery the stored link's skip token has expired
+    fail_after_two_pages(monkeypatch, graph, fail_next=(503,), expire_skiptokens=1)
+    runner, run = completed_run(services, sample_tenant)
     statuses = [c["status"] for c in graph.calls if "signins" in c["path"].lower()]
     assert 503 in statuses and 400 in statuses and len(runner.failures) == 1
     window = sample_tenant.window
