@@ -199,6 +199,7 @@ class UserInput(msgspec.Struct, kw_only=True):
     pages: list[EvidenceRef]
     baseline: BaselineRecord | None = None
     history: list[SignIn] | None = None
+    history_error: str | None = None  # why the history could not be read, when it could not
 
     def profile(self) -> tuple[BaselineProfile | None, str]:
         """The baseline to score against, and how it was obtained (for the evidence)."""
@@ -207,6 +208,8 @@ class UserInput(msgspec.Struct, kw_only=True):
         if self.history:
             return build_profile(self.history), (
                 f"built from {len(self.history)} sign-ins fetched for this user")
+        if self.history_error:
+            return None, f"none: the user's history could not be read ({self.history_error})"
         return None, "none"
 
 
@@ -311,11 +314,13 @@ def stored_baselines(store: Store, user_ids: Sequence[str]) -> dict[str, Baselin
 
 
 async def fetch_histories(services: Services, user_ids: Sequence[str], before: datetime
-                          ) -> dict[str, list[SignIn]]:
-    """Each user's own sign-ins over the retention period before the window (per-user query)."""
+                          ) -> tuple[dict[str, list[SignIn]], dict[str, str]]:
+    """Each user's own sign-ins over the retention period before the window (per-user query,
+    paced by the tenant's shared sign-in budget); and why, for those that could not be read."""
     window = Window(start=before - timedelta(days=HISTORY_DAYS),
                     end=before - timedelta(microseconds=1))
     found: dict[str, list[SignIn]] = {}
+    failed: dict[str, str] = {}
     async with services.graph() as graph:
         for user_id in user_ids:
             rows: list[SignIn] = []
@@ -324,9 +329,10 @@ async def fetch_histories(services: Services, user_ids: Sequence[str], before: d
                     rows.extend(page.sign_ins)
             except GraphError as exc:
                 event("score.history_unavailable", userId=user_id, reason=exc.message)
+                failed[user_id] = exc.message[:300]
                 continue
             found[user_id] = rows
-    return found
+    return found, failed
 
 
 def score_batch(services: Services, run: RunRecord, context: ScoringContext,
@@ -338,15 +344,16 @@ def score_batch(services: Services, run: RunRecord, context: ScoringContext,
     rows = reader.rows_for_users(user_ids)
     profiles = stored_baselines(store, user_ids)
     missing = [u for u in user_ids if u not in profiles][:HISTORY_FETCHES_PER_BATCH]
-    histories = asyncio.run(fetch_histories(services, missing, run.window_start)) \
-        if missing else {}
+    histories, unread = asyncio.run(fetch_histories(services, missing, run.window_start)) \
+        if missing else ({}, {})
     users = []
     for user_id in user_ids:
         timeline, pages = _timeline(rows.get(user_id, []), slice_pages, reader, user_id)
         if timeline:
             users.append(UserInput(user_id=user_id, timeline=timeline, pages=pages,
                                    baseline=profiles.get(user_id),
-                                   history=histories.get(user_id)))
+                                   history=histories.get(user_id),
+                                   history_error=unread.get(user_id)))
     return score(services, context, context_ref, users)
 
 
