@@ -113,6 +113,8 @@ async def call(
         try:
             response = await send()
         except httpx.TransportError as exc:  # refused, reset, dropped mid-response, timed out
+            if limiter is not None:  # it may have arrived: count it from now, not from never
+                limiter.settle(granted, limiter.now())
             graph.stats.dropped += 1
             last = f"{what}: connection failed ({type(exc).__name__})"
             status = None

@@ -48,3 +48,36 @@ def test_two_processes_share_one_budget_and_meet_no_429(
     assert len(admitted) == len(statuses)
     for first, sixth in zip(admitted, admitted[5:], strict=False):
         assert sixth - first >= 10.0  # never more than 5 in any 10 s
+
+
+def test_a_dropped_connection_does_not_hold_the_budget(
+    graph: GraphEmulator, storage_connection_string: str
+) -> None:
+    """A request whose connection dropped may have arrived: its slot counts from the drop,
+    instead of blocking every instance's window until it goes stale."""
+    import asyncio
+
+    from local.stack import local_settings
+    from shared.graph import stream_sign_ins
+    from shared.model import Window
+    from shared.services import Services
+
+    graph.load(sign_ins=[sign_in(i) for i in range(300)])
+    graph.configure(drop_next=1)
+    settings = local_settings(storage_connection_string, graph.base_url, graph.token,
+                              GRAPH_SIGNIN_REQUESTS="10", GRAPH_SIGNIN_PERIOD_SECONDS="0.5")
+    services = Services(settings, store_prefix="b" + uuid.uuid4().hex[:10])
+    window = Window(END - timedelta(seconds=3000), END)
+
+    async def fetch() -> int:
+        async with services.graph() as g:
+            g.backoff_base_s = 0.01
+            return sum([len(p.sign_ins) async for p in stream_sign_ins(g, window, page_size=100)])
+
+    assert asyncio.run(fetch()) == 300
+    budget = services.signin_budget
+    record = budget.table.get("budget", budget.name)
+    assert record is not None and len(record.slots) == len(graph.calls)  # every one is kept
+    assert all(slot.answered is not None for slot in record.slots)
+    assert graph.calls[0]["status"] is None  # the dropped one
+    services.store.close()
