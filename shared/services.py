@@ -49,9 +49,11 @@ class Services:
         """Graph's signIns throttle (GRAPH_SIGNIN_REQUESTS per GRAPH_SIGNIN_PERIOD_SECONDS) as
         one table entity per Graph endpoint, shared by every process of every instance."""
         from shared.store.budget import BudgetRecord, SharedBudget, budget_keys
+        from shared.store.retry import storage_errors
 
         name = self.store.names.graph_budget
-        self.store.clients.table_service.create_table_if_not_exists(name)
+        with storage_errors("creating the Graph budget table"):
+            self.store.clients.table_service.create_table_if_not_exists(name)
         table = self.store.table(name, BudgetRecord, budget_keys)
         return SharedBudget(table, f"signIns {self.settings.graph_base_url}",
                             self.settings.graph_signin_requests,
