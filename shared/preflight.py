@@ -30,7 +30,8 @@ READER_PERMISSIONS = ("AuditLog.Read.All", "Directory.Read.All", "IdentityRiskyU
                       "IdentityRiskEvent.Read.All")
 READER_OPTIONAL = ("RoleEligibilitySchedule.Read.Directory",)
 REMEDIATOR_PERMISSIONS = ("User.RevokeSessions.All", "User.EnableDisableAccount.All",
-                          "IdentityRiskyUser.ReadWrite.All", "User-PasswordProfile.ReadWrite.All")
+                          "User.Read.All", "IdentityRiskyUser.ReadWrite.All",
+                          "User-PasswordProfile.ReadWrite.All")
 # Directory roles a remediator may hold (template ids are the same in every tenant).
 DIRECTORY_ROLES = {
     "fe930be7-5e62-47db-91af-98c3a49a38b1": "User Administrator",
