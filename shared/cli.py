@@ -15,6 +15,8 @@ from collections.abc import Sequence
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "analyze": ("shared.commands.analyze", "review exported sign-in logs offline"),
+    "doctor": ("shared.commands.doctor",
+               "check storage, tokens, Graph permissions, licences and settings (after azd up)"),
     "learn": ("shared.commands.learn", "build every user's baseline from the retention period"),
     "review": ("shared.commands.review", "start a tenant review, or review one user now"),
     "verify-evidence": ("shared.commands.verify_evidence",

@@ -37,12 +37,16 @@ DEFAULTS: dict[str, str | None] = {
     "GRAPH_READER_CLIENT_ID": None,
     "GRAPH_REMEDIATOR_CLIENT_ID": None,
     "GRAPH_LOCAL_TOKEN": None,
+    "GRAPH_LOCAL_REMEDIATOR_TOKEN": None,  # the remediator's, when it differs (doctor tests)
     "GRAPH_SIGNIN_REQUESTS": "5",
     "GRAPH_SIGNIN_PERIOD_SECONDS": "10",
     "GRAPH_RISK_REQUESTS_PER_SECOND": "1",
     "GRAPH_PAGE_SIZE": "1000",
     "GRAPH_RETRY_BUDGET": "8",
     "PRIVILEGED_ROLE_IDS": "",
+    # The directory roles the remediator's identity holds (a post-deploy choice, docs/deploy.md):
+    # an administrator is disabled or reset only by Privileged Authentication Administrator.
+    "REMEDIATOR_DIRECTORY_ROLES": "User Administrator",
     # The review window
     # Business-day mornings: the planner decides whether a morning has a window to review
     # (after a weekend or holiday; nightly only with REVIEW_WEEKDAY_NIGHTS). A Monday-only
@@ -55,6 +59,9 @@ DEFAULTS: dict[str, str | None] = {
     "REVIEW_WEEKDAY_NIGHTS": "false",
     "SLICE_HOURS": "6",
     "SCORING_BATCH_USERS": "200",
+    # A one-user HTTP review answers with the verdict when it finishes within this many seconds,
+    # else 202 with a status URL (Azure cuts HTTP answers off at 230 s).
+    "ADHOC_SYNC_SECONDS": "200",
     # Evidence and approvals
     "EVIDENCE_RETENTION_DAYS": "365",
     "APPROVAL_WEBHOOK_URL": None,
@@ -89,12 +96,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     graph_reader_client_id: str | None
     graph_remediator_client_id: str | None
     graph_local_token: str | None
+    graph_local_remediator_token: str | None = None
     graph_signin_requests: int
     graph_signin_period_s: float
     graph_risk_requests_per_s: float
     graph_page_size: int
     graph_retry_budget: int
     privileged_role_ids: tuple[str, ...]
+    remediator_directory_roles: tuple[str, ...] = ("User Administrator",)
 
     review_schedule: str
     time_zone: str
@@ -105,6 +114,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     review_weekday_nights: bool
     slice_hours: int
     scoring_batch_users: int
+    adhoc_sync_seconds: float = 200.0
 
     evidence_retention_days: int
     approval_webhook_url: str | None
@@ -243,6 +253,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         graph_reader_client_id=optional("GRAPH_READER_CLIENT_ID"),
         graph_remediator_client_id=optional("GRAPH_REMEDIATOR_CLIENT_ID"),
         graph_local_token=optional("GRAPH_LOCAL_TOKEN"),
+        graph_local_remediator_token=optional("GRAPH_LOCAL_REMEDIATOR_TOKEN"),
         graph_signin_requests=_int("GRAPH_SIGNIN_REQUESTS", get("GRAPH_SIGNIN_REQUESTS"), 1, 100),
         graph_signin_period_s=_float(
             "GRAPH_SIGNIN_PERIOD_SECONDS", get("GRAPH_SIGNIN_PERIOD_SECONDS"), 0.01, 600
@@ -253,6 +264,8 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         graph_page_size=_int("GRAPH_PAGE_SIZE", get("GRAPH_PAGE_SIZE"), 1, 1000),
         graph_retry_budget=_int("GRAPH_RETRY_BUDGET", get("GRAPH_RETRY_BUDGET"), 0, 100),
         privileged_role_ids=tuple(_list(get("PRIVILEGED_ROLE_IDS"))),
+        remediator_directory_roles=tuple(
+            r for r in _list(get("REMEDIATOR_DIRECTORY_ROLES")) if r.lower() != "none"),
         review_schedule=get("REVIEW_SCHEDULE"),
         time_zone=_zone(get("TENANT_TIME_ZONE")),
         business_start=start,
@@ -262,6 +275,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         review_weekday_nights=_bool("REVIEW_WEEKDAY_NIGHTS", get("REVIEW_WEEKDAY_NIGHTS")),
         slice_hours=_int("SLICE_HOURS", get("SLICE_HOURS"), 1, 168),
         scoring_batch_users=_int("SCORING_BATCH_USERS", get("SCORING_BATCH_USERS"), 1, 5000),
+        adhoc_sync_seconds=_float("ADHOC_SYNC_SECONDS", get("ADHOC_SYNC_SECONDS"), 0.01, 220),
         evidence_retention_days=_int(
             "EVIDENCE_RETENTION_DAYS", get("EVIDENCE_RETENTION_DAYS"), 1, 36500
         ),

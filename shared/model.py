@@ -154,6 +154,17 @@ class UserStats(msgspec.Struct, rename="camel"):
     failures_by_class: dict[str, int] = msgspec.field(default_factory=dict)
 
 
+StepStatus = Literal["will-run", "needs-role", "on-premises"]
+
+
+class PlannedStep(msgspec.Struct, rename="camel", frozen=True):
+    """One remediation step and whether Graph will carry it out (see remediation_plan)."""
+
+    action: str
+    status: StepStatus
+    note: str = ""
+
+
 class UserVerdict(msgspec.Struct, rename="camel"):
     """The reviewed outcome for one user; a user entry of `analyze` JSON."""
 
@@ -167,6 +178,7 @@ class UserVerdict(msgspec.Struct, rename="camel"):
     got_in: bool = False
     proposed_actions: list[str] = msgspec.field(default_factory=list)
     thin_baseline: bool = False
+    remediation: list[PlannedStep] = msgspec.field(default_factory=list)
 
 
 class Window(msgspec.Struct, frozen=True):

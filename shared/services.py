@@ -18,6 +18,7 @@ from shared.config import Settings
 if TYPE_CHECKING:
     from shared.graph import GraphConnection
     from shared.store import Store
+    from shared.store.budget import SharedBudget
 
 
 def utc_now() -> datetime:
@@ -37,10 +38,26 @@ class Services:
         return Store(self.settings, prefix=self.store_prefix)
 
     def graph(self, role: Literal["reader", "remediator"] = "reader") -> GraphConnection:
-        """A new Graph connection (async; close it with `async with`)."""
+        """A new Graph connection (async; close it with `async with`). Its sign-in requests
+        spend the budget every instance shares (Graph's limit is per app and tenant)."""
         from shared.graph import connect
 
-        return connect(self.settings, role=role)
+        return connect(self.settings, role=role, signin_pacer=self.signin_budget)
+
+    @cached_property
+    def signin_budget(self) -> SharedBudget:
+        """Graph's signIns throttle (GRAPH_SIGNIN_REQUESTS per GRAPH_SIGNIN_PERIOD_SECONDS) as
+        one table entity per Graph endpoint, shared by every process of every instance."""
+        from shared.store.budget import BudgetRecord, SharedBudget, budget_keys
+        from shared.store.retry import storage_errors
+
+        name = self.store.names.graph_budget
+        with storage_errors("creating the Graph budget table"):
+            self.store.clients.table_service.create_table_if_not_exists(name)
+        table = self.store.table(name, BudgetRecord, budget_keys)
+        return SharedBudget(table, f"signIns {self.settings.graph_base_url}",
+                            self.settings.graph_signin_requests,
+                            self.settings.graph_signin_period_s)
 
 
 _current: Services | None = None

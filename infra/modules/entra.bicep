@@ -55,6 +55,11 @@ var graphPermissions = [
     permission: 'IdentityRiskyUser.Read.All'
   }
   {
+    // PIM-eligible administrators: roleAssignments lists active assignments only
+    principalId: readerPrincipalId
+    permission: 'RoleEligibilitySchedule.Read.Directory'
+  }
+  {
     principalId: readerPrincipalId
     permission: 'IdentityRiskEvent.Read.All'
   }

@@ -38,7 +38,6 @@ fractional value.
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections import deque
@@ -46,6 +45,16 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from local.graph_emulator.responses import GraphFault
+from local.graph_emulator.tenancy import (
+    TENANCY_SWITCHES,
+    audit_log_fault,
+    identity_protection_fault,
+    licence_fault,
+    retry_after,
+    slow_query_fault,
+    tenancy_value,
+    tier_refuses,
+)
 
 SIGN_INS = "auditlogs/signins"
 IDENTITY_PROTECTION = "identityprotection/"
@@ -72,6 +81,16 @@ class Switches:
     # (request number, Retry-After) pairs, sorted; FAMILY_DEFAULT: what the endpoint sends.
     throttle_at: tuple[tuple[int, str | None], ...] = ()
     throttle_path: str | None = None
+    # What real tenants do (REFERENCE.md "What real tenants do"; sources cited in tenancy.py).
+    tier: str = "P2"                       # "P2", or "P1": risk detections but no risky users
+    lowercase_next_link: bool = True       # signIns nextLinks say /auditLogs/signins
+    fractional_retry_after: bool = False   # Retry-After: 2.128 instead of whole seconds
+    flaky_licence_next: int = 0            # next N signIns answer the licence 403 despite P1
+    audit_log_permission: bool = True      # False: 403 Authentication_MSGraphPermissionMissing
+    slow_query_hours: float | None = None  # signIns windows longer than this answer 504
+    expire_skiptokens: int = 0             # next N requests with a $skiptoken answer 400
+    lowercase_upns: bool = False           # sign-ins carry lower-case UPNs, guests' home UPNs
+    caller_roles: tuple[str, ...] = ("User Administrator",)  # the remediator's directory roles
 
 
 SWITCH_NAMES = frozenset(f.name for f in fields(Switches))
@@ -113,7 +132,9 @@ def checked(current: Switches, changes: dict[str, Any]) -> Switches:
         raise TypeError(f"unknown emulator switch(es): {', '.join(sorted(unknown))}")
     values: dict[str, Any] = {}
     for name, value in changes.items():
-        if name in ("signin_rate", "risk_rate"):
+        if name in TENANCY_SWITCHES:
+            values[name] = tenancy_value(name, value)
+        elif name in ("signin_rate", "risk_rate"):
             values[name] = _rate(name, value)
         elif name == "premium":
             values[name] = bool(value)
@@ -153,6 +174,7 @@ class _Window:
     """Sliding-window log of accepted requests for one throttled family of endpoints."""
 
     times: deque[float] = field(default_factory=deque)
+    admitted: list[float] = field(default_factory=list)  # every admission, for tests
 
     def admit(self, now: float, requests: int, period: float) -> float:
         """0 when the request may go ahead (and is counted), else seconds until it may."""
@@ -160,6 +182,7 @@ class _Window:
             self.times.popleft()
         if len(self.times) < requests:
             self.times.append(now)
+            self.admitted.append(now)
             return 0.0
         return self.times[0] + period - now
 
@@ -230,29 +253,62 @@ class Faults:
             self.switches = replace(sw, fail_next=sw.fail_next[1:])
             return sw.fail_next[0]
 
+    def admitted_sign_ins(self) -> list[float]:
+        """When each signIns request was admitted under `signin_rate` (monotonic seconds)."""
+        with self._lock:
+            return list(self._signins.admitted)
+
+    def take(self, name: str) -> bool:
+        """Consume one of a counting switch (flaky_licence_next, expire_skiptokens)."""
+        with self._lock:
+            left = getattr(self.switches, name)
+            if left <= 0:
+                return False
+            self.switches = replace(self.switches, **{name: left - 1})
+            return True
+
     def check(self, version: str, rel_path: str) -> None:
         """Raise the fault a request meets before it is served: permission, licence, throttle."""
         sw = self.switches
         rel = rel_path.strip("/").lower()
         if any(matches(prefix, version, rel) for prefix in sw.forbidden_paths):
+            if rel.startswith(IDENTITY_PROTECTION):
+                raise identity_protection_fault(licence=False)
             raise GraphFault(403, "Authorization_RequestDenied",
                              "Insufficient privileges to complete the operation.")
-        if not sw.premium and rel.startswith(SIGN_INS):
-            raise GraphFault(403, "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
-                             "Neither tenant is B2C or tenant doesn't have premium license")
-        if not sw.premium and rel.startswith(IDENTITY_PROTECTION):
-            raise GraphFault(403, "Forbidden", "Your tenant is not licensed for this feature.")
-        if sw.signin_rate and rel.startswith(SIGN_INS):
-            with self._lock:
-                wait = self._signins.admit(time.monotonic(), *sw.signin_rate)
-            if wait > 0:
-                raise GraphFault(429, "TooManyRequests", "Too many requests.",
-                                 {"Retry-After": str(max(1, math.ceil(wait)))})
+        if rel.startswith(SIGN_INS):
+            self._check_sign_ins(sw)
+        if rel.startswith(IDENTITY_PROTECTION) and (not sw.premium or tier_refuses(sw, rel)):
+            raise identity_protection_fault(licence=True)
         if sw.risk_rate and rel.startswith(IDENTITY_PROTECTION):
             with self._lock:
                 wait = self._risk.admit(time.monotonic(), *sw.risk_rate)
             if wait > 0:
                 raise GraphFault(429, "TooManyRequests", "Too many requests.")
+
+    def check_query(self, rel_path: str, options: dict[str, str]) -> None:
+        """Faults that depend on the query: an expired skip token, a signIns window too slow
+        to answer (504 after Graph's own ~300 s)."""
+        if "skiptoken" in options and self.take("expire_skiptokens"):
+            raise GraphFault(400, "BadRequest",
+                             "The $skiptoken has expired; start the query again.")
+        if rel_path.strip("/").lower().startswith(SIGN_INS) and "skiptoken" not in options:
+            slow = slow_query_fault(self.switches, options.get("filter"))
+            if slow is not None:
+                raise slow
+
+    def _check_sign_ins(self, sw: Switches) -> None:
+        refused = audit_log_fault(sw)
+        if refused is not None:
+            raise refused
+        if not sw.premium or self.take("flaky_licence_next"):
+            raise licence_fault()
+        if sw.signin_rate:
+            with self._lock:
+                wait = self._signins.admit(time.monotonic(), *sw.signin_rate)
+            if wait > 0:
+                raise GraphFault(429, "TooManyRequests", "Too many requests.",
+                                 {"Retry-After": retry_after(wait, sw)})
 
 
 def failure(status: int, rel_path: str) -> GraphFault:

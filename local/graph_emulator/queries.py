@@ -156,7 +156,7 @@ def _resume(req: ListRequest) -> tuple[dict[str, str], int]:
     if token is None:
         return req.options, -1
     state = decode_skiptoken(token)
-    if state.get("p") != req.path or state.get("v") != req.version:
+    if str(state.get("p")).lower() != req.path.lower() or state.get("v") != req.version:
         raise GraphFault(400, "BadRequest", "Invalid $skiptoken for this request.")
     if state.get("g") != req.generation:
         raise GraphFault(400, "BadRequest", "The $skiptoken has expired; start the query again.")
@@ -240,11 +240,16 @@ def list_records(records: list[Record], req: ListRequest, *, schema: Schema, res
     return body
 
 
-def role_assignments(directory: Directory, req: ListRequest) -> dict[str, Any]:
+def role_assignments(directory: Directory, req: ListRequest, *, eligible: bool = False
+                     ) -> dict[str, Any]:
+    """Active role assignments, or (`eligible`) PIM eligibility schedules: the latter are what
+    `roleAssignments` leaves out (https://learn.microsoft.com/en-us/graph/api/
+    rbacapplication-list-roleeligibilityschedules)."""
+    kind = "unifiedRoleEligibilitySchedule" if eligible else "unifiedRoleAssignment"
     expand = req.options.get("expand")
     if expand not in (None, "principal"):
         raise GraphFault(400, "BadRequest", f"Could not find a property named '{expand}' on type "
-                                            f"'microsoft.graph.unifiedRoleAssignment'.")
+                                            f"'microsoft.graph.{kind}'.")
 
     def shape(row: dict[str, Any]) -> dict[str, Any]:
         out = {k: v for k, v in row.items() if k != "principal"}
@@ -252,8 +257,12 @@ def role_assignments(directory: Directory, req: ListRequest) -> dict[str, Any]:
             out["principal"] = row.get("principal") or directory.principal(
                 str(row.get("principalId", "")))
         return out
+    if eligible:
+        return list_records(directory.role_eligibilities, req, schema=ROLE_ASSIGNMENT,
+                            resource=kind, expand=shape,
+                            fragment="roleManagement/directory/roleEligibilitySchedules")
     return list_records(directory.role_assignments, req, schema=ROLE_ASSIGNMENT,
-                        resource="unifiedRoleAssignment",
+                        resource=kind,
                         fragment="roleManagement/directory/roleAssignments", expand=shape)
 
 

@@ -13,6 +13,7 @@ from urllib.parse import unquote
 from local.graph_emulator import queries
 from local.graph_emulator.queries import ListRequest, user_not_found
 from local.graph_emulator.responses import GraphFault, now_iso
+from local.graph_emulator.tenancy import as_tenant_sends, remediation_refusal
 
 if TYPE_CHECKING:
     from local.graph_emulator.emulator import GraphEmulator
@@ -55,7 +56,8 @@ def answer(emulator: GraphEmulator, req: GraphRequest) -> Answer:
 
     match (req.method, lower):
         case ("GET", ["auditlogs", "signins"]):
-            return Answer(200, queries.list_sign_ins(tenant.sign_ins, listing()))
+            return Answer(200, as_tenant_sends(queries.list_sign_ins(tenant.sign_ins, listing()),
+                                               emulator.faults.switches))
         case ("GET", ["identityprotection", "riskyusers"]):
             return Answer(200, queries.list_records(
                 tenant.directory.risky_users, listing(), schema=queries.RISKY_USER,
@@ -68,6 +70,9 @@ def answer(emulator: GraphEmulator, req: GraphRequest) -> Answer:
             return confirm_compromised(emulator, req)
         case ("GET", ["rolemanagement", "directory", "roleassignments"]):
             return Answer(200, queries.role_assignments(tenant.directory, listing()))
+        case ("GET", ["rolemanagement", "directory", "roleeligibilityschedules"]):
+            return Answer(200, queries.role_assignments(tenant.directory, listing(),
+                                                        eligible=True))
         case ("GET", ["users", _]):
             return Answer(200, queries.get_user(tenant.directory, req.version, segments[1],
                                                 req.options))
@@ -103,12 +108,17 @@ def revoke_sessions(emulator: GraphEmulator, req: GraphRequest, key: str) -> Ans
 def update_user(emulator: GraphEmulator, req: GraphRequest, key: str) -> Answer:
     user = emulator.tenant().directory.user(key)
     problem = _patch_problem(req.body)
-    status = 404 if user is None else (400 if problem else 204)
+    refusal = None if user is None or problem else remediation_refusal(
+        emulator.faults.switches, user, req.body,
+        admin=emulator.tenant().directory.holds_role(str(user.get("id", ""))))
+    status = 404 if user is None else (400 if problem else (refusal.status if refusal else 204))
     emulator.record_remediation(req.method, req.full_path, _user_id(user, key), req.body, status)
     if user is None:
         raise user_not_found(key)
     if problem:
         raise GraphFault(400, "Request_BadRequest", problem)
+    if refusal is not None:
+        raise refusal
     with emulator.data_lock:
         for name, value in req.body.items():
             if name == "passwordProfile" and isinstance(value, dict):

@@ -15,6 +15,7 @@ import msgspec
 
 from local.graph_emulator.responses import JSON_TYPE, GraphFault, error_body, new_request_id
 from local.graph_emulator.routes import Answer, GraphRequest, answer
+from local.graph_emulator.tenancy import fractional
 
 if TYPE_CHECKING:
     from local.graph_emulator.emulator import GraphEmulator
@@ -104,8 +105,9 @@ class GraphHandler(BaseHTTPRequestHandler):
             raise GraphFault(400, "BadRequest", f"Invalid version: {version}")
         injected = emulator.faults.take_injected(version, rel_path)
         if injected is not None:
-            raise injected
+            raise fractional(injected, emulator.faults.switches)
         emulator.faults.check(version, rel_path)
+        emulator.faults.check_query(rel_path, options)
         try:
             body = msgspec.json.decode(raw_body) if raw_body.strip() else None
         except msgspec.DecodeError:

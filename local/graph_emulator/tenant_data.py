@@ -177,7 +177,8 @@ class Directory:
 
     def __init__(self, *, users: Iterable[dict[str, Any]], risky_users: Iterable[dict[str, Any]],
                  risk_detections: Iterable[dict[str, Any]],
-                 role_assignments: Iterable[dict[str, Any]]) -> None:
+                 role_assignments: Iterable[dict[str, Any]],
+                 role_eligibilities: Iterable[dict[str, Any]] = ()) -> None:
         self.users = [dict(u) for u in users]
         self.user_by_key: dict[str, dict[str, Any]] = {}
         for user in self.users:
@@ -190,9 +191,16 @@ class Directory:
         detections.sort(key=lambda r: (r.ts, str(r.data.get("id", ""))), reverse=True)
         self.risk_detections = detections
         self.role_assignments = [Record(dict(r), -math.inf) for r in role_assignments]
+        self.role_eligibilities = [Record(dict(r), -math.inf) for r in role_eligibilities]
+        self.role_holders = {str(rec.data.get("principalId", "")).lower()
+                             for rec in self.role_assignments + self.role_eligibilities}
 
     def user(self, key: str) -> dict[str, Any] | None:
         return self.user_by_key.get(key.lower())
+
+    def holds_role(self, principal_id: str) -> bool:
+        """Whether the principal holds a directory role, active or PIM-eligible."""
+        return principal_id.lower() in self.role_holders
 
     def principal(self, principal_id: str) -> dict[str, Any] | None:
         """The principal of a role assignment as `$expand=principal` embeds it (users only)."""

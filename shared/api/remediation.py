@@ -13,7 +13,9 @@ Order (each step refuses before the next can touch anything):
    in the table and in WORM, and nothing is sent to Graph;
 5. the actions, in a fixed order (disable, revoke, reset, confirm), each outcome written as it
    comes: done, failed (Graph's code and message) or not-permitted (Graph's 403, e.g. an admin
-   whose account needs a higher directory role to change);
+   whose account needs a higher directory role to change); steps Graph would refuse are not
+   sent and say why: `needs-role` (an administrator's disable or reset while the remediator
+   holds no higher role) or `on-premises` (a synced user's, done in on-premises AD);
 6. a WORM audit record (evidence blob) with the verdict level a person approved acting on, and
    the final table record, which is the answer.
 """
@@ -51,6 +53,7 @@ from shared.pipeline.records import (
     VerdictRecord,
     remediation_keys,
 )
+from shared.remediation_plan import plan_step
 from shared.services import Services
 from shared.store import EntityTable, EvidenceRef, EvidenceStore, Versioned
 
@@ -190,8 +193,11 @@ def carry_out(services: Services, table: EntityTable[RemediationRecord],
                          updated_at=services.clock())
         etag = table.update_if_match(record, etag)
 
-    asyncio.run(perform(services, record.user_id,
-                        [a for a in record.actions if a not in done], progress))
+    pending = [a for a in record.actions if a not in done]
+    for result in not_carried_out(services, verdict, pending):
+        progress(result)
+        pending.remove(result.action)
+    asyncio.run(perform(services, record.user_id, pending, progress))
     return finish(services, table, replace(record, status=overall(record.results)), etag,
                   verdict, [])
 
@@ -221,9 +227,33 @@ async def perform(services: Services, user_id: str, actions: list[RemediationAct
             progress(result)
 
 
+def not_carried_out(services: Services, verdict: VerdictRecord | None,
+                    actions: list[RemediationAction]) -> list[ActionResult]:
+    """Approved steps Graph would refuse, recorded without a call: a synced user's disable or
+    reset (on-premises AD), an administrator's without a higher role for the remediator (its
+    roles as configured now, so a role granted since the verdict counts)."""
+    if verdict is None:
+        return []
+    synced = any(s.status == "on-premises" for s in verdict.detail.remediation)
+    results = []
+    for action in actions:
+        step = plan_step(action, privileged=verdict.privileged, synced=synced,
+                         remediator_roles=services.settings.remediator_directory_roles)
+        if step.status != "will-run":
+            results.append(ActionResult(action=action, outcome=step.status,
+                                        message=f"not sent to Graph: {step.note}"[:1000]))
+    return results
+
+
+ON_PREMISES_MASTERED = "on-premises mastered"
+
+
 def action_result(action: RemediationAction, outcome: ActionOutcome) -> ActionResult:
-    kind: Literal["done", "failed", "not-permitted"] = (
-        "done" if outcome.ok else "not-permitted" if outcome.status == 403 else "failed")
+    """Graph's answer as an outcome: a 400 for an on-premises mastered user says where the step
+    must happen instead; a 403 that the remediator is not permitted (a role or a permission)."""
+    kind: Literal["done", "failed", "not-permitted", "on-premises"] = (
+        "done" if outcome.ok else "not-permitted" if outcome.status == 403
+        else "on-premises" if ON_PREMISES_MASTERED in outcome.message.lower() else "failed")
     return ActionResult(action=action, outcome=kind, status=outcome.status,
                         graph_code=outcome.graph_code, message=outcome.message[:1000])
 

@@ -1,13 +1,16 @@
 """Ad-hoc reviews for ticketing systems, and reading runs, verdicts and reports back.
 
 POST /api/reviews answers one user synchronously with the verdict (the pipeline's one-user
-review stores it like any run); a tenant or privileged review starts a run and answers 202 with
-where to watch it. The GET routes read the `runs` and `verdicts` tables and the evidence
-container; nothing here touches Graph directly.
+review stores it like any run), unless the review outlasts ADHOC_SYNC_SECONDS (below the
+platform's 230 s HTTP limit): then 202 with where to watch it, as for a tenant or privileged
+review, which starts a run and answers 202 at once. The GET routes read the `runs` and
+`verdicts` tables and the evidence container; nothing here touches Graph directly.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -66,22 +69,47 @@ def create_review(services: Services, request: ApiRequest) -> ApiResponse:
         except ImportError:  # a build without the one-user review
             return problem(501, "one-user reviews are not available in this build",
                            correlation_id=request.correlation_id)
-        verdict = adhoc.review_user(
-            services, user=order.user, window=order.window, ticket_id=order.ticket_id,
-            requested_by=order.requested_by,
-        )
+        run_id = adhoc.user_run_id(order.window)
+        review = _REVIEWERS.submit(
+            adhoc.review_user, services, user=order.user, window=order.window,
+            ticket_id=order.ticket_id, requested_by=order.requested_by, run_id=run_id)
+        try:
+            verdict = review.result(timeout=services.settings.adhoc_sync_seconds)
+        except concurrent.futures.TimeoutError:
+            # Graph is slow or the tenant's budget is busy: answer before the platform's 230 s
+            # limit cuts the connection; the review goes on and the run's status says when.
+            review.add_done_callback(partial(_finished_late, run_id))
+            return accepted(request, run_id, "fetching", order.kind)
         return json_response(200, verdict_document(verdict))
     from shared.pipeline import steps
 
     run = steps.start_run(services, window=order.window, kind=order.kind,
                           ticket_id=order.ticket_id, requested_by=order.requested_by)
-    status_url = run_url(run.run_id)
-    with bound(runId=run.run_id):
-        event("api.review_started", kind=order.kind, ticketId=order.ticket_id)
+    return accepted(request, run.run_id, run.status, order.kind, ticket_id=order.ticket_id)
+
+
+# One-user reviews run here, so the request can be answered 202 when one outlasts its budget.
+_REVIEWERS = concurrent.futures.ThreadPoolExecutor(max_workers=4,
+                                                   thread_name_prefix="adhoc-review")
+
+
+def accepted(request: ApiRequest, run_id: str, status: str, kind: str, *,
+             ticket_id: str | None = None) -> ApiResponse:
+    """202 with where to watch the run."""
+    status_url = run_url(run_id)
+    with bound(runId=run_id):
+        event("api.review_started", kind=kind, ticketId=ticket_id, status=status)
     return json_response(
-        202, {"runId": run.run_id, "status": run.status, "statusUrl": status_url},
+        202, {"runId": run_id, "status": status, "statusUrl": status_url},
         headers={"Location": request.origin + status_url},
     )
+
+
+def _finished_late(run_id: str, review: concurrent.futures.Future[VerdictRecord]) -> None:
+    error = review.exception()
+    with bound(runId=run_id):
+        event("api.review_finished_late", failed=error is not None,
+              reason=str(error) if error else None)
 
 
 # --- GET /api/reviews/{runId}[/users/{userId} | /report] ------------------------------------

@@ -17,6 +17,7 @@ from shared.graph.directory import (
     privileged_roles_of,
     risk_detections,
     risky_users,
+    synced_users,
 )
 from shared.graph.limiter import RequestLimiter
 from shared.graph.remediation import (
@@ -56,4 +57,5 @@ __all__ = [
     "sign_in_filter",
     "sign_in_source",
     "stream_sign_ins",
+    "synced_users",
 ]

@@ -4,7 +4,8 @@
 - 429: wait as long as Retry-After says (capped), or back off exponentially with jitter when it
   says nothing (Identity Protection); the wait is put on the limiter so every caller honours it.
 - 500/502/503/504 and connections lost before a response: back off and try again.
-- 401/403: `GraphUnavailable` at once (a licence or a permission is missing; retrying is futile).
+- 401/403: `GraphUnavailable` at once (a licence or a permission is missing; retrying is futile),
+  except the signIns licence 403, which Graph also sends by mistake: asked again twice first.
 - Other 4xx: `GraphError` at once.
 The retry budget counts consecutive failed attempts of one request; a success resets it, so a
 long stream survives scattered 503s but a Graph that stays down ends the call with `GraphError`.
@@ -22,13 +23,18 @@ import msgspec
 
 from shared.errors import GraphError, GraphUnavailable
 from shared.graph.client import GraphConnection
-from shared.graph.limiter import RequestLimiter
+from shared.graph.limiter import Pacer
 
 if TYPE_CHECKING:
     import httpx
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 RETRY_AFTER_CAP_S = 300.0
+# Graph reports the licence 403 intermittently to tenants that hold P1/P2 (and when
+# Directory.Read.All is missing): asked again before the run concludes "no licence"
+# (https://github.com/microsoftgraph/microsoft-graph-docs/issues/11986, .../issues/14120).
+LICENCE_CODE = "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
+LICENCE_RETRIES = 2
 
 
 class _ErrorDetail(msgspec.Struct):
@@ -91,13 +97,15 @@ async def call(
     send: Callable[[], Awaitable[httpx.Response]],
     *,
     what: str,
-    limiter: RequestLimiter | None = None,
+    limiter: Pacer | None = None,
+    final: frozenset[int] = frozenset(),
 ) -> httpx.Response:
     """Send (via `send`, an SDK request with the native response handler) until Graph answers
-    with success, and return that response; raise GraphError/GraphUnavailable otherwise."""
+    with success, and return that response; raise GraphError/GraphUnavailable otherwise.
+    Statuses in `final` end the call at once (the caller has a better answer than retrying)."""
     import httpx
 
-    attempt = 0
+    attempt = licence_retries = 0
     while True:
         granted = await limiter.acquire() if limiter is not None else 0.0
         graph.stats.requests += 1
@@ -105,6 +113,8 @@ async def call(
         try:
             response = await send()
         except httpx.TransportError as exc:  # refused, reset, dropped mid-response, timed out
+            if limiter is not None:  # it may have arrived: count it from now, not from never
+                limiter.settle(granted, limiter.now())
             graph.stats.dropped += 1
             last = f"{what}: connection failed ({type(exc).__name__})"
             status = None
@@ -115,6 +125,14 @@ async def call(
             if status < 400:
                 return response
             if status not in RETRYABLE_STATUS:
+                refused = failure(status, response.content, what)
+                if not (_transient_licence(refused) and licence_retries < LICENCE_RETRIES):
+                    raise refused
+                licence_retries += 1  # its own allowance, outside the retry budget
+                graph.stats.retries += 1
+                await _pause(graph, limiter, backoff_s(graph, licence_retries - 1))
+                continue
+            if status in final:
                 raise failure(status, response.content, what)
             if status == 429:
                 graph.stats.throttled += 1
@@ -125,10 +143,19 @@ async def call(
         delay = wait if wait is not None else backoff_s(graph, attempt)
         attempt += 1
         graph.stats.retries += 1
-        if limiter is not None:
-            limiter.defer(delay)
-        else:
-            await asyncio.sleep(delay)
+        await _pause(graph, limiter, delay)
+
+
+async def _pause(graph: GraphConnection, limiter: Pacer | None, delay: float) -> None:
+    """Wait before asking again: through the limiter, so every caller honours it."""
+    if limiter is not None:
+        limiter.defer(delay)
+    else:
+        await asyncio.sleep(delay)
+
+
+def _transient_licence(error: GraphError) -> bool:
+    return error.status == 403 and error.code == LICENCE_CODE
 
 
 def native_config(query: object | None = None) -> Any:

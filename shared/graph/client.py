@@ -22,14 +22,16 @@ from azure.core.credentials import AccessToken
 
 from shared.config import Settings
 from shared.errors import ConfigError
-from shared.graph.limiter import RequestLimiter, shared_limiter
+from shared.graph.limiter import Pacer, RequestLimiter, shared_limiter
 
 if TYPE_CHECKING:
     from azure.core.credentials_async import AsyncTokenCredential
 
 Role = Literal["reader", "remediator"]
 
-HTTP_TIMEOUT_S = 60.0
+# Filtered signIns queries can run about 300 s before Graph answers (or fails with 504): the
+# read timeout outlasts them, so a slow answer is not cut off and asked again.
+HTTP_TIMEOUT_S = 330.0
 CONNECT_TIMEOUT_S = 10.0
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -77,8 +79,8 @@ class GraphConnection:
     client: Any  # msgraph.GraphServiceClient, typed loosely to keep the SDK out of imports
     settings: Settings
     credential: AsyncTokenCredential | StaticTokenCredential
-    signin_limiter: RequestLimiter
-    risk_limiter: RequestLimiter
+    signin_limiter: Pacer
+    risk_limiter: Pacer
     retry_budget: int
     backoff_base_s: float = 1.0
     backoff_cap_s: float = 60.0
@@ -117,7 +119,8 @@ def credential_for(
 ) -> AsyncTokenCredential | StaticTokenCredential:
     """The credential GRAPH_CREDENTIAL names; the remediator uses its own managed identity."""
     if settings.graph_credential == "local":
-        return StaticTokenCredential(settings.graph_local_token or "")
+        token = settings.graph_local_remediator_token if role == "remediator" else None
+        return StaticTokenCredential(token or settings.graph_local_token or "")
     if settings.graph_credential == "default":
         from azure.identity.aio import DefaultAzureCredential
 
@@ -153,14 +156,16 @@ def connect(
     *,
     role: Role = "reader",
     credential: AsyncTokenCredential | StaticTokenCredential | None = None,
+    signin_pacer: Pacer | None = None,
 ) -> GraphConnection:
-    """A `GraphConnection` for the tenant the settings describe."""
+    """A `GraphConnection` for the tenant the settings describe. `signin_pacer` replaces the
+    process's own sign-in limiter (the pipeline passes the budget every instance shares)."""
     chosen = credential or credential_for(settings, role)
     graph = GraphConnection(
         client=_service_client(settings, chosen),
         settings=settings,
         credential=chosen,
-        signin_limiter=signin_limiter(settings),
+        signin_limiter=signin_pacer or signin_limiter(settings),
         risk_limiter=risk_limiter(settings),
         retry_budget=settings.graph_retry_budget,
     )

@@ -22,7 +22,7 @@ from shared.errors import ConfigError, GraphError, GraphUnavailable
 from shared.graph import odata
 from shared.graph.calls import call, native_config
 from shared.graph.client import GraphConnection
-from shared.graph.limiter import RequestLimiter
+from shared.graph.limiter import Pacer
 from shared.model import DataSource, RiskDetection, RiskyUser, Window
 
 T = TypeVar("T")
@@ -36,7 +36,11 @@ PRIVILEGED_ROLES: dict[str, str] = {
     "7be44c8a-adaf-4e2a-84d6-ab2649e08a13": "Privileged Authentication Administrator",
 }
 
-_LICENCE_CODES = frozenset({"Authentication_RequestFromNonPremiumTenantOrB2CTenant", "Forbidden"})
+LICENCE_CODE = "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
+# Identity Protection answers both a missing licence and a missing permission with code
+# `Forbidden`; only the message tells them apart ("Your tenant is not licensed for this
+# feature." vs "... required scopes are missing in the token.").
+_LICENCE_WORDS = ("not licensed", "premium license")
 
 
 @dataclass(frozen=True)
@@ -56,11 +60,21 @@ class DirectoryResult(Generic[T]):
                           + (f" ({self.detail})" if self.detail else ""))
 
 
+def refusal_reason(exc: GraphUnavailable) -> str:
+    """"licence" or "permission" for a 401/403, by code and, for `Forbidden`, by message."""
+    if exc.status != 403:
+        return "permission"
+    if exc.code == LICENCE_CODE:
+        return "licence"
+    if exc.code == "Forbidden" and any(w in exc.message.lower() for w in _LICENCE_WORDS):
+        return "licence"
+    return "permission"
+
+
 def unavailable(empty: T, exc: GraphUnavailable) -> DirectoryResult[T]:
-    """The result for a 401/403. Identity Protection answers a tenant without P2 with a bare
-    `Forbidden`; a missing permission is `Authorization_RequestDenied`."""
-    reason = "licence" if exc.status == 403 and exc.code in _LICENCE_CODES else "permission"
-    return DirectoryResult(empty, available=False, reason=reason, detail=exc.message)
+    """The result for a 401/403, saying whether a licence or a permission is missing."""
+    return DirectoryResult(empty, available=False, reason=refusal_reason(exc),
+                           detail=exc.message)
 
 
 class _Collection(msgspec.Struct, Generic[T]):
@@ -86,7 +100,7 @@ class _Listing(Generic[T]):
 
     what: str
     decode: Callable[[bytes], _Collection[T]]
-    limiter: RequestLimiter | None = None
+    limiter: Pacer | None = None
     rows: list[T] = field(default_factory=list)
 
 
@@ -117,37 +131,61 @@ def role_ids(graph: GraphConnection) -> dict[str, str]:
     return roles
 
 
-async def privileged_role_members(graph: GraphConnection) -> DirectoryResult[dict[str, list[str]]]:
-    """User id -> names of the privileged roles assigned to the user (directly).
+ELIGIBLE = " (eligible)"
 
-    Assignments to groups (role-assignable groups) are counted in `detail`, not expanded.
+
+async def privileged_role_members(graph: GraphConnection) -> DirectoryResult[dict[str, list[str]]]:
+    """User id -> names of the privileged roles the user holds directly: active assignments,
+    and PIM-eligible ones (marked "(eligible)"), which `roleAssignments` does not list
+    (https://learn.microsoft.com/en-us/graph/api/rbacapplication-list-roleeligibilityschedules;
+    RoleEligibilitySchedule.Read.Directory). An admin who can activate a role in minutes is an
+    admin to review.
+
+    Assignments to groups (role-assignable groups) are counted in `detail`, not expanded. A
+    tenant without PIM (no P2) or an app without the permission still gets the active ones;
+    `detail` says eligibility could not be read.
     """
+    members: dict[str, list[str]] = {}
+    groups = 0
+    try:
+        for role_id, name in role_ids(graph).items():
+            builder = graph.client.role_management.directory.role_assignments
+            groups += await _role_holders(graph, builder, role_id, name, members)
+    except GraphUnavailable as exc:
+        return unavailable({}, exc)
+    notes = [f"{groups} assignment(s) to groups not expanded"] if groups else []
+    try:
+        for role_id, name in role_ids(graph).items():
+            builder = graph.client.role_management.directory.role_eligibility_schedules
+            groups += await _role_holders(graph, builder, role_id, name + ELIGIBLE, members)
+    except GraphUnavailable as exc:
+        notes.append(f"PIM-eligible assignments not read ({refusal_reason(exc)}: "
+                     f"{exc.message})")
+    return DirectoryResult(members, detail="; ".join(notes))
+
+
+async def _role_holders(graph: GraphConnection, builder: Any, role_id: str, name: str,
+                        members: dict[str, list[str]]) -> int:
+    """Add the users holding `role_id` (per `builder`, active or eligible) to `members` under
+    `name`; the number of assignments to groups, which are not expanded."""
     from msgraph.generated.role_management.directory.role_assignments.role_assignments_request_builder import (  # noqa: E501
         RoleAssignmentsRequestBuilder as Builder,
     )
 
-    members: dict[str, list[str]] = {}
-    groups = 0
     decode = msgspec.json.Decoder(_Collection[_RoleAssignment]).decode
-    try:
-        for role_id, name in role_ids(graph).items():
-            query = Builder.RoleAssignmentsRequestBuilderGetQueryParameters(
-                filter=f"roleDefinitionId eq {odata.quote(role_id)}", expand=["principal"]
-            )
-            builder = graph.client.role_management.directory.role_assignments
-            listing = _Listing[_RoleAssignment](f"role assignments ({name})", decode)
-            for row in await _list_all(graph, builder, query, listing):
-                kind = (row.principal.odata_type or "") if row.principal else ""
-                if kind and not kind.endswith(".user"):
-                    groups += kind.endswith(".group")
-                    continue
-                roles = members.setdefault(row.principal_id.lower(), [])
-                if name not in roles:
-                    roles.append(name)
-    except GraphUnavailable as exc:
-        return unavailable({}, exc)
-    detail = f"{groups} assignment(s) to groups not expanded" if groups else ""
-    return DirectoryResult(members, detail=detail)
+    query = Builder.RoleAssignmentsRequestBuilderGetQueryParameters(
+        filter=f"roleDefinitionId eq {odata.quote(role_id)}", expand=["principal"])
+    groups = 0
+    listing = _Listing[_RoleAssignment](f"role assignments ({name})", decode)
+    for row in await _list_all(graph, builder, query, listing):
+        kind = (row.principal.odata_type or "") if row.principal else ""
+        if kind and not kind.endswith(".user"):
+            groups += kind.endswith(".group")
+            continue
+        roles = members.setdefault(row.principal_id.lower(), [])
+        if name not in roles and name.removesuffix(ELIGIBLE) not in roles:
+            roles.append(name)
+    return groups
 
 
 async def privileged_roles_of(graph: GraphConnection, user_id: str
@@ -227,3 +265,40 @@ async def risk_detections(graph: GraphConnection, window: Window, user: str | No
     except GraphUnavailable as exc:
         return unavailable([], exc)
     return DirectoryResult(rows)
+
+
+class _SyncState(msgspec.Struct, rename="camel"):
+    id: str | None = None
+    on_premises_sync_enabled: bool | None = None
+
+
+async def synced_users(graph: GraphConnection, user_ids: list[str]) -> DirectoryResult[set[str]]:
+    """Which of these users are synced from on-premises AD (onPremisesSyncEnabled): Entra ID
+    refuses to disable them or reset their password. One GET per user (few users need it:
+    those a high verdict proposes to disable or reset). A user Graph does not know is left out."""
+    from msgraph.generated.users.item.user_item_request_builder import UserItemRequestBuilder
+
+    decode = msgspec.json.Decoder(_SyncState).decode
+    synced: set[str] = set()
+    query = UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(
+        select=["id", "onPremisesSyncEnabled"])
+    try:
+        for user_id in user_ids:
+            if not odata.is_guid(user_id):
+                continue
+            builder = graph.client.users.by_user_id(user_id.lower())
+            try:
+                response = await call(graph, partial(builder.get,
+                                                     request_configuration=native_config(query)),
+                                      what="user sync state")
+            except GraphUnavailable:
+                raise
+            except GraphError as exc:
+                if exc.status == 404:
+                    continue
+                raise
+            if decode(response.content).on_premises_sync_enabled:
+                synced.add(user_id.lower())
+    except GraphUnavailable as exc:
+        return unavailable(synced, exc)
+    return DirectoryResult(synced)

@@ -19,9 +19,23 @@ import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
+
+
+class Pacer(Protocol):
+    """What a Graph call needs of a limiter: this class in one process, or a budget shared by
+    every instance (`shared.store.budget.SharedBudget`)."""
+
+    def now(self) -> float: ...
+
+    async def acquire(self) -> float: ...
+
+    def settle(self, granted: float, answered_at: float) -> None: ...
+
+    def defer(self, seconds: float) -> None: ...
 
 
 class RequestLimiter:

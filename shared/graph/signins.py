@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from functools import partial
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -28,6 +29,13 @@ from shared.model import DataSource, SignIn, SignInPage, Window
 BETA_EVENT_TYPES = (odata.INTERACTIVE, odata.NON_INTERACTIVE)
 
 _decode_page = msgspec.json.Decoder(SignInPage).decode
+
+
+GATEWAY_TIMEOUT = frozenset({504})
+
+
+class WindowTooSlow(GraphError):
+    """Graph gave up on a window's first page (504 after its ~300 s): ask for a shorter one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +80,15 @@ def decode_page(body: bytes) -> SignInPage:
 
 
 def check_resume_link(graph: GraphConnection, link: str) -> str:
-    """A caller-supplied nextLink must point at our Graph endpoint (the token goes with it)."""
-    if not link.startswith(graph.base_url + "/auditLogs/signIns"):
+    """A caller-supplied nextLink must point at our Graph endpoint (the token goes with it).
+
+    Scheme, host and path compare case-insensitively: Graph's documented signIns nextLinks say
+    `/auditLogs/signins` for a request to `/auditLogs/signIns`
+    (https://learn.microsoft.com/en-us/graph/api/signin-list, example 1's response)."""
+    ours, theirs = urlsplit(graph.base_url + "/auditLogs/signIns"), urlsplit(link)
+    same_origin = (theirs.scheme.lower(), theirs.netloc.lower()) == \
+        (ours.scheme.lower(), ours.netloc.lower())
+    if not same_origin or theirs.path.lower().rstrip("/") != ours.path.lower():
         raise InputError(f"a resume link must be a sign-in nextLink of {graph.base_url}")
     return link
 
@@ -85,12 +100,16 @@ async def stream_sign_ins(
     user: str | None = None,
     resume_from: str | None = None,
     page_size: int | None = None,
+    split_on_timeout: bool = False,
 ) -> AsyncIterator[FetchedPage]:
     """Yield the window's sign-in pages in Graph's order (newest first), following nextLink.
 
     `user` is an object id or a UPN (validated and quoted). `resume_from` is the `next_link` of
     the last page a previous attempt stored: the stream continues from there. Raises
     GraphUnavailable (licence/permission) on 401/403, GraphError when the retry budget is spent.
+    With `split_on_timeout`, a gateway timeout (504) on the window's first page raises
+    `WindowTooSlow` at once: a filtered query that ran ~300 s into a 504 will do so again, and
+    the caller does better asking for halves of the window.
     """
     from msgraph.generated.audit_logs.sign_ins.sign_ins_request_builder import (
         SignInsRequestBuilder,
@@ -107,13 +126,21 @@ async def stream_sign_ins(
     else:
         config = native_config()
         builder = builder.with_url(link)
+    first = link is None
     while True:
-        response = await call(
-            graph,
-            partial(builder.get, request_configuration=config),
-            what="sign-ins",
-            limiter=graph.signin_limiter,
-        )
+        try:
+            response = await call(
+                graph,
+                partial(builder.get, request_configuration=config),
+                what="sign-ins",
+                limiter=graph.signin_limiter,
+                final=GATEWAY_TIMEOUT if first and split_on_timeout else frozenset(),
+            )
+        except GraphError as exc:
+            if first and split_on_timeout and exc.status == 504:
+                raise WindowTooSlow(exc.message, status=504, code=exc.code) from None
+            raise
+        first = False
         body = response.content
         page = decode_page(body)
         yield FetchedPage(str(response.request.url), body, page.value, page.next_link)

@@ -101,6 +101,11 @@ async def _directory(services: Services, window: Window, user: str) -> Directory
     return roles.value, risky.value, detections.value, sources
 
 
+def user_run_id(window: Window) -> str:
+    """A fresh id for a one-user run (a ticket may ask again for the same window)."""
+    return f"{run_id_for(window, 'user')}-{uuid.uuid4().hex[:8]}"
+
+
 def review_user(
     services: Services,
     *,
@@ -108,12 +113,15 @@ def review_user(
     window: Window,
     ticket_id: str | None = None,
     requested_by: str | None = None,
+    run_id: str | None = None,
 ) -> VerdictRecord:
-    """Fetch, score and record one user's window; the stored verdict."""
+    """Fetch, score and record one user's window; the stored verdict. `run_id` (from
+    `user_run_id`) lets a caller name the run before it starts."""
     odata.user_clause(user)  # refuses anything that is neither an object id nor a UPN
     tables = Tables.of(services.store)
+    run_id = run_id or user_run_id(window)
     run = RunRecord(
-        run_id=f"{run_id_for(window, 'user')}-{uuid.uuid4().hex[:8]}", kind="user",
+        run_id=run_id, kind="user",
         window_start=window.start, window_end=window.end, status="fetching",
         created_at=services.clock(), api_version=services.settings.graph_api_version,
         ticket_id=ticket_id, requested_by=requested_by, user_id=user, slice_ids=["s000"],

@@ -13,6 +13,7 @@ from html import escape
 from urllib.parse import quote
 
 from shared.model import UserVerdict
+from shared.remediation_plan import summary
 
 APPROVER_REPORT_ROUTE = "/api/approvals/reports/{run_id}"
 
@@ -34,6 +35,7 @@ def mail_html(user: UserVerdict, run_id: str, link: str | None) -> str:
     verdict = escape(user.verdict) + (f" ({escape(', '.join(flags))})" if flags else "")
     reasons = "".join(f"<li>{escape(reason)}</li>" for reason in user.reasons)
     actions = escape(", ".join(user.proposed_actions)) or "none"
+    note = summary(user.remediation)
     if link:
         report = (f'<p><a href="{escape(link, quote=True)}">Open the report</a> '
                   "(sign in with your work account)</p>")
@@ -44,6 +46,9 @@ def mail_html(user: UserVerdict, run_id: str, link: str | None) -> str:
         f"<p><b>Verdict:</b> {verdict}</p>",
         f"<p><b>Why:</b></p><ul>{reasons}</ul>" if reasons else "",
         f"<p><b>Proposed:</b> {actions}</p>",
+        # Which steps run here, which need a role, which are for on-premises AD (no approval
+        # here can make Graph carry those out).
+        f"<p><b>What Graph will do:</b> {escape(note)}</p>" if note else "",
         f"<p><b>Run:</b> {escape(run_id)}</p>",
         report,
     ]

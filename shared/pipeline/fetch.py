@@ -12,18 +12,23 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 
 import msgspec
 from msgspec.structs import replace
 
-from shared.errors import ConflictError
+from shared.errors import ConflictError, GraphError
 from shared.graph import decode_page, stream_sign_ins
 from shared.logs import event
 from shared.model import SignIn, Window
-from shared.pipeline.records import RunRecord, SliceRecord
+from shared.pipeline.records import FetchSlice, RunRecord, SliceRecord
 from shared.pipeline.runs import Tables
 from shared.services import Services
 from shared.store import JSON, EvidenceRef, EvidenceStore, page_name
+
+# A slice whose first page times out at Graph (504 after ~300 s) is fetched as two halves, down
+# to this span; shorter ones fail like any other fault.
+MIN_SPLIT = timedelta(minutes=30)
 
 ShardRow = tuple[int, SignIn]  # (page index within the slice, the sign-in)
 _encode = msgspec.json.Encoder().encode
@@ -53,23 +58,34 @@ async def fetch_pages(services: Services, run: RunRecord, record: SliceRecord,
     tables = Tables.of(services.store)
     evidence = services.store.evidence
     window = Window(start=record.start, end=record.end)
+    restart: Window | None = None  # after an expired skip token: the part not yet read
     while not record.pages or record.next_link is not None:
         adopted = False
+        resume = None if restart else record.next_link
         async with services.graph() as graph:
-            async for page in stream_sign_ins(graph, window, user=run.user_id,
-                                              resume_from=record.next_link):
-                n = len(record.pages)
-                ref, body = put_page(evidence, page_name(run.run_id, record.slice_id, n),
-                                     page.body)
-                decoded = decode_page(body) if body is not page.body else None
-                rows = decoded.value if decoded else page.sign_ins
-                next_link = decoded.next_link if decoded else page.next_link
-                record = _append_page(tables, record, n, ref, next_link, len(rows))
-                fetched[n] = rows
-                on_page()
-                if decoded is not None and next_link is not None:
-                    adopted = True  # continue from the adopted page's own link
-                    break
+            try:
+                async for page in stream_sign_ins(graph, restart or window, user=run.user_id,
+                                                  resume_from=resume,
+                                                  split_on_timeout=not record.pages):
+                    restart = None
+                    n = len(record.pages)
+                    ref, body = put_page(evidence, page_name(run.run_id, record.slice_id, n),
+                                         page.body)
+                    decoded = decode_page(body) if body is not page.body else None
+                    rows = decoded.value if decoded else page.sign_ins
+                    next_link = decoded.next_link if decoded else page.next_link
+                    record = _append_page(tables, record, n, ref, next_link, len(rows))
+                    fetched[n] = rows
+                    on_page()
+                    if decoded is not None and next_link is not None:
+                        adopted = True  # continue from the adopted page's own link
+                        break
+            except GraphError as exc:
+                if resume is None or exc.status != 400:
+                    raise
+                restart = unread_part(evidence, record, fetched)
+                event("fetch.skiptoken_expired", restartEnd=restart.end.isoformat())
+                continue
         if not adopted:
             break
     return record
@@ -87,16 +103,33 @@ def _append_page(tables: Tables, record: SliceRecord, n: int, ref: EvidenceRef,
     return tables.change_slice(record.run_id, record.slice_id, add)
 
 
+def unread_part(evidence: EvidenceStore, record: SliceRecord,
+                fetched: dict[int, list[SignIn]]) -> Window:
+    """Where to start again when a stored nextLink's skip token has expired (Graph answers
+    400): the slice from its start up to the oldest sign-in already stored (pages come newest
+    first). Sign-ins at that very moment are read again and dropped by id in `slice_rows`."""
+    rows = _page_rows(evidence, record.pages, fetched, len(record.pages) - 1)
+    oldest = min((s.created_date_time for s in rows), default=record.end)
+    return Window(start=record.start, end=min(oldest, record.end))
+
+
+def _page_rows(evidence: EvidenceStore, pages: list[EvidenceRef],
+               fetched: dict[int, list[SignIn]], n: int) -> list[SignIn]:
+    rows = fetched.get(n)
+    return rows if rows is not None else decode_page(evidence.read_evidence(pages[n])).value
+
+
 def slice_rows(evidence: EvidenceStore, pages: list[EvidenceRef],
                fetched: dict[int, list[SignIn]]) -> Iterator[ShardRow]:
-    """Every sign-in of the slice's pages: those fetched now from memory, the others re-read
-    from evidence (hash-checked)."""
-    for n, ref in enumerate(pages):
-        rows = fetched.get(n)
-        if rows is None:
-            rows = decode_page(evidence.read_evidence(ref)).value
-        for sign_in in rows:
-            yield n, sign_in
+    """Every sign-in of the slice's pages once (a restart after an expired skip token reads
+    some twice): those fetched now from memory, the others re-read from evidence
+    (hash-checked)."""
+    seen: set[str] = set()
+    for n in range(len(pages)):
+        for sign_in in _page_rows(evidence, pages, fetched, n):
+            if sign_in.id not in seen:
+                seen.add(sign_in.id)
+                yield n, sign_in
 
 
 def write_shard(services: Services, record: SliceRecord, fetched: dict[int, list[SignIn]]
@@ -120,3 +153,41 @@ def fetch_slice(services: Services, run: RunRecord, record: SliceRecord,
     event("fetch.slice_done", sliceId=record.slice_id, pages=len(record.pages),
           rows=record.rows, users=users)
     return record
+
+
+def split_slice(services: Services, record: SliceRecord) -> list[str]:
+    """Replace a slice whose query Graph could not answer in time by its two halves: their
+    records, the run's slice list, the slice marked `split`, one message per half. Each step is
+    idempotent, so a redelivery after a crash finishes the job. [] when it cannot be split
+    (pages already stored, or the slice is already short)."""
+    if record.pages or record.end - record.start < MIN_SPLIT * 2:
+        return []
+    tables = Tables.of(services.store)
+    middle = record.start + (record.end - record.start) / 2
+    middle = middle.replace(microsecond=0)
+    halves = {f"{record.slice_id}a": (record.start, middle - timedelta(microseconds=1)),
+              f"{record.slice_id}b": (middle, record.end)}
+    for slice_id, (start, end) in halves.items():
+        tables.slices.create(SliceRecord(run_id=record.run_id, slice_id=slice_id, start=start,
+                                         end=end))
+
+    def swap(run: RunRecord) -> RunRecord:
+        if record.slice_id not in run.slice_ids:
+            return run
+        at = run.slice_ids.index(record.slice_id)
+        ids = [*run.slice_ids[:at], *halves, *run.slice_ids[at + 1:]]
+        return replace(run, slice_ids=ids)
+
+    tables.change_run(record.run_id, swap)
+    tables.change_slice(record.run_id, record.slice_id,
+                        lambda r: replace(r, status="split", split_into=list(halves)))
+    send_halves(services, record.run_id, list(halves))
+    event("fetch.slice_split", halves=list(halves), start=record.start.isoformat(),
+          end=record.end.isoformat())
+    return list(halves)
+
+
+def send_halves(services: Services, run_id: str, slice_ids: list[str]) -> None:
+    for slice_id in slice_ids:
+        services.store.queues.send(services.store.names.signin_slices,
+                                   FetchSlice(run_id=run_id, slice_id=slice_id))

@@ -35,6 +35,7 @@ from shared.pipeline.approval_mail import mail_html, report_url
 from shared.pipeline.records import RunRecord, VerdictRecord
 from shared.pipeline.runs import Tables
 from shared.pipeline.scoring import ScoringContext, UserEvidence, stored_context
+from shared.remediation_plan import summary as remediation_summary
 from shared.services import Services
 from shared.store import EvidenceRef
 
@@ -164,6 +165,10 @@ def approval_payload(run: RunRecord, users: Sequence[UserVerdict],
             "verdict": u.verdict, "privileged": u.privileged, "gotIn": u.got_in,
             "reasons": u.reasons, "proposedActions": u.proposed_actions,
             "mailHtml": mail_html(u, run.run_id, link),
+            # What the approver reads: which steps run here, which need a role, which must be
+            # done on-premises (only those that run here are in proposedActions).
+            "remediation": [msgspec.to_builtins(step) for step in u.remediation],
+            "remediationNote": remediation_summary(u.remediation),
         } for u in flagged],
     }
 

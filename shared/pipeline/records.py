@@ -18,7 +18,7 @@ from shared.store import EvidenceRef, QueueMessage
 
 RunKind = Literal["scheduled", "tenant", "privileged", "user"]
 RunStatus = Literal["fetching", "scoring", "finalizing", "complete", "partial", "failed"]
-SliceStatus = Literal["pending", "done", "failed"]
+SliceStatus = Literal["pending", "done", "failed", "split"]
 
 
 class RunRecord(msgspec.Struct, kw_only=True):
@@ -75,6 +75,7 @@ class SliceRecord(msgspec.Struct, kw_only=True):
     rows: int = 0
     attempts: int = 0
     last_error: str | None = None
+    split_into: list[str] = msgspec.field(default_factory=list)  # halves fetched instead
 
 
 def slice_keys(record: SliceRecord) -> tuple[str, str]:
@@ -107,7 +108,7 @@ RemediationAction = Literal[
 
 class ActionResult(msgspec.Struct, rename="camel", frozen=True):
     action: RemediationAction
-    outcome: Literal["done", "failed", "not-permitted", "refused"]
+    outcome: Literal["done", "failed", "not-permitted", "refused", "needs-role", "on-premises"]
     status: int = 0
     graph_code: str | None = None
     message: str = ""

@@ -20,12 +20,20 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 import msgspec
+from msgspec.structs import replace
 
 from shared.analysis import roles_of, score_user
 from shared.baseline import BaselineProfile, build_profile, update_profile
 from shared.detect.context import DetectionContext, TenantSignals, TenantSignalsBuilder
 from shared.errors import GraphError
-from shared.graph import privileged_role_members, risk_detections, risky_users, stream_sign_ins
+from shared.graph import (
+    DirectoryResult,
+    privileged_role_members,
+    risk_detections,
+    risky_users,
+    stream_sign_ins,
+    synced_users,
+)
 from shared.logs import event
 from shared.model import (
     DataSource,
@@ -39,6 +47,7 @@ from shared.model import (
 from shared.pipeline.fetch import decode_shard_row
 from shared.pipeline.records import RunRecord, VerdictRecord
 from shared.pipeline.runs import Tables
+from shared.remediation_plan import apply_plan, needs_facts
 from shared.risk_inventory import RiskySignIns
 from shared.services import Services
 from shared.store import (
@@ -205,6 +214,7 @@ class UserInput(msgspec.Struct, kw_only=True):
     pages: list[EvidenceRef]
     baseline: BaselineRecord | None = None
     history: list[SignIn] | None = None
+    history_error: str | None = None  # why the history could not be read, when it could not
 
     def profile(self) -> tuple[BaselineProfile | None, str]:
         """The baseline to score against, and how it was obtained (for the evidence)."""
@@ -213,6 +223,8 @@ class UserInput(msgspec.Struct, kw_only=True):
         if self.history:
             return build_profile(self.history), (
                 f"built from {len(self.history)} sign-ins fetched for this user")
+        if self.history_error:
+            return None, f"none: the user's history could not be read ({self.history_error})"
         return None, "none"
 
 
@@ -261,7 +273,8 @@ def score(services: Services, context: ScoringContext, context_ref: EvidenceRef 
     store = services.store
     run_id = context.run_id
     existing = stored_verdicts(store, run_id, [u.user_id for u in users])
-    bundles = [assess(context, context_ref, u) for u in users if u.user_id not in existing]
+    bundles = plan_remediation(services, [assess(context, context_ref, u) for u in users
+                                          if u.user_id not in existing])
     with ThreadPoolExecutor(max_workers=EVIDENCE_WRITERS) as pool:
         refs = list(pool.map(lambda b: store.evidence.put_evidence(
             user_bundle_name(run_id, b.user_id), msgspec.json.encode(b), content_type=JSON),
@@ -277,6 +290,26 @@ def score(services: Services, context: ScoringContext, context_ref: EvidenceRef 
                 now=context.window.end))
             for u in users if u.baseline is None or u.baseline.last_run_id != run_id)
     return [verdicts[u.user_id] for u in users]
+
+
+def plan_remediation(services: Services, bundles: list[UserEvidence]) -> list[UserEvidence]:
+    """Each verdict's remediation as Graph will carry it out: a synced user's or (without a
+    higher role) an administrator's disable and reset are named, not proposed."""
+    wanted = [b.user_id for b in bundles if needs_facts(b.verdict)]
+    synced: set[str] = set()
+    if wanted:
+        async def read() -> DirectoryResult[set[str]]:
+            async with services.graph() as graph:
+                return await synced_users(graph, wanted)
+
+        found = asyncio.run(read())
+        if not found.available:
+            event("score.sync_state_unavailable", reason=found.reason, detail=found.detail)
+        synced = found.value
+    roles = services.settings.remediator_directory_roles
+    return [replace(b, verdict=apply_plan(b.verdict, synced=b.user_id.lower() in synced,
+                                          remediator_roles=roles))
+            if needs_facts(b.verdict) else b for b in bundles]
 
 
 # --- one batch ------------------------------------------------------------------------------
@@ -296,11 +329,13 @@ def stored_baselines(store: Store, user_ids: Sequence[str]) -> dict[str, Baselin
 
 
 async def fetch_histories(services: Services, user_ids: Sequence[str], before: datetime
-                          ) -> dict[str, list[SignIn]]:
-    """Each user's own sign-ins over the retention period before the window (per-user query)."""
+                          ) -> tuple[dict[str, list[SignIn]], dict[str, str]]:
+    """Each user's own sign-ins over the retention period before the window (per-user query,
+    paced by the tenant's shared sign-in budget); and why, for those that could not be read."""
     window = Window(start=before - timedelta(days=HISTORY_DAYS),
                     end=before - timedelta(microseconds=1))
     found: dict[str, list[SignIn]] = {}
+    failed: dict[str, str] = {}
     async with services.graph() as graph:
         for user_id in user_ids:
             rows: list[SignIn] = []
@@ -309,9 +344,10 @@ async def fetch_histories(services: Services, user_ids: Sequence[str], before: d
                     rows.extend(page.sign_ins)
             except GraphError as exc:
                 event("score.history_unavailable", userId=user_id, reason=exc.message)
+                failed[user_id] = exc.message[:300]
                 continue
             found[user_id] = rows
-    return found
+    return found, failed
 
 
 def score_batch(services: Services, run: RunRecord, context: ScoringContext,
@@ -323,15 +359,16 @@ def score_batch(services: Services, run: RunRecord, context: ScoringContext,
     rows = reader.rows_for_users(user_ids)
     profiles = stored_baselines(store, user_ids)
     missing = [u for u in user_ids if u not in profiles][:HISTORY_FETCHES_PER_BATCH]
-    histories = asyncio.run(fetch_histories(services, missing, run.window_start)) \
-        if missing else {}
+    histories, unread = asyncio.run(fetch_histories(services, missing, run.window_start)) \
+        if missing else ({}, {})
     users = []
     for user_id in user_ids:
         timeline, pages = _timeline(rows.get(user_id, []), slice_pages, reader, user_id)
         if timeline:
             users.append(UserInput(user_id=user_id, timeline=timeline, pages=pages,
                                    baseline=profiles.get(user_id),
-                                   history=histories.get(user_id)))
+                                   history=histories.get(user_id),
+                                   history_error=unread.get(user_id)))
     return score(services, context, context_ref, users)
 
 

@@ -24,6 +24,7 @@ from msgspec.structs import replace
 
 from shared.analysis import roles_of
 from shared.errors import GraphUnavailable, InputError, NotFoundError, SigninReviewError
+from shared.graph.signins import WindowTooSlow
 from shared.logs import bound, event
 from shared.model import DataSource
 from shared.pipeline import fetch, finalize, scoring
@@ -100,12 +101,19 @@ def _fetch_slice(services: Services, body: bytes, dequeue_count: int) -> None:
             except GraphUnavailable as exc:
                 _settle_slice(services, tables, message, failure=_unavailable(exc))
                 return
+            except WindowTooSlow as exc:
+                if fetch.split_slice(services, record):
+                    return
+                _record_slice_error(tables, message, exc.message, dequeue_count)
+                raise
             except SigninReviewError as exc:
                 _record_slice_error(tables, message, exc.message, dequeue_count)
                 raise
             tables.change_slice(message.run_id, message.slice_id,
                                 lambda r: replace(r, status="done"))
             _settle_slice(services, tables, message)
+        elif record.status == "split":  # a redelivery after a split: its halves go on
+            fetch.send_halves(services, message.run_id, record.split_into)
         else:  # a redelivery after the slice settled: make sure fan-in happened
             failure = (record.last_error or "failed") if record.status == "failed" else None
             _settle_slice(services, tables, message, failure=failure)

@@ -19,6 +19,7 @@ RUNS_TABLE = "runs"
 VERDICTS_TABLE = "verdicts"
 BASELINES_TABLE = "baselines"
 REMEDIATIONS_TABLE = "remediations"
+GRAPH_BUDGET_TABLE = "graphbudget"
 
 SIGNIN_SLICES_QUEUE = "signin-slices"
 RUN_READY_QUEUE = "run-ready"
@@ -81,6 +82,12 @@ class ResourceNames(msgspec.Struct, frozen=True):
     @property
     def remediations(self) -> str:
         return self._named(REMEDIATIONS_TABLE)
+
+    @property
+    def graph_budget(self) -> str:
+        """Graph's request budget shared by every instance (created on first use; holds
+        timestamps only, so it stays out of `tables()`)."""
+        return self._named(GRAPH_BUDGET_TABLE)
 
     @property
     def signin_slices(self) -> str:

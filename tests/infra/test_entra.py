@@ -15,6 +15,7 @@ READER = {
     "Directory.Read.All",
     "IdentityRiskyUser.Read.All",
     "IdentityRiskEvent.Read.All",
+    "RoleEligibilitySchedule.Read.Directory",
 }
 REMEDIATOR = {
     "User.RevokeSessions.All",

@@ -22,6 +22,10 @@ SAFE_DEFAULTS = {
     "SCORING_BATCH_USERS": "work split; tuning, not environment",
     "STORAGE_NAME_PREFIX": "test isolation only; empty in Azure",
     "WEBSITE_AUTH_ENABLED": "set by App Service itself when site-auth.bicep turns sign-in on",
+    "GRAPH_LOCAL_REMEDIATOR_TOKEN": "only for the local Graph emulator; must stay unset in Azure",
+    "ADHOC_SYNC_SECONDS": "200 s, below the platform's 230 s HTTP limit",
+    "REMEDIATOR_DIRECTORY_ROLES": "User Administrator, the role the post-deploy step assigns; "
+                                  "set with the role (docs/deploy.md)",
 }
 
 # Settings the Functions host or the platform reads, not shared/config.py.

@@ -10,9 +10,18 @@ from typing import Any
 import msgspec
 
 from shared.api.remediation import remediations_table
+from shared.model import PlannedStep
 from shared.pipeline.records import ActionResult, RemediationRecord
 from shared.store import EvidenceRef, remediation_name
-from tests.fixtures.api import ADMIN, ALICE, ApiClient, new_run_id, overwrite_blob, seed_verdict
+from tests.fixtures.api import (
+    ADMIN,
+    ALICE,
+    BOB,
+    ApiClient,
+    new_run_id,
+    overwrite_blob,
+    seed_verdict,
+)
 
 
 def approval(run_id: str, user_id: str = ALICE, **changes: Any) -> dict[str, Any]:
@@ -234,3 +243,43 @@ def test_evidence_ref_round_trips_in_answers(api: ApiClient) -> None:
     record = api.remediate(approval(run_id, actions=["revokeSessions"])).json()
     checked = [msgspec.convert(r, EvidenceRef) for r in record["evidenceChecked"]]
     assert checked[0] == verdict.evidence
+
+
+# --- what Graph will carry out (REFERENCE.md, "What real tenants do") ------------------------
+
+def test_admin_disable_without_a_higher_role_is_named_not_sent(api: ApiClient) -> None:
+    run_id = new_run_id()
+    seed_verdict(api.services, run_id, ADMIN, upn="admin@contoso.com", privileged=True)
+    record = api.remediate(approval(run_id, ADMIN, actions=["disableAccount",
+                                                            "revokeSessions"])).json()
+    outcomes = {r["action"]: r for r in record["results"]}
+    assert outcomes["disableAccount"]["outcome"] == "needs-role"
+    assert "Privileged Authentication Administrator" in outcomes["disableAccount"]["message"]
+    assert outcomes["revokeSessions"]["outcome"] == "done"
+    assert record["status"] == "partial"
+    assert [c["method"] for c in api.graph.remediation_calls] == ["POST"]  # no PATCH was sent
+    assert api.graph.user(ADMIN)["accountEnabled"] is True  # type: ignore[index]
+
+
+def test_synced_user_reset_is_on_premises_not_sent(api: ApiClient) -> None:
+    run_id = new_run_id()
+    steps = [PlannedStep("revokeSessions", "will-run"),
+             PlannedStep("forcePasswordReset", "on-premises", "in on-premises AD")]
+    seed_verdict(api.services, run_id, ALICE, remediation=steps)
+    record = api.remediate(approval(run_id, ALICE, actions=["forcePasswordReset",
+                                                            "revokeSessions"])).json()
+    outcomes = {r["action"]: r["outcome"] for r in record["results"]}
+    assert outcomes == {"forcePasswordReset": "on-premises", "revokeSessions": "done"}
+    assert [c["method"] for c in api.graph.remediation_calls] == ["POST"]
+
+
+def test_graph_refusing_a_synced_user_says_on_premises(api: ApiClient) -> None:
+    run_id = new_run_id()
+    seed_verdict(api.services, run_id, BOB, upn="o'brien@contoso.com")  # verdict did not know
+    api.graph.load(users=[{"id": BOB, "userPrincipalName": "o'brien@contoso.com",
+                           "accountEnabled": True, "onPremisesSyncEnabled": True}])
+    record = api.remediate(approval(run_id, BOB, actions=["disableAccount"])).json()
+    (result,) = record["results"]
+    assert (result["outcome"], result["status"], result["graphCode"]) == \
+        ("on-premises", 400, "Request_BadRequest")
+    assert record["status"] == "failed"

@@ -217,3 +217,32 @@ def test_approver_report_needs_the_platform_sign_in(api: ApiClient) -> None:
     assert answer.status == 200 and answer.body == html
     assert "default-src 'none'" in answer.headers["Content-Security-Policy"]
     assert get(new_run_id(), signed_in).status == 404
+
+
+def test_one_user_review_that_outlasts_its_budget_answers_202(
+    api: ApiClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Azure cuts HTTP answers off at 230 s; a review Graph keeps waiting (slow queries, a busy
+    budget) answers 202 with where to watch it before then, and finishes on its own."""
+    import time
+
+    pytest.importorskip("shared.pipeline.adhoc")
+    services = api.services
+    monkeypatch.setattr(services, "settings", replace(services.settings,
+                                                      adhoc_sync_seconds=0.5))
+    api.graph.configure(delay_s=3.0)  # every Graph answer takes 3 s: the budget is spent first
+    answer = review(api, {"user": BOB, "lookbackHours": 24, "ticketId": "INC-11"})
+    assert answer.status_code == 202, answer.json()
+    body = answer.json()
+    assert body["runId"].startswith("user-") and body["status"] == "fetching"
+    assert answer.headers["location"] == api.server.base_url + body["statusUrl"]
+    api.graph.configure(delay_s=0.0)
+    deadline = time.monotonic() + 300  # a hang guard, not a timing assumption
+    run: dict[str, Any] = {}
+    while run.get("status") != "complete" and time.monotonic() < deadline:
+        time.sleep(0.5)
+        watched = api.call("GET", body["statusUrl"], check=False)
+        run = watched.json() if watched.status_code == 200 else {}  # 404 until it is written
+    assert run["status"] == "complete" and run["ticketId"] == "INC-11"
+    verdict = api.call("GET", run["links"]["user"])
+    assert verdict.status_code == 200 and verdict.json()["userId"] == BOB

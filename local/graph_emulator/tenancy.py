@@ -1,0 +1,181 @@
+"""What real tenants do that an emulator easily misses: licence tiers, the two kinds of 403 on
+signIns and on Identity Protection, lower-case nextLinks, fractional Retry-After, slow queries,
+expired skip tokens, the UPNs sign-ins carry, and the remediation Graph refuses.
+
+Each behaviour is a switch (`faults.Switches`) and traces to a public source:
+
+- nextLink casing: the signIns "List" examples request `/auditLogs/signIns` and answer with
+  `@odata.nextLink` `.../auditLogs/signins?...&$skiptoken=...`
+  (https://learn.microsoft.com/en-us/graph/api/signin-list, "Response" of example 1).
+- Fractional Retry-After (`Retry-After: 2.128`) and the `TooManyRequests` body:
+  https://learn.microsoft.com/en-us/graph/throttling ("Sample response").
+- Licence 403 `Authentication_RequestFromNonPremiumTenantOrB2CTenant` on signIns without P1/P2
+  (signin-list "Permissions" note), reported intermittently to tenants holding P1/P2:
+  https://github.com/microsoftgraph/microsoft-graph-docs/issues/11986 and
+  https://github.com/microsoftgraph/microsoft-graph-docs/issues/14120.
+- Missing AuditLog.Read.All: 403 `Authentication_MSGraphPermissionMissing` "Application missing
+  MSGraph API 'Read all audit log data' permission" (REFERENCE.md, checked against public threads).
+- Identity Protection's 403s both say `Forbidden`; the message tells licence from permission
+  (https://learn.microsoft.com/en-us/graph/api/resources/identityprotection-overview, licensing;
+  REFERENCE.md). riskDetections need P1 or P2, riskyUsers P2: a P1 tenant reads detections only.
+- Slow filtered signIns queries run up to ~300 s and then fail with 504; skip tokens expire (400)
+  (https://learn.microsoft.com/en-us/graph/api/signin-list, REFERENCE.md).
+- Sign-ins store userPrincipalName in lower case; a guest's carry the home UPN, not the `#EXT#`
+  form (https://learn.microsoft.com/en-us/entra/identity/monitoring-health/
+  concept-sign-ins, REFERENCE.md).
+- Remediation: an app changing accountEnabled or passwordProfile of an administrator needs a
+  higher-privileged directory role, else 403 `Authorization_RequestDenied`
+  (https://learn.microsoft.com/en-us/graph/api/resources/users#who-can-perform-sensitive-actions);
+  synced (on-premises mastered) users answer 400 `Request_BadRequest` (REFERENCE.md).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from local.graph_emulator.responses import GraphFault
+
+if TYPE_CHECKING:
+    from local.graph_emulator.faults import Switches
+
+TIERS = ("P2", "P1")
+TENANCY_SWITCHES = frozenset({
+    "tier", "lowercase_next_link", "fractional_retry_after", "flaky_licence_next",
+    "audit_log_permission", "slow_query_hours", "expire_skiptokens", "lowercase_upns",
+    "caller_roles",
+})
+
+LICENCE_CODE = "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
+LICENCE_MESSAGE = "Neither tenant is B2C or tenant doesn't have premium license"
+AUDIT_PERMISSION_CODE = "Authentication_MSGraphPermissionMissing"
+AUDIT_PERMISSION_MESSAGE = "Application missing MSGraph API 'Read all audit log data' permission"
+IP_LICENCE_MESSAGE = "Your tenant is not licensed for this feature."
+IP_PERMISSION_MESSAGE = ("You cannot perform the requested operation, required scopes are "
+                         "missing in the token.")
+DENIED_MESSAGE = "Insufficient privileges to complete the operation."
+SYNCED_MESSAGE = ("Unable to update the specified properties for on-premises mastered Directory "
+                  "Sync objects or objects currently undergoing migration.")
+# Properties only a higher-privileged role may change on an administrator, and only on-premises
+# AD may change on a synced user.
+SENSITIVE = frozenset({"accountEnabled", "passwordProfile"})
+# Roles that may change sensitive properties of any administrator (users#who-can-...).
+ADMIN_CHANGERS = frozenset({"global administrator", "privileged authentication administrator"})
+
+
+def tenancy_value(name: str, value: Any) -> Any:
+    """A switch value checked and converted; ValueError when it makes no sense."""
+    if name == "tier":
+        if value not in TIERS:
+            raise ValueError(f"tier must be one of {', '.join(TIERS)}, got {value!r}")
+        return value
+    if name in ("flaky_licence_next", "expire_skiptokens"):
+        return max(0, int(value))
+    if name == "slow_query_hours":
+        return None if value is None else max(0.0, float(value))
+    if name == "caller_roles":
+        return tuple(str(role) for role in value or ())
+    return bool(value)
+
+
+def licence_fault() -> GraphFault:
+    return GraphFault(403, LICENCE_CODE, LICENCE_MESSAGE)
+
+
+def identity_protection_fault(*, licence: bool) -> GraphFault:
+    return GraphFault(403, "Forbidden", IP_LICENCE_MESSAGE if licence else IP_PERMISSION_MESSAGE)
+
+
+def tier_refuses(switches: Switches, rel: str) -> bool:
+    """riskyUsers (and confirmCompromised) need P2; a P1 tenant still reads risk detections."""
+    return switches.tier == "P1" and rel.startswith("identityprotection/riskyusers")
+
+
+def audit_log_fault(switches: Switches) -> GraphFault | None:
+    if not switches.audit_log_permission:
+        return GraphFault(403, AUDIT_PERMISSION_CODE, AUDIT_PERMISSION_MESSAGE)
+    return None
+
+
+def retry_after(wait_s: float, switches: Switches) -> str:
+    """Whole seconds (rounded up), or Graph's fractional form when the switch asks for it."""
+    if switches.fractional_retry_after:
+        return f"{max(0.001, wait_s):.3f}"
+    return str(max(1, -int(-wait_s // 1)))
+
+
+def fractional(fault: GraphFault, switches: Switches) -> GraphFault:
+    """An injected 429's Retry-After in Graph's fractional form (a quarter second)."""
+    if switches.fractional_retry_after and "Retry-After" in fault.headers:
+        fault.headers["Retry-After"] = retry_after(0.25, switches)
+    return fault
+
+
+def window_hours(filter_text: str | None) -> float | None:
+    """The span of a `createdDateTime ge X and createdDateTime le Y` filter, in hours."""
+    if not filter_text:
+        return None
+    bounds: dict[str, datetime] = {}
+    words = filter_text.replace("(", " ").replace(")", " ").split()
+    for i, word in enumerate(words[:-2]):
+        if word.lower() == "createddatetime" and words[i + 1] in ("ge", "gt", "le", "lt"):
+            try:
+                moment = datetime.fromisoformat(words[i + 2].replace("Z", "+00:00"))
+            except ValueError:
+                continue
+            bounds["lower" if words[i + 1] in ("ge", "gt") else "upper"] = moment
+    if len(bounds) < 2:
+        return None
+    return (bounds["upper"] - bounds["lower"]).total_seconds() / 3600
+
+
+def slow_query_fault(switches: Switches, filter_text: str | None) -> GraphFault | None:
+    """504 for a signIns query over a window longer than `slow_query_hours` (a query without
+    time bounds counts as long)."""
+    limit = switches.slow_query_hours
+    if limit is None:
+        return None
+    hours = window_hours(filter_text)
+    if hours is not None and hours <= limit:
+        return None
+    return GraphFault(504, "UnknownError", "Service issue: the request timed out upstream.")
+
+
+def as_tenant_sends(page: dict[str, Any], switches: Switches) -> dict[str, Any]:
+    """A signIns page as a real tenant words it: nextLink path `auditLogs/signins`, UPNs as
+    the log stores them."""
+    link = page.get("@odata.nextLink")
+    if switches.lowercase_next_link and isinstance(link, str):
+        page["@odata.nextLink"] = link.replace("/auditLogs/signIns?", "/auditLogs/signins?", 1)
+    if switches.lowercase_upns:
+        page["value"] = [sign_in_as_stored(row) for row in page["value"]]
+    return page
+
+
+def home_upn(upn: str) -> str:
+    """`adele_fabrikam.com#EXT#@contoso.onmicrosoft.com` -> `adele@fabrikam.com`."""
+    local, marker, _ = upn.partition("#EXT#")
+    if not marker or "_" not in local:
+        return upn.lower()
+    name, _, domain = local.rpartition("_")
+    return f"{name}@{domain}".lower()
+
+
+def sign_in_as_stored(row: dict[str, Any]) -> dict[str, Any]:
+    """A sign-in with the UPN Graph keeps in the log: lower case, a guest's home UPN."""
+    upn = row.get("userPrincipalName")
+    if not isinstance(upn, str):
+        return row
+    return {**row, "userPrincipalName": home_upn(upn)}
+
+
+def remediation_refusal(switches: Switches, user: dict[str, Any], body: Any,
+                        admin: bool) -> GraphFault | None:
+    """Graph's answer to a PATCH of sensitive properties it will not carry out, or None."""
+    if not isinstance(body, dict) or not SENSITIVE & set(body):
+        return None
+    if user.get("onPremisesSyncEnabled") is True:
+        return GraphFault(400, "Request_BadRequest", SYNCED_MESSAGE)
+    if admin and not ADMIN_CHANGERS & {role.lower() for role in switches.caller_roles}:
+        return GraphFault(403, "Authorization_RequestDenied", DENIED_MESSAGE)
+    return None

@@ -1,0 +1,155 @@
+"""The Monday run in a tenant that behaves as real ones do (REFERENCE.md, "What real tenants
+do"): lower-case nextLinks that a redelivered slice resumes from, fractional Retry-After, one
+transient licence 403, a query Graph cannot answer in time, a PIM-eligible administrator and a
+synced user; the run ends `complete` with the ground truth's verdicts and remediation proposed
+exactly as Graph would carry it out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from local.approvals import ApprovalInbox
+from local.graph_emulator import GraphEmulator
+from local.graph_emulator.tenant_data import INTERACTIVE, epoch, sign_in_event_types
+from local.runner import QueueRunner
+from local.tenant import Tenant
+from shared.pipeline import fetch
+from shared.pipeline.learn import learn
+from shared.pipeline.records import RunRecord
+from shared.pipeline.runs import Tables
+from shared.services import Services
+from tests.e2e.test_pipeline_faults import mismatches
+
+
+def scenario_user(tenant: Tenant, scenario: str) -> str:
+    return next(u for u, e in tenant.ground_truth.items() if e.scenario == scenario)
+
+
+def fail_after_two_pages(monkeypatch: pytest.MonkeyPatch, graph: GraphEmulator,
+                         **faults: Any) -> None:
+    """Switch `faults` on (for signIns) once the fetch has stored its second page."""
+    stored = 0
+    real_put_page = fetch.put_page
+
+    def put_page(*args: Any) -> Any:
+        nonlocal stored
+        stored += 1
+        if stored == 2:
+            graph.configure(fail_path="/v1.0/auditLogs/signIns", **faults)
+        return real_put_page(*args)
+
+    monkeypatch.setattr(fetch, "put_page", put_page)
+
+
+def completed_run(services: Services, tenant: Tenant) -> tuple[QueueRunner, RunRecord]:
+    """Fire the timer, drain the queues: the run, complete, with the ground truth's verdicts."""
+    runner = QueueRunner(services)
+    runner.fire_timer()
+    runner.drain()
+    (run,) = Tables.of(services.store).runs.query("RowKey eq 'run'")
+    assert run.status == "complete", (run.slices_failed, runner.failures)
+    assert not mismatches(services, tenant, run.run_id)
+    return runner, run
+
+
+def real_tenant(graph: GraphEmulator, tenant: Tenant, *, eligible: str, synced: str) -> None:
+    """The sample tenant with one admin's role PIM-eligible instead of active, one user synced
+    from on-premises AD."""
+    active = [a for a in tenant.role_assignments if a["principalId"] != eligible]
+    pim = [a for a in tenant.role_assignments if a["principalId"] == eligible]
+    users = [{**u, "onPremisesSyncEnabled": True} if u["id"] == synced else u
+             for u in tenant.users]
+    assert pim and len(users) == len(tenant.users)
+    graph.load(sign_ins=tenant.sign_ins, users=users, risky_users=tenant.risky_users,
+               risk_detections=tenant.risk_detections, role_assignments=active,
+               role_eligibilities=pim)
+
+
+def test_real_tenant_run_completes_with_graph_s_own_remediation(
+    pipeline_services: Callable[..., Services], sample_tenant: Tenant, graph: GraphEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    admin = scenario_user(sample_tenant, "privileged_thin_anomaly")
+    synced = scenario_user(sample_tenant, "new_country_success")
+    with ApprovalInbox() as inbox:
+        services = pipeline_services(sample_tenant, GRAPH_PAGE_SIZE="20", SLICE_HOURS="72",
+                                     GRAPH_RETRY_BUDGET="1", APPROVAL_WEBHOOK_URL=inbox.url)
+        learn(services, until=sample_tenant.window.start)  # no history fetches later
+        real_tenant(graph, sample_tenant, eligible=admin, synced=synced)
+        graph.reset()
+        graph.configure(flaky_licence_next=1, fractional_retry_after=True, fail_next=[429],
+                        fail_path="/v1.0/auditLogs/signIns")
+        # Graph fails once two pages are in evidence: a redelivery resumes from the stored link
+        fail_after_two_pages(monkeypatch, graph, fail_next=(503,) * 4)
+        runner, run = completed_run(services, sample_tenant)
+    calls = [c for c in graph.calls if c["path"].lower() == "/v1.0/auditlogs/signins"]
+    statuses = [c["status"] for c in calls]
+    assert sorted(statuses[:3]) == [200, 403, 429]  # licence 403 asked again, 429 waited out
+    assert 503 in statuses and runner.failures  # a delivery failed mid-slice ...
+    resumed = [c for c in calls if "$skiptoken" in c["query"]]
+    assert resumed and Tables.of(services.store).slice(run.run_id, "s000").status == "done"
+
+    verdicts = {v.user_id: v for v in Tables.of(services.store).verdicts
+                .query_partition(run.run_id)}
+    assert verdicts[admin].privileged and verdicts[admin].verdict == "high"
+    assert "Global Administrator (eligible)" in " ".join(verdicts[admin].detail.reasons)
+    (request,) = inbox.requests
+    offered = {v["userId"]: v for v in request["verdicts"]}
+    steps = {s["action"]: s["status"] for s in offered[admin]["remediation"]}
+    assert steps["revokeSessions"] == "will-run"
+    assert steps["forcePasswordReset"] == "needs-role"  # the remediator is a User Administrator
+    assert "forcePasswordReset" not in offered[admin]["proposedActions"]
+    assert "needs the remediator to hold" in offered[admin]["remediationNote"]
+    synced_steps = {s["action"]: s["status"] for s in offered[synced]["remediation"]}
+    assert synced_steps["forcePasswordReset"] == "on-premises"
+    assert offered[synced]["proposedActions"][0] == "revokeSessions"
+    assert "forcePasswordReset" not in offered[synced]["proposedActions"]
+    assert "on-premises AD" in offered[synced]["remediationNote"]
+    for user_id, verdict in offered.items():  # nothing offered that Graph would refuse
+        if user_id not in (admin, synced) and not verdict["privileged"]:
+            assert all(s["status"] == "will-run" for s in verdict["remediation"])
+
+
+def test_slices_graph_cannot_answer_in_time_are_fetched_as_halves(
+    pipeline_services: Callable[..., Services], sample_tenant: Tenant, graph: GraphEmulator,
+) -> None:
+    services = pipeline_services(sample_tenant, SLICE_HOURS="24")
+    learn(services, until=sample_tenant.window.start)
+    graph.configure(slow_query_hours=6)  # a day's query times out (504); six hours answer
+    runner, run = completed_run(services, sample_tenant)
+    assert set(run.slices_done) == set(run.slice_ids)
+    for slice_id in run.slice_ids:  # 24 h slices split down to what Graph answers: 6 h
+        fetched = Tables.of(services.store).slice(run.run_id, slice_id)
+        assert fetched.end - fetched.start <= timedelta(hours=6)
+        assert fetched.status == "done"
+    split = Tables.of(services.store).slice(run.run_id, "s000")
+    assert split.status == "split" and split.split_into == ["s000a", "s000b"]
+    statuses = [c["status"] for c in graph.calls if "signins" in c["path"].lower()]
+    assert 504 in statuses and not runner.failures
+
+
+def test_an_expired_skip_token_restarts_after_what_is_stored(
+    pipeline_services: Callable[..., Services], sample_tenant: Tenant, graph: GraphEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Graph's skip tokens expire (400): a redelivered slice whose stored nextLink has expired
+    asks again for the part of the slice older than what it stored, and counts nobody twice."""
+    services = pipeline_services(sample_tenant, GRAPH_PAGE_SIZE="20", SLICE_HOURS="72",
+                                 GRAPH_RETRY_BUDGET="0")
+    learn(services, until=sample_tenant.window.start)
+    graph.reset()
+    # The delivery fails on page 3; by the redelivery the stored link's skip token has expired
+    fail_after_two_pages(monkeypatch, graph, fail_next=(503,), expire_skiptokens=1)
+    runner, run = completed_run(services, sample_tenant)
+    statuses = [c["status"] for c in graph.calls if "signins" in c["path"].lower()]
+    assert 503 in statuses and 400 in statuses and len(runner.failures) == 1
+    window = sample_tenant.window
+    expected = {s["id"] for s in sample_tenant.sign_ins
+                if INTERACTIVE in sign_in_event_types(s)
+                and window.start.timestamp() <= epoch(s["createdDateTime"])
+                <= window.end.timestamp()}
+    assert run.sign_ins == len(expected)  # every sign-in once, none twice

@@ -1,0 +1,257 @@
+"""What real tenants do that an emulator easily misses (REFERENCE.md), through the real
+msgraph-sdk client against the emulator's switches (sources cited in local/graph_emulator/
+tenancy.py): lower-case nextLinks, fractional Retry-After, the intermittent licence 403, the
+permission 403s, Identity Protection's two `Forbidden`s, P1-only tenants, slow queries, expired
+skip tokens, the UPNs sign-ins carry, PIM-eligible administrators, and remediation Graph
+refuses."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from local.graph_emulator import GraphEmulator
+from shared.errors import GraphError, GraphUnavailable
+from shared.graph import (
+    disable_account,
+    force_password_reset,
+    privileged_role_members,
+    revoke_sessions,
+    risk_detections,
+    risky_users,
+    stream_sign_ins,
+)
+from shared.graph.calls import retry_after_s
+from shared.graph.signins import WindowTooSlow, check_resume_link
+from shared.model import Window
+from tests.integration.test_graph_remediation import remediator
+from tests.integration.test_graph_remediation import run as act
+from tests.integration.test_graph_signins import WINDOW, collect, connection, ids, sign_in
+
+ADMIN = "ad000000-0000-4000-8000-0000000000a1"
+SYNCED = "5c000000-0000-4000-8000-0000000000b2"
+PLAIN = "91a10000-0000-4000-8000-0000000000c3"
+GUEST = "6e000000-0000-4000-8000-0000000000d4"
+GLOBAL_ADMIN = "62e90394-69f5-4237-9190-012177145e10"
+USERS = [
+    {"id": ADMIN, "userPrincipalName": "Root.Admin@contoso.com", "accountEnabled": True},
+    {"id": SYNCED, "userPrincipalName": "sam@contoso.com", "accountEnabled": True,
+     "onPremisesSyncEnabled": True},
+    {"id": PLAIN, "userPrincipalName": "pat@contoso.com", "accountEnabled": True},
+    {"id": GUEST, "userPrincipalName": "adele_fabrikam.com#EXT#@contoso.onmicrosoft.com",
+     "userType": "Guest", "accountEnabled": True},
+]
+
+
+def eligible(principal: str, role: str = GLOBAL_ADMIN) -> dict[str, Any]:
+    return {"id": f"el-{principal[:8]}", "principalId": principal, "roleDefinitionId": role,
+            "directoryScopeId": "/", "memberType": "Direct", "status": "Provisioned"}
+
+
+def active(principal: str, role: str = GLOBAL_ADMIN) -> dict[str, Any]:
+    return {"id": f"ra-{principal[:8]}", "principalId": principal, "roleDefinitionId": role,
+            "directoryScopeId": "/"}
+
+
+def in_run(coro_of: Any, graph: GraphEmulator, **env: str) -> Any:
+    async def go() -> Any:
+        async with connection(graph, **env) as g:
+            return await coro_of(g)
+    return asyncio.run(go())
+
+
+# --- paging ---------------------------------------------------------------------------------
+
+def test_next_links_say_signins_in_lower_case_and_resume(graph: GraphEmulator) -> None:
+    graph.load(sign_ins=[sign_in(i) for i in range(250)])
+    pages = asyncio.run(collect(connection(graph), page_size=100))
+    link = pages[0].next_link
+    assert link is not None and "/v1.0/auditLogs/signins?" in link  # as Graph's docs show
+    rest = asyncio.run(collect(connection(graph), resume_from=link))  # refused before the fix
+    assert ids(pages[:1]) + ids(rest) == [f"si-{i:07d}" for i in range(250)]
+
+
+def test_resume_link_check_ignores_case_but_not_the_host(graph: GraphEmulator) -> None:
+    g = connection(graph)
+    upper = graph.base_url.upper().replace("HTTP://", "http://") + "/v1.0/AUDITLOGS/SIGNINS?x=1"
+    assert check_resume_link(g, upper) == upper
+    for bad in (graph.base_url + "/v1.0/auditLogs/signInsX?x=1",
+                graph.base_url + "/v1.0/users?x=1",
+                "http://127.0.0.2:1/v1.0/auditLogs/signins?x=1",
+                graph.base_url.replace("http:", "https:") + "/v1.0/auditLogs/signins"):
+        with pytest.raises(Exception, match="resume link"):
+            check_resume_link(g, bad)
+    asyncio.run(g.aclose())
+
+
+def test_expired_skip_token_is_a_clear_400_not_retried(graph: GraphEmulator) -> None:
+    graph.load(sign_ins=[sign_in(i) for i in range(250)])
+    first = asyncio.run(collect(connection(graph), page_size=100))
+    graph.reset()
+    graph.configure(expire_skiptokens=1)
+    with pytest.raises(GraphError) as expired:
+        asyncio.run(collect(connection(graph), resume_from=first[0].next_link))
+    assert expired.value.status == 400 and "expired" in expired.value.message
+    assert [c["status"] for c in graph.calls] == [400]
+
+
+# --- throttling -----------------------------------------------------------------------------
+
+def test_fractional_retry_after_is_sent_and_honoured(graph: GraphEmulator) -> None:
+    graph.load(sign_ins=[sign_in(i) for i in range(300)])
+    graph.configure(signin_rate=(1, 60.0), fractional_retry_after=True)
+    headers = {"Authorization": f"Bearer {graph.token}"}
+    url = f"{graph.base_url}/v1.0/auditLogs/signIns"
+    assert httpx.get(url, params={"$top": "1"}, headers=headers).status_code == 200
+    refused = httpx.get(url, params={"$top": "1"}, headers=headers)  # within the minute
+    assert refused.status_code == 429
+    header = refused.headers["Retry-After"]
+    assert "." in header and 0 < float(header) <= 60
+    assert refused.json()["error"]["code"] == "TooManyRequests"
+    assert retry_after_s("2.128") == pytest.approx(2.128)
+    graph.reset()
+    graph.configure(fail_next=[429, 429], fractional_retry_after=True)  # "Retry-After: 0.250"
+    g = connection(graph)
+    pages = asyncio.run(collect(g, page_size=100))
+    assert len(ids(pages)) == 300 and g.stats.throttled == 2
+    assert [c["status"] for c in graph.calls] == [429, 429, 200, 200, 200]
+
+
+# --- licences and permissions ---------------------------------------------------------------
+
+def test_one_transient_licence_403_is_asked_again(graph: GraphEmulator) -> None:
+    graph.load(sign_ins=[sign_in(i) for i in range(150)])
+    graph.configure(flaky_licence_next=1)
+    pages = asyncio.run(collect(connection(graph), page_size=100))
+    assert len(ids(pages)) == 150  # before the fix: GraphUnavailable "licence"
+    assert [c["status"] for c in graph.calls] == [403, 200, 200]
+
+
+def test_a_licence_403_that_stays_means_no_licence(graph: GraphEmulator) -> None:
+    graph.configure(premium=False)
+    with pytest.raises(GraphUnavailable) as refused:
+        asyncio.run(collect(connection(graph)))
+    assert refused.value.reason == "licence"
+    assert [c["status"] for c in graph.calls] == [403, 403, 403]  # asked twice more
+
+
+def test_missing_audit_log_permission_is_a_permission_not_retried(graph: GraphEmulator) -> None:
+    graph.configure(audit_log_permission=False)
+    with pytest.raises(GraphUnavailable) as refused:
+        asyncio.run(collect(connection(graph)))
+    assert refused.value.code == "Authentication_MSGraphPermissionMissing"
+    assert refused.value.reason == "permission"
+    assert "Read all audit log data" in refused.value.message
+    assert len(graph.calls) == 1
+
+
+def test_identity_protection_forbidden_is_told_apart_by_message(graph: GraphEmulator) -> None:
+    graph.configure(forbidden_paths=["identityProtection"])
+    users = in_run(risky_users, graph)
+    detections = in_run(lambda g: risk_detections(g, WINDOW), graph)
+    assert (users.reason, detections.reason) == ("permission", "permission")  # was "licence"
+    assert "scopes are missing" in users.detail
+    graph.reset()
+    graph.configure(premium=False)
+    assert in_run(risky_users, graph).reason == "licence"
+
+
+def test_p1_tenant_has_risk_detections_but_no_risky_users(graph: GraphEmulator) -> None:
+    graph.load(risky_users=[{"id": PLAIN, "riskLevel": "high", "riskState": "atRisk"}],
+               risk_detections=[{"id": "rd1", "userId": PLAIN,
+                                 "riskEventType": "unfamiliarFeatures",
+                                 "activityDateTime": "2024-05-05T10:00:00Z"}])
+    graph.configure(tier="P1")
+    users = in_run(risky_users, graph)
+    detections = in_run(lambda g: risk_detections(g, WINDOW), graph)
+    assert (users.available, users.reason) == (False, "licence")
+    assert detections.available and [d.id for d in detections.value] == ["rd1"]
+
+
+# --- slow queries ---------------------------------------------------------------------------
+
+def test_a_window_graph_cannot_answer_in_time_asks_to_be_split(graph: GraphEmulator) -> None:
+    graph.load(sign_ins=[sign_in(i) for i in range(10)])
+    graph.configure(slow_query_hours=24)
+
+    async def stream(window: Window) -> list[str]:
+        async with connection(graph) as conn:
+            return [s.id async for p in stream_sign_ins(conn, window, split_on_timeout=True)
+                    for s in p.sign_ins]
+
+    with pytest.raises(WindowTooSlow):
+        asyncio.run(stream(WINDOW))  # 48 hours: 504 at once, not retried 8 times
+    assert [c["status"] for c in graph.calls] == [504]
+    half = Window(WINDOW.end - timedelta(hours=24), WINDOW.end)
+    assert len(asyncio.run(stream(half))) == 10
+
+
+# --- who signed in --------------------------------------------------------------------------
+
+def test_sign_ins_carry_lower_case_upns_and_guests_home_upns(graph: GraphEmulator) -> None:
+    graph.load(users=USERS, sign_ins=[
+        sign_in(1, user_id=ADMIN, upn="Root.Admin@contoso.com"),
+        sign_in(2, user_id=GUEST, upn="adele_fabrikam.com#EXT#@contoso.onmicrosoft.com")])
+    graph.configure(lowercase_upns=True)
+    (page,) = asyncio.run(collect(connection(graph)))
+    by_user = {s.user_id: s.user_principal_name for s in page.sign_ins}
+    assert by_user == {ADMIN: "root.admin@contoso.com", GUEST: "adele@fabrikam.com"}
+    by_id = asyncio.run(collect(connection(graph), user=GUEST))  # ids match whatever the UPN
+    assert ids(by_id) == ["si-0000002"]
+
+
+def test_pim_eligible_administrators_are_privileged(graph: GraphEmulator) -> None:
+    graph.load(users=USERS, role_assignments=[active(ADMIN)],
+               role_eligibilities=[eligible(PLAIN), eligible(ADMIN)])
+    roles = in_run(privileged_role_members, graph)
+    assert roles.available
+    assert roles.value[ADMIN] == ["Global Administrator"]
+    assert roles.value[PLAIN] == ["Global Administrator (eligible)"]  # missed before the fix
+    paths = {c["path"] for c in graph.calls}
+    assert "/v1.0/roleManagement/directory/roleEligibilitySchedules" in paths
+
+
+def test_eligibility_unreadable_keeps_the_active_roles(graph: GraphEmulator) -> None:
+    graph.load(users=USERS, role_assignments=[active(ADMIN)], role_eligibilities=[eligible(PLAIN)])
+    graph.configure(forbidden_paths=["roleManagement/directory/roleEligibilitySchedules"])
+    roles = in_run(privileged_role_members, graph)
+    assert roles.available and set(roles.value) == {ADMIN}
+    assert "PIM-eligible assignments not read (permission" in roles.detail
+
+
+# --- remediation Graph refuses --------------------------------------------------------------
+
+def test_admin_needs_a_higher_role_to_be_disabled_or_reset(graph: GraphEmulator) -> None:
+    graph.load(users=USERS, role_eligibilities=[eligible(ADMIN)])
+    refused = act(remediator(graph), lambda g: disable_account(g, ADMIN))
+    assert (refused.ok, refused.status, refused.graph_code) == \
+        (False, 403, "Authorization_RequestDenied")
+    assert "Insufficient privileges" in refused.message
+    reset = act(remediator(graph), lambda g: force_password_reset(g, ADMIN))
+    assert (reset.ok, reset.status) == (False, 403)
+    assert graph.user(ADMIN)["accountEnabled"] is True  # type: ignore[index]
+    assert act(remediator(graph), lambda g: revoke_sessions(g, ADMIN)).ok
+    graph.configure(caller_roles=["Privileged Authentication Administrator"])
+    assert act(remediator(graph), lambda g: disable_account(g, ADMIN)).status == 204
+
+
+def test_synced_user_is_disabled_on_premises_only(graph: GraphEmulator) -> None:
+    graph.load(users=USERS)
+    graph.configure(caller_roles=["Global Administrator"])  # no role helps here
+    refused = act(remediator(graph), lambda g: disable_account(g, SYNCED))
+    assert (refused.status, refused.graph_code) == (400, "Request_BadRequest")
+    assert "on-premises mastered" in refused.message
+    revoked = act(remediator(graph), lambda g: revoke_sessions(g, SYNCED))
+    assert (revoked.ok, revoked.status) == (True, 200)
+    assert act(remediator(graph), lambda g: disable_account(g, PLAIN)).status == 204
+
+
+def test_revoke_sign_in_sessions_answers_200_value_true(graph: GraphEmulator) -> None:
+    graph.load(users=USERS)
+    answer = httpx.post(f"{graph.base_url}/v1.0/users/{PLAIN}/revokeSignInSessions",
+                        headers={"Authorization": f"Bearer {graph.token}"})
+    assert answer.status_code == 200 and answer.json()["value"] is True
