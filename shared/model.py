@@ -136,6 +136,8 @@ class Finding(msgspec.Struct, rename="camel", frozen=True):
 
     `got_in` says whether the activity behind the finding includes a successful sign-in or a
     validated password (the attacker knew it), which the verdict must state plainly.
+    `context` marks a finding shown for context only (off-hours on a known device, network and
+    country): it stays in the user's entry but does not raise the verdict on its own.
     """
 
     type: str
@@ -143,6 +145,7 @@ class Finding(msgspec.Struct, rename="camel", frozen=True):
     summary: str
     sign_in_ids: list[str]
     got_in: bool = False
+    context: bool = False
 
 
 class UserStats(msgspec.Struct, rename="camel"):

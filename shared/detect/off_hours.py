@@ -7,57 +7,104 @@ Cautions honoured:
 - Judged against the user's own hours-of-week histogram (UTC), not a tenant-wide clock, and only
   when the baseline holds at least `off_hours_min_history` interactive sign-ins; neighbouring
   hours (`off_hours_tolerance_hours`) count as usual.
+- Weekends and holidays (`holidays`) are judged against the user's own weekend habit where the
+  baseline has one (at least `off_hours_weekend_min` weekend sign-ins): any hour of day the user
+  has worked on a Saturday or Sunday is usual on either, and on a holiday.
 - Non-interactive sign-ins (token refreshes by the user's devices) run at all hours: ignored.
-Severity: `low` on a known device or network (worth a glance), `medium` when neither the device
-nor the network is in the baseline.
+- An odd hour alone is not an anomaly: people catch up on a Sunday. On the user's known device,
+  from a known network (or a trusted named location) and country, the finding is context only
+  (shown in the user's entry, no verdict); privileged accounts still get a glance (the verdict).
+Severity: `low` when the odd-hour sign-ins bring one new thing (a device or a network the user has
+not used) or follow credential failures; `medium` when both device and network are new, and for a
+privileged account with a new device or network at an hour it never works.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 
-from shared.baseline import HOURS_OF_WEEK, hour_of_week, network_prefix
+from shared.baseline import HOURS_OF_WEEK, BaselineProfile, hour_of_week, network_prefix, platform_of
 from shared.detect import wording
+from shared.detect.codes import FAILURE_CODES
 from shared.detect.context import DetectionContext
-from shared.model import Finding, SignIn
+from shared.model import Finding, Severity, SignIn
 
 TYPE = "off_hours"
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_FAILURES_BEFORE = timedelta(hours=1)
 
 
-def _known_device_or_network(sign_in: SignIn, context: DetectionContext) -> bool:
+def known_device(sign_in: SignIn, baseline: BaselineProfile) -> bool:
+    device = sign_in.device_id
+    if device:
+        return device in baseline.devices
+    platform = platform_of(sign_in)
+    return platform is not None and platform in baseline.platforms
+
+
+def known_network(sign_in: SignIn, context: DetectionContext) -> str | None:
+    """How the network is known ("usual network", a trusted location's name), or None."""
+    trusted = context.trusted.range_of(sign_in.ip_address)
+    if trusted:
+        return f"the trusted named location {trusted!r}"
     baseline = context.baseline
     if baseline is None:
-        return False
-    device = sign_in.device_id
-    if device and device in baseline.devices:
-        return True
+        return None
     asn = sign_in.autonomous_system_number
-    if asn and asn in baseline.networks:
-        return True
-    return network_prefix(sign_in.ip_address) in baseline.prefixes
+    if (asn and asn in baseline.networks) or network_prefix(sign_in.ip_address) in baseline.prefixes:
+        return "a usual network"
+    return None
 
 
-def detect(sign_ins: Sequence[SignIn], context: DetectionContext) -> list[Finding]:
-    baseline = context.baseline
+def _known_country(sign_in: SignIn, context: DetectionContext, baseline: BaselineProfile) -> bool:
+    country = sign_in.country
+    return not country or country in baseline.countries or bool(context.trusted.country_of(country))
+
+
+def _weekend_hours(baseline: BaselineProfile, minimum: int) -> set[int] | None:
+    """Hours of day the user has worked on a Saturday or Sunday, when weekends are a habit."""
+    weekend = baseline.hours[5 * 24 :]
+    if sum(weekend) < minimum:
+        return None
+    return {slot % 24 for slot, seen in enumerate(weekend) if seen}
+
+
+def _unusual(sign_ins: Sequence[SignIn], context: DetectionContext, baseline: BaselineProfile
+             ) -> list[SignIn]:
     s = context.settings
-    if baseline is None or baseline.interactive < s.off_hours_min_history:
-        return []
     hours = baseline.hours
-    tolerance = s.off_hours_tolerance_hours
+    tolerance = range(-s.off_hours_tolerance_hours, s.off_hours_tolerance_hours + 1)
+    weekend_hours = _weekend_hours(baseline, s.off_hours_weekend_min)
     unusual: list[SignIn] = []
     for sign_in in sign_ins:
         status = sign_in.status
         if (status is not None and status.error_code != 0) or sign_in.is_interactive is False:
             continue
         slot = hour_of_week(sign_in.created_date_time)
-        if not any(
-            hours[(slot + step) % HOURS_OF_WEEK] for step in range(-tolerance, tolerance + 1)
+        if any(hours[(slot + step) % HOURS_OF_WEEK] for step in tolerance):
+            continue
+        restful = slot >= 5 * 24 or sign_in.created_date_time.date() in s.holidays
+        if restful and weekend_hours is not None and any(
+            (slot + step) % 24 in weekend_hours for step in tolerance
         ):
-            unusual.append(sign_in)
+            continue
+        unusual.append(sign_in)
+    return unusual
+
+
+def detect(sign_ins: Sequence[SignIn], context: DetectionContext) -> list[Finding]:
+    baseline = context.baseline
+    if baseline is None or baseline.interactive < context.settings.off_hours_min_history:
+        return []
+    unusual = _unusual(sign_ins, context, baseline)
     if not unusual:
         return []
-    known = all(_known_device_or_network(sign_in, context) for sign_in in unusual)
+    new_device = [s for s in unusual if not known_device(s, baseline)]
+    networks = [known_network(s, context) for s in unusual]
+    new_network = [s for s, known in zip(unusual, networks, strict=True) if known is None]
+    new_country = [s for s in unusual if not _known_country(s, context, baseline)]
+    failed = _after_failures(sign_ins, unusual)
     slots = sorted({hour_of_week(sign_in.created_date_time) for sign_in in unusual})
     named = [f"{_DAYS[slot // 24]} {slot % 24:02d}:00" for slot in slots]
     text = (
@@ -66,9 +113,42 @@ def detect(sign_ins: Sequence[SignIn], context: DetectionContext) -> list[Findin
         f"({wording.listing(named)} UTC), the first at "
         f"{wording.when(unusual[0].created_date_time)} from {wording.origin(unusual[0])}"
     )
-    text += (
-        ", on a known device or network" if known
-        else ", on a device and network the user has not used before"
+    both = any(s in new_network for s in new_device)
+    privileged = bool(context.privileged_roles)
+    if not (new_device or new_network or new_country or failed):
+        trusted = next((n for n in networks if n and n.startswith("the trusted")), None)
+        text += (
+            f", on the user's known device, from {trusted or 'a usual network'} and a familiar "
+            "country: context, not a verdict on its own"
+        )
+        return [Finding(TYPE, "low", text + ".", [s.id for s in unusual], context=True)]
+    severity: Severity = "low"
+    if both:
+        text += ", on a device and network the user has not used before"
+        severity = "medium"
+    else:
+        if new_device:
+            text += ", on a device the user has not used before"
+        if new_network:
+            text += ", from a network the user has not used before"
+        if new_country:
+            text += ", from a country the user has not signed in from"
+        if privileged and (new_device or new_network):
+            text += " (a privileged account: at least medium)"
+            severity = "medium"
+    if failed:
+        text += f", within an hour after {wording.count(failed, 'failed password attempt')}"
+    return [Finding(TYPE, severity, text + ".", [s.id for s in unusual],
+                    got_in=severity == "medium")]
+
+
+def _after_failures(sign_ins: Sequence[SignIn], unusual: list[SignIn]) -> int:
+    """Credential failures in the hour before any of the odd-hour sign-ins."""
+    failures = [s.created_date_time for s in sign_ins
+                if s.status is not None and s.status.error_code in FAILURE_CODES]
+    if not failures:
+        return 0
+    return sum(
+        1 for moment in failures
+        if any(timedelta(0) <= u.created_date_time - moment <= _FAILURES_BEFORE for u in unusual)
     )
-    return [Finding(TYPE, "low" if known else "medium", text + ".", [s.id for s in unusual],
-                    got_in=not known)]

@@ -100,9 +100,23 @@ def test_disable_proposed_for_privileged_account_with_a_session_held_by_someone_
 
 
 def test_off_hours_on_known_device_is_not_escalated_for_admins():
-    verdict = _verdict(_case("off_hours", "saturday_morning_on_own_laptop"),
+    verdict = _verdict(_case("off_hours", "weekday_worker_sunday_on_own_laptop_is_context"),
                        privileged=["Security Administrator"])
     assert verdict.verdict == "low"
+    assert verdict.reasons[-1].endswith("activity at unusual hours on it is worth a glance.")
+
+
+def test_off_hours_alone_on_known_everything_is_context_not_a_verdict():
+    verdict = _verdict(_case("off_hours", "weekday_worker_sunday_on_own_laptop_is_context"))
+    assert verdict.verdict == "none" and verdict.proposed_actions == []
+    assert [f.type for f in verdict.findings] == ["off_hours"] and verdict.findings[0].context
+    assert "context, not a verdict" in verdict.reasons[0]
+
+
+def test_admin_at_an_odd_hour_from_a_new_network_is_at_least_medium():
+    verdict = _verdict(_case("off_hours", "saturday_morning_on_own_laptop"),
+                       privileged=["Security Administrator"])
+    assert verdict.verdict in ("medium", "high")
 
 
 def test_two_kinds_of_medium_evidence_with_access_make_high():
