@@ -185,6 +185,23 @@ class SprayingSource(msgspec.Struct, rename="camel", frozen=True):
     network: int | None = None
 
 
+class CampaignSummary(msgspec.Struct, rename="camel", frozen=True, kw_only=True):
+    """A spray campaign over the window: its source, extent, and the accounts it tried."""
+
+    kind: str  # "ip", "network" or "cluster" (addresses sharing a user agent and timing)
+    source: str  # "203.0.113.7", "AS64500", "12 addresses sharing the user agent '...'"
+    addresses: list[str]
+    network: int | None = None
+    user_agent: str | None = None
+    first_attempt: datetime
+    last_attempt: datetime
+    failures: int
+    accounts_tried: int
+    accounts_succeeded: int
+    tried_users: list[str]
+    succeeded_users: list[str]
+
+
 class TenantSummary(msgspec.Struct, rename="camel"):
     sign_ins: int
     users: int
@@ -276,6 +293,7 @@ class ReviewResult(msgspec.Struct, rename="camel"):
     sources: list[DataSource] = msgspec.field(default_factory=list)
     risk_inventory: RiskInventory = msgspec.field(default_factory=RiskInventory)
     input: InputSummary | None = None  # exported logs only (analyze): what was read and lost
+    campaigns: list[CampaignSummary] = msgspec.field(default_factory=list)
 
 
 class RiskDetection(msgspec.Struct, rename="camel", frozen=True, gc=False):

@@ -33,6 +33,8 @@ from typing import TYPE_CHECKING, Literal, NamedTuple
 
 import msgspec
 
+from shared.model import CampaignSummary
+
 if TYPE_CHECKING:
     from shared.detect.context import DetectionSettings
 
@@ -64,6 +66,16 @@ class Campaign(msgspec.Struct, rename="camel", frozen=True, kw_only=True):
     @property
     def accounts(self) -> int:
         return len(set(self.tried_users) | set(self.succeeded_users))
+
+    def summary(self) -> CampaignSummary:
+        """The campaign as the review's JSON `campaigns` section shows it."""
+        return CampaignSummary(
+            kind=self.kind, source=self.label, addresses=self.ips, network=self.network,
+            user_agent=self.user_agent, first_attempt=self.first, last_attempt=self.last,
+            failures=self.failures, accounts_tried=self.accounts,
+            accounts_succeeded=len(self.succeeded_users), tried_users=self.tried_users,
+            succeeded_users=self.succeeded_users,
+        )
 
 
 Wins = Mapping[str, Mapping[str, datetime]]  # ip -> user -> latest password-known sign-in

@@ -65,7 +65,7 @@ class DetectionSettings(msgspec.Struct, frozen=True, kw_only=True):
     mfa_repeated_window_minutes: float = 60.0
     # off_hours
     off_hours_tolerance_hours: int = 1  # neighbouring hours of the week count as usual
-    off_hours_min_history: int = 40  # interactive sign-ins the baseline needs to judge hours
+    off_hours_min_history: int = 15  # interactive sign-ins the baseline needs to judge hours
     off_hours_weekend_min: int = 4  # weekend sign-ins in the baseline that make weekends a habit
     holidays: frozenset[date] = frozenset()  # days judged like a weekend day
     # unfamiliar_location

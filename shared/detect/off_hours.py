@@ -4,18 +4,21 @@ Why it matters: the review exists for compromise "while nobody was watching": an
 stolen session at 03:00 on a Sunday stands out against a user who works weekdays.
 
 Cautions honoured:
-- Judged against the user's own hours-of-week histogram (UTC), not a tenant-wide clock, and only
-  when the baseline holds at least `off_hours_min_history` interactive sign-ins; neighbouring
-  hours (`off_hours_tolerance_hours`) count as usual.
+- Judged against the user's own hours (UTC, from the baseline's hours-of-week histogram), not a
+  tenant-wide clock, and only when the baseline holds at least `off_hours_min_history`
+  interactive sign-ins; neighbouring hours (`off_hours_tolerance_hours`) count as usual.
+  Workdays are pooled (an hour of day seen on any weekday is usual on every weekday), so a few
+  weeks of history are enough.
 - Weekends and holidays (`holidays`) are judged against the user's own weekend habit where the
   baseline has one (at least `off_hours_weekend_min` weekend sign-ins): any hour of day the user
-  has worked on a Saturday or Sunday is usual on either, and on a holiday.
+  has worked on a Saturday or Sunday is usual on either, and on a holiday. Without the habit,
+  every weekend or holiday hour is unusual (and, alone, only context).
 - Non-interactive sign-ins (token refreshes by the user's devices) run at all hours: ignored.
 - An odd hour alone is not an anomaly: people catch up on a Sunday. On the user's known device,
   from a known network (or a trusted named location) and country, the finding is context only
   (shown in the user's entry, no verdict); privileged accounts still get a glance (the verdict).
 Severity: `low` when the odd-hour sign-ins bring one new thing (a device or a network the user has
-not used) or follow credential failures; `medium` when both device and network are new, and for a
+not used) or follow credential failures from an unfamiliar device and network; `medium` when both device and network are new, and for a
 privileged account with a new device or network at an hour it never works.
 """
 
@@ -24,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
-from shared.baseline import HOURS_OF_WEEK, BaselineProfile, hour_of_week, network_prefix, platform_of
+from shared.baseline import BaselineProfile, hour_of_week, network_prefix, platform_of
 from shared.detect import wording
 from shared.detect.codes import FAILURE_CODES
 from shared.detect.context import DetectionContext
@@ -58,38 +61,41 @@ def known_network(sign_in: SignIn, context: DetectionContext) -> str | None:
 
 
 def _known_country(sign_in: SignIn, context: DetectionContext, baseline: BaselineProfile) -> bool:
+    """A familiar country, or none to speak of: no location, or a trusted range (a VPN egress
+    geolocates to wherever the VPN is)."""
     country = sign_in.country
-    return not country or country in baseline.countries or bool(context.trusted.country_of(country))
+    trusted = context.trusted
+    return (not country or country in baseline.countries or bool(trusted.country_of(country))
+            or bool(trusted.range_of(sign_in.ip_address)))
 
 
-def _weekend_hours(baseline: BaselineProfile, minimum: int) -> set[int] | None:
-    """Hours of day the user has worked on a Saturday or Sunday, when weekends are a habit."""
-    weekend = baseline.hours[5 * 24 :]
-    if sum(weekend) < minimum:
+def _pooled_hours(baseline: BaselineProfile, days: range, minimum: int) -> set[int] | None:
+    """Hours of day (UTC) the user has signed in on any of `days` (0 Monday ... 6 Sunday), or
+    None when those days hold fewer than `minimum` sign-ins (no habit to judge against)."""
+    hours = baseline.hours
+    slots = [slot for day in days for slot in range(day * 24, day * 24 + 24) if hours[slot]]
+    if sum(hours[slot] for slot in slots) < minimum:
         return None
-    return {slot % 24 for slot, seen in enumerate(weekend) if seen}
+    return {slot % 24 for slot in slots}
 
 
 def _unusual(sign_ins: Sequence[SignIn], context: DetectionContext, baseline: BaselineProfile
              ) -> list[SignIn]:
     s = context.settings
-    hours = baseline.hours
     tolerance = range(-s.off_hours_tolerance_hours, s.off_hours_tolerance_hours + 1)
-    weekend_hours = _weekend_hours(baseline, s.off_hours_weekend_min)
+    workdays = _pooled_hours(baseline, range(5), 1)
+    weekends = _pooled_hours(baseline, range(5, 7), s.off_hours_weekend_min)
     unusual: list[SignIn] = []
     for sign_in in sign_ins:
         status = sign_in.status
         if (status is not None and status.error_code != 0) or sign_in.is_interactive is False:
             continue
-        slot = hour_of_week(sign_in.created_date_time)
-        if any(hours[(slot + step) % HOURS_OF_WEEK] for step in tolerance):
-            continue
-        restful = slot >= 5 * 24 or sign_in.created_date_time.date() in s.holidays
-        if restful and weekend_hours is not None and any(
-            (slot + step) % 24 in weekend_hours for step in tolerance
-        ):
-            continue
-        unusual.append(sign_in)
+        moment = sign_in.created_date_time
+        slot = hour_of_week(moment)
+        restful = slot >= 5 * 24 or moment.date() in s.holidays
+        usual = weekends if restful else workdays
+        if usual is None or not any((slot + step) % 24 in usual for step in tolerance):
+            unusual.append(sign_in)
     return unusual
 
 
@@ -104,7 +110,9 @@ def detect(sign_ins: Sequence[SignIn], context: DetectionContext) -> list[Findin
     networks = [known_network(s, context) for s in unusual]
     new_network = [s for s, known in zip(unusual, networks, strict=True) if known is None]
     new_country = [s for s in unusual if not _known_country(s, context, baseline)]
-    failed = _after_failures(sign_ins, unusual)
+    failed = _after_failures(
+        [s for s in sign_ins if not (known_device(s, baseline) or known_network(s, context))],
+        unusual)
     slots = sorted({hour_of_week(sign_in.created_date_time) for sign_in in unusual})
     named = [f"{_DAYS[slot // 24]} {slot % 24:02d}:00" for slot in slots]
     text = (

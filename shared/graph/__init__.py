@@ -19,6 +19,7 @@ from shared.graph.directory import (
     risky_users,
 )
 from shared.graph.limiter import RequestLimiter
+from shared.graph.named_locations import trusted_networks
 from shared.graph.remediation import (
     ActionOutcome,
     confirm_compromised,
@@ -56,4 +57,5 @@ __all__ = [
     "sign_in_filter",
     "sign_in_source",
     "stream_sign_ins",
+    "trusted_networks",
 ]

@@ -24,8 +24,15 @@ import msgspec
 from shared.analysis import roles_of, score_user
 from shared.baseline import BaselineProfile, build_profile, update_profile
 from shared.detect.context import DetectionContext, TenantSignals, TenantSignalsBuilder
+from shared.detect.trusted import TrustedNetworks
 from shared.errors import GraphError
-from shared.graph import privileged_role_members, risk_detections, risky_users, stream_sign_ins
+from shared.graph import (
+    privileged_role_members,
+    risk_detections,
+    risky_users,
+    stream_sign_ins,
+    trusted_networks,
+)
 from shared.logs import event
 from shared.model import (
     DataSource,
@@ -69,6 +76,7 @@ class ScoringContext(msgspec.Struct, kw_only=True):
     sources: list[DataSource]
     # the report's inventory of risky sign-ins and risk detections, kept with what it came from
     risk_inventory: RiskInventory = msgspec.field(default_factory=RiskInventory)
+    trusted: TrustedNetworks = msgspec.field(default_factory=TrustedNetworks)
 
 
 class UserEvidence(msgspec.Struct, kw_only=True):
@@ -118,10 +126,21 @@ async def directory_data(services: Services, window: Window
     return roles.value, risky.value, detections.value, sources
 
 
-def tenant_signals(rows: Iterable[bytes], risky_sign_ins: RiskySignIns | None = None
-                   ) -> TenantSignals:
+async def _trusted(services: Services) -> tuple[TrustedNetworks, DataSource]:
+    async with services.graph() as graph:
+        found = await trusted_networks(graph)
+    return found.value, found.source("namedLocations")
+
+
+def read_trusted(services: Services) -> tuple[TrustedNetworks, DataSource]:
+    """The tenant's trusted named locations, and how the report lists them."""
+    return asyncio.run(_trusted(services))
+
+
+def tenant_signals(rows: Iterable[bytes], risky_sign_ins: RiskySignIns | None = None,
+                   trusted: TrustedNetworks | None = None) -> TenantSignals:
     """The tenant-wide pass over every row; risky sign-ins are collected on the way."""
-    builder = TenantSignalsBuilder()
+    builder = TenantSignalsBuilder(trusted=trusted)
     for row in rows:
         sign_in = decode_shard_row(row)[1]
         builder.add(sign_in)
@@ -131,14 +150,17 @@ def tenant_signals(rows: Iterable[bytes], risky_sign_ins: RiskySignIns | None = 
 
 
 def build_context(services: Services, run: RunRecord, signals: TenantSignals,
-                  risky_sign_ins: RiskySignIns | None = None) -> ScoringContext:
+                  risky_sign_ins: RiskySignIns | None = None,
+                  trusted: tuple[TrustedNetworks, DataSource] | None = None) -> ScoringContext:
     window = Window(start=run.window_start, end=run.window_end)
     roles, risky, detections, sources = asyncio.run(directory_data(services, window))
     available = all(s.available for s in sources if s.name in ("riskyUsers", "riskDetections"))
     inventory = (risky_sign_ins or RiskySignIns()).inventory(detections, window)
+    networks, source = trusted or (TrustedNetworks(), None)
     return ScoringContext(
         run_id=run.run_id, window=window, signals=signals, privileged=roles, risky_users=risky,
-        risk_detections=detections, identity_protection=available, sources=sources,
+        risk_detections=detections, identity_protection=available,
+        sources=sources + ([source] if source is not None else []), trusted=networks,
         risk_inventory=inventory,
     )
 
@@ -181,6 +203,7 @@ def user_context(context: ScoringContext, user_id: str, upn: str | None,
                          if keys & {r.id.lower(), (r.user_principal_name or "").lower()}), None),
         identity_protection=context.identity_protection,
         user_id=user_id,
+        trusted=context.trusted,
     )
 
 
