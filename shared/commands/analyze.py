@@ -10,7 +10,8 @@ merged and de-duplicated by sign-in. Sign-ins before --window-start are history:
 baseline is built from them. The default window is all input. --trusted-networks takes the
 tenant's Conditional Access named locations as Graph lists them ({"value": [...]} or the list) or
 CIDR ranges one a line: trusted ranges are familiar networks in every detection. Every output,
-and stderr, says what was read and lost (rows read, sign-ins kept, fields set aside, rows rejected by reason).
+and stderr, says what was read and lost (rows read, sign-ins kept, fields set aside, rows
+rejected by reason).
 
 Exit codes: 0 success; 2 bad usage or unreadable input (message on stderr); 3 the review was
 written but some rows were rejected (EXIT_ROWS_REJECTED: a script must not take it as complete).

@@ -10,8 +10,9 @@ extent: first and last attempt, accounts tried, accounts where it succeeded.
 A source is one of:
 - `ip`: one address. A campaign when it was a 20-minute spray source, or when over the window it
   failed >= `campaign_min_users` distinct accounts.
-- `network`: one ASN, failing from >= 2 addresses; a spray source, or >= `campaign_network_min_users`
-  accounts over the window. Its addresses' own `ip` campaigns fold into it.
+- `network`: one ASN, failing from >= 2 addresses; a spray source, or
+  >= `campaign_network_min_users` accounts over the window. Its addresses' own `ip` campaigns
+  fold into it.
 - `cluster`: addresses outside any ip/network campaign that share one user agent and whose
   failures follow each other with no gap over `campaign_max_gap_hours` (a distributed spray through
   proxies in many networks): >= `campaign_cluster_min_users` accounts from >= 3 addresses.

@@ -18,8 +18,9 @@ Cautions honoured:
   from a known network (or a trusted named location) and country, the finding is context only
   (shown in the user's entry, no verdict); privileged accounts still get a glance (the verdict).
 Severity: `low` when the odd-hour sign-ins bring one new thing (a device or a network the user has
-not used) or follow credential failures from an unfamiliar device and network; `medium` when both device and network are new, and for a
-privileged account with a new device or network at an hour it never works.
+not used) or follow credential failures from an unfamiliar device and network; `medium` when both
+device and network are new, and for a privileged account with a new device or network at an hour
+it never works.
 """
 
 from __future__ import annotations
@@ -55,7 +56,8 @@ def known_network(sign_in: SignIn, context: DetectionContext) -> str | None:
     if baseline is None:
         return None
     asn = sign_in.autonomous_system_number
-    if (asn and asn in baseline.networks) or network_prefix(sign_in.ip_address) in baseline.prefixes:
+    prefix = network_prefix(sign_in.ip_address)
+    if (asn and asn in baseline.networks) or prefix in baseline.prefixes:
         return "a usual network"
     return None
 
