@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Literal, NamedTuple
 
 import msgspec
 
+from shared.baseline import network_prefix
 from shared.model import CampaignSummary
 
 if TYPE_CHECKING:
@@ -91,6 +92,7 @@ class _Group(NamedTuple):
     failures: list[Failure]
     network: int | None = None
     agent: str | None = None
+    prefix: str | None = None  # the network's /24 or /48 when no ASN is known
 
 
 def build_campaigns(
@@ -104,19 +106,24 @@ def build_campaigns(
     """
     s = settings
     by_ip: defaultdict[str, list[Failure]] = defaultdict(list)
-    by_net: defaultdict[int, list[Failure]] = defaultdict(list)
+    by_net: defaultdict[int | str, list[Failure]] = defaultdict(list)
     for failure in failures:
         by_ip[failure.ip].append(failure)
-        if failure.asn:
-            by_net[failure.asn].append(failure)
+        # Without an ASN (v1.0 sign-ins carry none) the /24 or /48 stands in for the network.
+        key = failure.asn or network_prefix(failure.ip)
+        if key:
+            by_net[key].append(failure)
     campaigns: list[Campaign] = []
     covered: set[str] = set()
-    for asn, events in by_net.items():
+    for key, events in by_net.items():
         ips = {f.ip for f in events}
         if len(ips) < 2:
             continue
-        group = _Group("network", events, network=asn)
-        found = _judge(group, wins, network_wins.get(asn, 0), s.campaign_network_min_users,
+        asn = key if isinstance(key, int) else None
+        group = _Group("network", events, network=asn, prefix=str(key) if asn is None else None)
+        succeeded = network_wins.get(asn, 0) if asn is not None else len(
+            {user for ip in ips for user in wins.get(ip, {})})
+        found = _judge(group, wins, succeeded, s.campaign_network_min_users,
                        s, burst=asn in spray_networks)
         if found is not None:
             campaigns.append(found)
@@ -202,7 +209,7 @@ def _label(group: _Group, ips: list[str]) -> str:
     if group.kind == "ip":
         return ips[0]
     if group.kind == "network":
-        return f"AS{group.network}"
+        return f"AS{group.network}" if group.network else str(group.prefix)
     agent = (group.agent or "")[:40]
     return f"{len(ips)} addresses sharing the user agent {agent!r}"
 

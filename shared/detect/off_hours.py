@@ -59,6 +59,10 @@ def known_network(sign_in: SignIn, context: DetectionContext) -> str | None:
     prefix = network_prefix(sign_in.ip_address)
     if (asn and asn in baseline.networks) or prefix in baseline.prefixes:
         return "a usual network"
+    if not asn and sign_in.country and sign_in.country in baseline.countries:
+        # v1.0 sign-ins carry no ASN, and a /24 changes with every carrier connection: without
+        # the network's number, a familiar country is as far as "known" can be judged.
+        return "a usual network"
     return None
 
 

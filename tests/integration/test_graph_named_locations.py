@@ -66,5 +66,5 @@ def test_without_policy_read_all_the_review_goes_on(graph: GraphEmulator) -> Non
 
 def test_a_malformed_range_is_a_clear_error(graph: GraphEmulator) -> None:
     graph.load(users=USERS, named_locations=[ip_location(1, "Typo", ["10.0.0.300/24"], True)])
-    with pytest.raises(GraphError, match="'Typo' has an invalid cidrAddress '10.0.0.300/24'"):
+    with pytest.raises(GraphError, match=r"'Typo' has an invalid cidrAddress '10\.0\.0\.300/24'"):
         run(connection(graph), trusted_networks)

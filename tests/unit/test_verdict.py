@@ -114,9 +114,12 @@ def test_off_hours_alone_on_known_everything_is_context_not_a_verdict():
 
 
 def test_admin_at_an_odd_hour_from_a_new_network_is_at_least_medium():
-    verdict = _verdict(_case("off_hours", "saturday_morning_on_own_laptop"),
-                       privileged=["Security Administrator"])
+    case = _case("off_hours", "saturday_morning_on_own_laptop")
+    sign_ins = [{**spec, "asn": 64999} for spec in case["sign_ins"]]  # a network never seen
+    verdict = _verdict(case, sign_ins=sign_ins, privileged=["Security Administrator"])
     assert verdict.verdict in ("medium", "high")
+    without_asn = _verdict(case, privileged=["Security Administrator"])
+    assert without_asn.verdict == "low"  # no ASN (v1.0): a familiar country is all we can judge
 
 
 def test_two_kinds_of_medium_evidence_with_access_make_high():
