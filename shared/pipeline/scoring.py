@@ -90,6 +90,9 @@ class UserEvidence(msgspec.Struct, kw_only=True):
     timeline: list[SignIn]
     pages: list[EvidenceRef]
     context: EvidenceRef | None
+    # Sign-ins before the window that findings cite (the last located one, from the baseline,
+    # as the first leg of a travel hop into the window).
+    before_window: list[SignIn] = msgspec.field(default_factory=list)
 
 
 class BaselineRecord(msgspec.Struct, kw_only=True):
@@ -245,9 +248,12 @@ def assess(context: ScoringContext, context_ref: EvidenceRef | None, user: UserI
     profile, described = user.profile()
     upn = next((s.user_principal_name for s in user.timeline if s.user_principal_name), None)
     verdict = score_user(user.timeline, user_context(context, user.user_id, upn, profile))
+    place = profile.last_place if profile is not None else None
+    earlier = [place.as_sign_in()] if place is not None and place.id in suspicious_ids(verdict) \
+        and place.id not in {s.id for s in user.timeline} else []
     return UserEvidence(run_id=context.run_id, user_id=user.user_id, window=context.window,
                         verdict=verdict, baseline=described, timeline=user.timeline,
-                        pages=user.pages, context=context_ref)
+                        pages=user.pages, context=context_ref, before_window=earlier)
 
 
 def verdict_record(bundle: UserEvidence, ref: EvidenceRef, scored_at: datetime) -> VerdictRecord:
