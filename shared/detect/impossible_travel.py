@@ -89,12 +89,12 @@ def hops(sign_ins: Sequence[SignIn], context: DetectionContext) -> list[Hop]:
     previous: SignIn | None = None
     previous_at: Position | None = None
     edge = before_window(sign_ins, context)
-    trusted = context.trusted
+    trusted = context.trusted if context.trusted.ranges else None
     for sign_in in [edge, *sign_ins] if edge is not None else sign_ins:
         location = sign_in.location
         if location is None or not location.country_or_region or not _passed_password(sign_in):
             continue
-        if trusted.ranges and trusted.range_of(sign_in.ip_address):
+        if trusted is not None and trusted.range_of(sign_in.ip_address):
             continue
         if previous is not None and _same_place(previous, sign_in):
             previous = sign_in

@@ -26,7 +26,7 @@ it never works.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from shared.baseline import BaselineProfile, hour_of_week, network_prefix, platform_of
 from shared.detect import wording
@@ -75,32 +75,45 @@ def _known_country(sign_in: SignIn, context: DetectionContext, baseline: Baselin
             or bool(trusted.range_of(sign_in.ip_address)))
 
 
-def _pooled_hours(baseline: BaselineProfile, days: range, minimum: int) -> set[int] | None:
-    """Hours of day (UTC) the user has signed in on any of `days` (0 Monday ... 6 Sunday), or
-    None when those days hold fewer than `minimum` sign-ins (no habit to judge against)."""
+def _pooled_hours(baseline: BaselineProfile, days: range, minimum: int, tolerance: int
+                  ) -> frozenset[int] | None:
+    """Hours of day (UTC) usual on `days` (0 Monday ... 6 Sunday): those the user has signed in
+    at on any of them, widened by `tolerance` hours; None when those days hold fewer than
+    `minimum` sign-ins (no habit to judge against)."""
     hours = baseline.hours
-    slots = [slot for day in days for slot in range(day * 24, day * 24 + 24) if hours[slot]]
-    if sum(hours[slot] for slot in slots) < minimum:
+    pooled = list(map(sum, zip(*(hours[day * 24 : day * 24 + 24] for day in days), strict=True)))
+    if sum(pooled) < minimum:
         return None
-    return {slot % 24 for slot in slots}
+    return frozenset((hour + step) % 24 for hour, seen in enumerate(pooled) if seen
+                     for step in range(-tolerance, tolerance + 1))
 
 
 def _unusual(sign_ins: Sequence[SignIn], context: DetectionContext, baseline: BaselineProfile
              ) -> list[SignIn]:
+    """Successful interactive sign-ins at hours the user's own workdays or weekends never show.
+
+    Hot (every user with enough history): the habits are pooled only when a sign-in needs them.
+    """
     s = context.settings
-    tolerance = range(-s.off_hours_tolerance_hours, s.off_hours_tolerance_hours + 1)
-    workdays = _pooled_hours(baseline, range(5), 1)
-    weekends = _pooled_hours(baseline, range(5, 7), s.off_hours_weekend_min)
+    holidays = s.holidays
+    pools: dict[bool, frozenset[int] | None] = {}
     unusual: list[SignIn] = []
     for sign_in in sign_ins:
         status = sign_in.status
         if (status is not None and status.error_code != 0) or sign_in.is_interactive is False:
             continue
         moment = sign_in.created_date_time
-        slot = hour_of_week(moment)
-        restful = slot >= 5 * 24 or moment.date() in s.holidays
-        usual = weekends if restful else workdays
-        if usual is None or not any((slot + step) % 24 in usual for step in tolerance):
+        if moment.tzinfo is not None and moment.tzinfo is not UTC:
+            moment = moment.astimezone(UTC)
+        restful = moment.weekday() >= 5 or bool(holidays and moment.date() in holidays)
+        if restful not in pools:
+            pools[restful] = (
+                _pooled_hours(baseline, range(5, 7), s.off_hours_weekend_min,
+                              s.off_hours_tolerance_hours) if restful
+                else _pooled_hours(baseline, range(5), 1, s.off_hours_tolerance_hours)
+            )
+        usual = pools[restful]
+        if usual is None or moment.hour not in usual:
             unusual.append(sign_in)
     return unusual
 
@@ -116,9 +129,7 @@ def detect(sign_ins: Sequence[SignIn], context: DetectionContext) -> list[Findin
     networks = [known_network(s, context) for s in unusual]
     new_network = [s for s, known in zip(unusual, networks, strict=True) if known is None]
     new_country = [s for s in unusual if not _known_country(s, context, baseline)]
-    failed = _after_failures(
-        [s for s in sign_ins if not (known_device(s, baseline) or known_network(s, context))],
-        unusual)
+    failed = _after_failures(sign_ins, unusual, context, baseline)
     slots = sorted({hour_of_week(sign_in.created_date_time) for sign_in in unusual})
     named = [f"{_DAYS[slot // 24]} {slot % 24:02d}:00" for slot in slots]
     text = (
@@ -156,10 +167,13 @@ def detect(sign_ins: Sequence[SignIn], context: DetectionContext) -> list[Findin
                     got_in=severity == "medium")]
 
 
-def _after_failures(sign_ins: Sequence[SignIn], unusual: list[SignIn]) -> int:
-    """Credential failures in the hour before any of the odd-hour sign-ins."""
+def _after_failures(sign_ins: Sequence[SignIn], unusual: list[SignIn],
+                    context: DetectionContext, baseline: BaselineProfile) -> int:
+    """Credential failures from an unfamiliar device and network in the hour before any of the
+    odd-hour sign-ins (a typo on the user's own laptop at home is not one)."""
     failures = [s.created_date_time for s in sign_ins
-                if s.status is not None and s.status.error_code in FAILURE_CODES]
+                if s.status is not None and s.status.error_code in FAILURE_CODES
+                and not (known_device(s, baseline) or known_network(s, context))]
     if not failures:
         return 0
     return sum(

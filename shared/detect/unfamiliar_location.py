@@ -77,6 +77,7 @@ def detect(sign_ins: Sequence[SignIn], context: DetectionContext) -> list[Findin
     networks = baseline.networks if baseline is not None and has_baseline else {}
     new_countries: dict[str, list[SignIn]] = {}
     new_networks: dict[int, list[SignIn]] = {}
+    trusted = context.trusted if context.trusted else None
     for sign_in in sign_ins:
         location = sign_in.location
         if location is None or not location.country_or_region:
@@ -84,9 +85,8 @@ def detect(sign_ins: Sequence[SignIn], context: DetectionContext) -> list[Findin
         code = _code(sign_in)
         if code != 0 and not password_validated(code):
             continue
-        if context.trusted and (
-            context.trusted.range_of(sign_in.ip_address)
-            or context.trusted.country_of(location.country_or_region)
+        if trusted is not None and (
+            trusted.range_of(sign_in.ip_address) or trusted.country_of(location.country_or_region)
         ):
             continue
         country = location.country_or_region
