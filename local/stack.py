@@ -53,7 +53,8 @@ def local_stack(*, users: int = 50, seed: int = 7, tenant: Tenant | None = None,
         try:
             graph.load(sign_ins=tenant.sign_ins, users=tenant.users,
                        risky_users=tenant.risky_users, risk_detections=tenant.risk_detections,
-                       role_assignments=tenant.role_assignments)
+                       role_assignments=tenant.role_assignments,
+                       named_locations=tenant.named_locations)
             moment = clock or tenant.window.end
             services = Services(
                 local_settings(azurite.connection_string, graph.base_url, graph.token,

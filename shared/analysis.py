@@ -22,6 +22,7 @@ from shared.detect.context import (
     TenantSignals,
     TenantSignalsBuilder,
 )
+from shared.detect.trusted import TrustedNetworks
 from shared.model import (
     DataSource,
     ReviewResult,
@@ -113,12 +114,13 @@ def review(
     risky_users: Iterable[RiskyUser] = (),
     settings: DetectionSettings | None = None,
     identity_protection: bool | None = None,
+    trusted: TrustedNetworks | None = None,
 ) -> ReviewResult:
     """Review sign-ins: every user with sign-ins in the window, flagged users first."""
     result, _ = review_with_timelines(
         sign_ins, window=window, privileged=privileged, baselines=baselines,
         risk_detections=risk_detections, risky_users=risky_users, settings=settings,
-        identity_protection=identity_protection,
+        identity_protection=identity_protection, trusted=trusted,
     )
     return result
 
@@ -133,13 +135,17 @@ def review_with_timelines(
     risky_users: Iterable[RiskyUser] = (),
     settings: DetectionSettings | None = None,
     identity_protection: bool | None = None,
+    trusted: TrustedNetworks | None = None,
 ) -> tuple[ReviewResult, Timelines]:
-    """`review`, plus each user's window sign-ins in time order (for the HTML report)."""
+    """`review`, plus each user's window sign-ins in time order (for the HTML report).
+
+    `trusted` holds the tenant's trusted named locations (familiar networks for everyone)."""
     with paused_gc():
         return _review(
             sign_ins, window=window, privileged=privileged, baselines=baselines,
             risk_detections=risk_detections, risky_users=risky_users,
             settings=settings or DetectionSettings(), identity_protection=identity_protection,
+            trusted=trusted or TrustedNetworks(),
         )
 
 
@@ -153,13 +159,14 @@ def _review(
     risky_users: Iterable[RiskyUser],
     settings: DetectionSettings,
     identity_protection: bool | None,
+    trusted: TrustedNetworks,
 ) -> tuple[ReviewResult, Timelines]:
     grouped = group_by_user(sign_ins)
     window = window or whole_span(grouped)
     window = Window(start=_utc(window.start), end=_utc(window.end))
     timelines, histories = _split(grouped, window)
     del grouped
-    builder = TenantSignalsBuilder(settings)
+    builder = TenantSignalsBuilder(settings, trusted)
     risky_sign_ins = RiskySignIns()
     for rows in timelines.values():
         builder.add_all(rows)
@@ -172,11 +179,11 @@ def _review(
     scorer = _Scorer(
         window=window, privileged=privileged, baselines=baselines, histories=histories,
         detections=_by_user(detections, window), risky=_risky_by_user(risky), signals=signals,
-        settings=settings, identity_protection=identity_protection,
+        settings=settings, identity_protection=identity_protection, trusted=trusted,
     )
     users = [scorer.score(user, rows) for user, rows in timelines.items()]
     sources = _sources(sum(len(rows) for rows in histories.values()), len(histories),
-                       baselines, identity_protection)
+                       baselines, identity_protection, trusted)
     inventory = risky_sign_ins.inventory(detections, window)
     return _result(window, signals, users, sources, inventory), timelines
 
@@ -195,6 +202,7 @@ def _result(window: Window, signals: TenantSignals, users: list[UserVerdict],
         users=users,
         sources=sources,
         risk_inventory=risk_inventory,
+        campaigns=[campaign.summary() for campaign in signals.campaigns],
     )
 
 
@@ -209,19 +217,21 @@ def review_user_by_user(
     settings: DetectionSettings | None = None,
     risk_detections: Iterable[RiskDetection] = (),
     on_user: Callable[[int, int], None] | None = None,
+    trusted: TrustedNetworks | None = None,
 ) -> tuple[ReviewResult, Timelines]:
     """`review_with_timelines` for inputs too large to hold at once: `users()` gives each user's
     whole timeline (time ordered), one user at a time, and is called twice (the tenant-wide pass,
     then scoring). Only flagged users' window sign-ins are kept as timelines. `on_user(done,
     total)` follows the scoring."""
     settings = settings or DetectionSettings()
+    trusted = trusted or TrustedNetworks()
     with paused_gc():
-        signals, risky_sign_ins, window = _tenant_pass(users, window, settings)
+        signals, risky_sign_ins, window = _tenant_pass(users, window, settings, trusted)
         detections = list(risk_detections)
         scorer = _Scorer(
             window=window, privileged=privileged, baselines=None, histories={},
             detections=_by_user(detections, window), risky={}, signals=signals,
-            settings=settings, identity_protection=bool(detections),
+            settings=settings, identity_protection=bool(detections), trusted=trusted,
         )
         verdicts: list[UserVerdict] = []
         flagged: Timelines = {}
@@ -239,16 +249,16 @@ def review_user_by_user(
                 flagged[user] = timelines[user]
             if on_user is not None:
                 on_user(len(verdicts), signals.users)
-    sources = _sources(history_rows, history_users, None, bool(detections))
+    sources = _sources(history_rows, history_users, None, bool(detections), trusted)
     inventory = risky_sign_ins.inventory(detections, window)
     return _result(window, signals, verdicts, sources, inventory), flagged
 
 
-def _tenant_pass(users: UserTimelines, window: Window | None,
-                 settings: DetectionSettings) -> tuple[TenantSignals, RiskySignIns, Window]:
+def _tenant_pass(users: UserTimelines, window: Window | None, settings: DetectionSettings,
+                 trusted: TrustedNetworks) -> tuple[TenantSignals, RiskySignIns, Window]:
     """Tenant-wide signals and risky sign-ins over the window's sign-ins, and the window (all
     input if None)."""
-    builder = TenantSignalsBuilder(settings)
+    builder = TenantSignalsBuilder(settings, trusted)
     risky_sign_ins = RiskySignIns()
     first: datetime | None = None
     last: datetime | None = None
@@ -303,11 +313,12 @@ class _Scorer:
         baselines: Mapping[str, BaselineProfile] | None, histories: Timelines,
         detections: dict[str, list[RiskDetection]], risky: dict[str, RiskyUser],
         signals: TenantSignals, settings: DetectionSettings, identity_protection: bool,
+        trusted: TrustedNetworks,
     ) -> None:
         self.window, self.privileged, self.baselines = window, privileged, baselines
         self.histories, self.detections, self.risky = histories, detections, risky
         self.signals, self.settings = signals, settings
-        self.identity_protection = identity_protection
+        self.identity_protection, self.trusted = identity_protection, trusted
 
     def baseline(self, user: str) -> BaselineProfile | None:
         if self.baselines is not None and user in self.baselines:
@@ -328,13 +339,14 @@ class _Scorer:
             settings=self.settings,
             identity_protection=self.identity_protection,
             user_id=user,
+            trusted=self.trusted,
         )
         return score_user(rows, context)
 
 
 def _sources(
     history: int, history_users: int, baselines: Mapping[str, BaselineProfile] | None,
-    identity_protection: bool,
+    identity_protection: bool, trusted: TrustedNetworks | None = None,
 ) -> list[DataSource]:
     baseline_detail = (
         f"{len(baselines)} stored profiles" if baselines is not None
@@ -346,5 +358,10 @@ def _sources(
             "identityProtection", identity_protection,
             "risk detections and risky users" if identity_protection
             else "no Identity Protection data was given",
+        ),
+        DataSource(
+            "namedLocations", bool(trusted),
+            f"{len(trusted.ranges)} trusted IP ranges, {len(trusted.countries)} trusted countries"
+            if trusted is not None and trusted else "no trusted named locations were given",
         ),
     ]

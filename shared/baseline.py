@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import ipaddress
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from operator import attrgetter
 from typing import TypeVar
 
 import msgspec
 
-from shared.model import SignIn
+from shared.model import GeoCoordinates, Location, SignIn, Status
 
 HOURS_OF_WEEK = 168
 CAPS = {
@@ -37,6 +37,58 @@ THIN_MIN_SIGN_INS = 20
 THIN_MIN_DAYS = 7
 
 K = TypeVar("K", str, int)
+
+
+class LastPlace(msgspec.Struct, rename="camel", frozen=True, kw_only=True):
+    """The user's last located successful sign-in: the first leg of a travel hop into a window."""
+
+    id: str
+    at: datetime
+    country: str
+    city: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    ip: str | None = None
+    asn: int | None = None
+
+    def as_sign_in(self) -> SignIn:
+        """The sign-in it stands for, as detections reason with it."""
+        coordinates = (
+            GeoCoordinates(latitude=self.latitude, longitude=self.longitude)
+            if self.latitude is not None and self.longitude is not None else None
+        )
+        return SignIn(
+            id=self.id, created_date_time=self.at, ip_address=self.ip,
+            autonomous_system_number=self.asn, status=Status(),
+            location=Location(city=self.city, country_or_region=self.country,
+                              geo_coordinates=coordinates),
+        )
+
+
+def last_place(sign_ins: Sequence[SignIn]) -> LastPlace | None:
+    """The newest located success of `sign_ins`, given in time order (either direction).
+
+    Scans from the newest end and stops at the first located success, so it is cheap on the
+    histories and timelines the callers hold (oldest first in review, newest first from Graph).
+    """
+    if not sign_ins:
+        return None
+    newest_first = sign_ins[0].created_date_time > sign_ins[-1].created_date_time
+    for sign_in in (sign_ins if newest_first else reversed(sign_ins)):
+        location = sign_in.location
+        status = sign_in.status
+        if location is None or not location.country_or_region or (
+            status is not None and status.error_code != 0
+        ):
+            continue
+        coordinates = sign_in.coordinates
+        return LastPlace(
+            id=sign_in.id, at=sign_in.created_date_time, country=location.country_or_region,
+            city=location.city, latitude=coordinates[0] if coordinates else None,
+            longitude=coordinates[1] if coordinates else None, ip=sign_in.ip_address,
+            asn=sign_in.autonomous_system_number,
+        )
+    return None
 
 
 class BaselineProfile(msgspec.Struct, rename="camel", kw_only=True):
@@ -54,6 +106,7 @@ class BaselineProfile(msgspec.Struct, rename="camel", kw_only=True):
     first_seen: datetime | None = None
     last_seen: datetime | None = None
     updated_at: datetime | None = None
+    last_place: LastPlace | None = None  # newest located success the profile learned from
     version: int = 1
 
 
@@ -155,6 +208,9 @@ def _add(profile: BaselineProfile, sign_ins: Iterable[SignIn]) -> None:
     successes = _successes(sign_ins)
     if not successes:
         return
+    place = last_place(successes)
+    if place is not None and (profile.last_place is None or place.at > profile.last_place.at):
+        profile.last_place = place
     for location, seen in Counter(map(_LOCATION, successes)).items():
         if location is not None and location.country_or_region:
             country = location.country_or_region

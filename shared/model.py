@@ -136,6 +136,8 @@ class Finding(msgspec.Struct, rename="camel", frozen=True):
 
     `got_in` says whether the activity behind the finding includes a successful sign-in or a
     validated password (the attacker knew it), which the verdict must state plainly.
+    `context` marks a finding shown for context only (off-hours on a known device, network and
+    country): it stays in the user's entry but does not raise the verdict on its own.
     """
 
     type: str
@@ -143,6 +145,7 @@ class Finding(msgspec.Struct, rename="camel", frozen=True):
     summary: str
     sign_in_ids: list[str]
     got_in: bool = False
+    context: bool = False
 
 
 class UserStats(msgspec.Struct, rename="camel"):
@@ -192,6 +195,23 @@ class SprayingSource(msgspec.Struct, rename="camel", frozen=True):
     failed_users: int = 0
     succeeded_users: int = 0
     network: int | None = None
+
+
+class CampaignSummary(msgspec.Struct, rename="camel", frozen=True, kw_only=True):
+    """A spray campaign over the window: its source, extent, and the accounts it tried."""
+
+    kind: str  # "ip", "network" or "cluster" (addresses sharing a user agent and timing)
+    source: str  # "203.0.113.7", "AS64500", "12 addresses sharing the user agent '...'"
+    addresses: list[str]
+    network: int | None = None
+    user_agent: str | None = None
+    first_attempt: datetime
+    last_attempt: datetime
+    failures: int
+    accounts_tried: int
+    accounts_succeeded: int
+    tried_users: list[str]
+    succeeded_users: list[str]
 
 
 class TenantSummary(msgspec.Struct, rename="camel"):
@@ -285,6 +305,7 @@ class ReviewResult(msgspec.Struct, rename="camel"):
     sources: list[DataSource] = msgspec.field(default_factory=list)
     risk_inventory: RiskInventory = msgspec.field(default_factory=RiskInventory)
     input: InputSummary | None = None  # exported logs only (analyze): what was read and lost
+    campaigns: list[CampaignSummary] = msgspec.field(default_factory=list)
 
 
 class RiskDetection(msgspec.Struct, rename="camel", frozen=True, gc=False):

@@ -1,7 +1,8 @@
 """Findings + context -> one verdict level, reasons a reviewer can check, proposed remediation.
 
 Levels (the design notes' Verdicts section):
-- `none`: nothing stands out.
+- `none`: nothing stands out (off-hours alone, on a known device, network and country, is
+  context: kept in the user's entry and reasons, no verdict).
 - `low`: worth a glance (off-hours on a known device and network, targeted by a spray that never
   worked, a new network in a familiar country).
 - `medium`: an attack in progress (brute force, MFA prompts pushed, password validated from a new
@@ -75,13 +76,16 @@ def user_stats(sign_ins: Sequence[SignIn]) -> UserStats:
 
 
 def _level(findings: Sequence[Finding], privileged: bool) -> Level:
-    if not findings:
-        return "none"
-    level: Level = max((f.severity for f in findings), key=level_rank)
-    serious = [f for f in findings if level_rank(f.severity) >= level_rank("medium")]
+    active = [f for f in findings if not f.context]
+    if not active:
+        # Context alone (off-hours on a known device, network and country): no verdict, except a
+        # glance for a privileged account.
+        return "low" if privileged and findings else "none"
+    level: Level = max((f.severity for f in active), key=level_rank)
+    serious = [f for f in active if level_rank(f.severity) >= level_rank("medium")]
     if len({f.type for f in serious}) >= 2 and any(f.got_in for f in serious):
         level = "high"
-    if privileged and any(not (f.type == "off_hours" and f.severity == "low") for f in findings):
+    if privileged and any(not (f.type == "off_hours" and f.severity == "low") for f in active):
         level = "high"
     return level
 
@@ -146,10 +150,15 @@ def decide(
         reasons.append(got_in_sentence)
     got_in = bool(got_in_sentence and got_in_sentence.startswith("The attacker got in"))
     knew = bool(got_in_sentence and got_in_sentence.startswith("The attacker knew"))
-    if privileged and findings:
+    if privileged and any(not f.context for f in findings):
         reasons.append(
             f"The account holds privileged roles ({wording.listing(context.privileged_roles)}): "
             "any anomaly on it is treated as high."
+        )
+    elif privileged and findings:
+        reasons.append(
+            f"The account holds privileged roles ({wording.listing(context.privileged_roles)}): "
+            "activity at unusual hours on it is worth a glance."
         )
     if thin and any(f.type in _BASELINE_DEPENDENT for f in findings):
         reasons.append(_thin_sentence(context))

@@ -63,6 +63,11 @@ var graphPermissions = [
     principalId: readerPrincipalId
     permission: 'IdentityRiskEvent.Read.All'
   }
+  // reader: Conditional Access named locations (trusted ranges are familiar networks)
+  {
+    principalId: readerPrincipalId
+    permission: 'Policy.Read.All'
+  }
   // remediator: revoke sessions, disable (documented with User.Read.All beside it), confirm
   // compromised, force a password reset (the reset also needs the User Administrator directory
   // role: a post-deploy step)

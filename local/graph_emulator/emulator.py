@@ -17,6 +17,7 @@ DATA_FILES = {
     "sign_ins": "signIns", "users": "users", "risky_users": "riskyUsers",
     "risk_detections": "riskDetections", "role_assignments": "roleAssignments",
     "role_eligibilities": "roleEligibilitySchedules",
+    "named_locations": "namedLocations",
 }
 
 
@@ -87,12 +88,14 @@ class GraphEmulator:
              users: Iterable[dict[str, Any]] = (), risky_users: Iterable[dict[str, Any]] = (),
              risk_detections: Iterable[dict[str, Any]] = (),
              role_assignments: Iterable[dict[str, Any]] = (),
-             role_eligibilities: Iterable[dict[str, Any]] = ()) -> None:
+             role_eligibilities: Iterable[dict[str, Any]] = (),
+             named_locations: Iterable[dict[str, Any]] = ()) -> None:
         """Replace the tenant's data with these Graph JSON dicts (sorted and indexed here)."""
         tenant = Tenant(
             SignInTable(sign_ins),
             Directory(users=users, risky_users=risky_users, risk_detections=risk_detections,
-                      role_assignments=role_assignments, role_eligibilities=role_eligibilities),
+                      role_assignments=role_assignments, role_eligibilities=role_eligibilities,
+                      named_locations=named_locations),
             self._tenant.generation + 1,
         )
         with self.data_lock:

@@ -115,6 +115,13 @@ RISKY_USER: Schema = {
 }
 # unifiedRoleAssignment: principalId, roleDefinitionId and directoryScopeId support $filter (eq).
 # https://learn.microsoft.com/en-us/graph/api/resources/unifiedroleassignment
+# namedLocation: Graph documents $filter on displayName and the timestamps for this list
+# (learn.microsoft.com/graph/api/conditionalaccessroot-list-namedlocations, "Optional query
+# parameters"); equality on displayName and id is what this emulator models.
+NAMED_LOCATION: Schema = {
+    ("id",): Field("string", EQ, _path("id")),
+    ("displayName",): Field("string", EQ, _path("displayName")),
+}
 ROLE_ASSIGNMENT: Schema = {
     ("roleDefinitionId",): Field("string", EQ, _path("roleDefinitionId")),
     ("principalId",): Field("string", EQ, _path("principalId")),

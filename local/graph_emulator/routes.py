@@ -68,6 +68,12 @@ def answer(emulator: GraphEmulator, req: GraphRequest) -> Answer:
                 resource="riskDetection", fragment="identityProtection/riskDetections"))
         case ("POST", ["identityprotection", "riskyusers", "confirmcompromised"]):
             return confirm_compromised(emulator, req)
+        case ("GET", ["identity", "conditionalaccess", "namedlocations"]):
+            # Both kinds in one list, each with its @odata.type (ipNamedLocation with isTrusted
+            # and ipRanges, countryNamedLocation with countriesAndRegions), as Graph answers.
+            return Answer(200, queries.list_records(
+                tenant.directory.named_locations, listing(), schema=queries.NAMED_LOCATION,
+                resource="namedLocation", fragment="identity/conditionalAccess/namedLocations"))
         case ("GET", ["rolemanagement", "directory", "roleassignments"]):
             return Answer(200, queries.role_assignments(tenant.directory, listing()))
         case ("GET", ["rolemanagement", "directory", "roleeligibilityschedules"]):
@@ -80,7 +86,7 @@ def answer(emulator: GraphEmulator, req: GraphRequest) -> Answer:
             return update_user(emulator, req, segments[1])
         case ("POST", ["users", _, "revokesigninsessions"]):
             return revoke_sessions(emulator, req, segments[1])
-    known = {"auditlogs", "identityprotection", "rolemanagement", "users"}
+    known = {"auditlogs", "identityprotection", "rolemanagement", "users", "identity"}
     if lower and lower[0] in known:
         raise GraphFault(405, "Request_BadRequest",
                          f"The request method '{req.method}' is not supported for "

@@ -173,12 +173,14 @@ def select(row: dict[str, Any], fields: Sequence[str] | None) -> dict[str, Any]:
 
 
 class Directory:
-    """Users, risky users, risk detections and role assignments of the emulated tenant."""
+    """Users, risky users, risk detections, role assignments and Conditional Access named
+    locations of the emulated tenant."""
 
     def __init__(self, *, users: Iterable[dict[str, Any]], risky_users: Iterable[dict[str, Any]],
                  risk_detections: Iterable[dict[str, Any]],
                  role_assignments: Iterable[dict[str, Any]],
-                 role_eligibilities: Iterable[dict[str, Any]] = ()) -> None:
+                 role_eligibilities: Iterable[dict[str, Any]] = (),
+                 named_locations: Iterable[dict[str, Any]] = ()) -> None:
         self.users = [dict(u) for u in users]
         self.user_by_key: dict[str, dict[str, Any]] = {}
         for user in self.users:
@@ -194,6 +196,7 @@ class Directory:
         self.role_eligibilities = [Record(dict(r), -math.inf) for r in role_eligibilities]
         self.role_holders = {str(rec.data.get("principalId", "")).lower()
                              for rec in self.role_assignments + self.role_eligibilities}
+        self.named_locations = [Record(dict(r), -math.inf) for r in named_locations]
 
     def user(self, key: str) -> dict[str, Any] | None:
         return self.user_by_key.get(key.lower())

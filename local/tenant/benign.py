@@ -21,6 +21,7 @@ from local.tenant.places import (
     OUTLOOK_MOBILE,
     TEAMS,
     US_HOTEL_WIFI,
+    VPN_EGRESS,
     WORK_APPS,
 )
 from local.tenant.protection import risk_detection, risky_user
@@ -268,3 +269,36 @@ def risk_remediated_last_month(scene: Scene, person: Person) -> Away:
                detail="userPerformedSecuredPasswordReset")
     return []
 
+
+def vpn_egress(scene: Scene, person: Person) -> Away:
+    """Saturday work through the corporate VPN, whose egress is in Frankfurt: the tenant lists
+    that range as a trusted named location.
+
+    Geolocation puts the user in Germany twenty minutes after a sign-in at home in Britain; a
+    VPN moves the apparent place, not the person. Same laptop, a trusted network.
+    """
+    clock, log = scene.clock, scene.log
+    at = clock.local(person.time_zone, clock.saturday, 10.0) + scene.jitter()
+    log.add(person, at, app=OFFICE_HOME, device=person.laptop, mfa=True,
+            **scene.home(person, ipv6=False))
+    city, network = VPN_EGRESS
+    for n in range(4):
+        log.add(person, at + 20 * 60 + n * 35 * 60, app=WORK_APPS[n % len(WORK_APPS)],
+                device=person.laptop, mfa=True,
+                **scene.elsewhere(network, city, ip=f"{network.ipv4_prefix}{14 + n}"))
+    return []
+
+
+def ordinary_weekend(scene: Scene, person: Person) -> Away:
+    """A weekday worker catches up for an hour on Saturday or Sunday morning, at home, on the
+    usual laptop: hours the baseline has never seen, and nothing else new. Context, not a
+    verdict: most of a tenant does this some weekend.
+    """
+    clock, log, rng = scene.clock, scene.log, scene.rng
+    day = clock.saturday if rng.random() < 0.5 else clock.sunday
+    at = clock.local(person.time_zone, day, 9.5 + rng.random() * 2)
+    where = scene.home(person, ipv6=False)
+    for n in range(3):
+        log.add(person, at + n * 20 * 60, app=WORK_APPS[n], device=person.laptop, mfa=True,
+                **where)
+    return []

@@ -33,6 +33,7 @@ def write(tenant: Tenant, directory: str | Path, *,
         "riskyUsers.json": tenant.risky_users,
         "riskDetections.json": tenant.risk_detections,
         "roleAssignments.json": tenant.role_assignments,
+        "namedLocations.json": tenant.named_locations,
     }
     written = []
     for name, value in pages.items():
@@ -91,6 +92,8 @@ def read(directory: str | Path) -> Tenant:
         risky_users=page("riskyUsers.json"),
         risk_detections=page("riskDetections.json"),
         role_assignments=page("roleAssignments.json"),
+        named_locations=page("namedLocations.json") if (src / "namedLocations.json").exists()
+        else [],
         ground_truth=msgspec.json.decode((src / "groundTruth.json").read_bytes(),
                                          type=dict[str, Expectation]),
     )

@@ -5,12 +5,13 @@ from __future__ import annotations
 import base64
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from operator import itemgetter
 
-from local.tenant import attacks, benign
+from local.tenant import attacks, benign, campaigns
 from local.tenant.people import Person, graph_user, make_people
+from local.tenant.places import OFFICES, VPN_EGRESS
 from local.tenant.records import SignInLog
 from local.tenant.scene import Away, Scene
 from local.tenant.timeline import Timeline, weekend_window
@@ -28,6 +29,9 @@ SCENARIOS: dict[str, Scenario] = {
     "privileged_thin_anomaly": attacks.privileged_thin_anomaly,
     "disabled_account": attacks.disabled_account,
     "risky_sign_in": attacks.risky_sign_in,
+    "slow_brute_force": campaigns.slow_brute_force,
+    "travel_across_window_start": campaigns.travel_across_window_start,
+    "privileged_odd_hour_device": campaigns.privileged_odd_hour_device,
     "carrier_ip_churn": benign.carrier_ip_churn,
     "flight_abroad": benign.flight_abroad,
     "consent_storm": benign.consent_storm,
@@ -37,6 +41,8 @@ SCENARIOS: dict[str, Scenario] = {
     "empty_location": benign.empty_location,
     "ipv6_home": benign.ipv6_home,
     "risk_remediated_last_month": benign.risk_remediated_last_month,
+    "vpn_egress": benign.vpn_egress,
+    "ordinary_weekend": benign.ordinary_weekend,
 }
 
 
@@ -55,6 +61,7 @@ class Tenant:
     risk_detections: list[dict[str, object]]
     role_assignments: list[dict[str, object]]
     ground_truth: dict[str, Expectation]
+    named_locations: list[dict[str, object]] = field(default_factory=list)
 
 
 def generate(users: int = 50, seed: int = 7, window_end: datetime | None = None,
@@ -80,6 +87,8 @@ def _generate(users: int, seed: int, window: Window, history_days: int,
     scene = Scene(SignInLog(random.Random(rng.getrandbits(64))), clock, rng)
     per_workday = _per_workday(sign_ins_per_user, history_days)
     attacks.password_spray(scene, roles.spray_victim, roles.spray_targets)
+    campaigns.slow_spray(scene, roles.slow_spray_victim, roles.spray_targets)
+    campaigns.distributed_spray(scene, roles.spray_targets)
     for person, scenario in roles.roles:
         play = SCENARIOS.get(scenario)
         away = play(scene, person) if play else []
@@ -95,7 +104,32 @@ def _generate(users: int, seed: int, window: Window, history_days: int,
         risk_detections=scene.risk_detections,
         role_assignments=[_role_assignment(p, role, rng) for p, role in roles.admins],
         ground_truth={p.id: expectation(s, p) for p, s in roles.roles},
+        named_locations=named_locations(),
     )
+
+
+def named_locations() -> list[dict[str, object]]:
+    """The tenant's Conditional Access named locations, as GET .../namedLocations lists them:
+    each office's egress and the corporate VPN's as trusted IP ranges, and a country list used to
+    block sign-ins (country locations carry no trust flag in Graph)."""
+    ranges = [(f"{office.city.name} office", [f"{ip}/32" for ip in office.egress_ips])
+              for office in OFFICES.values()]
+    ranges.append(("Corporate VPN egress", [f"{VPN_EGRESS[1].ipv4_prefix}0/24"]))
+    found: list[dict[str, object]] = [{
+        "@odata.type": "#microsoft.graph.ipNamedLocation",
+        "id": f"0d1c2b3a-0000-4000-8000-{n:012d}", "displayName": name, "isTrusted": True,
+        "createdDateTime": "2024-11-04T09:12:00Z", "modifiedDateTime": "2024-11-04T09:12:00Z",
+        "ipRanges": [{"@odata.type": "#microsoft.graph.iPv4CidrRange", "cidrAddress": cidr}
+                     for cidr in cidrs],
+    } for n, (name, cidrs) in enumerate(ranges, start=1)]
+    found.append({
+        "@odata.type": "#microsoft.graph.countryNamedLocation",
+        "id": "0d1c2b3a-0000-4000-8000-000000000099", "displayName": "Blocked countries",
+        "createdDateTime": "2024-11-04T09:12:00Z", "modifiedDateTime": "2024-11-04T09:12:00Z",
+        "countriesAndRegions": ["KP", "IR"], "includeUnknownCountriesAndRegions": False,
+        "countryLookupMethod": "clientIpAddress",
+    })
+    return found
 
 
 def _per_workday(sign_ins_per_user: int, history_days: int) -> float:

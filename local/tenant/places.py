@@ -147,7 +147,29 @@ ATTACKER_NETWORKS: dict[str, tuple[City, Network]] = {
     "disabled_account": (CITIES["Sao Paulo"], Network("Claro Brasil", 28573, "177.32.")),
     "risky_sign_in": (CITIES["Frankfurt am Main"],
                       Network("Tor exit (Frantech)", 53667, "185.220.101.", kind="anonymizer")),
+    "slow_spray": (CITIES["Amsterdam"], Network("DigitalOcean", 14061, "164.92.141.",
+                                                kind="hosting")),
+    "travel_across_window_start": (CITIES["Jakarta"],
+                                   Network("Biznet", 17451, "103.28.", kind="hosting")),
 }
+# A residential-proxy pool: one spray tool spread over homes in several countries.
+PROXY_POOL: tuple[tuple[City, Network], ...] = (
+    (CITIES["Sao Paulo"], Network("Claro Brasil", 28573, "179.96.")),
+    (CITIES["Jakarta"], Network("Telkomsel", 23693, "114.125.")),
+    (CITIES["Ho Chi Minh City"], Network("VNPT", 45899, "113.160.")),
+    (CITIES["Bucharest"], Network("Orange Romania", 9050, "79.112.")),
+)
+# Where one slow brute force rotates through, a few attempts an hour for the weekend.
+ROTATION: tuple[tuple[City, Network], ...] = (
+    (CITIES["Moscow"], Network("Beeline", 3216, "89.178.")),
+    (CITIES["Lagos"], Network("Airtel Nigeria", 36873, "105.112.")),
+    (CITIES["Sao Paulo"], Network("Vivo", 26599, "187.11.")),
+    (CITIES["Sofia"], Network("A1 Bulgaria", 8717, "85.118.")),
+    (CITIES["Jakarta"], Network("Indosat", 4761, "114.4.")),
+)
+# The corporate VPN's egress, a trusted named location: staff abroad or at home appear there.
+VPN_EGRESS = (CITIES["Frankfurt am Main"],
+              Network("Zscaler (corporate VPN egress)", 62044, "165.225.72.", kind="business"))
 
 
 @dataclass(frozen=True)

@@ -19,16 +19,23 @@ from shared.model import Level
 
 GLOBAL_ADMINISTRATOR = "62e90394-69f5-4237-9190-012177145e10"
 SECURITY_ADMINISTRATOR = "194ae4cb-b126-40b2-bd5b-6091b380977d"
+EXCHANGE_ADMINISTRATOR = "29232cdf-9323-42fd-ade2-1d097af3e4de"
 
 ATTACKS = ("impossible_travel", "new_country_success", "password_spray", "brute_force",
-           "mfa_fatigue", "privileged_thin_anomaly", "disabled_account", "risky_sign_in")
+           "mfa_fatigue", "privileged_thin_anomaly", "disabled_account", "risky_sign_in",
+           "slow_spray", "slow_brute_force", "travel_across_window_start",
+           "privileged_odd_hour_device")
 NOISE = ("carrier_ip_churn", "flight_abroad", "consent_storm", "mfa_interrupts",
          "typo_then_success", "weekend_worker", "empty_location", "ipv6_home",
-         "risk_remediated_last_month")
+         "risk_remediated_last_month", "vpn_egress")
+# Weekday workers who catch up one weekend morning: many, so the share of quiet users at `low`
+# is measurable (one in twelve, at least two).
+ORDINARY_WEEKEND = "ordinary_weekend"
 SPRAY_TARGET = "password_spray_target"
 BENIGN_ADMIN = "benign_admin"
 ROUTINE = "routine"
 SPRAY_TARGETS_SMALL = 21  # with the victim, 22 distinct accounts failed from one address
+SPRAY_TARGETS_MIN = 10  # the slow and distributed sprays need this many to be campaigns
 
 
 class Expectation(msgspec.Struct, rename="camel", frozen=True):
@@ -49,6 +56,11 @@ EXPECTED: dict[str, tuple[Level, Level, tuple[str, ...]]] = {
     "privileged_thin_anomaly": ("high", "high", ("unfamiliar_location",)),
     "disabled_account": ("low", "medium", ("disabled_account",)),
     "risky_sign_in": ("high", "high", ("risky_sign_in",)),
+    # A slow spray's victim: its second pass, hours after the first, found the password.
+    "slow_spray": ("high", "high", ("password_spray",)),
+    "slow_brute_force": ("medium", "medium", ("repeated_failures",)),
+    "travel_across_window_start": ("high", "high", ("impossible_travel",)),
+    "privileged_odd_hour_device": ("medium", "high", ("off_hours",)),
     # Global and Security Administrators whose weekend is their phone refreshing mail.
     BENIGN_ADMIN: ("none", "low", ()),
 }
@@ -68,6 +80,7 @@ class Cast:
     spray_victim: Person
     spray_targets: list[Person]
     admins: list[tuple[Person, str]]  # (person, role template id)
+    slow_spray_victim: Person
 
 
 def cast(people: list[Person], rng: random.Random) -> Cast:
@@ -87,24 +100,39 @@ def cast(people: list[Person], rng: random.Random) -> Cast:
     def european(person: Person) -> bool:
         return person.time_zone.startswith("Europe/") and not person.works_weekends
 
+    def home_days(person: Person) -> bool:
+        """Works from home some weekdays, so the baseline knows the home network."""
+        return len(person.office_days) < 5
+
     for scenario in ATTACKS:
-        take(scenario, european)
+        take(scenario, (lambda p: european(p) and home_days(p))
+             if scenario == "privileged_odd_hour_device" else european)
     admins = [(take(BENIGN_ADMIN, european), GLOBAL_ADMINISTRATOR),
               (take(BENIGN_ADMIN, european), SECURITY_ADMINISTRATOR)]
     per_noise = max(1, len(people) // 100)
     fits: dict[str, Callable[[Person], bool]] = {
         "carrier_ip_churn": lambda p: p.country in ("GB", "DE"),
         "flight_abroad": lambda p: p.country == "GB" and not p.works_weekends,
-        "ipv6_home": lambda p: bool(p.home_ipv6),
+        "ipv6_home": lambda p: bool(p.home_ipv6) and home_days(p),
     }
+    fits["vpn_egress"] = lambda p: p.country == "GB" and not p.works_weekends and home_days(p)
     for scenario in NOISE:
         for _ in range(per_noise):
-            person = take(scenario, fits.get(scenario, lambda p: True))
+            person = take(scenario, fits.get(scenario, home_days))
             if scenario == "weekend_worker" and not person.works_weekends:
                 replaced[person.index] = dataclasses.replace(person, works_weekends=True)
-    n_targets = SPRAY_TARGETS_SMALL if len(people) < 400 else len(people) // 20
+    for _ in range(max(2, len(people) // 12)):
+        take(ORDINARY_WEEKEND, lambda p: not p.works_weekends and home_days(p))
+    free = len(people) - len(chosen)
+    n_targets = min(SPRAY_TARGETS_SMALL, free) if len(people) < 400 else len(people) // 20
+    if n_targets < SPRAY_TARGETS_MIN:
+        raise ValueError("too few users for the spray scenarios; use at least 40 users")
     targets = [take(SPRAY_TARGET) for _ in range(n_targets)]
     roles = [(replaced.get(p.index, p), chosen.get(p.index, ROUTINE)) for p in people]
     victim = next(p for p, scenario in roles if scenario == "password_spray")
     privileged = next(p for p, scenario in roles if scenario == "privileged_thin_anomaly")
-    return Cast(roles, victim, targets, [(privileged, GLOBAL_ADMINISTRATOR), *admins])
+    odd_hour = next(p for p, scenario in roles if scenario == "privileged_odd_hour_device")
+    slow_victim = next(p for p, scenario in roles if scenario == "slow_spray")
+    return Cast(roles, victim, targets,
+                [(privileged, GLOBAL_ADMINISTRATOR), *admins, (odd_hour, EXCHANGE_ADMINISTRATOR)],
+                slow_victim)

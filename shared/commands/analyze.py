@@ -1,14 +1,17 @@
 """`signin-review analyze`: review exported sign-in logs offline, no Azure needed.
 
     signin-review analyze PATH [PATH ...] [--window-start ISO8601] [--window-end ISO8601]
-        [--privileged FILE] [--risk-detections FILE]
+        [--privileged FILE] [--risk-detections FILE] [--trusted-networks FILE]
         [--format auto|graph|sentinel|azure-monitor|portal|elastic]
         [--output json|table|html|csv|risk-csv] [--out FILE] [--quiet]
 
 A PATH is a file, a folder (every export file in it) or a glob pattern; everything read is
 merged and de-duplicated by sign-in. Sign-ins before --window-start are history: each user's
-baseline is built from them. The default window is all input. Every output, and stderr, says
-what was read and lost (rows read, sign-ins kept, fields set aside, rows rejected by reason).
+baseline is built from them. The default window is all input. --trusted-networks takes the
+tenant's Conditional Access named locations as Graph lists them ({"value": [...]} or the list) or
+CIDR ranges one a line: trusted ranges are familiar networks in every detection. Every output,
+and stderr, says what was read and lost (rows read, sign-ins kept, fields set aside, rows
+rejected by reason).
 
 Exit codes: 0 success; 2 bad usage or unreadable input (message on stderr); 3 the review was
 written but some rows were rejected (EXIT_ROWS_REJECTED: a script must not take it as complete).
@@ -17,6 +20,7 @@ written but some rows were rejected (EXIT_ROWS_REJECTED: a script must not take 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -24,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shared.analysis import Timelines, review_user_by_user, review_with_timelines
+from shared.detect.trusted import NamedLocationError, TrustedNetworks, from_named_locations
 from shared.errors import InputError
 from shared.model import InputSummary, ReviewResult, RiskDetection, SignIn, Window
 
@@ -47,6 +52,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="file of privileged UPNs or object ids, one a line")
     parser.add_argument("--risk-detections", metavar="FILE",
                         help="Identity Protection risk detections (Graph riskDetections JSON)")
+    parser.add_argument("--trusted-networks", metavar="FILE",
+                        help="named locations JSON (Graph's namedLocations) or CIDRs, one a line")
     parser.add_argument("--format", choices=FORMATS, default="auto",
                         help="export format of every file (default: detect per file)")
     parser.add_argument("--date-order", choices=("month-first", "day-first"),
@@ -82,6 +89,35 @@ def read_privileged(path: str) -> set[str]:
         for line in text.splitlines()
         if line.split("#", 1)[0].strip()
     }
+
+
+def _trusted(args: argparse.Namespace) -> TrustedNetworks | None:
+    return read_trusted_networks(args.trusted_networks) if args.trusted_networks else None
+
+
+def read_trusted_networks(path: str) -> TrustedNetworks:
+    """Graph namedLocation objects ({"value": [...]} or a list), or CIDR ranges one a line."""
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"cannot read the trusted networks file: {error}", source=path) from None
+    try:
+        if text.lstrip().startswith(("{", "[")):
+            document = json.loads(text)
+            locations = document.get("value") if isinstance(document, dict) else document
+            if not isinstance(locations, list) or not all(isinstance(x, dict) for x in locations):
+                raise InputError("the trusted networks file must hold namedLocation objects "
+                                 "({\"value\": [...]} or a list)", source=path)
+            return from_named_locations(locations)
+        ranges = [line.split("#", 1)[0].strip() for line in text.splitlines()]
+        return from_named_locations([{
+            "@odata.type": "#microsoft.graph.ipNamedLocation", "displayName": Path(path).name,
+            "isTrusted": True, "ipRanges": [{"cidrAddress": r} for r in ranges if r]}])
+    except json.JSONDecodeError as error:
+        raise InputError(f"the trusted networks file is not valid JSON: {error}",
+                         source=path) from None
+    except NamedLocationError as error:
+        raise InputError(str(error), source=path) from None
 
 
 def window_of(args: argparse.Namespace, sign_ins: list[SignIn]) -> Window | None:
@@ -193,7 +229,7 @@ def _review(args: argparse.Namespace, progress: AnalyzeProgress) -> tuple[Review
     window = window_of(args, imported.sign_ins)
     result, timelines = review_with_timelines(
         imported.sign_ins, window=window, privileged=privileged,
-        risk_detections=_risk_detections(args.risk_detections),
+        risk_detections=_risk_detections(args.risk_detections), trusted=_trusted(args),
     )
     result.input = imported.summary
     return result, timelines
@@ -221,7 +257,7 @@ def _review_sharded(args: argparse.Namespace, privileged: set[str],
             _say_what_was_read(summary, usable=False)
         result, timelines = review_user_by_user(
             shards.users, window=window, privileged=privileged,
-            risk_detections=_risk_detections(args.risk_detections),
+            risk_detections=_risk_detections(args.risk_detections), trusted=_trusted(args),
             on_user=progress.users_reviewed,
         )
         summary.repeated += shards.repeated

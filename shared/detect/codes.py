@@ -72,6 +72,20 @@ FAILURE_CODES = frozenset(code for code, cls in _CODES.items() if cls in _FAILUR
 LOCKOUT_CODES = frozenset(code for code, cls in _CODES.items() if cls is ErrorClass.LOCKOUT)
 
 
+# Prompts the real user meets every day: MFA required (50074, 50076, 50079, 50072), keep me signed
+# in (50140), device authentication required or failed (50097, 50155, 50129), device compliance
+# or join required by Conditional Access (53000, 53001) and external security challenge (50158).
+# On its own such a sign-in proves nobody got in, and without a baseline little about anyone.
+PROMPT_CODES = frozenset(
+    {50074, 50076, 50079, 50072, 50140, 50097, 50155, 50129, 53000, 53001, 50158}
+)
+
+
+def is_prompt(code: int) -> bool:
+    """An interrupt or prompt (MFA, keep me signed in, device or CA), not a completed sign-in."""
+    return code in PROMPT_CODES
+
+
 def error_class(code: int) -> ErrorClass:
     """The class of an error code; codes not in the table are OTHER (not failure, not success)."""
     return _CODES.get(code, ErrorClass.OTHER)

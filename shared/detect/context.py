@@ -15,13 +15,16 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Literal
 
 import msgspec
 
 from shared.baseline import BaselineProfile
-from shared.detect.codes import FAILURE_CODES
+from shared.detect.campaigns import Campaign, Failure, build_campaigns
+from shared.detect.campaigns import targets as campaign_targets
+from shared.detect.codes import FAILURE_CODES, PASSWORD_KNOWN_CODES
+from shared.detect.trusted import TrustedNetworks
 from shared.model import RiskDetection, RiskyUser, SignIn, SprayingSource, Window
 
 
@@ -39,11 +42,21 @@ class DetectionSettings(msgspec.Struct, frozen=True, kw_only=True):
     spray_window_minutes: float = 20.0
     spray_network_min_users: int = 10  # an ASN spreads over many IPs: needs more users
     spray_success_cap: int = 1000  # distinct succeeded users remembered per source, at most
+    # campaigns (tenant-wide, over the whole window: shared.detect.campaigns)
+    campaign_min_users: int = 6  # accounts one address failed over the window
+    campaign_network_min_users: int = 10
+    campaign_cluster_min_users: int = 10
+    campaign_max_gap_hours: float = 6.0  # a cluster's failures follow each other closer than this
+    campaign_max_attempts_per_account: float = 4.0  # mean failures per account, at most
     # repeated_failures (brute force)
     brute_force_min_failures: int = 10
     brute_force_window_minutes: float = 20.0
     brute_force_lockout_weight: int = 2  # a Smart Lockout (50053) counts as this many failures
     brute_force_success_minutes: float = 60.0  # a success this soon after a burst ends it
+    slow_failures_min: int = 6  # failures over the window, from rotating sources, never a success
+    slow_failures_min_hours: float = 3.0
+    slow_failures_many_hours: float = 12.0  # sustained this long: medium
+    slow_failures_many_sources: int = 4  # or from this many networks or countries: medium
     # mfa_fatigue
     mfa_fatigue_min_prompts: int = 7
     mfa_fatigue_window_minutes: float = 10.0
@@ -52,7 +65,9 @@ class DetectionSettings(msgspec.Struct, frozen=True, kw_only=True):
     mfa_repeated_window_minutes: float = 60.0
     # off_hours
     off_hours_tolerance_hours: int = 1  # neighbouring hours of the week count as usual
-    off_hours_min_history: int = 40  # interactive sign-ins the baseline needs to judge hours
+    off_hours_min_history: int = 15  # interactive sign-ins the baseline needs to judge hours
+    off_hours_weekend_min: int = 4  # weekend sign-ins in the baseline that make weekends a habit
+    holidays: frozenset[date] = frozenset()  # days judged like a weekend day
     # unfamiliar_location
     unfamiliar_fallback_min_days: int = 2  # without a baseline: countries seen on this many days
     # disabled_account
@@ -95,9 +110,14 @@ class TenantSignals(msgspec.Struct, rename="camel", kw_only=True):
     targets: dict[str, list[int]] = msgspec.field(default_factory=dict)  # user -> source indexes
     sign_ins: int = 0
     users: int = 0
+    campaigns: list[Campaign] = msgspec.field(default_factory=list)
+    campaign_targets: dict[str, list[int]] = msgspec.field(default_factory=dict)
 
     def sources_for(self, user_id: str) -> list[SpraySource]:
         return [self.sources[i] for i in self.targets.get(user_id, ())]
+
+    def campaigns_for(self, user_id: str) -> list[Campaign]:
+        return [self.campaigns[i] for i in self.campaign_targets.get(user_id, ())]
 
 
 class DetectionContext(msgspec.Struct, kw_only=True):
@@ -112,6 +132,7 @@ class DetectionContext(msgspec.Struct, kw_only=True):
     settings: DetectionSettings = msgspec.field(default_factory=DetectionSettings)
     identity_protection: bool = False  # Identity Protection data was available for the tenant
     user_id: str = ""
+    trusted: TrustedNetworks = msgspec.field(default_factory=TrustedNetworks)
 
 
 def _epoch(moment: datetime) -> float:
@@ -123,11 +144,14 @@ def _epoch(moment: datetime) -> float:
 class TenantSignalsBuilder:
     """Streams sign-ins (any order, shard by shard) into `TenantSignals`."""
 
-    def __init__(self, settings: DetectionSettings | None = None) -> None:
+    def __init__(self, settings: DetectionSettings | None = None,
+                 trusted: TrustedNetworks | None = None) -> None:
         self.settings = settings or DetectionSettings()
+        self.trusted = trusted or TrustedNetworks()
         self._ip_failures: defaultdict[str, list[tuple[float, str]]] = defaultdict(list)
         self._net_failures: defaultdict[int, list[tuple[float, str, str]]] = defaultdict(list)
-        self._ip_successes: defaultdict[str, set[str]] = defaultdict(set)
+        self._failures: list[Failure] = []
+        self._ip_successes: defaultdict[str, dict[str, datetime]] = defaultdict(dict)
         self._net_successes: defaultdict[int, set[str]] = defaultdict(set)
         self._users: set[str] = set()
         self._sign_ins = 0
@@ -143,14 +167,20 @@ class TenantSignalsBuilder:
             moment = _epoch(sign_in.created_date_time)
             if ip:
                 self._ip_failures[ip].append((moment, user))
+                self._failures.append(Failure(moment, user, ip, asn or 0, sign_in.user_agent or ""))
             if asn:
                 self._net_failures[asn].append((moment, user, ip))
-        elif code == 0:
+        elif code in PASSWORD_KNOWN_CODES:
             cap = self.settings.spray_success_cap
             if ip:
                 seen = self._ip_successes[ip]
-                if len(seen) < cap:
-                    seen.add(user)
+                at = sign_in.created_date_time
+                before = seen.get(user)
+                if before is None:
+                    if len(seen) < cap:
+                        seen[user] = at
+                elif at > before:
+                    seen[user] = at
             if asn:
                 seen_net = self._net_successes[asn]
                 if len(seen_net) < cap:
@@ -188,9 +218,23 @@ class TenantSignalsBuilder:
         for index, source in enumerate(sources):
             for user in source.failed_users:
                 targets.setdefault(user, []).append(index)
-        return TenantSignals(
-            sources=sources, targets=targets, sign_ins=self._sign_ins, users=len(self._users)
+        campaigns = build_campaigns(
+            self._untrusted(self._failures), self._ip_successes,
+            {asn: len(users) for asn, users in self._net_successes.items()}, s,
+            spray_ips={x.ip for x in sources if x.kind == "ip" and x.ip},
+            spray_networks={x.network for x in sources if x.kind == "network" and x.network},
         )
+        return TenantSignals(
+            sources=sources, targets=targets, sign_ins=self._sign_ins, users=len(self._users),
+            campaigns=campaigns, campaign_targets=campaign_targets(campaigns),
+        )
+
+    def _untrusted(self, failures: list[Failure]) -> list[Failure]:
+        """Failures from outside the tenant's trusted ranges (an office is never a sprayer)."""
+        if not self.trusted.ranges:
+            return failures
+        trusted = {ip for ip in {f.ip for f in failures} if self.trusted.range_of(ip)}
+        return [f for f in failures if f.ip not in trusted] if trusted else failures
 
 
 def _source(
@@ -238,7 +282,8 @@ def _spray(
 
 
 def tenant_signals(
-    sign_ins: Iterable[SignIn], settings: DetectionSettings | None = None
+    sign_ins: Iterable[SignIn], settings: DetectionSettings | None = None,
+    trusted: TrustedNetworks | None = None,
 ) -> TenantSignals:
-    """Tenant-wide spray signals from sign-ins in one streaming pass."""
-    return TenantSignalsBuilder(settings).add_all(sign_ins).build()
+    """Tenant-wide spray signals and campaigns from sign-ins in one streaming pass."""
+    return TenantSignalsBuilder(settings, trusted).add_all(sign_ins).build()

@@ -14,6 +14,13 @@ Cautions honoured (the design notes' Detections section):
   the distance, and speeds are never computed over less than `travel_noise_minutes`.
 - Empty locations are skipped, never treated as a place.
 
+- The window's edge: the user's last located success before the window (the baseline's
+  `last_place`) is the first leg of a hop into it.
+- Sign-ins from the tenant's trusted named locations (VPN egress, offices) are not positions: a
+  VPN moves the apparent place, not the user.
+- Hops whose legs only reached a prompt (MFA, device, keep me signed in) say nobody got in, and
+  without a baseline are at most `low`.
+
 Thresholds: above about 900 km/h (airliner speed), hops under ~50 km or 10 minutes as noise
 (established impossible-travel rules; `travel_*` settings).
 Severity: high, unless both places are familiar from the user's baseline (low: a VPN or a second
@@ -28,7 +35,7 @@ from typing import NamedTuple
 
 from shared.baseline import network_prefix
 from shared.detect import wording
-from shared.detect.codes import password_known, password_validated
+from shared.detect.codes import is_prompt, password_known, password_validated
 from shared.detect.context import DetectionContext
 from shared.detect.places import Position, position
 from shared.geo import haversine_km
@@ -52,9 +59,27 @@ def _passed_password(sign_in: SignIn) -> bool:
     return code == 0 or password_known(code) or password_validated(code)
 
 
+def _entered(sign_in: SignIn) -> bool:
+    """Completed, or proved the password beyond a routine prompt."""
+    status = sign_in.status
+    code = status.error_code if status is not None else 0
+    return code == 0 or (password_known(code) and not is_prompt(code))
+
+
 def _same_place(a: SignIn, b: SignIn) -> bool:
     la, lb = a.location, b.location
     return la == lb
+
+
+def before_window(sign_ins: Sequence[SignIn], context: DetectionContext) -> SignIn | None:
+    """The user's last located success before the window, from the baseline, when there is one."""
+    baseline = context.baseline
+    place = baseline.last_place if baseline is not None else None
+    if place is None or place.at >= context.window.start:
+        return None
+    if sign_ins and place.at >= sign_ins[0].created_date_time:
+        return None
+    return place.as_sign_in()
 
 
 def hops(sign_ins: Sequence[SignIn], context: DetectionContext) -> list[Hop]:
@@ -63,9 +88,13 @@ def hops(sign_ins: Sequence[SignIn], context: DetectionContext) -> list[Hop]:
     found: list[Hop] = []
     previous: SignIn | None = None
     previous_at: Position | None = None
-    for sign_in in sign_ins:
+    edge = before_window(sign_ins, context)
+    trusted = context.trusted if context.trusted.ranges else None
+    for sign_in in [edge, *sign_ins] if edge is not None else sign_ins:
         location = sign_in.location
         if location is None or not location.country_or_region or not _passed_password(sign_in):
+            continue
+        if trusted is not None and trusted.range_of(sign_in.ip_address):
             continue
         if previous is not None and _same_place(previous, sign_in):
             previous = sign_in
@@ -116,13 +145,18 @@ def _has_baseline(context: DetectionContext) -> bool:
 def _severity(hop: Hop, context: DetectionContext) -> Severity:
     if _familiar(hop.before, context) and _familiar(hop.after, context):
         return "low"
+    if not _has_baseline(context) and not (_entered(hop.before) and _entered(hop.after)):
+        return "low"  # a prompt-only leg, nothing to compare with
     return "medium" if hop.coarse or not _has_baseline(context) else "high"
 
 
-def _sentence(hop: Hop, more: int, has_baseline: bool) -> str:
+def _sentence(hop: Hop, more: int, has_baseline: bool, edge: SignIn | None) -> str:
+    first_leg = (" (the last sign-in before the window)"
+                 if edge is not None and hop.before.id == edge.id else "")
     text = (
         f"Signed in from {wording.origin(hop.before)} at "
-        f"{wording.when(hop.before.created_date_time)} and from {wording.origin(hop.after)} at "
+        f"{wording.when(hop.before.created_date_time)}{first_leg} and from "
+        f"{wording.origin(hop.after)} at "
         f"{wording.when(hop.after.created_date_time)}:"
         f" {hop.distance_km:,.0f} km in {wording.duration(hop.minutes * 60)}"
         f" would need {hop.speed_kmh:,.0f} km/h or more"
@@ -148,8 +182,10 @@ def detect(sign_ins: Sequence[SignIn], context: DetectionContext) -> list[Findin
         for sign_in in (hop.before, hop.after):
             if sign_in.id not in ids:
                 ids.append(sign_in.id)
-    got_in = any(
-        _passed_password(sign_in) for hop, _ in judged for sign_in in (hop.before, hop.after)
-    )
-    summary = _sentence(worst, len(found) - 1, _has_baseline(context))
+    edge = before_window(sign_ins, context)
+    # A hop resting on a prompt-only leg (MFA, device, keep me signed in) proves no entry.
+    got_in = any(_entered(hop.before) and _entered(hop.after) for hop, _ in judged)
+    summary = _sentence(worst, len(found) - 1, _has_baseline(context), edge)
+    if not got_in:
+        summary = summary[:-1] + "; one leg only reached a prompt, so this proves no entry."
     return [Finding(TYPE, severity, summary, ids, got_in=got_in)]

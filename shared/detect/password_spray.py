@@ -1,13 +1,16 @@
-"""password_spray: the user was among many accounts failed from one IP or network in a short time.
+"""password_spray: the user was among the accounts a spraying source tried in the window.
 
 Why it matters: spraying tries one or two common passwords against many accounts, staying under
-each account's lockout; per-user counts never see it, the tenant-wide pass
-(`shared.detect.context.TenantSignals`) does.
+each account's lockout; per-user counts never see it, the tenant-wide pass does. Sprays also go
+slowly on purpose, so a source is judged over the whole window (`shared.detect.campaigns`): once
+it is known to be spraying, every account it tried is among its targets, and the finding states
+the campaign's extent (first and last attempt, accounts tried, accounts where it succeeded).
 
-Thresholds: one IP failing >= 5 distinct users within 20 minutes, kept only when its failed
-users outnumber the users who signed in successfully from it (a busy office NAT is not a
-sprayer); a network (ASN) spreading over several IPs needs >= 10 users (established spray rules;
-`spray_min_users`, `spray_window_minutes`, `spray_network_min_users`).
+Thresholds: one IP failing >= 5 distinct users within 20 minutes, or a network (ASN) spreading
+over several IPs >= 10 (established spray rules; `spray_*`); or, over the whole window, an IP
+failing >= 6 accounts, a network >= 10, a cluster of addresses sharing one user agent and timing
+>= 10 (`campaign_*`). Failed accounts must outnumber those that signed in from the source (a busy
+office NAT is not a sprayer), and trusted named locations are never a source.
 Severity: `high` when this user then signed in, or had the password validated, from the spraying
 source (the spray worked); `low` when the user was only targeted and nothing succeeded.
 """
@@ -17,8 +20,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from shared.detect import wording
+from shared.detect.campaigns import Campaign
 from shared.detect.codes import FAILURE_CODES, password_known
-from shared.detect.context import DetectionContext, SpraySource
+from shared.detect.context import DetectionContext
 from shared.model import Finding, SignIn
 
 TYPE = "password_spray"
@@ -29,27 +33,33 @@ def _code(sign_in: SignIn) -> int:
     return status.error_code if status is not None else 0
 
 
-def _from(source: SpraySource, sign_in: SignIn) -> bool:
-    if source.kind == "ip":
-        return sign_in.ip_address == source.ip
-    return sign_in.autonomous_system_number == source.network
+def extent(campaign: Campaign) -> str:
+    """"AS64500 (5 addresses) tried 40 accounts between ... and ..., succeeding on 1"."""
+    where = campaign.label
+    if campaign.kind == "network":
+        where += f" ({wording.count(len(campaign.ips), 'address', 'addresses')})"
+    won = len(campaign.succeeded_users)
+    return (
+        f"a password spray from {where} tried {wording.count(campaign.accounts, 'account')} "
+        f"{wording.span(campaign.first, campaign.last)} (first and last attempt) and got in on "
+        f"{won if won else 'none'} of them"
+    )
 
 
 def detect(sign_ins: Sequence[SignIn], context: DetectionContext) -> list[Finding]:
     user = context.user_id or (sign_ins[0].user_key if sign_ins else "")
     findings = []
-    for source in context.tenant.sources_for(user):
-        mine = [sign_in for sign_in in sign_ins if _from(source, sign_in)]
+    for campaign in context.tenant.campaigns_for(user):
+        ips = set(campaign.ips)
+        mine = [sign_in for sign_in in sign_ins if sign_in.ip_address in ips]
         failures = [sign_in for sign_in in mine if _code(sign_in) in FAILURE_CODES]
         wins = [
             sign_in for sign_in in mine
-            if password_known(_code(sign_in)) and sign_in.created_date_time >= source.first
+            if password_known(_code(sign_in)) and sign_in.created_date_time >= campaign.first
         ]
-        text = (
-            f"{source.label} failed {wording.count(len(source.failed_users), 'account')} "
-            f"{wording.span(source.first, source.last)}, this user among them"
-            f" ({wording.count(len(failures), 'failure')})"
-        )
+        text = extent(campaign)
+        text = text[0].upper() + text[1:]
+        text += f"; this user was among them ({wording.count(len(failures), 'failure')})"
         ids = [sign_in.id for sign_in in failures]
         if wins:
             first = wins[0]
@@ -61,6 +71,6 @@ def detect(sign_ins: Sequence[SignIn], context: DetectionContext) -> list[Findin
             ids.extend(sign_in.id for sign_in in wins)
             findings.append(Finding(TYPE, "high", text + ".", ids, got_in=True))
         else:
-            text += "; no sign-in from it succeeded, so the attacker did not get in"
+            text += "; no sign-in from it succeeded as this user, so it did not get in here"
             findings.append(Finding(TYPE, "low", text + ".", ids))
     return findings

@@ -15,6 +15,15 @@ Thresholds: >= 10 failures within a 20-minute session (established brute-force r
 `brute_force_min_failures`, `brute_force_window_minutes`). A success or password validated from a
 burst IP (or an unfamiliar network) within `brute_force_success_minutes` after the burst: `high`.
 Otherwise `medium`: an attack in progress that did not get in.
+
+Slow brute force: attackers who know the bucket rule try a few times an hour, for a whole weekend,
+from rotating countries and networks. Outside any burst, >= `slow_failures_min` failures spread
+over >= `slow_failures_min_hours` from two or more addresses, none of them followed by a success
+or validated password from those addresses, are `low`; `medium` when sustained over
+`slow_failures_many_hours` or from `slow_failures_many_sources` networks or countries. Failures
+from the user's familiar networks, known devices or trusted named locations (a phone with a
+stale password) and from a spray campaign's addresses (the spray finding covers those) are not
+counted.
 """
 
 from __future__ import annotations
@@ -37,6 +46,8 @@ def _code(sign_in: SignIn) -> int:
 
 
 def _usual_network(sign_in: SignIn, context: DetectionContext) -> bool:
+    if context.trusted.range_of(sign_in.ip_address):
+        return True
     baseline = context.baseline
     return baseline is not None and network_prefix(sign_in.ip_address) in baseline.prefixes
 
@@ -44,7 +55,9 @@ def _usual_network(sign_in: SignIn, context: DetectionContext) -> bool:
 def detect(sign_ins: Sequence[SignIn], context: DetectionContext) -> list[Finding]:
     s = context.settings
     failures = [sign_in for sign_in in sign_ins if _code(sign_in) in FAILURE_CODES]
-    if len(failures) * s.brute_force_lockout_weight < s.brute_force_min_failures:
+    if len(failures) < s.slow_failures_min and (
+        len(failures) * s.brute_force_lockout_weight < s.brute_force_min_failures
+    ):
         return []
     times = [sign_in.created_date_time.timestamp() for sign_in in failures]
     weights = [
@@ -52,7 +65,58 @@ def detect(sign_ins: Sequence[SignIn], context: DetectionContext) -> list[Findin
         for sign_in in failures
     ]
     found = bursts(times, weights, s.brute_force_window_minutes * 60, s.brute_force_min_failures)
-    return [_finding(failures[first : last + 1], sign_ins, context) for first, last in found]
+    findings = [_finding(failures[first : last + 1], sign_ins, context) for first, last in found]
+    in_bursts = {i for first, last in found for i in range(first, last + 1)}
+    rest = [f for i, f in enumerate(failures) if i not in in_bursts]
+    slow = _slow(rest, sign_ins, context)
+    if slow is not None:
+        findings.append(slow)
+    return findings
+
+
+def _familiar_source(sign_in: SignIn, context: DetectionContext) -> bool:
+    if _usual_network(sign_in, context):
+        return True
+    baseline = context.baseline
+    if baseline is None:
+        return False
+    asn = sign_in.autonomous_system_number
+    device = sign_in.device_id
+    return bool((asn and asn in baseline.networks) or (device and device in baseline.devices))
+
+
+def _slow(failures: list[SignIn], sign_ins: Sequence[SignIn], context: DetectionContext
+          ) -> Finding | None:
+    """Sustained failures over the window from rotating, unfamiliar sources, never a success."""
+    s = context.settings
+    if len(failures) < s.slow_failures_min:
+        return None
+    sprayed = {ip for c in context.tenant.campaigns_for(context.user_id) for ip in c.ips}
+    counted = [f for f in failures
+               if f.ip_address not in sprayed and not _familiar_source(f, context)]
+    if len(counted) < s.slow_failures_min:
+        return None
+    ips = {f.ip_address or "" for f in counted}
+    first, last = counted[0].created_date_time, counted[-1].created_date_time
+    hours = (last - first).total_seconds() / 3600
+    if len(ips) < 2 or hours < s.slow_failures_min_hours:
+        return None
+    if any(password_known(_code(x)) and x.ip_address in ips and x.created_date_time >= first
+           for x in sign_ins):
+        return None  # a success from the same addresses: the brute-force rule's business
+    networks = {f.autonomous_system_number for f in counted if f.autonomous_system_number}
+    countries = {f.country for f in counted if f.country}
+    many = max(len(networks), len(countries)) >= s.slow_failures_many_sources
+    severity: Severity = "medium" if many or hours >= s.slow_failures_many_hours else "low"
+    text = (
+        f"{wording.count(len(counted), 'failed password attempt')} "
+        f"{wording.span(first, last)} ({wording.duration(hours * 3600)}), from "
+        f"{wording.count(len(ips), 'address', 'addresses')} in "
+        f"{wording.count(len(networks), 'network')} and "
+        f"{wording.count(len(countries), 'country', 'countries')} the user has not used: "
+        "a slow brute force rotating its sources; no attempt succeeded, so it did not get in"
+    )
+    return Finding(TYPE, severity, text + ".", [f.id for f in counted])
 
 
 def _after(

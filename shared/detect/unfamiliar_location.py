@@ -15,6 +15,11 @@ Cautions honoured (the design notes' Detections and Baselines sections):
 - No baseline at all: familiar countries are those the user signed in from successfully on at
   least `unfamiliar_fallback_min_days` days of the window, or the one with most successes;
   findings are then capped at `medium` and say so.
+- A sign-in that only reached a prompt (MFA required, keep me signed in, device or CA prompts:
+  `codes.PROMPT_CODES`) completed nothing: alone it never says anyone got in, and without a
+  baseline it is at most `low` (the real user meets these prompts daily).
+- The tenant's trusted named locations are familiar to everyone: a sign-in from a trusted range
+  (a VPN egress abroad, an office) or a trusted country is never unfamiliar.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from collections.abc import Sequence
 
 from shared.baseline import platform_of
 from shared.detect import wording
-from shared.detect.codes import password_validated
+from shared.detect.codes import is_prompt, password_validated
 from shared.detect.context import DetectionContext
 from shared.model import Finding, Severity, SignIn
 
@@ -72,12 +77,17 @@ def detect(sign_ins: Sequence[SignIn], context: DetectionContext) -> list[Findin
     networks = baseline.networks if baseline is not None and has_baseline else {}
     new_countries: dict[str, list[SignIn]] = {}
     new_networks: dict[int, list[SignIn]] = {}
+    trusted = context.trusted if context.trusted else None
     for sign_in in sign_ins:
         location = sign_in.location
         if location is None or not location.country_or_region:
             continue
         code = _code(sign_in)
         if code != 0 and not password_validated(code):
+            continue
+        if trusted is not None and (
+            trusted.range_of(sign_in.ip_address) or trusted.country_of(location.country_or_region)
+        ):
             continue
         country = location.country_or_region
         if country not in familiar:
@@ -97,6 +107,7 @@ def _country_finding(
     country: str, seen: list[SignIn], context: DetectionContext, has_baseline: bool
 ) -> Finding:
     successes = [sign_in for sign_in in seen if _code(sign_in) == 0]
+    prompts_only = not successes and all(is_prompt(_code(sign_in)) for sign_in in seen)
     ranked = {"low": 0, "medium": 1, "high": 2}
     severity: Severity
     if successes:
@@ -104,7 +115,7 @@ def _country_finding(
             (_device_severity(s, context) for s in successes), key=lambda level: ranked[level]
         )
     else:
-        severity = "medium"
+        severity = "low" if prompts_only and not has_baseline else "medium"
     if not has_baseline and severity == "high":
         severity = "medium"
     first = successes[0] if successes else seen[0]
@@ -123,6 +134,14 @@ def _country_finding(
                 "medium": " on an unfamiliar device with the user's usual system and browser",
                 "high": " on a device and browser the user has never used",
             }[_device_severity(first, context)]
+    elif prompts_only:
+        codes = sorted({_code(sign_in) for sign_in in seen})
+        text = (
+            f"{wording.count(len(seen), 'sign-in attempt')} from {country}, a country "
+            f"{'the baseline has never seen' if has_baseline else 'new in this window'}, "
+            f"stopped at a prompt ({', '.join(map(str, codes))}; the first at "
+            f"{wording.when(first.created_date_time)} from {where}) and none completed"
+        )
     else:
         text = (
             f"The password was validated from {country} "
@@ -132,7 +151,7 @@ def _country_finding(
         )
     if not has_baseline:
         text += "; no baseline exists, so this compares with the user's own window"
-    return Finding(TYPE, severity, text + ".", [s.id for s in seen], got_in=True)
+    return Finding(TYPE, severity, text + ".", [s.id for s in seen], got_in=not prompts_only)
 
 
 def _network_finding(asn: int, seen: list[SignIn]) -> Finding:

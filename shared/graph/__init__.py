@@ -20,6 +20,7 @@ from shared.graph.directory import (
     synced_users,
 )
 from shared.graph.limiter import RequestLimiter
+from shared.graph.named_locations import trusted_networks
 from shared.graph.remediation import (
     ActionOutcome,
     confirm_compromised,
@@ -58,4 +59,5 @@ __all__ = [
     "sign_in_source",
     "stream_sign_ins",
     "synced_users",
+    "trusted_networks",
 ]

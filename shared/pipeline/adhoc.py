@@ -50,6 +50,7 @@ from shared.pipeline.scoring import (
     ScoringContext,
     UserInput,
     baselines_table,
+    read_trusted,
     score,
     store_context,
 )
@@ -155,9 +156,12 @@ def _review(services: Services, tables: Tables, run: RunRecord, user: str, windo
     history.sort(key=lambda s: (s.created_date_time, s.id))
     known = user_id if odata.is_guid(user_id) else user
     roles, risky, detections, sources = asyncio.run(_directory(services, window, known))
+    trusted, trusted_source = read_trusted(services)
     context = ScoringContext(
-        run_id=run_id, window=window, signals=TenantSignalsBuilder().add_all(timeline).build(),
-        privileged=roles, risky_users=risky, risk_detections=detections, sources=sources,
+        run_id=run_id, window=window,
+        signals=TenantSignalsBuilder(trusted=trusted).add_all(timeline).build(),
+        privileged=roles, risky_users=risky, risk_detections=detections,
+        sources=[*sources, trusted_source], trusted=trusted,
         identity_protection=all(s.available for s in sources if s.name != "privilegedRoles"),
     )
     context_ref, context = store_context(services, context)
@@ -167,7 +171,8 @@ def _review(services: Services, tables: Tables, run: RunRecord, user: str, windo
 
     def complete(current: RunRecord) -> RunRecord:
         return replace(current, status="complete", slices_done=["s000"], scoring_planned=True,
-                       context=context_ref, sources=current.sources + sources, users=1,
+                       context=context_ref, sources=[*current.sources, *sources, trusted_source],
+                       users=1,
                        user_id=user_id, sign_ins=len(timeline), verdicts={verdict.verdict: 1},
                        finished_at=current.finished_at or services.clock())
 

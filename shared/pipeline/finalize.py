@@ -64,6 +64,7 @@ def review_result(run: RunRecord, context: ScoringContext | None,
         users=users,
         sources=list(run.sources),
         risk_inventory=context.risk_inventory if context else RiskInventory(),
+        campaigns=[c.summary() for c in signals.campaigns] if signals else [],
     )
 
 

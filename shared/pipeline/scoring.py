@@ -25,6 +25,7 @@ from msgspec.structs import replace
 from shared.analysis import roles_of, score_user
 from shared.baseline import BaselineProfile, build_profile, update_profile
 from shared.detect.context import DetectionContext, TenantSignals, TenantSignalsBuilder
+from shared.detect.trusted import TrustedNetworks
 from shared.errors import GraphError
 from shared.graph import (
     DirectoryResult,
@@ -33,6 +34,7 @@ from shared.graph import (
     risky_users,
     stream_sign_ins,
     synced_users,
+    trusted_networks,
 )
 from shared.logs import event
 from shared.model import (
@@ -78,6 +80,7 @@ class ScoringContext(msgspec.Struct, kw_only=True):
     sources: list[DataSource]
     # the report's inventory of risky sign-ins and risk detections, kept with what it came from
     risk_inventory: RiskInventory = msgspec.field(default_factory=RiskInventory)
+    trusted: TrustedNetworks = msgspec.field(default_factory=TrustedNetworks)
 
 
 class UserEvidence(msgspec.Struct, kw_only=True):
@@ -91,6 +94,9 @@ class UserEvidence(msgspec.Struct, kw_only=True):
     timeline: list[SignIn]
     pages: list[EvidenceRef]
     context: EvidenceRef | None
+    # Sign-ins before the window that findings cite (the last located one, from the baseline,
+    # as the first leg of a travel hop into the window).
+    before_window: list[SignIn] = msgspec.field(default_factory=list)
 
 
 class BaselineRecord(msgspec.Struct, kw_only=True):
@@ -127,10 +133,21 @@ async def directory_data(services: Services, window: Window
     return roles.value, risky.value, detections.value, sources
 
 
-def tenant_signals(rows: Iterable[bytes], risky_sign_ins: RiskySignIns | None = None
-                   ) -> TenantSignals:
+async def _trusted(services: Services) -> tuple[TrustedNetworks, DataSource]:
+    async with services.graph() as graph:
+        found = await trusted_networks(graph)
+    return found.value, found.source("namedLocations")
+
+
+def read_trusted(services: Services) -> tuple[TrustedNetworks, DataSource]:
+    """The tenant's trusted named locations, and how the report lists them."""
+    return asyncio.run(_trusted(services))
+
+
+def tenant_signals(rows: Iterable[bytes], risky_sign_ins: RiskySignIns | None = None,
+                   trusted: TrustedNetworks | None = None) -> TenantSignals:
     """The tenant-wide pass over every row; risky sign-ins are collected on the way."""
-    builder = TenantSignalsBuilder()
+    builder = TenantSignalsBuilder(trusted=trusted)
     for row in rows:
         sign_in = decode_shard_row(row)[1]
         builder.add(sign_in)
@@ -140,14 +157,17 @@ def tenant_signals(rows: Iterable[bytes], risky_sign_ins: RiskySignIns | None = 
 
 
 def build_context(services: Services, run: RunRecord, signals: TenantSignals,
-                  risky_sign_ins: RiskySignIns | None = None) -> ScoringContext:
+                  risky_sign_ins: RiskySignIns | None = None,
+                  trusted: tuple[TrustedNetworks, DataSource] | None = None) -> ScoringContext:
     window = Window(start=run.window_start, end=run.window_end)
     roles, risky, detections, sources = asyncio.run(directory_data(services, window))
     available = all(s.available for s in sources if s.name in ("riskyUsers", "riskDetections"))
     inventory = (risky_sign_ins or RiskySignIns()).inventory(detections, window)
+    networks, source = trusted or (TrustedNetworks(), None)
     return ScoringContext(
         run_id=run.run_id, window=window, signals=signals, privileged=roles, risky_users=risky,
-        risk_detections=detections, identity_protection=available, sources=sources,
+        risk_detections=detections, identity_protection=available,
+        sources=sources + ([source] if source is not None else []), trusted=networks,
         risk_inventory=inventory,
     )
 
@@ -190,6 +210,7 @@ def user_context(context: ScoringContext, user_id: str, upn: str | None,
                          if keys & {r.id.lower(), (r.user_principal_name or "").lower()}), None),
         identity_protection=context.identity_protection,
         user_id=user_id,
+        trusted=context.trusted,
     )
 
 
@@ -234,9 +255,12 @@ def assess(context: ScoringContext, context_ref: EvidenceRef | None, user: UserI
     profile, described = user.profile()
     upn = next((s.user_principal_name for s in user.timeline if s.user_principal_name), None)
     verdict = score_user(user.timeline, user_context(context, user.user_id, upn, profile))
+    place = profile.last_place if profile is not None else None
+    earlier = [place.as_sign_in()] if place is not None and place.id in suspicious_ids(verdict) \
+        and place.id not in {s.id for s in user.timeline} else []
     return UserEvidence(run_id=context.run_id, user_id=user.user_id, window=context.window,
                         verdict=verdict, baseline=described, timeline=user.timeline,
-                        pages=user.pages, context=context_ref)
+                        pages=user.pages, context=context_ref, before_window=earlier)
 
 
 def verdict_record(bundle: UserEvidence, ref: EvidenceRef, scored_at: datetime) -> VerdictRecord:

@@ -176,10 +176,12 @@ def _plan_scoring(services: Services, body: bytes, dequeue_count: int) -> None:
         reader = store.shards.reader(run.run_id)
         users = list(reader.users())
         risky_sign_ins = RiskySignIns()
+        trusted = scoring.read_trusted(services)
         signals = scoring.tenant_signals(
             (row for group in scoring.batches(users, 500)
-             for rows in reader.rows_for_users(group).values() for row in rows), risky_sign_ins)
-        context = scoring.build_context(services, run, signals, risky_sign_ins)
+             for rows in reader.rows_for_users(group).values() for row in rows), risky_sign_ins,
+            trusted[0])
+        context = scoring.build_context(services, run, signals, risky_sign_ins, trusted)
         ref, context = scoring.store_context(services, context)
         users = _scored(run, context, users)
         groups = scoring.batches(users, services.settings.scoring_batch_users)

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from shared.model import LEVELS, ReviewResult, UserVerdict
+from shared.model import LEVELS, CampaignSummary, ReviewResult, UserVerdict
 from shared.report.html import flagged_first
 from shared.report.loss import loss_lines
 from shared.report.risk_table import inventory_users, only_risk
@@ -61,6 +61,26 @@ def _risk_lines(result: ReviewResult) -> list[Text]:
     if hidden:
         lines.append(Text(f"  risk level hidden (no Entra ID P2) on {hidden:,} sign-ins"))
     return lines
+def _campaign_table(campaigns: list[CampaignSummary]) -> Table:
+    """One row per spray campaign: source, extent, accounts tried and where it got in."""
+    table = Table(title="Spray campaigns over the window", box=box.SIMPLE_HEAD, expand=True,
+                  pad_edge=False, show_edge=False, collapse_padding=True)
+    table.add_column("Source", ratio=3, overflow="fold")
+    table.add_column("Kind", no_wrap=True)
+    table.add_column("First attempt", no_wrap=True)
+    table.add_column("Last attempt", no_wrap=True)
+    table.add_column("Tried", justify="right", no_wrap=True)
+    table.add_column("Got in", justify="right", no_wrap=True)
+    for campaign in campaigns:
+        table.add_row(
+            Text(plain(campaign.source, limit=80)),
+            Text(campaign.kind),
+            Text(utc_text(campaign.first_attempt, seconds=False)),
+            Text(utc_text(campaign.last_attempt, seconds=False)),
+            Text(f"{campaign.accounts_tried:,}"),
+            Text(f"{campaign.accounts_succeeded:,}" if campaign.accounts_succeeded else "0"),
+        )
+    return table
 
 
 def _user_table(users: list[UserVerdict]) -> Table:
@@ -113,6 +133,8 @@ def render_table(result: ReviewResult, *, width: int = 100, quiet_rows: int = QU
                       highlight=False, emoji=False, markup=False, soft_wrap=False)
     for line in _summary_lines(result) + _risk_lines(result):
         console.print(line)
+    if result.campaigns:
+        console.print(_campaign_table(result.campaigns))
     ordered = flagged_first(result.users)
     flagged = [u for u in ordered if u.verdict != "none"]
     quiet = len(ordered) - len(flagged)

@@ -83,7 +83,33 @@ def test_window_start_makes_history_a_baseline(capsys, tmp_path):
     assert review["window"]["start"].startswith("2025-03-07T18:00")
     assert user["verdict"] == "high" and user["stats"]["signIns"] == 2
     assert not user["thinBaseline"]
-    assert [f["type"] for f in user["findings"]] == ["unfamiliar_location"]
+    # 02:00 on a Sunday, hours the weekday history never shows, on a new device: off-hours too
+    assert [f["type"] for f in user["findings"]] == ["unfamiliar_location", "off_hours"]
+
+
+def test_trusted_networks_file_makes_a_vpn_egress_familiar(capsys, tmp_path):
+    rows = [_graph_row(f"h{n}", f"2025-02-{n + 3:02d}T09:00:00Z", "London", "GB",
+                       "81.2.69.160") for n in range(20)]
+    rows.append(_graph_row("w1", "2025-03-10T09:00:00Z", "London", "GB", "81.2.69.160"))
+    rows.append(_graph_row("w2", "2025-03-10T09:20:00Z", "Frankfurt", "DE", "165.225.72.14"))
+    path = tmp_path / "signins.json"
+    path.write_bytes(msgspec.json.encode({"value": rows}))
+    args = (str(path), "--window-start", "2025-03-07T18:00:00Z")
+    [alone] = _json(capsys, *args)["users"]
+    assert {f["type"] for f in alone["findings"]} >= {"impossible_travel", "unfamiliar_location"}
+    named = tmp_path / "namedLocations.json"
+    named.write_text(json.dumps({"value": [{
+        "@odata.type": "#microsoft.graph.ipNamedLocation", "displayName": "Corporate VPN",
+        "isTrusted": True, "ipRanges": [{"@odata.type": "#microsoft.graph.iPv4CidrRange",
+                                         "cidrAddress": "165.225.72.0/24"}]}]}))
+    review = _json(capsys, *args, "--trusted-networks", str(named))
+    [user] = review["users"]
+    assert user["verdict"] == "none" and user["findings"] == []
+    [source] = [s for s in review["sources"] if s["name"] == "namedLocations"]
+    assert source["available"] and "1 trusted IP ranges" in source["detail"]
+    cidrs = tmp_path / "trusted.txt"
+    cidrs.write_text("# VPN egress\n165.225.72.0/24\n")
+    assert _json(capsys, *args, "--trusted-networks", str(cidrs))["users"][0]["findings"] == []
 
 
 def test_table_fits_100_columns_flagged_first():
@@ -113,6 +139,7 @@ def test_html_written_to_file(tmp_path):
     [str(SENTINEL / "disable_accounts.csv"), "--window-start", "2021-05-01",
      "--window-end", "2021-04-01"],
     [str(SENTINEL / "disable_accounts.csv"), "--output", "pdf"],
+    [str(SENTINEL / "disable_accounts.csv"), "--trusted-networks", "no-such-file.json"],
 ])
 def test_bad_input_exits_2_without_traceback(args):
     done = _run(*args)

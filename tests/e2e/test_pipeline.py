@@ -81,7 +81,7 @@ def test_evidence_is_write_once_and_hashes_match(
         bundle = msgspec.json.decode(evidence.read_evidence(verdict.evidence), type=UserEvidence)
         assert {f.type for f in bundle.verdict.findings} == set(verdict.finding_types)
         cited = {sid for f in bundle.verdict.findings for sid in f.sign_in_ids}
-        assert cited <= {s.id for s in bundle.timeline}
+        assert cited <= {s.id for s in [*bundle.timeline, *bundle.before_window]}
     run = tables.run(run_id)
     assert set(run.reports) == {"html", "csv", "json", "riskCsv"}
     assert all(evidence.verify_evidence(ref) for ref in run.reports.values())

@@ -161,7 +161,8 @@ def test_storage_outage_mid_run_is_survived(
     graph.load(sign_ins=sample_tenant.sign_ins, users=sample_tenant.users,
                risky_users=sample_tenant.risky_users,
                risk_detections=sample_tenant.risk_detections,
-               role_assignments=sample_tenant.role_assignments)
+               role_assignments=sample_tenant.role_assignments,
+               named_locations=sample_tenant.named_locations)
     with Azurite(location=tmp_path / "azurite") as azurite:
         settings = local_settings(azurite.connection_string, graph.base_url, graph.token,
                                   GRAPH_PAGE_SIZE="100", SLICE_HOURS="3")

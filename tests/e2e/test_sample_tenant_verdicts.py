@@ -1,6 +1,7 @@
 """The generated sample tenant: every planted attack is found at its level, no benign user is
-raised above its ceiling. Detections are not told scenario names or ids: only the sign-ins,
-roles and Identity Protection records a real tenant would give."""
+raised above its ceiling, and at most one benign user in ten is left at `low`. Detections are
+not told scenario names or ids: only the sign-ins, roles, Conditional Access named locations and
+Identity Protection records a real tenant would give."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 
 from local.tenant import ATTACKS, generate
 from shared.analysis import review
+from shared.detect.trusted import from_named_locations
 from shared.model import ReviewResult, RiskDetection, RiskyUser, SignIn, level_rank
 
 
@@ -25,6 +27,7 @@ def _review(users: int, seed: int) -> tuple[ReviewResult, dict]:
         privileged=privileged,
         risk_detections=msgspec.convert(tenant.risk_detections, list[RiskDetection]),
         risky_users=msgspec.convert(tenant.risky_users, list[RiskyUser]),
+        trusted=from_named_locations(tenant.named_locations),
     )
     return result, tenant.ground_truth
 
@@ -87,3 +90,36 @@ def test_flagged_users_come_first(reviewed):
     result, _ = reviewed
     ranks = [level_rank(user.verdict) for user in result.users]
     assert ranks == sorted(ranks, reverse=True)
+
+
+def test_benign_users_stay_quiet(reviewed):
+    """Weekend work on a known laptop, network and country is context, not a verdict: at most one
+    benign user in ten at `low` (the review's promise that `low` is worth reading)."""
+    result, truth = reviewed
+    levels = {user.user_id: user.verdict for user in result.users}
+    benign = [user_id for user_id, expected in truth.items()
+              if expected.scenario not in ATTACKS and expected.scenario != "password_spray_target"]
+    low = [user_id for user_id in benign if levels.get(user_id) == "low"]
+    assert len(low) <= len(benign) // 10, low
+    weekend = [user.user_id for user in result.users
+               if truth[user.user_id].scenario == "ordinary_weekend"]
+    assert weekend and all(levels[u] == "none" for u in weekend)
+    assert all(any(f.context for f in user.findings) for user in result.users
+               if user.user_id in weekend)
+
+
+def test_slow_and_distributed_sprays_are_campaigns_over_the_window(reviewed):
+    """The slow network spray and the proxy-pool spray are each one campaign, with every account
+    they tried (the slow one got in once), though no 20-minute bucket holds them."""
+    result, truth = reviewed
+    kinds = {campaign.kind: campaign for campaign in result.campaigns}
+    assert {"network", "cluster", "ip"} <= set(kinds)
+    slow, spread = kinds["network"], kinds["cluster"]
+    victim = next(u for u, e in truth.items() if e.scenario == "slow_spray")
+    assert slow.succeeded_users == [victim] and slow.accounts_tried >= 10
+    assert spread.accounts_succeeded == 0 and spread.accounts_tried >= 10
+    assert len(spread.addresses) >= 10
+    targeted = set(slow.tried_users) | set(spread.tried_users)
+    flagged = {user.user_id for user in result.users
+               if any(f.type == "password_spray" for f in user.findings)}
+    assert targeted <= flagged

@@ -2,17 +2,20 @@
 
 A file holds {"cases": [...]}; a case has a name, a description, the user's `history` (before the
 window: builds the baseline), `sign_ins` (the window), optional `tenant` (other users' window
-sign-ins, for spray), `privileged`, `risk_detections`, `risky_user`, and `expect`: the findings
-(type and severity) the detection must return, empty for benign sequences.
+sign-ins, for spray), `privileged`, `risk_detections`, `risky_user`, `trusted` (Graph
+namedLocation objects), `holidays` (ISO dates), `window_start` (else the first window sign-in),
+and `expect`: the findings (type and severity) the detection must return, empty for benign
+sequences.
 
 A sign-in is written short: {"at": "2025-03-08T10:00", "place": "London", "ip": "81.2.69.160",
-"code": 50126, ...}; "repeat": N with "every_minutes" makes N of them.
+"code": 50126, "agent": "python-requests/2.31", ...}; "repeat": N with "every_minutes" makes
+N of them.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,7 @@ import msgspec
 
 from shared.baseline import build_profile
 from shared.detect.context import DetectionContext, DetectionSettings, tenant_signals
+from shared.detect.trusted import from_named_locations
 from shared.model import (
     DeviceDetail,
     GeoCoordinates,
@@ -58,6 +62,11 @@ PLACES: dict[str, tuple[str, float, float]] = {
     "Sydney": ("AU", -33.8688, 151.2093),
     "Sao Paulo": ("BR", -23.5505, -46.6333),
     "Pyongyang": ("KP", 39.0392, 125.7625),
+    "Frankfurt": ("DE", 50.1109, 8.6821),
+    "Singapore": ("SG", 1.3521, 103.8198),
+    "Hanoi": ("VN", 21.0278, 105.8342),
+    "Bucharest": ("RO", 44.4268, 26.1025),
+    "Sao Paulo BR": ("BR", -23.5505, -46.6333),
 }
 
 
@@ -96,6 +105,7 @@ def make_sign_in(spec: dict[str, Any], sign_in_id: str, at: datetime) -> SignIn:
         device_detail=device,
         location=_location(spec),
         autonomous_system_number=spec.get("asn"),
+        user_agent=spec.get("agent"),
         risk_level_during_sign_in=spec.get("risk"),
         risk_state=spec.get("risk_state"),
         risk_event_types_v2=spec.get("risk_types"),
@@ -132,12 +142,19 @@ def build(case: dict[str, Any], settings: DetectionSettings | None = None
     history = expand(case.get("history", []), "h")
     sign_ins = expand(case["sign_ins"], "s")
     others = expand(case.get("tenant", []), "t")
-    window = Window(start=sign_ins[0].created_date_time, end=sign_ins[-1].created_date_time)
+    if "holidays" in case:
+        holidays = frozenset(date.fromisoformat(day) for day in case["holidays"])
+        settings = msgspec.structs.replace(settings, holidays=holidays)
+    trusted = from_named_locations(case.get("trusted", []))
+    start = _time(case["window_start"]) if "window_start" in case \
+        else sign_ins[0].created_date_time
+    window = Window(start=start, end=sign_ins[-1].created_date_time)
     return sign_ins, DetectionContext(
         window=window,
         baseline=build_profile(history) if history else None,
         privileged_roles=case.get("privileged", []),
-        tenant=tenant_signals([*sign_ins, *others], settings),
+        trusted=trusted,
+        tenant=tenant_signals([*sign_ins, *others], settings, trusted),
         risk_detections=msgspec.convert(case.get("risk_detections", []), list[RiskDetection]),
         risky_user=msgspec.convert(case["risky_user"], RiskyUser) if "risky_user" in case
         else None,
@@ -158,6 +175,8 @@ def check(case: dict[str, Any], findings: list[Any], sign_ins: list[SignIn],
         case["expect"], key=lambda f: (f["type"], f["severity"])
     ), case["description"]
     known = {s.id for s in sign_ins} | {d.request_id for d in context.risk_detections}
+    if context.baseline is not None and context.baseline.last_place is not None:
+        known.add(context.baseline.last_place.id)  # the first leg of a hop into the window
     for finding in findings:
         assert set(finding.sign_in_ids) <= known
         assert finding.summary.endswith(".") and not finding.summary[0].islower()

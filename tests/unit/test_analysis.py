@@ -54,7 +54,9 @@ def test_every_window_user_reviewed_flagged_first_history_builds_baselines():
     assert {user for user, _ in order} == {"alice", "bob", "carol", "erin", "frank", "gina"}
     assert [verdict for _, verdict in order[1:]] == ["low"] * 5  # spray targets, never got in
     bob = result.users[0]
-    assert {f.type for f in bob.findings} == {"unfamiliar_location", "password_spray"}
+    # 02:00 on a Sunday from Lagos, on a device and network never seen: off-hours too.
+    assert {f.type for f in bob.findings} == {"unfamiliar_location", "password_spray",
+                                              "off_hours"}
     assert not bob.thin_baseline and bob.got_in
     assert all(s.created_date_time <= WINDOW.end for s in timelines["carol"])
     assert [s.created_date_time for s in timelines["alice"]] == sorted(

@@ -80,7 +80,8 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path: Path) -> None:
     first, again, other = (_digests(tmp_path / n) for n in "abc")
     assert first == again
     assert set(first) == {"signIns.json", "users.json", "riskyUsers.json", "riskDetections.json",
-                          "roleAssignments.json", "groundTruth.json", "window.json"}
+                          "roleAssignments.json", "groundTruth.json", "window.json",
+                          "namedLocations.json"}
     assert first["signIns.json"] != other["signIns.json"]
     assert first["users.json"] != other["users.json"]
 
@@ -104,7 +105,8 @@ def test_window_end_picks_the_weekend_before_it() -> None:
 
 
 def test_every_scenario_is_cast(by_scenario: dict[str, list[str]]) -> None:
-    expected = {*ATTACKS, *NOISE, "password_spray_target", "benign_admin", "routine"}
+    expected = {*ATTACKS, *NOISE, "password_spray_target", "benign_admin", "routine",
+                "ordinary_weekend"}
     assert set(by_scenario) == expected
     assert all(len(by_scenario[attack]) == 1 for attack in ATTACKS)
     assert len(by_scenario["password_spray_target"]) >= 19

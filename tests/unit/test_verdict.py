@@ -100,9 +100,26 @@ def test_disable_proposed_for_privileged_account_with_a_session_held_by_someone_
 
 
 def test_off_hours_on_known_device_is_not_escalated_for_admins():
-    verdict = _verdict(_case("off_hours", "saturday_morning_on_own_laptop"),
+    verdict = _verdict(_case("off_hours", "weekday_worker_sunday_on_own_laptop_is_context"),
                        privileged=["Security Administrator"])
     assert verdict.verdict == "low"
+    assert verdict.reasons[-1].endswith("activity at unusual hours on it is worth a glance.")
+
+
+def test_off_hours_alone_on_known_everything_is_context_not_a_verdict():
+    verdict = _verdict(_case("off_hours", "weekday_worker_sunday_on_own_laptop_is_context"))
+    assert verdict.verdict == "none" and verdict.proposed_actions == []
+    assert [f.type for f in verdict.findings] == ["off_hours"] and verdict.findings[0].context
+    assert "context, not a verdict" in verdict.reasons[0]
+
+
+def test_admin_at_an_odd_hour_from_a_new_network_is_at_least_medium():
+    case = _case("off_hours", "saturday_morning_on_own_laptop")
+    sign_ins = [{**spec, "asn": 64999} for spec in case["sign_ins"]]  # a network never seen
+    verdict = _verdict(case, sign_ins=sign_ins, privileged=["Security Administrator"])
+    assert verdict.verdict in ("medium", "high")
+    without_asn = _verdict(case, privileged=["Security Administrator"])
+    assert without_asn.verdict == "low"  # no ASN (v1.0): a familiar country is all we can judge
 
 
 def test_two_kinds_of_medium_evidence_with_access_make_high():

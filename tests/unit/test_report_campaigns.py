@@ -1,0 +1,50 @@
+"""The campaigns section and context findings in the terminal and HTML reports."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from shared.model import CampaignSummary, Finding, UserStats, UserVerdict
+from shared.report import render_review, render_table
+from tests.unit.test_report_sample import sample_review
+
+SLOW = CampaignSummary(
+    kind="network", source="AS14061", addresses=["164.92.141.17", "164.92.141.23"],
+    network=14061, user_agent="<script>x</script>",
+    first_attempt=datetime(2025, 3, 15, 1, 3, tzinfo=UTC),
+    last_attempt=datetime(2025, 3, 15, 16, 51, tzinfo=UTC), failures=43, accounts_tried=22,
+    accounts_succeeded=1, tried_users=["u1"], succeeded_users=["u2"])
+QUIET = UserVerdict(
+    "id-w", "wendy@contoso.com", "none", False,
+    [Finding("off_hours", "low", "1 successful interactive sign-in on Sunday: context.", ["s1"],
+             context=True)],
+    ["1 successful interactive sign-in on Sunday: context."], UserStats(sign_ins=1))
+
+
+def test_terminal_lists_campaigns_with_their_extent() -> None:
+    result, _ = sample_review()
+    result.campaigns = [SLOW]
+    text = render_table(result)
+    assert "Spray campaigns over the window" in text
+    line = next(line for line in text.splitlines() if "AS14061" in line)
+    assert "2025-03-15 01:03" in line and "2025-03-15 16:51" in line and " 22 " in line
+    assert max(len(line) for line in text.splitlines()) <= 100
+
+
+def test_html_has_a_campaigns_card_and_context_for_quiet_users() -> None:
+    result, timelines = sample_review()
+    result.campaigns = [SLOW]
+    result.users = [*result.users, QUIET]
+    page = render_review(result, timelines)
+    card = page[page.index('id="campaigns"'):]
+    card = card[: card.index("</table>")]
+    assert "AS14061" in card and "2 addresses" in card and "<td class=\"num\">22</td>" in card
+    assert "<script>x" not in page
+    quiet = page[page.index('id="unflagged"'):]
+    assert "wendy@contoso.com" in quiet and "context." in quiet
+
+
+def test_no_campaigns_no_card() -> None:
+    result, timelines = sample_review()
+    assert 'id="campaigns"' not in render_review(result, timelines)
+    assert "Spray campaigns" not in render_table(result)
