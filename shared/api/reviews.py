@@ -68,13 +68,14 @@ def create_review(services: Services, request: ApiRequest) -> ApiResponse:
                            correlation_id=request.correlation_id)
         verdict = adhoc.review_user(
             services, user=order.user, window=order.window, ticket_id=order.ticket_id,
-            requested_by=order.requested_by,
+            requested_by=order.requested_by, source=order.source,
         )
         return json_response(200, verdict_document(verdict))
     from shared.pipeline import steps
 
     run = steps.start_run(services, window=order.window, kind=order.kind,
-                          ticket_id=order.ticket_id, requested_by=order.requested_by)
+                          ticket_id=order.ticket_id, requested_by=order.requested_by,
+                          source=order.source)
     status_url = run_url(run.run_id)
     with bound(runId=run.run_id):
         event("api.review_started", kind=order.kind, ticketId=order.ticket_id)
