@@ -23,7 +23,7 @@ from shared.api.validation import (
     user_key,
 )
 from shared.audit.verify import remediation_records
-from shared.errors import NotFoundError, Unauthenticated
+from shared.errors import ConfigError, InputError, NotFoundError, Unauthenticated
 from shared.logs import bound, event
 from shared.pipeline.finalize import live_report
 from shared.pipeline.records import RunRecord, VerdictRecord, run_keys, verdict_keys
@@ -60,6 +60,8 @@ def verdict_url(run_id: str, user_id: str) -> str:
 
 def create_review(services: Services, request: ApiRequest) -> ApiResponse:
     order = review_order(decode_body(request, ReviewBody), services.clock())
+    if order.source is not None:
+        require_source(services, order.source)
     if order.user is not None:
         try:
             from shared.pipeline import adhoc  # type: ignore[attr-defined,unused-ignore]
@@ -83,6 +85,17 @@ def create_review(services: Services, request: ApiRequest) -> ApiResponse:
         202, {"runId": run.run_id, "status": run.status, "statusUrl": status_url},
         headers={"Location": request.origin + status_url},
     )
+
+
+def require_source(services: Services, name: str) -> None:
+    """A source a request names must be set up in this deployment: 400 naming what is missing."""
+    from shared.sources import open_source
+
+    try:
+        open_source(services, name)
+    except ConfigError as exc:
+        raise InputError(f"sign-in source {name!r} is not set up here: {exc.message}",
+                         source="source") from None
 
 
 # --- GET /api/reviews/{runId}[/users/{userId} | /report] ------------------------------------
