@@ -52,6 +52,15 @@ class SourcePage:
     gaps: tuple[Gap, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """A page's sign-ins, and how many of its records were set aside (with the first reason)."""
+
+    sign_ins: list[SignIn]
+    unreadable: int = 0
+    first_problem: str | None = None
+
+
 class SignInSource(Protocol):
     """What the pipeline needs of a sign-in source."""
 
@@ -121,5 +130,5 @@ def gap_sources(slice_id: str, gaps: list[Gap]) -> list[DataSource]:
     return entries
 
 
-__all__ = ["SOURCES", "Gap", "SignInSource", "SourcePage", "gap_sources", "in_window",
+__all__ = ["SOURCES", "Decoded", "Gap", "SignInSource", "SourcePage", "gap_sources", "in_window",
            "of_user", "open_source"]

@@ -36,7 +36,7 @@ from shared.imports.azure_monitor import sign_in_from_record
 from shared.imports.records import SIGN_IN_EVENT_TYPES, RowError, settle
 from shared.model import DataSource, SignIn, Window
 from shared.services import Services
-from shared.sources import Gap, SourcePage, in_window, of_user
+from shared.sources import Decoded, Gap, SourcePage, in_window, of_user
 from shared.store.retry import storage_errors
 
 if TYPE_CHECKING:
@@ -86,13 +86,6 @@ def hour_plan(window: Window, tenant_id: str, containers: Iterable[str]) -> list
     return plan
 
 
-@dataclass(frozen=True, slots=True)
-class Decoded:
-    sign_ins: list[SignIn]
-    unreadable: int
-    first_problem: str | None
-
-
 class _Record(msgspec.Struct, gc=False):
     """The fast path: an Azure Monitor sign-in record whose `properties` are Graph's signIn."""
 
@@ -118,7 +111,7 @@ def decode_hour(body: bytes, window: Window, user: str | None = None) -> Decoded
     except (msgspec.DecodeError, msgspec.ValidationError):
         return _decode_lines(lines, window, user)
     rows = [_typed(r.properties, r.category) for r in records]
-    return Decoded([s for s in rows if in_window(s, window) and of_user(s, user)], 0, None)
+    return Decoded([s for s in rows if in_window(s, window) and of_user(s, user)])
 
 
 def _decode_lines(lines: list[bytes], window: Window, user: str | None) -> Decoded:

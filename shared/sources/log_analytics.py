@@ -19,8 +19,7 @@ page re-read from evidence gives the same sign-ins.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +31,7 @@ from shared.imports.records import RowError
 from shared.imports.sentinel import sign_in_from_row
 from shared.model import DataSource, SignIn, Window
 from shared.services import Services
-from shared.sources import Gap, SourcePage, in_window, of_user
+from shared.sources import Decoded, Gap, SourcePage, in_window, of_user
 from shared.store.evidence import sha256_hex
 
 if TYPE_CHECKING:
@@ -110,13 +109,6 @@ def _as_strings() -> str:
     return ", ".join(f"{c} = tostring({c})" for c in _STRINGS.split(", "))
 
 
-@dataclass(frozen=True, slots=True)
-class Decoded:
-    sign_ins: list[SignIn]
-    unreadable: int
-    first_problem: str | None
-
-
 def decode_response(body: bytes, window: Window, user: str | None = None) -> Decoded:
     """The response's rows (tables, columns, rows) -> sign-ins of the window and user; rows that
     cannot be read are counted and set aside with the first reason."""
@@ -142,13 +134,11 @@ def decode_response(body: bytes, window: Window, user: str | None = None) -> Dec
 class LogAnalyticsSource:
     name = "log-analytics"
 
-    def __init__(self, settings: Settings, client: LogsQueryClient,
-                 clock: Callable[[], datetime]) -> None:
+    def __init__(self, settings: Settings, client: LogsQueryClient) -> None:
         if not settings.log_analytics_workspace_id:
             raise ConfigError("the log-analytics source needs LOG_ANALYTICS_WORKSPACE_ID")
         self._settings = settings
         self._client = client
-        self._clock = clock
         self._workspace = settings.log_analytics_workspace_id
         self.queries = 0  # requests answered (for tests and the benchmark)
         self.splits = 0  # ranges read again as two halves
@@ -273,5 +263,4 @@ def query_client(settings: Settings) -> LogsQueryClient:
 
 
 def connect(services: Services) -> LogAnalyticsSource:
-    return LogAnalyticsSource(services.settings, query_client(services.settings),
-                              services.clock)
+    return LogAnalyticsSource(services.settings, query_client(services.settings))
