@@ -8,8 +8,9 @@ What it models, and where that comes from:
   kept and an `error` object beside `tables` (same page, "Azure Monitor Log Analytics API
   errors": a non-fatal error answers 200 with the results and an error; the service limits page,
   https://learn.microsoft.com/azure/azure-monitor/service-limits#log-queries-and-language);
-- throttling: 429 with Retry-After when a caller exceeds the request rate (same limits page),
-  here on the request numbers a test names, so nothing depends on timing.
+- throttling: 429 with Retry-After when a caller exceeds the request rate, and 504 when a query
+  runs past its time limit (same limits page: a query times out after 10 minutes), here on the
+  request numbers a test names, so nothing depends on timing.
 
 The query text is not interpreted beyond the three parts of the KQL we send: the `project`
 column list, the `CreatedDateTime >= datetime(..) and CreatedDateTime < datetime(..)` range and a
@@ -77,6 +78,7 @@ class LogAnalyticsEmulator:
         self.workspace_id = workspace_id
         self.row_limit = row_limit
         self.throttle_requests: set[int] = set()  # 1-based request numbers answered 429
+        self.timeout_requests: set[int] = set()  # ... answered 504 (the query ran too long)
         self.requests: list[dict[str, Any]] = []  # every query body, in order
         self._rows: list[tuple[datetime, dict[str, Any]]] = []
         self._lock = threading.Lock()
@@ -120,6 +122,8 @@ class LogAnalyticsEmulator:
         if number in self.throttle_requests:
             return 429, {"Retry-After": "1"}, _error(
                 "ThrottledError", "too many requests; retry after the given time")
+        if number in self.timeout_requests:
+            return 504, {}, _error("GatewayTimeout", "the query exceeded the server timeout")
         try:
             start_s, end_s = str(body["timespan"]).split("/")
             start, end = _moment(start_s), _moment(end_s)

@@ -95,6 +95,24 @@ def test_throttled_request_is_retried_by_the_sdk(emulator: LogAnalyticsEmulator,
     assert len(emulator.requests) == len(pages) + 1
 
 
+def test_query_that_timed_out_is_asked_again(emulator: LogAnalyticsEmulator,
+                                             sample_tenant: Tenant) -> None:
+    emulator.timeout_requests = {2}  # the SDK retries a 504; a range that keeps timing out is
+    source = reader(emulator)  # read again in halves (see _complete_answer)
+    pages = read(source, sample_tenant.window)
+    assert {s.id for p in pages for s in p.sign_ins} == expected_ids(sample_tenant)
+    assert len(emulator.requests) == len(pages) + 1
+
+
+def test_range_that_keeps_timing_out_is_read_in_halves(emulator: LogAnalyticsEmulator,
+                                                       sample_tenant: Tenant) -> None:
+    emulator.timeout_requests = {1, 2, 3, 4, 5}  # every try the SDK makes for the first range
+    source = reader(emulator)
+    pages = read(source, sample_tenant.window)
+    assert source.splits == 1
+    assert {s.id for p in pages for s in p.sign_ins} == expected_ids(sample_tenant)
+
+
 def test_refused_reader_is_reported_not_retried(emulator: LogAnalyticsEmulator,
                                                 sample_tenant: Tenant) -> None:
     with pytest.raises(SourceUnavailable, match="Log Analytics Reader"):
