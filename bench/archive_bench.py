@@ -2,14 +2,15 @@
 archive in Azurite, then the rest of the Monday run over it.
 
 The archive holds a weekend of both categories (interactive and non-interactive hour blobs, one
-Azure Monitor record a line): a generated 5,000-user tenant's weekend, copied ten times under new
-user and sign-in ids. The Monday run is started with the archive as its source and every fetch
-slice is delivered through the pipeline's own fetch handler (hour blobs to write-once evidence,
-rows to shards): rows / seconds is `archive_rows_per_s`, and `archive_vs_graph_ceiling` compares
-it with Graph's 500 sign-ins a second per tenant (target >= 20). Then the local runner drains
-the queues (tenant pass, scoring of every user, verdicts, reports): `archive_pipeline_s` is the
-whole run, fetch included. Directory and risk data come from the Graph emulator (no sign-ins in
-it: users without a baseline find no history there).
+Azure Monitor record a line): a generated 1,000-user tenant's weekend (about 21,000 sign-ins),
+copied under new user and sign-in ids until it holds `rows`. The Monday run is started with the
+archive as its source and every fetch slice is delivered through the pipeline's own fetch
+handler (hour blobs to write-once evidence, rows to shards): rows / seconds is
+`archive_rows_per_s`, and `archive_vs_graph_ceiling` compares it with Graph's 500 sign-ins a
+second per tenant (target >= 20). Then the local runner drains the queues (tenant pass, scoring
+of every user, verdicts, reports): `archive_pipeline_s` is the whole run, fetch included.
+Directory and risk data come from the Graph emulator (no sign-ins in it: users without a
+baseline find no history there).
 
     python -m bench.archive_bench [--rows 1000000]
 """
@@ -73,10 +74,17 @@ def write_copies(storage: str, rows: list[dict[str, Any]], copies: int) -> int:
     return written
 
 
+def _say(text: str) -> None:
+    import sys
+
+    print(f"  archive_bench: {text}", file=sys.stderr, flush=True)
+
+
 def run(rows: int = 1_000_000) -> dict[str, Any]:
-    tenant = generate(users=5000, seed=11, history_days=2, sign_ins_per_user=100)
+    tenant = generate(users=1000, seed=11, history_days=2, sign_ins_per_user=100)
     weekend = weekend_rows(tenant)
     copies = max(1, round(rows / len(weekend)))
+    _say(f"tenant generated: {len(weekend):,} weekend sign-ins, {copies} copies")
     window = tenant.window
     graph = GraphEmulator()
     graph.start()
@@ -88,6 +96,7 @@ def run(rows: int = 1_000_000) -> dict[str, Any]:
             started = time.perf_counter()
             archived = write_copies(azurite.connection_string, weekend, copies)
             write_s = time.perf_counter() - started
+            _say(f"archive written: {archived:,} rows in {write_s:.0f} s")
             del tenant, weekend
             settings = local_settings(
                 azurite.connection_string, graph.base_url, graph.token,
@@ -102,6 +111,7 @@ def run(rows: int = 1_000_000) -> dict[str, Any]:
                 body = FetchSlice(run_id=run_record.run_id, slice_id=slice_id)
                 steps.fetch_slice(services, msgspec.json.encode(body))
             fetch_s = time.perf_counter() - fetch_started
+            _say(f"fetch step done in {fetch_s:.0f} s")
             tables = Tables.of(services.store)
             fetched = sum(tables.slice(run_record.run_id, s).rows for s in run_record.slice_ids)
             runner = QueueRunner(services)
