@@ -2,9 +2,8 @@
 // storage account Entra ID diagnostic settings archive sign-in logs to, or the Log Analytics
 // workspace they stream to. Deployed into that resource's own resource group (the app's own
 // when the source is not given, and then it grants nothing).
-// Role ids: Microsoft's built-in roles list,
-// https://learn.microsoft.com/azure/role-based-access-control/built-in-roles
-// (Storage: Storage Blob Data Reader; Monitor: Log Analytics Reader).
+// Role ids come from the one table of built-in roles (infra/builtin-roles.json), checked
+// against Microsoft's published list by tests/infra/test_roles.py.
 
 @description('Name of the existing archive storage account; empty when this instance is for a workspace.')
 param storageAccountName string = ''
@@ -15,22 +14,19 @@ param workspaceName string = ''
 @description('Principal (object) id of the function app identity that reads sign-ins.')
 param readerPrincipalId string
 
-var roles = {
-  storageBlobDataReader: '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1'
-  logAnalyticsReader: '73c42c96-874c-492b-b04d-ab87d138a893'
-}
+var roles = loadJsonContent('../builtin-roles.json')
 
 // Empty lists when the source is not given: the module then grants nothing.
 var storageGrants = empty(storageAccountName) ? [] : [
   {
     principalId: readerPrincipalId
-    roleId: roles.storageBlobDataReader
+    roleId: roles.storageBlobDataReader.id
   }
 ]
 var workspaceGrants = empty(workspaceName) ? [] : [
   {
     principalId: readerPrincipalId
-    roleId: roles.logAnalyticsReader
+    roleId: roles.logAnalyticsReader.id
   }
 ]
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from tests.infra.templates import (
     accessor,
     bicep_files,
     body,
+    grant_list,
     keys,
     module,
     parse,
@@ -206,15 +206,6 @@ def test_no_function_key_and_the_trigger_url_stays_inside_the_logic_app_module()
     assert call["runtimeConfiguration"]["secureData"]["properties"] == ["inputs"]
 
 
-def _is_list(value: Any) -> bool:
-    """A literal list, or `cond ? [...] : [...]` (a grant made only when its target is given)."""
-    if isinstance(value, list):
-        return True
-    operands = value.get("operator", {}).get("operands", {}) if isinstance(value, dict) else {}
-    return isinstance(operands.get("true_value"), list) and isinstance(
-        operands.get("false_value"), list)
-
-
 def test_every_role_assignment_is_generated_and_named_by_scope_principal_role() -> None:
     found = 0
     for path, template, symbol, res in role_assignments():
@@ -222,7 +213,7 @@ def test_every_role_assignment_is_generated_and_named_by_scope_principal_role() 
         loop = res["config"].get("loop_type")
         assert loop and loop["type"] == "array", f"{where} must be generated from a list"
         item, grants = loop["detail"]["item_name"], loop["detail"]["array_name"]
-        assert _is_list(variable(template, grants)), where
+        assert grant_list(variable(template, grants)) is not None, where
         declared = body(res)
         guid = declared["name"]["function"]
         assert guid["type"] == "guid", where
