@@ -16,13 +16,14 @@ every gap; a gap is never read as a quiet hour.
 from __future__ import annotations
 
 import importlib
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol, TypeVar
 
 import msgspec
 
 from shared.errors import ConfigError
+from shared.imports.records import RowError
 from shared.model import DataSource, SignIn, Window
 
 if TYPE_CHECKING:
@@ -59,6 +60,28 @@ class Decoded:
     sign_ins: list[SignIn]
     unreadable: int = 0
     first_problem: str | None = None
+
+
+T = TypeVar("T")
+
+
+def decode_each(records: Iterable[T], read: Callable[[T, int], SignIn], window: Window,
+                user: str | None, what: str) -> Decoded:
+    """Each record read into a sign-in (kept when in the window and of the user); records that
+    cannot be read are counted and set aside with the first reason, never dropped silently."""
+    rows: list[SignIn] = []
+    unreadable = 0
+    problem: str | None = None
+    for n, record in enumerate(records):
+        try:
+            sign_in = read(record, n)
+        except (msgspec.DecodeError, msgspec.ValidationError, RowError, ValueError) as exc:
+            unreadable += 1
+            problem = problem or f"{what} {n + 1}: {exc}"
+            continue
+        if in_window(sign_in, window) and of_user(sign_in, user):
+            rows.append(sign_in)
+    return Decoded(rows, unreadable, problem)
 
 
 class SignInSource(Protocol):
@@ -130,5 +153,15 @@ def gap_sources(slice_id: str, gaps: list[Gap]) -> list[DataSource]:
     return entries
 
 
-__all__ = ["SOURCES", "Decoded", "Gap", "SignInSource", "SourcePage", "gap_sources", "in_window",
-           "of_user", "open_source"]
+__all__ = [
+    "SOURCES",
+    "Decoded",
+    "Gap",
+    "SignInSource",
+    "SourcePage",
+    "decode_each",
+    "gap_sources",
+    "in_window",
+    "of_user",
+    "open_source",
+]

@@ -33,10 +33,10 @@ import msgspec
 from shared.config import Settings
 from shared.errors import ConfigError, SigninReviewError
 from shared.imports.azure_monitor import sign_in_from_record
-from shared.imports.records import SIGN_IN_EVENT_TYPES, RowError, settle
+from shared.imports.records import SIGN_IN_EVENT_TYPES, settle
 from shared.model import DataSource, SignIn, Window
 from shared.services import Services
-from shared.sources import Decoded, Gap, SourcePage, in_window, of_user
+from shared.sources import Decoded, Gap, SourcePage, decode_each, in_window, of_user
 from shared.store.retry import storage_errors
 
 if TYPE_CHECKING:
@@ -109,25 +109,9 @@ def decode_hour(body: bytes, window: Window, user: str | None = None) -> Decoded
     try:
         records = _decode_records(b"[" + b",".join(lines) + b"]")
     except (msgspec.DecodeError, msgspec.ValidationError):
-        return _decode_lines(lines, window, user)
+        return decode_each(lines, _sign_in, window, user, "record")
     rows = [_typed(r.properties, r.category) for r in records]
     return Decoded([s for s in rows if in_window(s, window) and of_user(s, user)])
-
-
-def _decode_lines(lines: list[bytes], window: Window, user: str | None) -> Decoded:
-    rows: list[SignIn] = []
-    unreadable = 0
-    problem: str | None = None
-    for n, line in enumerate(lines):
-        try:
-            sign_in = _sign_in(line, n)
-        except (msgspec.DecodeError, msgspec.ValidationError, RowError, ValueError) as exc:
-            unreadable += 1
-            problem = problem or f"record {n + 1}: {exc}"
-            continue
-        if in_window(sign_in, window) and of_user(sign_in, user):
-            rows.append(sign_in)
-    return Decoded(rows, unreadable, problem)
 
 
 def _sign_in(line: bytes, n: int) -> SignIn:

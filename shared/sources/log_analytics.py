@@ -27,11 +27,10 @@ import msgspec
 
 from shared.config import Settings
 from shared.errors import ConfigError, SigninReviewError, SourceUnavailable
-from shared.imports.records import RowError
 from shared.imports.sentinel import sign_in_from_row
 from shared.model import DataSource, SignIn, Window
 from shared.services import Services
-from shared.sources import Decoded, Gap, SourcePage, in_window, of_user
+from shared.sources import Decoded, Gap, SourcePage, decode_each, in_window
 from shared.store.evidence import sha256_hex
 
 if TYPE_CHECKING:
@@ -113,22 +112,14 @@ def decode_response(body: bytes, window: Window, user: str | None = None) -> Dec
     """The response's rows (tables, columns, rows) -> sign-ins of the window and user; rows that
     cannot be read are counted and set aside with the first reason."""
     response = _decode_response(body)
-    rows: list[SignIn] = []
-    unreadable = 0
-    problem: str | None = None
-    for table in response.tables:
-        names = [c.name for c in table.columns]
-        for n, values in enumerate(table.rows):
-            try:
-                sign_in = sign_in_from_row(dict(zip(names, values, strict=False)),
-                                           f"{table.name}-{n + 1}", None)
-            except (msgspec.ValidationError, RowError, ValueError) as exc:
-                unreadable += 1
-                problem = problem or f"row {n + 1}: {exc}"
-                continue
-            if in_window(sign_in, window) and of_user(sign_in, user):
-                rows.append(sign_in)
-    return Decoded(rows, unreadable, problem)
+    rows = ((table.name, [c.name for c in table.columns], values)
+            for table in response.tables for values in table.rows)
+    return decode_each(rows, _sign_in, window, user, "row")
+
+
+def _sign_in(row: tuple[str, list[str], list[Any]], n: int) -> SignIn:
+    table, names, values = row
+    return sign_in_from_row(dict(zip(names, values, strict=False)), f"{table}-{n + 1}", None)
 
 
 class LogAnalyticsSource:
