@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+import uuid
 from collections import defaultdict
 from datetime import datetime
 from typing import Any
@@ -64,9 +65,11 @@ def write_copies(storage: str, rows: list[dict[str, Any]], copies: int) -> int:
             body = bytearray()
             for k in range(copies):
                 for row in group:
-                    copy = {**row, "id": f"{row['id']}-{k}",
-                            "userId": f"{row.get('userId')}-{k}",
-                            "userPrincipalName": f"c{k}.{row.get('userPrincipalName')}"}
+                    copy = row if k == 0 else {
+                        **row, "id": f"{row['id']}-{k}",
+                        # an object id stays a GUID: the scoring step checks user ids
+                        "userId": str(uuid.uuid5(uuid.NAMESPACE_OID, f"{row.get('userId')}/{k}")),
+                        "userPrincipalName": f"c{k}.{row.get('userPrincipalName')}"}
                     body += _encode(monitor_record(copy, TENANT_ID, container))
                     body += b"\n"
             blob = service.get_blob_client(container, HourBlob(hour, container, TENANT_ID).name)
