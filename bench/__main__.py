@@ -20,6 +20,7 @@ BENCHMARKS = [
     "bench.score_bench",
     "bench.pipeline_bench",
     "bench.analyze_bench",
+    "bench.archive_bench",
 ]
 
 

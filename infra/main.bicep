@@ -60,6 +60,20 @@ param graphApiVersion string = 'v1.0'
 @description('More directory role template ids to treat as privileged, comma separated.')
 param privilegedRoleIds string = ''
 
+@description('Where sign-ins are read: graph, archive (the diagnostic-settings archive in a storage account) or log-analytics (a workspace). See docs/sources.md.')
+@allowed([
+  'graph'
+  'archive'
+  'log-analytics'
+])
+param signinSource string = 'graph'
+
+@description('Resource id of an existing storage account that Entra ID diagnostic settings archive sign-in logs to; empty: none. The reader identity gets Storage Blob Data Reader on it.')
+param archiveStorageAccountId string = ''
+
+@description('Resource id of an existing Log Analytics workspace that receives Entra ID sign-in logs; empty: none. The reader identity gets Log Analytics Reader on it.')
+param logAnalyticsWorkspaceResourceId string = ''
+
 var abbrs = loadJsonContent('abbreviations.json')
 var token = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
@@ -88,6 +102,10 @@ var reviewSettings = {
   AUTH_ISSUER: 'https://sts.windows.net/${tenant().tenantId}/'
   AUTH_JWKS_URL: '${loginEndpoint}${tenant().tenantId}/discovery/keys'
   REMEDIATION_ALLOWED_CALLERS: identities.outputs.approvalsPrincipalId
+  SIGNIN_SOURCE: signinSource
+  ARCHIVE_ACCOUNT_URL: empty(archiveStorageAccountId) ? '' : 'https://${last(split(archiveStorageAccountId, '/'))}.blob.${environment().suffixes.storage}'
+  ARCHIVE_TENANT_ID: tenant().tenantId
+  LOG_ANALYTICS_WORKSPACE_ID: workspaceReader.outputs.workspaceCustomerId
 }
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
@@ -149,6 +167,26 @@ module roles 'modules/roles.bicep' = {
     storageAccountName: storage.outputs.name
     vaultName: vault.outputs.name
     insightsName: monitoring.outputs.insightsName
+    readerPrincipalId: identities.outputs.readerPrincipalId
+  }
+}
+
+// The reader's role on an existing archive account or workspace, in that resource's own group;
+// with none given, each deploys to the app's group and grants nothing.
+module archiveReader 'modules/source-reader.bicep' = {
+  name: 'archive-reader'
+  scope: resourceGroup(empty(archiveStorageAccountId) ? subscription().subscriptionId : split(archiveStorageAccountId, '/')[2], empty(archiveStorageAccountId) ? rg.name : split(archiveStorageAccountId, '/')[4])
+  params: {
+    storageAccountName: empty(archiveStorageAccountId) ? '' : last(split(archiveStorageAccountId, '/'))
+    readerPrincipalId: identities.outputs.readerPrincipalId
+  }
+}
+
+module workspaceReader 'modules/source-reader.bicep' = {
+  name: 'workspace-reader'
+  scope: resourceGroup(empty(logAnalyticsWorkspaceResourceId) ? subscription().subscriptionId : split(logAnalyticsWorkspaceResourceId, '/')[2], empty(logAnalyticsWorkspaceResourceId) ? rg.name : split(logAnalyticsWorkspaceResourceId, '/')[4])
+  params: {
+    workspaceName: empty(logAnalyticsWorkspaceResourceId) ? '' : last(split(logAnalyticsWorkspaceResourceId, '/'))
     readerPrincipalId: identities.outputs.readerPrincipalId
   }
 }

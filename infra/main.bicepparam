@@ -10,3 +10,6 @@ param evidencePolicyLocked = bool(readEnvironmentVariable('EVIDENCE_POLICY_LOCKE
 param tenantTimeZone = readEnvironmentVariable('TENANT_TIME_ZONE', 'UTC')
 param holidays = readEnvironmentVariable('HOLIDAYS', '')
 param graphApiVersion = readEnvironmentVariable('GRAPH_API_VERSION', 'v1.0')
+param signinSource = readEnvironmentVariable('SIGNIN_SOURCE', 'graph')
+param archiveStorageAccountId = readEnvironmentVariable('ARCHIVE_STORAGE_ACCOUNT_ID', '')
+param logAnalyticsWorkspaceResourceId = readEnvironmentVariable('LOG_ANALYTICS_WORKSPACE_RESOURCE_ID', '')

@@ -21,6 +21,7 @@ from local.azurite import exit_on_sigterm
 from local.runner import QueueRunner
 from local.stack import local_stack
 from shared.audit import verify_run
+from shared.config import SIGNIN_SOURCES
 from shared.model import ReviewResult, level_rank
 from shared.pipeline.learn import learn
 from shared.pipeline.runs import Tables
@@ -34,13 +35,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=120, help="sample tenant size")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--source", choices=SIGNIN_SOURCES, default="graph",
+                        help="where sign-ins are read: the Graph emulator, a diagnostic-settings "
+                             "archive written into Azurite, or the Log Analytics emulator")
     args = parser.parse_args(argv)
     exit_on_sigterm()
     started = time.monotonic()
     print(f"Sample tenant: {args.users} users (seed {args.seed}); starting Azurite and the Graph "
-          "emulator on 127.0.0.1 ...", flush=True)
+          f"emulator on 127.0.0.1; sign-ins from: {args.source} ...", flush=True)
     with ApprovalInbox() as inbox, local_stack(
-            users=args.users, seed=args.seed, APPROVAL_WEBHOOK_URL=inbox.url) as stack:
+            users=args.users, seed=args.seed, source=args.source,
+            APPROVAL_WEBHOOK_URL=inbox.url) as stack:
         services, tenant = stack.services, stack.tenant
         print(f"  {len(tenant.sign_ins):,} sign-ins loaded; the weekend is "
               f"{tenant.window.start:%a %Y-%m-%d %H:%M} to {tenant.window.end:%a %Y-%m-%d %H:%M}"
@@ -56,6 +61,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  run {run.run_id}: {run.status}, {len(run.slice_ids)} slices, "
               f"{len(run.batch_ids)} scoring batches, {runner.handled} messages handled",
               flush=True)
+        for source in run.sources:
+            if source.name.startswith("signIns"):
+                print(f"  {source.name}: {source.detail}", flush=True)
         evidence = services.store.evidence
         args.out.mkdir(parents=True, exist_ok=True)
         for ref in run.reports.values():

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from local.azurite import Azurite
 from local.graph_emulator import GraphEmulator
+from local.sources import sign_in_source
 from local.tenant import Tenant, generate
 from shared import config
 from shared.services import Services, utc_now
@@ -43,9 +44,10 @@ def local_settings(storage: str, graph_url: str, token: str, **extra: str) -> co
 @contextmanager
 def local_stack(*, users: int = 50, seed: int = 7, tenant: Tenant | None = None,
                 clock: datetime | None = None, real_clock: bool = False,
-                **settings: str) -> Iterator[LocalStack]:
+                source: str = "graph", **settings: str) -> Iterator[LocalStack]:
     """Start everything. The services' clock is `clock`, else the Monday morning after the
-    tenant's weekend (reproducible runs), or the real time with `real_clock` (`make serve`)."""
+    tenant's weekend (reproducible runs), or the real time with `real_clock` (`make serve`).
+    `source` is where sign-ins are read (local/sources.py); Graph serves the rest anyway."""
     tenant = tenant or generate(users=users, seed=seed)
     with Azurite() as azurite:
         graph = GraphEmulator()
@@ -56,12 +58,14 @@ def local_stack(*, users: int = 50, seed: int = 7, tenant: Tenant | None = None,
                        role_assignments=tenant.role_assignments,
                        named_locations=tenant.named_locations)
             moment = clock or tenant.window.end
-            services = Services(
-                local_settings(azurite.connection_string, graph.base_url, graph.token,
-                               **settings),
-                clock=utc_now if real_clock else (lambda: moment),
-            )
-            services.store.ensure_resources()
-            yield LocalStack(azurite=azurite, graph=graph, tenant=tenant, services=services)
+            with sign_in_source(source, tenant, azurite.connection_string,
+                                graph.token) as chosen:
+                services = Services(
+                    local_settings(azurite.connection_string, graph.base_url, graph.token,
+                                   **chosen, **settings),
+                    clock=utc_now if real_clock else (lambda: moment),
+                )
+                services.store.ensure_resources()
+                yield LocalStack(azurite=azurite, graph=graph, tenant=tenant, services=services)
         finally:
             graph.stop()

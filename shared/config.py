@@ -7,9 +7,9 @@ demo). `load()` is the only place that reads `os.environ`; everything else takes
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, time
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -77,7 +77,23 @@ DEFAULTS: dict[str, str | None] = {
     "AUTH_ISSUER": None,
     "AUTH_JWKS_URL": None,
     "REMEDIATION_ALLOWED_CALLERS": "",
+    # Where sign-ins are read from (shared/sources): Graph, the diagnostic-settings archive in a
+    # storage account, or a Log Analytics workspace. The archive and workspace are read with the
+    # reader identity (GRAPH_CREDENTIAL / GRAPH_READER_CLIENT_ID).
+    "SIGNIN_SOURCE": "graph",
+    "ARCHIVE_ACCOUNT_URL": None,  # https://<account>.blob.core.windows.net
+    "ARCHIVE_CONNECTION_STRING": None,  # local (Azurite) only
+    "ARCHIVE_TENANT_ID": None,  # the tenantId=<id> folder of the archive
+    "ARCHIVE_CONTAINERS": "insights-logs-signinlogs,insights-logs-noninteractiveusersigninlogs",
+    "ARCHIVE_PARALLEL_BLOBS": "16",
+    "ARCHIVE_DELIVERY_LAG_MINUTES": "120",
+    "LOG_ANALYTICS_WORKSPACE_ID": None,
+    "LOG_ANALYTICS_ENDPOINT": "https://api.loganalytics.io",
+    "LOG_ANALYTICS_QUERY_HOURS": "6",
+    "LOG_ANALYTICS_SERVER_TIMEOUT_SECONDS": "180",
 }
+
+SIGNIN_SOURCES = ("graph", "archive", "log-analytics")
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -126,6 +142,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     auth_issuer: str | None
     auth_jwks_url: str | None
     remediation_allowed_callers: frozenset[str]
+
+    signin_source: str = "graph"
+    archive_account_url: str | None = None
+    archive_connection_string: str | None = None
+    archive_tenant_id: str | None = None
+    archive_containers: tuple[str, ...] = ()
+    archive_parallel_blobs: int = 16
+    archive_delivery_lag_minutes: int = 120
+    log_analytics_workspace_id: str | None = None
+    log_analytics_endpoint: str = "https://api.loganalytics.io"
+    log_analytics_query_hours: int = 6
+    log_analytics_server_timeout_s: int = 180
 
     @property
     def zone(self) -> ZoneInfo:
@@ -289,4 +317,41 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         remediation_allowed_callers=frozenset(
             c.lower() for c in _list(get("REMEDIATION_ALLOWED_CALLERS"))
         ),
+        **_source_settings(get, optional),
     )
+
+
+def _source_settings(get: Callable[[str], str], optional: Callable[[str], str | None]
+                     ) -> dict[str, Any]:
+    """The sign-in source and what it needs: an archive account and tenant id, or a workspace."""
+    source = _choice("SIGNIN_SOURCE", get("SIGNIN_SOURCE"), SIGNIN_SOURCES)
+    account = optional("ARCHIVE_ACCOUNT_URL")
+    connection = optional("ARCHIVE_CONNECTION_STRING")
+    tenant = optional("ARCHIVE_TENANT_ID")
+    workspace = optional("LOG_ANALYTICS_WORKSPACE_ID")
+    if source == "archive" and (not (account or connection) or not tenant):
+        raise ConfigError("SIGNIN_SOURCE=archive needs ARCHIVE_ACCOUNT_URL (or, locally, "
+                          "ARCHIVE_CONNECTION_STRING) and ARCHIVE_TENANT_ID")
+    if source == "log-analytics" and not workspace:
+        raise ConfigError("SIGNIN_SOURCE=log-analytics needs LOG_ANALYTICS_WORKSPACE_ID")
+    containers = tuple(_list(get("ARCHIVE_CONTAINERS")))
+    if not containers:
+        raise ConfigError("ARCHIVE_CONTAINERS must name at least one container")
+    return {
+        "signin_source": source,
+        "archive_account_url": account.rstrip("/") if account else None,
+        "archive_connection_string": connection,
+        "archive_tenant_id": tenant,
+        "archive_containers": containers,
+        "archive_parallel_blobs": _int("ARCHIVE_PARALLEL_BLOBS", get("ARCHIVE_PARALLEL_BLOBS"),
+                                       1, 256),
+        "archive_delivery_lag_minutes": _int(
+            "ARCHIVE_DELIVERY_LAG_MINUTES", get("ARCHIVE_DELIVERY_LAG_MINUTES"), 0, 7 * 24 * 60),
+        "log_analytics_workspace_id": workspace,
+        "log_analytics_endpoint": get("LOG_ANALYTICS_ENDPOINT").rstrip("/"),
+        "log_analytics_query_hours": _int(
+            "LOG_ANALYTICS_QUERY_HOURS", get("LOG_ANALYTICS_QUERY_HOURS"), 1, 168),
+        "log_analytics_server_timeout_s": _int(
+            "LOG_ANALYTICS_SERVER_TIMEOUT_SECONDS", get("LOG_ANALYTICS_SERVER_TIMEOUT_SECONDS"),
+            1, 600),
+    }

@@ -72,6 +72,17 @@ class GraphUnavailable(GraphError):
             else "permission"
 
 
+class SourceUnavailable(SigninReviewError):
+    """A sign-in source other than Graph refused the reader (401/403: a role is missing on the
+    archive account or the workspace). Not retried: the run goes on and names it."""
+
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None,
+                 **ids: str | None) -> None:
+        super().__init__(message, **ids)
+        self.status = status
+        self.code = code
+
+
 class StorageError(SigninReviewError):
     """Table, Blob or Queue storage failed after retries."""
 

@@ -26,7 +26,7 @@ from shared.api.validation import (
     user_key,
 )
 from shared.audit.verify import remediation_records
-from shared.errors import NotFoundError, Unauthenticated
+from shared.errors import ConfigError, InputError, NotFoundError, Unauthenticated
 from shared.logs import bound, event
 from shared.pipeline.finalize import live_report
 from shared.pipeline.records import RunRecord, VerdictRecord, run_keys, verdict_keys
@@ -63,6 +63,8 @@ def verdict_url(run_id: str, user_id: str) -> str:
 
 def create_review(services: Services, request: ApiRequest) -> ApiResponse:
     order = review_order(decode_body(request, ReviewBody), services.clock())
+    if order.source is not None:
+        require_source(services, order.source)
     if order.user is not None:
         try:
             from shared.pipeline import adhoc  # type: ignore[attr-defined,unused-ignore]
@@ -72,7 +74,8 @@ def create_review(services: Services, request: ApiRequest) -> ApiResponse:
         run_id = adhoc.user_run_id(order.window)
         review = _REVIEWERS.submit(
             adhoc.review_user, services, user=order.user, window=order.window,
-            ticket_id=order.ticket_id, requested_by=order.requested_by, run_id=run_id)
+            ticket_id=order.ticket_id, requested_by=order.requested_by, run_id=run_id,
+            source=order.source)
         try:
             verdict = review.result(timeout=services.settings.adhoc_sync_seconds)
         except concurrent.futures.TimeoutError:
@@ -84,7 +87,8 @@ def create_review(services: Services, request: ApiRequest) -> ApiResponse:
     from shared.pipeline import steps
 
     run = steps.start_run(services, window=order.window, kind=order.kind,
-                          ticket_id=order.ticket_id, requested_by=order.requested_by)
+                          ticket_id=order.ticket_id, requested_by=order.requested_by,
+                          source=order.source)
     return accepted(request, run.run_id, run.status, order.kind, ticket_id=order.ticket_id)
 
 
@@ -110,6 +114,17 @@ def _finished_late(run_id: str, review: concurrent.futures.Future[VerdictRecord]
     with bound(runId=run_id):
         event("api.review_finished_late", failed=error is not None,
               reason=str(error) if error else None)
+
+
+def require_source(services: Services, name: str) -> None:
+    """A source a request names must be set up in this deployment: 400 naming what is missing."""
+    from shared.sources import open_source
+
+    try:
+        open_source(services, name)
+    except ConfigError as exc:
+        raise InputError(f"sign-in source {name!r} is not set up here: {exc.message}",
+                         source="source") from None
 
 
 # --- GET /api/reviews/{runId}[/users/{userId} | /report] ------------------------------------

@@ -78,6 +78,7 @@ class ReviewBody(msgspec.Struct, forbid_unknown_fields=True, rename="camel", kw_
     lookback_hours: LookbackHours | UnsetType = UNSET
     ticket_id: TicketId | UnsetType = UNSET
     requested_by: PersonName | UnsetType = UNSET
+    source: Literal["graph", "archive", "log-analytics"] | UnsetType = UNSET  # SIGNIN_SOURCE
 
 
 class RemediationBody(msgspec.Struct, forbid_unknown_fields=True, rename="camel", kw_only=True):
@@ -100,6 +101,7 @@ class ReviewOrder:
     window: Window
     ticket_id: str | None
     requested_by: str | None
+    source: str | None = None  # the sign-in source; None: the SIGNIN_SOURCE setting
 
 
 # --- bodies ---------------------------------------------------------------------------------
@@ -187,6 +189,7 @@ def review_order(body: ReviewBody, now: datetime) -> ReviewOrder:
         window=review_window(body, now),
         ticket_id=given(body.ticket_id),
         requested_by=given(body.requested_by),
+        source=given(body.source),
     )
 
 

@@ -4,6 +4,8 @@
     signin-review review --start ISO8601 --end ISO8601 [--scope tenant|privileged] [--ticket ID]
     signin-review review --user UPN_OR_ID [--start ... --end ... | --lookback-hours N]
 
+Both take `--source graph|archive|log-analytics` (default: the SIGNIN_SOURCE setting).
+
 `learn` builds every user's baseline from the retention period (first deployment). `review`
 with a scope starts a tenant run (the function app's queues do the work, as on a Monday);
 with `--user` it reviews one user now and prints the verdict as JSON. Settings come from the
@@ -19,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 
 import msgspec
 
+from shared.config import SIGNIN_SOURCES
 from shared.errors import SigninReviewError
 from shared.model import Window
 
@@ -31,9 +34,13 @@ def _moment(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+SOURCE_HELP = "where to read sign-ins (default: the SIGNIN_SOURCE setting)"
+
+
 def add_learn_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--until", type=_moment, help="end of the history (default: now)")
     parser.add_argument("--days", type=int, default=30, help="days of history (default 30)")
+    parser.add_argument("--source", choices=SIGNIN_SOURCES, help=SOURCE_HELP)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,6 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lookback-hours", type=int, default=72)
     parser.add_argument("--scope", choices=("tenant", "privileged"), default="tenant")
     parser.add_argument("--ticket", help="a ticket id kept with the run")
+    parser.add_argument("--source", choices=SIGNIN_SOURCES, help=SOURCE_HELP)
 
 
 def _fail(message: str, code: int) -> int:
@@ -58,7 +66,8 @@ def run_learn(args: argparse.Namespace) -> int:
         return _fail("--days must be between 1 and 30 (Graph keeps sign-ins 30 days)", 2)
     try:
         services = current()
-        users = learn(services, until=args.until or services.clock(), days=args.days)
+        users = learn(services, until=args.until or services.clock(), days=args.days,
+                      source=args.source)
     except SigninReviewError as exc:
         return _fail(exc.message, 1)
     print(f"learned {users} baselines")
@@ -83,14 +92,14 @@ def run(args: argparse.Namespace) -> int:
             from shared.pipeline.adhoc import review_user
 
             verdict = review_user(services, user=args.user, window=window, ticket_id=args.ticket,
-                                  requested_by="cli")
+                                  requested_by="cli", source=args.source)
             sys.stdout.write(msgspec.json.format(msgspec.json.encode(verdict), indent=2).decode()
                              + "\n")
             return 0
         from shared.pipeline.runs import start_run
 
         record = start_run(services, window=window, kind=args.scope, ticket_id=args.ticket,
-                           requested_by="cli")
+                           requested_by="cli", source=args.source)
     except SigninReviewError as exc:
         return _fail(exc.message, 1)
     print(f"started run {record.run_id} ({len(record.slice_ids)} slices queued)")

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from contextlib import aclosing
 from datetime import datetime, timedelta
 
 from msgspec.structs import replace
@@ -37,8 +38,6 @@ from shared.graph import (
     privileged_roles_of,
     risk_detections,
     risky_users,
-    sign_in_source,
-    stream_sign_ins,
 )
 from shared.logs import bound, event
 from shared.model import DataSource, RiskDetection, RiskyUser, SignIn, Window
@@ -56,6 +55,7 @@ from shared.pipeline.scoring import (
 )
 from shared.pipeline.window import run_id_for
 from shared.services import Services
+from shared.sources import open_source
 from shared.store import EvidenceRef, page_name
 
 RETENTION = timedelta(days=30)  # Graph keeps sign-ins 30 days (P1/P2); older reads return nothing
@@ -77,14 +77,20 @@ def history_span(window: Window, now: datetime) -> Window | None:
     return Window(start=start, end=end) if start < end else None
 
 
-async def _fetch(services: Services, run_id: str, user: str, span: Window, first: int
+async def _fetch(services: Services, run: RunRecord, user: str, span: Window, first: int
                  ) -> tuple[list[SignIn], list[EvidenceRef]]:
-    """The user's sign-ins in `span`, each page written to evidence (numbered from `first`)."""
+    """The user's sign-ins in `span` from the run's sign-in source, each page written to
+    evidence (numbered from `first`)."""
     rows: list[SignIn] = []
     refs: list[EvidenceRef] = []
-    async with services.graph() as graph:
-        async for page in stream_sign_ins(graph, span, user=user):
-            name = page_name(run_id, "s000", first + len(refs))
+    stream = open_source(services, run.source).pages(span, user=user)
+    async with aclosing(stream):
+        async for page in stream:
+            for gap in page.gaps:
+                event("review.gap", kind=gap.kind, what=gap.what, detail=gap.detail)
+            if page.body is None:
+                continue
+            name = page_name(run.run_id, "s000", first + len(refs))
             ref, _ = put_page(services.store.evidence, name, page.body)
             refs.append(ref)
             rows.extend(page.sign_ins)
@@ -115,18 +121,21 @@ def review_user(
     ticket_id: str | None = None,
     requested_by: str | None = None,
     run_id: str | None = None,
+    source: str | None = None,
 ) -> VerdictRecord:
-    """Fetch, score and record one user's window; the stored verdict. `run_id` (from
-    `user_run_id`) lets a caller name the run before it starts."""
+    """Fetch, score and record one user's window from the named sign-in source (default: the
+    SIGNIN_SOURCE setting); the stored verdict. `run_id` (from `user_run_id`) lets a caller name
+    the run before it starts."""
     odata.user_clause(user)  # refuses anything that is neither an object id nor a UPN
     tables = Tables.of(services.store)
     run_id = run_id or user_run_id(window)
+    reader = open_source(services, source)
     run = RunRecord(
         run_id=run_id, kind="user",
         window_start=window.start, window_end=window.end, status="fetching",
         created_at=services.clock(), api_version=services.settings.graph_api_version,
         ticket_id=ticket_id, requested_by=requested_by, user_id=user, slice_ids=["s000"],
-        sources=[sign_in_source(services.settings.graph_api_version), NO_SPRAY_PASS],
+        source=reader.name, sources=[reader.describe(), NO_SPRAY_PASS],
     )
     tables.runs.create(run)
     with bound(runId=run.run_id):
@@ -140,14 +149,14 @@ def review_user(
 def _review(services: Services, tables: Tables, run: RunRecord, user: str, window: Window
             ) -> VerdictRecord:
     run_id = run.run_id
-    timeline, pages = asyncio.run(_fetch(services, run_id, user, window, 0))
+    timeline, pages = asyncio.run(_fetch(services, run, user, window, 0))
     user_id = next((s.user_id for s in timeline if s.user_id), user.lower())
     baseline = baselines_table(services.store).get("baseline", user_id)
     span = history_span(window, services.clock()) if timeline and baseline is None else None
     history: list[SignIn] = []
     if span is not None:  # no stored profile: learn one from the user's own recent history
         key = user_id if odata.is_guid(user_id) else user
-        history, older = asyncio.run(_fetch(services, run_id, key, span, len(pages)))
+        history, older = asyncio.run(_fetch(services, run, key, span, len(pages)))
         pages += older
     tables.slices.create(SliceRecord(
         run_id=run_id, slice_id="s000", start=(span or window).start, end=window.end,

@@ -1,9 +1,13 @@
 """Fetch one time slice of sign-ins: raw pages to write-once evidence, rows to a slice shard.
 
-Each page goes to evidence before anything else happens with it, and the slice entity records the
-page's SHA-256 and the `@odata.nextLink` after it, so a retried message resumes at the next page
-instead of starting over. A page already in evidence (a crash between the write and the entity
-update) is kept as it is: what Graph said first is the evidence. When the last page is in, the
+The run's sign-in source (shared/sources: Graph, the diagnostic-settings archive, Log Analytics)
+gives the pages; this step does not know which one it reads. Each page goes to evidence before
+anything else happens with it, and the slice entity records the page's SHA-256, where it was read
+and the source's cursor after it (Graph's `@odata.nextLink`), so a retried message resumes at the
+next page instead of starting over. Whatever the source could not read (an archive hour without a
+blob) is recorded on the slice as a gap for the run's report. A page already in evidence (a crash
+between the write and the entity update) is kept as it is: what the source said first is the
+evidence. When the last page is in, the
 slice's rows are grouped by user into a shard that scoring reads by user; each row carries the
 index of the page it came from, so a verdict can name the exact pages it rests on.
 """
@@ -12,18 +16,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
+from contextlib import aclosing
 from datetime import timedelta
 
 import msgspec
 from msgspec.structs import replace
 
 from shared.errors import ConflictError, GraphError
-from shared.graph import decode_page, stream_sign_ins
 from shared.logs import event
 from shared.model import SignIn, Window
 from shared.pipeline.records import FetchSlice, RunRecord, SliceRecord
 from shared.pipeline.runs import Tables
 from shared.services import Services
+from shared.sources import Gap, SignInSource, SourcePage, open_source
 from shared.store import JSON, EvidenceRef, EvidenceStore, page_name
 
 # A slice whose first page times out at Graph (504 after ~300 s) is fetched as two halves, down
@@ -57,86 +62,109 @@ async def fetch_pages(services: Services, run: RunRecord, record: SliceRecord,
     """
     tables = Tables.of(services.store)
     evidence = services.store.evidence
+    source = open_source(services, run.source)
     window = Window(start=record.start, end=record.end)
-    restart: Window | None = None  # after an expired skip token: the part not yet read
-    while not record.pages or record.next_link is not None:
-        adopted = False
+    restart: Window | None = None  # after an expired skip token (Graph): the part not yet read
+    while not (record.pages or record.gaps) or record.next_link is not None:
+        restarted = False
         resume = None if restart else record.next_link
-        async with services.graph() as graph:
-            try:
-                async for page in stream_sign_ins(graph, restart or window, user=run.user_id,
-                                                  resume_from=resume,
-                                                  split_on_timeout=not record.pages):
+        stream = source.pages(restart or window, user=run.user_id, resume_from=resume)
+        try:
+            async with aclosing(stream):
+                async for page in stream:
                     restart = None
+                    if page.body is None:  # nothing to store: the source says what it missed
+                        record = _record_gaps(tables, record, page)
+                        continue
                     n = len(record.pages)
                     ref, body = put_page(evidence, page_name(run.run_id, record.slice_id, n),
                                          page.body)
-                    decoded = decode_page(body) if body is not page.body else None
-                    rows = decoded.value if decoded else page.sign_ins
-                    next_link = decoded.next_link if decoded else page.next_link
-                    record = _append_page(tables, record, n, ref, next_link, len(rows))
-                    fetched[n] = rows
+                    adopted = source.stored(body, page, window) if body is not page.body else page
+                    record = _append_page(tables, record, n, ref, adopted)
+                    fetched[n] = adopted.sign_ins
                     on_page()
-                    if decoded is not None and next_link is not None:
-                        adopted = True  # continue from the adopted page's own link
+                    if adopted.cursor != page.cursor and adopted.cursor is not None:
+                        restarted = True  # continue from the adopted page's own cursor
                         break
-            except GraphError as exc:
-                if resume is None or exc.status != 400:
-                    raise
-                restart = unread_part(evidence, record, fetched)
-                event("fetch.skiptoken_expired", restartEnd=restart.end.isoformat())
-                continue
-        if not adopted:
+        except GraphError as exc:
+            # Graph's skip tokens expire (400): read again what the stored pages do not hold
+            if resume is None or exc.status != 400:
+                raise
+            restart = unread_part(evidence, source, record, fetched)
+            event("fetch.skiptoken_expired", restartEnd=restart.end.isoformat())
+            continue
+        if not restarted:
             break
     return record
 
 
 def _append_page(tables: Tables, record: SliceRecord, n: int, ref: EvidenceRef,
-                 next_link: str | None, rows: int) -> SliceRecord:
+                 page: SourcePage) -> SliceRecord:
     def add(current: SliceRecord) -> SliceRecord:
         if len(current.pages) != n:
             raise SliceTaken(f"slice {record.slice_id} moved on under another delivery",
                              run_id=record.run_id)
-        return replace(current, pages=[*current.pages, ref], next_link=next_link,
-                       rows=current.rows + rows)
+        return replace(current, pages=[*current.pages, ref], next_link=page.cursor,
+                       origins=[*current.origins, page.origin],
+                       gaps=_with_gaps(current.gaps, page.gaps),
+                       rows=current.rows + len(page.sign_ins))
 
     return tables.change_slice(record.run_id, record.slice_id, add)
 
 
-def unread_part(evidence: EvidenceStore, record: SliceRecord,
+def _record_gaps(tables: Tables, record: SliceRecord, page: SourcePage) -> SliceRecord:
+    def add(current: SliceRecord) -> SliceRecord:
+        if current.next_link != record.next_link:
+            raise SliceTaken(f"slice {record.slice_id} moved on under another delivery",
+                             run_id=record.run_id)
+        return replace(current, next_link=page.cursor, gaps=_with_gaps(current.gaps, page.gaps))
+
+    return tables.change_slice(record.run_id, record.slice_id, add)
+
+
+def _with_gaps(gaps: list[Gap], more: tuple[Gap, ...]) -> list[Gap]:
+    """Gaps once each (a slice started over finds the same missing hours again)."""
+    return gaps + [g for g in more if g not in gaps]
+
+
+def unread_part(evidence: EvidenceStore, source: SignInSource, record: SliceRecord,
                 fetched: dict[int, list[SignIn]]) -> Window:
     """Where to start again when a stored nextLink's skip token has expired (Graph answers
     400): the slice from its start up to the oldest sign-in already stored (pages come newest
     first). Sign-ins at that very moment are read again and dropped by id in `slice_rows`."""
-    rows = _page_rows(evidence, record.pages, fetched, len(record.pages) - 1)
+    rows = _page_rows(evidence, source, record, fetched, len(record.pages) - 1)
     oldest = min((s.created_date_time for s in rows), default=record.end)
     return Window(start=record.start, end=min(oldest, record.end))
 
 
-def _page_rows(evidence: EvidenceStore, pages: list[EvidenceRef],
+def _page_rows(evidence: EvidenceStore, source: SignInSource, record: SliceRecord,
                fetched: dict[int, list[SignIn]], n: int) -> list[SignIn]:
     rows = fetched.get(n)
-    return rows if rows is not None else decode_page(evidence.read_evidence(pages[n])).value
+    if rows is None:
+        rows = source.rows(evidence.read_evidence(record.pages[n]),
+                           Window(start=record.start, end=record.end))
+    return rows
 
 
-def slice_rows(evidence: EvidenceStore, pages: list[EvidenceRef],
+def slice_rows(evidence: EvidenceStore, source: SignInSource, record: SliceRecord,
                fetched: dict[int, list[SignIn]]) -> Iterator[ShardRow]:
     """Every sign-in of the slice's pages once (a restart after an expired skip token reads
     some twice): those fetched now from memory, the others re-read from evidence
     (hash-checked)."""
     seen: set[str] = set()
-    for n in range(len(pages)):
-        for sign_in in _page_rows(evidence, pages, fetched, n):
+    for n in range(len(record.pages)):
+        for sign_in in _page_rows(evidence, source, record, fetched, n):
             if sign_in.id not in seen:
                 seen.add(sign_in.id)
                 yield n, sign_in
 
 
-def write_shard(services: Services, record: SliceRecord, fetched: dict[int, list[SignIn]]
-                ) -> int:
+def write_shard(services: Services, run: RunRecord, record: SliceRecord,
+                fetched: dict[int, list[SignIn]]) -> int:
     """Group the slice's rows by user into its shard; returns the number of users."""
     by_user: dict[str, list[bytes]] = {}
-    for n, sign_in in slice_rows(services.store.evidence, record.pages, fetched):
+    source = open_source(services, run.source)
+    for n, sign_in in slice_rows(services.store.evidence, source, record, fetched):
         by_user.setdefault(sign_in.user_key, []).append(_encode((n, sign_in)))
     by_user.pop("", None)  # rows without any user id cannot be scored (service principals)
     services.store.shards.put_shard(record.run_id, record.slice_id, by_user)
@@ -149,9 +177,9 @@ def fetch_slice(services: Services, run: RunRecord, record: SliceRecord,
     `on_page` runs after each stored page (the caller renews its fetch lease there)."""
     fetched: dict[int, list[SignIn]] = {}
     record = asyncio.run(fetch_pages(services, run, record, fetched, on_page))
-    users = write_shard(services, record, fetched)
+    users = write_shard(services, run, record, fetched)
     event("fetch.slice_done", sliceId=record.slice_id, pages=len(record.pages),
-          rows=record.rows, users=users)
+          rows=record.rows, users=users, gaps=len(record.gaps))
     return record
 
 

@@ -8,29 +8,36 @@ stored in Table `baselines`. Later runs update these profiles with what they jud
 from __future__ import annotations
 
 import asyncio
+from contextlib import aclosing
 from datetime import datetime, timedelta
 
 from shared.analysis import group_by_user
 from shared.baseline import build_profile
-from shared.graph import stream_sign_ins
 from shared.logs import event
 from shared.model import SignIn, Window
 from shared.pipeline.scoring import HISTORY_DAYS, BaselineRecord, baselines_table
 from shared.services import Services
+from shared.sources import SignInSource, open_source
 
 
-async def _history(services: Services, window: Window) -> list[SignIn]:
+async def _history(source: SignInSource, window: Window) -> list[SignIn]:
     rows: list[SignIn] = []
-    async with services.graph() as graph:
-        async for page in stream_sign_ins(graph, window):
+    stream = source.pages(window)
+    async with aclosing(stream):
+        async for page in stream:
             rows.extend(page.sign_ins)
+            for gap in page.gaps:
+                event("learn.gap", kind=gap.kind, what=gap.what, detail=gap.detail)
     return rows
 
 
-def learn(services: Services, *, until: datetime, days: int = HISTORY_DAYS) -> int:
-    """Build and store a profile for every user seen in the `days` before `until`; the count."""
+def learn(services: Services, *, until: datetime, days: int = HISTORY_DAYS,
+          source: str | None = None) -> int:
+    """Build and store a profile for every user seen in the `days` before `until`, read from
+    the named sign-in source (default: the SIGNIN_SOURCE setting); the count."""
     window = Window(start=until - timedelta(days=days), end=until - timedelta(microseconds=1))
-    timelines = group_by_user(asyncio.run(_history(services, window)))
+    reader = open_source(services, source)
+    timelines = group_by_user(asyncio.run(_history(reader, window)))
     table = baselines_table(services.store)
     label = f"learn-{until:%Y%m%dT%H%MZ}"
     for user_id, rows in timelines.items():

@@ -14,6 +14,7 @@ from typing import Literal
 import msgspec
 
 from shared.model import DataSource, Level, UserVerdict
+from shared.sources import Gap
 from shared.store import EvidenceRef, QueueMessage
 
 RunKind = Literal["scheduled", "tenant", "privileged", "user"]
@@ -29,6 +30,7 @@ class RunRecord(msgspec.Struct, kw_only=True):
     status: RunStatus
     created_at: datetime
     api_version: str
+    source: str = "graph"  # the sign-in source the run reads (shared/sources), fixed at start
     ticket_id: str | None = None
     requested_by: str | None = None
     user_id: str | None = None  # the one user of a "user" run
@@ -71,7 +73,9 @@ class SliceRecord(msgspec.Struct, kw_only=True):
     end: datetime
     status: SliceStatus = "pending"
     pages: list[EvidenceRef] = msgspec.field(default_factory=list)
-    next_link: str | None = None  # where a retried fetch resumes
+    next_link: str | None = None  # the source's cursor: where a retried fetch resumes
+    origins: list[str] = msgspec.field(default_factory=list)  # per page: where it was read
+    gaps: list[Gap] = msgspec.field(default_factory=list)  # what the source could not read
     rows: int = 0
     attempts: int = 0
     last_error: str | None = None

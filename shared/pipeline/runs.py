@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from msgspec.structs import replace
 
 from shared.errors import NotFoundError
-from shared.graph.signins import sign_in_source
 from shared.logs import event
 from shared.model import DataSource, Window
 from shared.pipeline.records import (
@@ -30,6 +29,7 @@ from shared.pipeline.records import (
 )
 from shared.pipeline.window import run_id_for, slices
 from shared.services import Services
+from shared.sources import open_source
 from shared.store import EntityTable, Store
 
 
@@ -96,8 +96,10 @@ def start_run(
     kind: RunKind,
     ticket_id: str | None = None,
     requested_by: str | None = None,
+    source: str | None = None,
 ) -> RunRecord:
-    """Create the run and enqueue one fetch message per slice; returns at once.
+    """Create the run and enqueue one fetch message per slice; returns at once. `source` names
+    the sign-in source (default: the SIGNIN_SOURCE setting); the run keeps it to the end.
 
     A scheduled run's id comes from its window, so a timer that fires twice or late makes one run.
     Ad-hoc runs get a fresh id (a ticket may ask again for a window already reviewed).
@@ -107,14 +109,15 @@ def start_run(
     run_id = run_id_for(window, kind)
     if kind != "scheduled":
         run_id += "-" + uuid.uuid4().hex[:8]
+    reader = open_source(services, source)
     parts = slices(window, services.settings.slice_hours)
     slice_ids = [f"s{n:03d}" for n in range(len(parts))]
     record = RunRecord(
         run_id=run_id, kind=kind, window_start=window.start, window_end=window.end,
         status="fetching", created_at=services.clock(),
         api_version=services.settings.graph_api_version, ticket_id=ticket_id,
-        requested_by=requested_by, slice_ids=slice_ids,
-        sources=[sign_in_source(services.settings.graph_api_version)],
+        requested_by=requested_by, slice_ids=slice_ids, source=reader.name,
+        sources=[reader.describe()],
     )
     if tables.runs.create(record) is None:
         existing = tables.run(run_id)

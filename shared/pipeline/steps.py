@@ -23,16 +23,23 @@ from typing import TypeVar
 from msgspec.structs import replace
 
 from shared.analysis import roles_of
-from shared.errors import GraphUnavailable, InputError, NotFoundError, SigninReviewError
+from shared.errors import (
+    GraphUnavailable,
+    InputError,
+    NotFoundError,
+    SigninReviewError,
+    SourceUnavailable,
+)
 from shared.graph.signins import WindowTooSlow
 from shared.logs import bound, event
 from shared.model import DataSource
 from shared.pipeline import fetch, finalize, scoring
-from shared.pipeline.records import FetchSlice, RunReady, RunRecord, ScoreUsers
+from shared.pipeline.records import FetchSlice, RunReady, RunRecord, ScoreUsers, SliceRecord
 from shared.pipeline.runs import Tables, batch_settled, slice_settled, start_run, with_source
 from shared.pipeline.window import scheduled_window
 from shared.risk_inventory import RiskySignIns
 from shared.services import Services
+from shared.sources import gap_sources
 from shared.store import QueueMessage, decode_message
 
 __all__ = ["fetch_slice", "on_poison", "on_timer", "plan_scoring", "score_users", "start_run"]
@@ -98,7 +105,7 @@ def _fetch_slice(services: Services, body: bytes, dequeue_count: int) -> None:
             except fetch.SliceTaken as exc:
                 event("fetch.slice_taken", reason=exc.message)
                 return
-            except GraphUnavailable as exc:
+            except (GraphUnavailable, SourceUnavailable) as exc:
                 _settle_slice(services, tables, message, failure=_unavailable(exc))
                 return
             except WindowTooSlow as exc:
@@ -111,6 +118,7 @@ def _fetch_slice(services: Services, body: bytes, dequeue_count: int) -> None:
                 raise
             tables.change_slice(message.run_id, message.slice_id,
                                 lambda r: replace(r, status="done"))
+            _note_gaps(tables, record)
             _settle_slice(services, tables, message)
         elif record.status == "split":  # a redelivery after a split: its halves go on
             fetch.send_halves(services, message.run_id, record.split_into)
@@ -119,7 +127,23 @@ def _fetch_slice(services: Services, body: bytes, dequeue_count: int) -> None:
             _settle_slice(services, tables, message, failure=failure)
 
 
-def _unavailable(exc: GraphUnavailable) -> str:
+def _note_gaps(tables: Tables, record: SliceRecord) -> None:
+    """What the source could not read in the slice goes on the run, for its report."""
+    entries = gap_sources(record.slice_id, record.gaps)
+    if entries:
+        def noted(run: RunRecord) -> RunRecord:
+            sources = run.sources
+            for entry in entries:
+                sources = with_source(sources, entry)
+            return replace(run, sources=sources)
+
+        tables.change_run(record.run_id, noted)
+        event("fetch.gaps", gaps=len(record.gaps))
+
+
+def _unavailable(exc: GraphUnavailable | SourceUnavailable) -> str:
+    if isinstance(exc, SourceUnavailable):
+        return f"sign-in logs unavailable: {exc.message}"
     if exc.reason == "licence":
         return ("sign-in logs unavailable: the tenant has no Entra ID P1/P2 licence "
                 f"(Graph: {exc.code})")

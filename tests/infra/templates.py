@@ -169,3 +169,15 @@ def role_assignments() -> Iterator[tuple[Path, dict[str, Any], str, dict[str, An
             template, "Microsoft.Authorization/roleAssignments"
         ).items():
             yield path, template, symbol, res
+
+
+def grant_list(value: Any) -> list[Any]:
+    """A grants variable: a literal list, or `cond ? [] : [...]` (a grant made only when its
+    target is given) read as the list it grants when it does."""
+    if isinstance(value, list):
+        return value
+    operands = value.get("operator", {}).get("operands", {}) if isinstance(value, dict) else {}
+    branches = [operands.get("true_value"), operands.get("false_value")]
+    if not all(isinstance(b, list) for b in branches):
+        raise AssertionError(f"not a list of grants: {value!r}"[:200])
+    return [grant for branch in branches for grant in branch]

@@ -8,6 +8,7 @@ from tests.infra.templates import (
     accessor,
     bicep_files,
     body,
+    grant_list,
     keys,
     module,
     parse,
@@ -212,7 +213,7 @@ def test_every_role_assignment_is_generated_and_named_by_scope_principal_role() 
         loop = res["config"].get("loop_type")
         assert loop and loop["type"] == "array", f"{where} must be generated from a list"
         item, grants = loop["detail"]["item_name"], loop["detail"]["array_name"]
-        assert isinstance(variable(template, grants), list), where
+        assert grant_list(variable(template, grants)) is not None, where
         declared = body(res)
         guid = declared["name"]["function"]
         assert guid["type"] == "guid", where

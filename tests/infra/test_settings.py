@@ -26,6 +26,13 @@ SAFE_DEFAULTS = {
     "ADHOC_SYNC_SECONDS": "200 s, below the platform's 230 s HTTP limit",
     "REMEDIATOR_DIRECTORY_ROLES": "User Administrator, the role the post-deploy step assigns; "
                                   "set with the role (docs/deploy.md)",
+    "ARCHIVE_CONNECTION_STRING": "only for a local archive in Azurite; unset in Azure",
+    "ARCHIVE_CONTAINERS": "the container names Entra ID diagnostic settings write",
+    "ARCHIVE_PARALLEL_BLOBS": "read concurrency; tuning, not environment",
+    "ARCHIVE_DELIVERY_LAG_MINUTES": "how late diagnostic delivery may be; tuning",
+    "LOG_ANALYTICS_ENDPOINT": "the global query API; only sovereign clouds differ",
+    "LOG_ANALYTICS_QUERY_HOURS": "query range; tuning, not environment",
+    "LOG_ANALYTICS_SERVER_TIMEOUT_SECONDS": "server timeout per query; tuning",
 }
 
 # Settings the Functions host or the platform reads, not shared/config.py.

@@ -165,6 +165,10 @@ INVALID_REVIEWS = [
       "lookbackHours": 5}, "lookbackHours"),
     ({"scope": "tenant", "ticketId": "INC 1; DROP"}, "ticketId"),
     ({"scope": "tenant", "lookbackHour": 5}, "lookbackHour"),
+    ({"scope": "tenant", "source": "splunk"}, "source"),
+    # a known source this deployment has not set up (no archive account configured)
+    ({"scope": "tenant", "source": "archive"}, "source"),
+    ({"user": "alice@contoso.com", "source": "log-analytics"}, "source"),
 ]
 
 

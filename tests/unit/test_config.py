@@ -37,3 +37,27 @@ def test_reads_values() -> None:
 def test_rejects_bad_values(name: str, value: str, words: str) -> None:
     with pytest.raises(ConfigError, match=words):
         config.load({name: value})
+
+
+@pytest.mark.parametrize(("env", "words"), [
+    ({"SIGNIN_SOURCE": "splunk"}, "SIGNIN_SOURCE must be one of graph, archive, log-analytics"),
+    ({"SIGNIN_SOURCE": "archive"}, "ARCHIVE_ACCOUNT_URL"),
+    ({"SIGNIN_SOURCE": "archive", "ARCHIVE_ACCOUNT_URL": "https://a.blob.core.windows.net"},
+     "ARCHIVE_TENANT_ID"),
+    ({"SIGNIN_SOURCE": "log-analytics"}, "LOG_ANALYTICS_WORKSPACE_ID"),
+    ({"ARCHIVE_CONTAINERS": " , "}, "ARCHIVE_CONTAINERS"),
+    ({"LOG_ANALYTICS_QUERY_HOURS": "0"}, "between"),
+])
+def test_sign_in_source_needs_what_it_reads(env: dict[str, str], words: str) -> None:
+    with pytest.raises(ConfigError, match=words):
+        config.load(env)
+
+
+def test_sign_in_source_settings() -> None:
+    settings = config.load({"SIGNIN_SOURCE": "archive", "ARCHIVE_TENANT_ID": "t",
+                            "ARCHIVE_ACCOUNT_URL": "https://a.blob.core.windows.net/"})
+    assert settings.signin_source == "archive"
+    assert settings.archive_account_url == "https://a.blob.core.windows.net"
+    assert settings.archive_containers == ("insights-logs-signinlogs",
+                                           "insights-logs-noninteractiveusersigninlogs")
+    assert config.load({}).signin_source == "graph"

@@ -1,0 +1,87 @@
+"""The Monday job over each sign-in source: Graph (the emulator), the diagnostic-settings archive
+in Azurite, the Log Analytics emulator. Same tenant, same baselines (learned from Graph), so the
+verdicts must be the same; the archive run names its missing and late hours in the report, and
+every run's evidence verifies."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+
+import pytest
+
+from local.graph_emulator import GraphEmulator
+from local.runner import QueueRunner
+from local.sources import sign_in_source
+from local.tenant import Tenant
+from shared.audit import verify_run
+from shared.pipeline.learn import learn
+from shared.pipeline.records import RunRecord
+from shared.pipeline.runs import Tables
+from shared.services import Services
+
+Verdicts = dict[str, tuple[str, tuple[str, ...]]]
+
+
+@pytest.fixture
+def source_stack(pipeline_services: Callable[..., Services], storage_connection_string: str,
+                 graph: GraphEmulator) -> Iterator[Callable[..., Services]]:
+    """`build(tenant, source, **settings)`: services reading sign-ins from `source`."""
+    with ExitStack() as stack:
+        def build(tenant: Tenant, source: str, **extra: str) -> Services:
+            chosen = stack.enter_context(sign_in_source(
+                source, tenant, storage_connection_string, graph.token, history=False,
+                tenant_id=str(uuid.uuid4())))
+            return pipeline_services(tenant, GRAPH_API_VERSION="beta", **chosen, **extra)
+
+        yield build
+
+
+def monday(services: Services, tenant: Tenant) -> tuple[RunRecord, Verdicts]:
+    """Baselines from Graph (the same for every source), then the timer and the queues."""
+    learn(services, until=tenant.window.start, source="graph")
+    runner = QueueRunner(services)
+    runner.fire_timer()
+    runner.drain()
+    tables = Tables.of(services.store)
+    (run,) = tables.runs.query("RowKey eq 'run'")
+    assert run.status == "complete", (run.slices_failed, run.batches_failed, runner.failures)
+    verdicts = {v.user_id: (v.verdict, tuple(sorted(v.finding_types)))
+                for v in tables.verdicts.query_partition(run.run_id)}
+    return run, verdicts
+
+
+def test_archive_and_log_analytics_give_graphs_verdicts(
+        source_stack: Callable[..., Services], sample_tenant: Tenant) -> None:
+    graph_run, expected = monday(source_stack(sample_tenant, "graph"), sample_tenant)
+    assert graph_run.source == "graph"
+    assert any(level != "none" for level, _ in expected.values())
+    for source in ("archive", "log-analytics"):
+        services = source_stack(sample_tenant, source)
+        run, verdicts = monday(services, sample_tenant)
+        assert run.source == source
+        assert run.sign_ins == graph_run.sign_ins, source
+        assert verdicts == expected, source
+        signins = next(s for s in run.sources if s.name == "signIns")
+        assert ("archive" if source == "archive" else "Log Analytics") in signins.detail
+        check = verify_run(services.store, run.run_id)
+        assert check.ok, check.problems
+        assert check.blobs_checked > 0
+
+
+def test_archive_run_reports_missing_and_late_hours(
+        source_stack: Callable[..., Services], sample_tenant: Tenant) -> None:
+    services = source_stack(sample_tenant, "archive")
+    run, _ = monday(services, sample_tenant)
+    missing = [s for s in run.sources if s.name.startswith("signIns missing")]
+    late = [s for s in run.sources if s.name.startswith("signIns incomplete")]
+    assert len(missing) == 1 and not missing[0].available
+    assert "no blob insights-logs-" in missing[0].detail
+    # The run's clock is the window's end (Monday 06:00): the last two hours are within the
+    # default 120-minute delivery lag.
+    assert late and all(s.available for s in late)
+    assert "04:00 UTC" in late[-1].detail and "05:00 UTC" in late[-1].detail
+    html = services.store.evidence.read_evidence(run.reports["html"]).decode()
+    assert "signIns missing" in html and "no blob" in html
+    assert "diagnostic-settings archive" in html
