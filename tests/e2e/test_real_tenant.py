@@ -66,7 +66,7 @@ def real_tenant(graph: GraphEmulator, tenant: Tenant, *, eligible: str, synced: 
     assert pim and len(users) == len(tenant.users)
     graph.load(sign_ins=tenant.sign_ins, users=users, risky_users=tenant.risky_users,
                risk_detections=tenant.risk_detections, role_assignments=active,
-               role_eligibilities=pim)
+               role_eligibilities=pim, named_locations=tenant.named_locations)
 
 
 def test_real_tenant_run_completes_with_graph_s_own_remediation(
