@@ -172,6 +172,7 @@ def _review(services: Services, tables: Tables, run: RunRecord, user: str, windo
         privileged=roles, risky_users=risky, risk_detections=detections,
         sources=[*sources, trusted_source], trusted=trusted,
         identity_protection=all(s.available for s in sources if s.name != "privilegedRoles"),
+        holidays=list(services.settings.holidays),
     )
     context_ref, context = store_context(services, context)
     user_input = UserInput(user_id=user_id, timeline=timeline, pages=pages, history=history,

@@ -17,14 +17,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import msgspec
 from msgspec.structs import replace
 
 from shared.analysis import roles_of, score_user
 from shared.baseline import BaselineProfile, build_profile, update_profile
-from shared.detect.context import DetectionContext, TenantSignals, TenantSignalsBuilder
+from shared.detect.context import (
+    DetectionContext,
+    DetectionSettings,
+    TenantSignals,
+    TenantSignalsBuilder,
+)
 from shared.detect.trusted import TrustedNetworks
 from shared.errors import GraphError
 from shared.graph import (
@@ -81,6 +86,7 @@ class ScoringContext(msgspec.Struct, kw_only=True):
     # the report's inventory of risky sign-ins and risk detections, kept with what it came from
     risk_inventory: RiskInventory = msgspec.field(default_factory=RiskInventory)
     trusted: TrustedNetworks = msgspec.field(default_factory=TrustedNetworks)
+    holidays: list[date] = msgspec.field(default_factory=list)  # judged like weekend days
 
 
 class UserEvidence(msgspec.Struct, kw_only=True):
@@ -168,7 +174,7 @@ def build_context(services: Services, run: RunRecord, signals: TenantSignals,
         run_id=run.run_id, window=window, signals=signals, privileged=roles, risky_users=risky,
         risk_detections=detections, identity_protection=available,
         sources=sources + ([source] if source is not None else []), trusted=networks,
-        risk_inventory=inventory,
+        risk_inventory=inventory, holidays=list(services.settings.holidays),
     )
 
 
@@ -211,6 +217,7 @@ def user_context(context: ScoringContext, user_id: str, upn: str | None,
         identity_protection=context.identity_protection,
         user_id=user_id,
         trusted=context.trusted,
+        settings=DetectionSettings(holidays=frozenset(context.holidays)),
     )
 
 
