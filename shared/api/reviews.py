@@ -26,7 +26,7 @@ from shared.api.validation import (
     user_key,
 )
 from shared.audit.verify import remediation_records
-from shared.errors import ConfigError, InputError, NotFoundError, Unauthenticated
+from shared.errors import ConfigError, ConflictError, NotFoundError, Unauthenticated
 from shared.logs import bound, event
 from shared.pipeline.finalize import live_report
 from shared.pipeline.records import RunRecord, VerdictRecord, run_keys, verdict_keys
@@ -117,14 +117,16 @@ def _finished_late(run_id: str, review: concurrent.futures.Future[VerdictRecord]
 
 
 def require_source(services: Services, name: str) -> None:
-    """A source a request names must be set up in this deployment: 400 naming what is missing."""
+    """A source a request names must be set up in this deployment. The request itself is valid
+    (the document lists every source), so the answer is 409, the deployment's state, naming what
+    is missing; a source that does not exist at all is the schema's 400."""
     from shared.sources import open_source
 
     try:
         open_source(services, name)
     except ConfigError as exc:
-        raise InputError(f"sign-in source {name!r} is not set up here: {exc.message}",
-                         source="source") from None
+        raise ConflictError(f"sign-in source {name!r} is not set up in this deployment: "
+                            f"{exc.message}") from None
 
 
 # --- GET /api/reviews/{runId}[/users/{userId} | /report] ------------------------------------

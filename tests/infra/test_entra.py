@@ -16,6 +16,7 @@ READER = {
     "IdentityRiskyUser.Read.All",
     "IdentityRiskEvent.Read.All",
     "RoleEligibilitySchedule.Read.Directory",
+    "Policy.Read.All",
 }
 REMEDIATOR = {
     "User.RevokeSessions.All",
