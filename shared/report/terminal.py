@@ -90,10 +90,11 @@ def _user_table(users: list[UserVerdict]) -> Table:
     table.add_column("User", ratio=3, min_width=24, overflow="fold")
     table.add_column("Priv", no_wrap=True)
     table.add_column("Got in", no_wrap=True)
-    table.add_column("Findings", ratio=2, min_width=19, overflow="fold")
+    # one finding a line: a type name is never folded mid-word ("unfamiliar_location" is 19)
+    table.add_column("Findings", ratio=2, min_width=19, no_wrap=True, overflow="ellipsis")
     table.add_column("Signins", justify="right", no_wrap=True)
     table.add_column("Fail", justify="right", no_wrap=True)
-    table.add_column("Where", min_width=5, overflow="fold")
+    table.add_column("Where", min_width=5, max_width=10, overflow="fold")  # wraps at ", "
     for user in users:
         types = sorted({finding.type for finding in user.findings})
         table.add_row(
@@ -101,10 +102,10 @@ def _user_table(users: list[UserVerdict]) -> Table:
             Text(plain(user.user_principal_name or user.user_id, limit=80)),
             Text("yes" if user.privileged else ""),
             Text("YES" if user.got_in else ""),
-            Text(", ".join(plain(t, limit=40) for t in types)),
+            Text("\n".join(plain(t, limit=40) for t in types)),
             Text(f"{user.stats.sign_ins:,}"),
             Text(f"{user.stats.failures:,}"),
-            Text(",".join(plain(c, limit=4) for c in user.stats.countries)),
+            Text(", ".join(plain(c, limit=4) for c in user.stats.countries)),
         )
     return table
 
