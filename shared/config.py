@@ -57,7 +57,13 @@ DEFAULTS: dict[str, str | None] = {
     "BUSINESS_DAYS": "Mon,Tue,Wed,Thu,Fri",
     "HOLIDAYS": "",
     "REVIEW_WEEKDAY_NIGHTS": "false",
-    "SLICE_HOURS": "6",
+    # A fetch slice (one queue message) spans this many hours. Each slice ends in a part-filled
+    # page, and at Graph's 5 requests / 10 s every extra request costs 2 s: 6-hour slices sent 29
+    # requests for a weekend that one stream reads in 23. A retried slice resumes from its stored
+    # nextLink and a slice whose first page times out is halved, so a long slice costs little
+    # when it fails. At 500 rows/s a 24-hour slice of up to ~900k sign-ins fits host.json's
+    # 30-minute functionTimeout; tenants with more sign-ins a day set fewer hours.
+    "SLICE_HOURS": "24",
     "SCORING_BATCH_USERS": "200",
     # A one-user HTTP review answers with the verdict when it finishes within this many seconds,
     # else 202 with a status URL (Azure cuts HTTP answers off at 230 s).

@@ -65,8 +65,15 @@ AUDIT_SCHEMA = "remediation-audit/1"
 class BundleRefs(msgspec.Struct):
     """The evidence a per-user bundle lists (other fields of the bundle are not needed here)."""
 
+    user_id: str = ""
     pages: list[EvidenceRef] = msgspec.field(default_factory=list)
     context: EvidenceRef | None = None
+
+
+class _BundleBlob(msgspec.Struct):
+    """A blob of the bundles of users scored together (shared.pipeline.scoring.BundleBlob)."""
+
+    bundles: list[BundleRefs]
 
 
 def remediations_table(services: Services) -> EntityTable[RemediationRecord]:
@@ -140,8 +147,11 @@ def evidence_problems(evidence: EvidenceStore, verdict: VerdictRecord
     problems = []
     bundle = evidence.verify_evidence(verdict.evidence)
     if bundle:
-        listed = _bundle_refs(evidence, verdict.evidence)
-        refs += listed.pages + ([listed.context] if listed.context else [])
+        listed = _bundle_refs(evidence, verdict.evidence, verdict.user_id)
+        if listed is None:
+            problems.append(f"{verdict.evidence.name}: holds no evidence bundle for this user")
+        else:
+            refs += listed.pages + ([listed.context] if listed.context else [])
     unique = list({ref.name: ref for ref in refs}.values())
     for ref in unique:
         check = bundle if ref is verdict.evidence else evidence.verify_evidence(ref)
@@ -152,11 +162,18 @@ def evidence_problems(evidence: EvidenceStore, verdict: VerdictRecord
     return unique, problems
 
 
-def _bundle_refs(evidence: EvidenceStore, ref: EvidenceRef) -> BundleRefs:
+def _bundle_refs(evidence: EvidenceStore, ref: EvidenceRef, user_id: str) -> BundleRefs | None:
+    """What the user's bundle lists: from a blob of bundles, or (runs scored before bundles were
+    stored together) the user's own blob; None when the blob holds no bundle for the user."""
     try:
-        return msgspec.json.decode(evidence.read_evidence(ref), type=BundleRefs)
+        data = evidence.read_evidence(ref)
+        try:
+            found = msgspec.json.decode(data, type=_BundleBlob).bundles
+        except msgspec.ValidationError:  # a single user's bundle has no `bundles`
+            return msgspec.json.decode(data, type=BundleRefs)
     except (msgspec.DecodeError, msgspec.ValidationError, EvidenceError):
         return BundleRefs()
+    return next((b for b in found if b.user_id == user_id), None)
 
 
 def guard(services: Services, record: RemediationRecord

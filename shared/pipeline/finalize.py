@@ -20,6 +20,7 @@ import msgspec
 from msgspec.structs import replace
 
 from shared.audit import record_manifest
+from shared.errors import EvidenceError
 from shared.logs import event
 from shared.model import (
     LEVELS,
@@ -34,7 +35,7 @@ from shared.model import (
 from shared.pipeline.approval_mail import mail_html, report_url
 from shared.pipeline.records import RunRecord, VerdictRecord
 from shared.pipeline.runs import Tables
-from shared.pipeline.scoring import ScoringContext, UserEvidence, stored_context
+from shared.pipeline.scoring import ScoringContext, stored_bundles, stored_context
 from shared.remediation_plan import summary as remediation_summary
 from shared.services import Services
 from shared.store import EvidenceRef
@@ -70,15 +71,20 @@ def review_result(run: RunRecord, context: ScoringContext | None,
 
 def flagged_timelines(services: Services, verdicts: Sequence[VerdictRecord]
                       ) -> dict[str, list[SignIn]]:
-    """Timelines of flagged users, read back from their (hash-checked) evidence bundles."""
+    """Timelines of flagged users, read back from their (hash-checked) evidence bundles: each
+    blob once, however many users' bundles it holds."""
     flagged = [v for v in verdicts if v.verdict != "none"]
-
-    def timeline(record: VerdictRecord) -> list[SignIn]:
-        data = services.store.evidence.read_evidence(record.evidence)
-        return msgspec.json.decode(data, type=UserEvidence).timeline
-
+    blobs = {v.evidence.name: v.evidence for v in flagged}
     with ThreadPoolExecutor(max_workers=BUNDLE_READERS) as pool:
-        return dict(zip((v.user_id for v in flagged), pool.map(timeline, flagged), strict=True))
+        stored = pool.map(services.store.evidence.read_evidence, blobs.values())
+        timelines = {(b.user_id, name): b.timeline
+                     for name, data in zip(blobs, stored, strict=True)
+                     for b in stored_bundles(data)}
+    missing = [v.user_id for v in flagged if (v.user_id, v.evidence.name) not in timelines]
+    if missing:
+        raise EvidenceError(f"evidence bundles of {len(missing)} users are not in the blobs "
+                            f"their verdicts name (first: {missing[0]})", run_id=flagged[0].run_id)
+    return {v.user_id: timelines[v.user_id, v.evidence.name] for v in flagged}
 
 
 def report_title(run: RunRecord) -> str:

@@ -58,6 +58,13 @@ def user_bundle_name(run_id: str, user_id: str) -> str:
     return f"runs/{checked_id('run id', run_id)}/users/{user_segment(user_id)}.json"
 
 
+def bundles_name(run_id: str, sha256: str) -> str:
+    """Evidence bundles of users scored together: runs/{runId}/bundles/{sha256}.json, named by
+    their own hash, so a retry that writes the same bytes finds them and one that writes other
+    bytes (fewer users left to score) never collides."""
+    return f"runs/{checked_id('run id', run_id)}/bundles/{checked_id('hash', sha256)}.json"
+
+
 def manifest_name(run_id: str) -> str:
     return f"runs/{checked_id('run id', run_id)}/manifest.json"
 

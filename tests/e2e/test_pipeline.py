@@ -24,7 +24,7 @@ from shared.model import ReviewResult, level_rank
 from shared.pipeline.learn import learn
 from shared.pipeline.records import RunReady
 from shared.pipeline.runs import Tables, start_run
-from shared.pipeline.scoring import UserEvidence
+from shared.pipeline.scoring import user_bundle
 from shared.services import Services
 
 
@@ -78,7 +78,7 @@ def test_evidence_is_write_once_and_hashes_match(
     for verdict in flagged:
         assert evidence.verify_evidence(verdict.evidence)
         assert verdict.pages and all(evidence.verify_evidence(p) for p in verdict.pages)
-        bundle = msgspec.json.decode(evidence.read_evidence(verdict.evidence), type=UserEvidence)
+        bundle = user_bundle(evidence.read_evidence(verdict.evidence), verdict.user_id)
         assert {f.type for f in bundle.verdict.findings} == set(verdict.finding_types)
         cited = {sid for f in bundle.verdict.findings for sid in f.sign_in_ids}
         assert cited <= {s.id for s in [*bundle.timeline, *bundle.before_window]}

@@ -15,12 +15,14 @@ from local.azurite import Azurite
 from local.graph_emulator import GraphEmulator
 from local.runner import QueueRunner
 from local.tenant import Tenant
+from shared.errors import StorageError
 from shared.model import level_rank
-from shared.pipeline import fetch, steps
+from shared.pipeline import fetch, scoring, steps
 from shared.pipeline.learn import learn
 from shared.pipeline.runs import Tables
+from shared.pipeline.scoring import user_bundle
 from shared.services import Services
-from shared.store import Store
+from shared.store import EvidenceStore, Store
 from tests.fixtures.pipeline import local_settings
 
 
@@ -213,8 +215,10 @@ def test_fetch_resumes_from_the_recorded_next_link(
     pipeline_services: Callable[..., Services], sample_tenant: Tenant, graph: GraphEmulator,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    services = pipeline_services(sample_tenant, GRAPH_PAGE_SIZE="20", SLICE_HOURS="72",
-                                 GRAPH_RETRY_BUDGET="0")
+    # The default slice (24 hours, config.py) holds many pages of 20: a retry of it must not
+    # read the pages it already stored again.
+    services = pipeline_services(sample_tenant, GRAPH_PAGE_SIZE="20", GRAPH_RETRY_BUDGET="0")
+    assert services.settings.slice_hours == 24
     learn(services, until=sample_tenant.window.start)  # no per-user history fetches later
     stored = 0
     real_put_page = fetch.put_page
@@ -240,8 +244,9 @@ def test_fetch_resumes_from_the_recorded_next_link(
     runner.drain()
     done = tables.slice(run.run_id, "s000")
     requests = [c for c in graph.calls if "signins" in c["path"].lower()]
-    assert done.status == "done"
-    assert len(requests) == len(done.pages) - 2  # resumed at page 3: pages 1-2 never refetched
+    pages = sum(len(tables.slice(run.run_id, s).pages) for s in run.slice_ids)
+    assert done.status == "done" and len(run.slice_ids) == 3
+    assert len(requests) == pages - 2  # resumed at page 3: pages 1-2 never refetched
     assert done.pages[:2] == first.pages
 
 
@@ -268,3 +273,49 @@ def test_fetch_waits_while_another_instance_holds_the_lease(
     runner.drain_until(lambda: Tables.of(services.store).run(run.run_id).status != "fetching")
     assert Tables.of(services.store).run(run.run_id).status == "complete"
     assert services.store.try_lease(steps.FETCH_LEASE) is not None  # released after the fetch
+
+
+def test_bundle_blob_lost_to_a_storage_fault_is_written_again(
+    pipeline_services: Callable[..., Services], sample_tenant: Tenant,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Evidence bundles go several users to a blob. Storage failing on one blob of a batch fails
+    the batch before any verdict rests on it; the redelivery writes the same bytes again (the
+    blobs already in are found, not duplicated) and every verdict names a blob holding its
+    user's bundle."""
+    services = pipeline_services(sample_tenant, SCORING_BATCH_USERS="200")  # one batch
+    monkeypatch.setattr(scoring, "BUNDLES_PER_BLOB", 10)  # several blobs for the batch
+    real_put = EvidenceStore.put_evidence
+    bundle_blobs = 0
+    verdicts_when_failed: list[int] = []
+
+    def storage_fails_on_the_second_bundle_blob(self: EvidenceStore, name: str, data: bytes,
+                                                *, content_type: str) -> Any:
+        nonlocal bundle_blobs
+        if "/bundles/" in name:
+            bundle_blobs += 1
+            if bundle_blobs == 2:
+                run_id = name.split("/")[1]
+                verdicts_when_failed.append(
+                    len(Tables.of(services.store).verdicts.query_partition(run_id)))
+                raise StorageError(f"injected: storage unreachable writing {name}")
+        return real_put(self, name, data, content_type=content_type)
+
+    monkeypatch.setattr(EvidenceStore, "put_evidence", storage_fails_on_the_second_bundle_blob)
+    runner, run_id = monday(services, sample_tenant)
+    assert [f for f in runner.failures if "injected" in f]  # failed once, then done
+    assert verdicts_when_failed == [0]
+    tables = Tables.of(services.store)
+    run = tables.run(run_id)
+    assert run.status == "complete", (run.batches_failed, runner.failures)
+    assert not mismatches(services, sample_tenant, run_id)
+    verdicts = tables.verdicts.query_partition(run_id)
+    named = {v.evidence.name for v in verdicts}
+    assert len(named) == -(-len(verdicts) // 10) > 2
+    evidence = services.store.evidence
+    for verdict in verdicts:
+        held = user_bundle(evidence.read_evidence(verdict.evidence), verdict.user_id)
+        assert held.verdict.verdict == verdict.verdict
+    container = services.store.clients.container(services.store.names.evidence)
+    stored = {b.name for b in container.list_blobs(name_starts_with=f"runs/{run_id}/bundles/")}
+    assert stored == named  # nothing written twice, no blob that no verdict names
