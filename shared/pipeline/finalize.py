@@ -35,7 +35,7 @@ from shared.model import (
 from shared.pipeline.approval_mail import mail_html, report_url
 from shared.pipeline.records import RunRecord, VerdictRecord
 from shared.pipeline.runs import Tables
-from shared.pipeline.scoring import ScoringContext, stored_bundles, stored_context
+from shared.pipeline.scoring import ScoringContext, stored_context, stored_timelines
 from shared.remediation_plan import summary as remediation_summary
 from shared.services import Services
 from shared.store import EvidenceRef
@@ -77,9 +77,9 @@ def flagged_timelines(services: Services, verdicts: Sequence[VerdictRecord]
     blobs = {v.evidence.name: v.evidence for v in flagged}
     with ThreadPoolExecutor(max_workers=BUNDLE_READERS) as pool:
         stored = pool.map(services.store.evidence.read_evidence, blobs.values())
-        timelines = {(b.user_id, name): b.timeline
+        timelines = {(user_id, name): timeline
                      for name, data in zip(blobs, stored, strict=True)
-                     for b in stored_bundles(data)}
+                     for user_id, timeline in stored_timelines(data).items()}
     missing = [v.user_id for v in flagged if (v.user_id, v.evidence.name) not in timelines]
     if missing:
         raise EvidenceError(f"evidence bundles of {len(missing)} users are not in the blobs "

@@ -128,6 +128,24 @@ def stored_bundles(data: bytes) -> list[UserEvidence]:
         return [msgspec.json.decode(data, type=UserEvidence)]
 
 
+class _Timeline(msgspec.Struct):
+    user_id: str
+    timeline: list[SignIn]
+
+
+class _Timelines(msgspec.Struct):
+    bundles: list[_Timeline]
+
+
+def stored_timelines(data: bytes) -> dict[str, list[SignIn]]:
+    """Each user's timeline from an evidence blob (the rest of the bundles is not decoded)."""
+    try:
+        found = msgspec.json.decode(data, type=_Timelines).bundles
+    except msgspec.ValidationError:  # a single user's bundle has no `bundles`
+        found = [msgspec.json.decode(data, type=_Timeline)]
+    return {b.user_id: b.timeline for b in found}
+
+
 def user_bundle(data: bytes, user_id: str) -> UserEvidence:
     """One user's bundle from an evidence blob; EvidenceError when it holds none."""
     for bundle in stored_bundles(data):
