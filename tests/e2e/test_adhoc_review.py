@@ -112,15 +112,16 @@ def test_a_storage_failure_ends_the_run_failed(
 def test_a_name_the_store_refuses_ends_the_run_failed(
     pipeline_services: Callable[..., Services], sample_tenant: Tenant, graph: GraphEmulator
 ) -> None:
-    """A sign-in whose userId no blob name can hold (257+ characters): the store refuses the
-    user's evidence bundle after the run record exists."""
+    """A sign-in whose userId no Table key can hold (over 1 KiB): the store refuses the user's
+    verdict and baseline keys after the run record exists. (Evidence bundles are named by their
+    hash, so a long id no longer stops them.)"""
     services = pipeline_services(sample_tenant)
     window = sample_tenant.window
     row = dict(next(r for r in sample_tenant.sign_ins if r.get("isInteractive") and window.start
                     <= datetime.fromisoformat(r["createdDateTime"].replace("Z", "+00:00"))
                     <= window.end))
-    row.update(userId="u" * 300, userPrincipalName="odd@contoso.com")
+    row.update(userId="u" * 600, userPrincipalName="odd@contoso.com")
     graph.load(sign_ins=[row], users=sample_tenant.users)
     run = _failed_run(services, InputError, user="odd@contoso.com", window=sample_tenant.window)
     assert run.status == "failed"
-    assert run.failure and "over 256 characters" in run.failure
+    assert run.failure and "over Table's 1 KiB key limit" in run.failure

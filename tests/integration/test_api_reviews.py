@@ -111,7 +111,8 @@ def test_tenant_review_answers_202_with_where_to_watch(api: ApiClient) -> None:
     assert body["status"] == "fetching"
     assert answer.headers["location"] == api.server.base_url + body["statusUrl"]
     run = api.call("GET", body["statusUrl"]).json()
-    assert (run["kind"], run["ticketId"], run["slices"]["total"]) == ("tenant", "INC-7", 8)
+    # 48 hours in the default 24-hour slices (SLICE_HOURS)
+    assert (run["kind"], run["ticketId"], run["slices"]["total"]) == ("tenant", "INC-7", 2)
 
 
 def test_privileged_review_with_a_look_back(api: ApiClient) -> None:
