@@ -12,7 +12,7 @@ import msgspec
 from shared.api.remediation import remediations_table
 from shared.model import PlannedStep
 from shared.pipeline.records import ActionResult, RemediationRecord
-from shared.store import EvidenceRef, remediation_name
+from shared.store import EvidenceRef, bundles_name, remediation_name
 from tests.fixtures.api import (
     ADMIN,
     ALICE,
@@ -21,6 +21,7 @@ from tests.fixtures.api import (
     new_run_id,
     overwrite_blob,
     seed_verdict,
+    sha256,
 )
 
 
@@ -126,6 +127,36 @@ def test_page_listed_only_in_the_bundle_is_checked_too(api: ApiClient) -> None:
     answer = api.remediate(approval(run_id))
     assert answer.status_code == 409
     assert verdict.pages[0].name in answer.json()["detail"]
+
+
+def test_page_listed_in_a_blob_of_bundles_is_checked_and_the_user_must_be_in_it(
+    api: ApiClient,
+) -> None:
+    """Scoring stores bundles several users to a blob: the guard reads the user's own bundle
+    out of it (and the pages it lists), and refuses a blob that holds none for the user."""
+    run_id = new_run_id()
+    verdict = seed_verdict(api.services, run_id, ALICE)
+    table = api.services.store.table(api.services.store.names.verdicts, type(verdict),
+                                     lambda v: (v.run_id, v.user_id))
+    evidence = api.services.store.evidence
+
+    def bundles_for(*user_ids: str) -> EvidenceRef:
+        data = msgspec.json.encode({"bundles": [
+            {"user_id": u, "pages": verdict.pages if u == ALICE else [], "context": None}
+            for u in user_ids]})
+        return evidence.put_evidence(bundles_name(run_id, sha256(data)), data,
+                                     content_type="application/json")
+
+    table.upsert(msgspec.structs.replace(verdict, pages=[], evidence=bundles_for(BOB, ALICE)))
+    overwrite_blob(api.services, verdict.pages[1].name, None)
+    answer = api.remediate(approval(run_id))
+    assert answer.status_code == 409
+    assert f"{verdict.pages[1].name}: missing" in answer.json()["detail"]
+    table.upsert(msgspec.structs.replace(verdict, evidence=bundles_for(BOB)))
+    answer = api.remediate(approval(run_id))
+    assert answer.status_code == 409
+    assert "holds no evidence bundle for this user" in answer.json()["detail"]
+    assert api.graph.remediation_calls == []
 
 
 def test_missing_verdict_blocks_remediation(api: ApiClient) -> None:
