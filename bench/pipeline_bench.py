@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -121,6 +122,9 @@ def measure(users: int, period_s: float) -> dict[str, Any]:
         "failures": sorted(set(runner.failures))[:5]
         + sorted(set(record.slices_failed.values()) | set(record.batches_failed.values()))[:5],
         "graph_ceiling_rows_per_s": REQUESTS * PAGE / period_s,
+        # Everything after the last page is CPU work on the same cores as the emulator and
+        # Azurite: the ratio grows with whatever else the machine runs, so say how busy it was.
+        "load_average_1m": round(os.getloadavg()[0], 2),
     }
 
 
