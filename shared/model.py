@@ -16,6 +16,12 @@ from typing import Literal
 import msgspec
 
 Level = Literal["none", "low", "medium", "high"]
+# Graph's riskLevel and riskState enums (signIn resource; REFERENCE.md): decoded as the literals
+# themselves, so a million sign-ins share these words instead of each holding copies. A value
+# outside them is set aside like any unreadable field (imports) and counted.
+RiskLevel = Literal["none", "low", "medium", "high", "hidden", "unknownFutureValue"]
+RiskState = Literal["none", "confirmedSafe", "remediated", "dismissed", "atRisk",
+                    "confirmedCompromised", "unknownFutureValue"]
 Severity = Literal["low", "medium", "high"]
 LEVELS: tuple[Level, ...] = ("none", "low", "medium", "high")
 
@@ -28,7 +34,6 @@ def level_rank(level: str) -> int:
 class GeoCoordinates(msgspec.Struct, rename="camel", frozen=True, gc=False):
     latitude: float | None = None
     longitude: float | None = None
-    altitude: float | None = None
 
 
 class Location(msgspec.Struct, rename="camel", frozen=True, gc=False):
@@ -49,9 +54,6 @@ class DeviceDetail(msgspec.Struct, rename="camel", frozen=True, gc=False):
     display_name: str | None = None
     operating_system: str | None = None
     browser: str | None = None
-    is_compliant: bool | None = None
-    is_managed: bool | None = None
-    trust_type: str | None = None
 
 
 _NO_STATUS = Status()
@@ -70,18 +72,15 @@ class SignIn(msgspec.Struct, rename="camel", frozen=True, gc=False):
     ip_address: str | None = None
     client_app_used: str | None = None
     is_interactive: bool | None = None
-    conditional_access_status: str | None = None
     status: Status | None = None
     device_detail: DeviceDetail | None = None
     location: Location | None = None
-    risk_level_during_sign_in: str | None = None
-    risk_level_aggregated: str | None = None
-    risk_state: str | None = None
+    risk_level_during_sign_in: RiskLevel | None = None
+    risk_level_aggregated: RiskLevel | None = None
+    risk_state: RiskState | None = None
     risk_event_types_v2: list[str] | None = msgspec.field(default=None, name="riskEventTypes_v2")
-    correlation_id: str | None = None
     autonomous_system_number: int | None = None
     user_agent: str | None = None
-    authentication_requirement: str | None = None
     sign_in_event_types: list[str] | None = None
 
     @property

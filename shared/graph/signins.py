@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from shared.compact import compact
 from shared.errors import GraphError, GraphUnavailable, InputError
 from shared.graph import odata
 from shared.graph.calls import call, native_config
@@ -74,9 +75,11 @@ def sign_in_source(api_version: str, error: GraphUnavailable | None = None) -> D
 def decode_page(body: bytes) -> SignInPage:
     """A page body decoded into records; GraphError when it is not a sign-in page."""
     try:
-        return _decode_page(body)
+        page = _decode_page(body)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise GraphError(f"a sign-in page could not be read: {exc}") from None
+    compact(page.value)
+    return page
 
 
 def check_resume_link(graph: GraphConnection, link: str) -> str:

@@ -25,6 +25,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from shared.bulk import paused_gc
+from shared.compact import compact
 from shared.errors import InputError
 from shared.imports.csvfiles import read_csv
 from shared.imports.dates import DATE_ORDERS, DateOrder
@@ -115,7 +116,7 @@ def _read_one(
         fmt, sign_ins = read_csv(source, format, date_order, log)
     else:
         fmt, sign_ins = read_json(source, format, log)
-    users = [s for s in sign_ins if s.user_id or s.user_principal_name]
+    users = compact([s for s in sign_ins if s.user_id or s.user_principal_name])
     without_user = len(sign_ins) - len(users)
     if not users and not log.rejected:
         raise InputError(_why_empty(fmt, without_user), source=source.name)

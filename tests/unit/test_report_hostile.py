@@ -56,16 +56,14 @@ def hostile_sign_in(p: str, n: int, at: datetime, lat: float, lon: float) -> Sig
         id=f"{p}-{n}", created_date_time=at, user_id=f("uid"), user_principal_name=f("upn"),
         user_display_name=f("name"), app_id=f("appid"), app_display_name=f("app"),
         ip_address=f("ip"), client_app_used=f("client"),
-        conditional_access_status=f("ca"), status=Status(50126, f("reason"), f("details")),
+        status=Status(50126, f("reason"), f("details")),
         device_detail=DeviceDetail(device_id=f("devid"), display_name=f("device"),
-                                   operating_system=f("os"), browser=f("browser"),
-                                   trust_type=f("trust")),
+                                   operating_system=f("os"), browser=f("browser")),
         location=Location(city=f("city"), state=f("state"), country_or_region=f("country"),
                           geo_coordinates=GeoCoordinates(lat, lon)),
         risk_level_during_sign_in=f("risk"), risk_state=f("riskstate"),
-        risk_event_types_v2=[f("event")], correlation_id=f("corr"),
+        risk_event_types_v2=[f("event")],
         autonomous_system_number=64500, user_agent=f("agent"),
-        authentication_requirement=f("authreq"),
     )
 
 
