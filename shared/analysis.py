@@ -218,15 +218,21 @@ def review_user_by_user(
     risk_detections: Iterable[RiskDetection] = (),
     on_user: Callable[[int, int], None] | None = None,
     trusted: TrustedNetworks | None = None,
+    tenant: TenantPass | None = None,
 ) -> tuple[ReviewResult, Timelines]:
     """`review_with_timelines` for inputs too large to hold at once: `users()` gives each user's
-    whole timeline (time ordered), one user at a time, and is called twice (the tenant-wide pass,
-    then scoring). Only flagged users' window sign-ins are kept as timelines. `on_user(done,
-    total)` follows the scoring."""
+    whole timeline (time ordered), one user at a time. It is called once when `tenant` already
+    holds the tenant-wide pass (fed as the input was read, with the same window, settings and
+    trusted networks), else twice (the tenant-wide pass, then scoring). Only flagged users'
+    window sign-ins are kept as timelines. `on_user(done, total)` follows the scoring."""
     settings = settings or DetectionSettings()
     trusted = trusted or TrustedNetworks()
     with paused_gc():
-        signals, risky_sign_ins, window = _tenant_pass(users, window, settings, trusted)
+        if tenant is None:
+            tenant = TenantPass(window, settings, trusted)
+            for _, rows in users():
+                tenant.add_all(rows)
+        signals, risky_sign_ins, window = tenant.finish()
         detections = list(risk_detections)
         scorer = _Scorer(
             window=window, privileged=privileged, baselines=None, histories={},
@@ -254,31 +260,41 @@ def review_user_by_user(
     return _result(window, signals, verdicts, sources, inventory), flagged
 
 
-def _tenant_pass(users: UserTimelines, window: Window | None, settings: DetectionSettings,
-                 trusted: TrustedNetworks) -> tuple[TenantSignals, RiskySignIns, Window]:
-    """Tenant-wide signals and risky sign-ins over the window's sign-ins, and the window (all
-    input if None)."""
-    builder = TenantSignalsBuilder(settings, trusted)
-    risky_sign_ins = RiskySignIns()
-    first: datetime | None = None
-    last: datetime | None = None
-    for _, rows in users():
-        inside = rows if window is None else _inside(rows, window)
-        builder.add_all(inside)
-        risky_sign_ins.add_all(inside)
-        if window is None and rows:
-            first = min(first or rows[0].created_date_time, rows[0].created_date_time)
-            last = max(last or rows[-1].created_date_time, rows[-1].created_date_time)
-    if window is None:
-        window = Window(start=first, end=last) if first and last else whole_span({})
-    window = Window(start=_utc(window.start), end=_utc(window.end))
-    return builder.build(), risky_sign_ins, window
+class TenantPass:
+    """The tenant-wide pass, fed sign-ins in any order (user by user, or file by file as they
+    are read): tenant signals and risky sign-ins over the window's sign-ins, and the window
+    itself (the span of all input when None). Every sign-in must be fed exactly once."""
 
+    def __init__(self, window: Window | None, settings: DetectionSettings,
+                 trusted: TrustedNetworks) -> None:
+        self.window = window and Window(start=_utc(window.start), end=_utc(window.end))
+        self.builder = TenantSignalsBuilder(settings, trusted)
+        self.risky_sign_ins = RiskySignIns()
+        self.first: datetime | None = None
+        self.last: datetime | None = None
 
-def _inside(rows: list[SignIn], window: Window) -> list[SignIn]:
-    start = bisect_left(rows, window.start, key=_created)
-    end = bisect_right(rows, window.end, key=_created)
-    return rows[start:end]
+    def add_all(self, sign_ins: Sequence[SignIn]) -> None:
+        window = self.window
+        if window is None:
+            inside = sign_ins
+            if sign_ins:
+                times = [sign_in.created_date_time for sign_in in sign_ins]
+                first, last = min(times), max(times)
+                self.first = first if self.first is None else min(self.first, first)
+                self.last = last if self.last is None else max(self.last, last)
+        else:
+            start, end = window.start, window.end
+            inside = [s for s in sign_ins if start <= s.created_date_time <= end]
+        self.builder.add_all(inside)
+        self.risky_sign_ins.add_all(inside)
+
+    def finish(self) -> tuple[TenantSignals, RiskySignIns, Window]:
+        window = self.window
+        if window is None:
+            first, last = self.first, self.last
+            window = Window(start=_utc(first), end=_utc(last)) if first and last \
+                else whole_span({})
+        return self.builder.build(), self.risky_sign_ins, window
 
 
 def _split(grouped: Timelines, window: Window) -> tuple[Timelines, Timelines]:

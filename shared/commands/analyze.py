@@ -27,7 +27,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from shared.analysis import Timelines, review_user_by_user, review_with_timelines
+from shared.analysis import TenantPass, Timelines, review_user_by_user, review_with_timelines
+from shared.detect.context import DetectionSettings
 from shared.detect.trusted import NamedLocationError, TrustedNetworks, from_named_locations
 from shared.errors import InputError
 from shared.model import InputSummary, ReviewResult, RiskDetection, SignIn, Window
@@ -237,29 +238,40 @@ def _review(args: argparse.Namespace, progress: AnalyzeProgress) -> tuple[Review
 
 def _review_sharded(args: argparse.Namespace, privileged: set[str],
                     progress: AnalyzeProgress) -> tuple[ReviewResult, Timelines]:
-    """Sign-ins go to temporary per-user shard files as each file is read; users are then
-    reviewed one at a time (see shared.user_shards). Only flagged users' timelines are kept."""
+    """Sign-ins go to temporary per-user shard files as each file is read, and the tenant-wide
+    pass takes them on the way; users are then reviewed one at a time (see shared.user_shards),
+    each shard decoded once. Only flagged users' timelines are kept. Should the shards find a
+    sign-in read twice (overlapping exports), the tenant-wide pass is made again from them."""
     from shared.imports import read_each
     from shared.user_shards import UserShards
 
+    window = window_of(args, []) if args.window_start and args.window_end else None
+    if window is None and (args.window_start or args.window_end):
+        raise InputError("past --spill-above, give both --window-start and --window-end "
+                         "(or neither)")
+    trusted, settings = _trusted(args) or TrustedNetworks(), DetectionSettings()
+    tenant = TenantPass(window, settings, trusted)
     summary = InputSummary()
     with UserShards() as shards:
         for _, _, sign_ins, log in read_each(args.paths, summary, format=args.format,
                                              date_order=args.date_order):
             shards.add_all(sign_ins)
+            tenant.add_all(sign_ins)
             progress.rows_read(log.rows_read)
             del sign_ins
-        window = window_of(args, []) if args.window_start and args.window_end else None
-        if window is None and (args.window_start or args.window_end):
-            raise InputError("past --spill-above, give both --window-start and --window-end "
-                             "(or neither)")
         if not shards.rows:
             _say_what_was_read(summary, usable=False)
+        detections = _risk_detections(args.risk_detections)
         result, timelines = review_user_by_user(
-            shards.users, window=window, privileged=privileged,
-            risk_detections=_risk_detections(args.risk_detections), trusted=_trusted(args),
-            on_user=progress.users_reviewed,
+            shards.users, window=window, privileged=privileged, settings=settings,
+            risk_detections=detections, trusted=trusted, on_user=progress.users_reviewed,
+            tenant=tenant,
         )
+        if shards.repeated:  # the pass above counted those sign-ins twice: review again
+            result, timelines = review_user_by_user(
+                shards.users, window=window, privileged=privileged, settings=settings,
+                risk_detections=detections, trusted=trusted, on_user=progress.users_reviewed,
+            )
         summary.repeated += shards.repeated
         summary.sign_ins_kept = shards.rows - shards.repeated
     _say_what_was_read(summary, usable=True)

@@ -79,7 +79,7 @@ def test_clean_input_exits_0_and_still_says_what_was_read(capsys):
     assert code == 0
     assert review["tenant"]["signIns"] == 300 and review["tenant"]["users"] == 202
     assert review["input"]["rowsRejected"] == {}
-    assert review["input"]["fieldsSetAside"]["deviceDetail.isManaged"] == 26
+    assert review["input"]["fieldsSetAside"]["location.geoCoordinates.latitude"] == 296
     assert "300 rows read from 1 file: 300 sign-ins kept" in err
 
 
@@ -183,6 +183,29 @@ def test_spilled_review_gives_the_verdicts_of_the_in_memory_one(capsys, inputs):
     assert actual["tenant"] == expected["tenant"] and actual["window"] == expected["window"]
     for key in ("rowsRead", "signInsKept", "repeated", "withoutUser"):
         assert actual["input"][key] == expected["input"][key], key
+
+
+@pytest.mark.parametrize("window", [
+    (), ("--window-start", "2025-05-02T00:00:00Z", "--window-end", "2025-05-02T23:59:59Z")])
+def test_spilled_review_counts_a_sign_in_read_twice_once(capsys, tmp_path, window):
+    """The tenant-wide pass is taken as files are read; a sign-in in two files must still count
+    once there (a spray's failures, the tenant's sign-ins), as in the in-memory review."""
+    spray = [sign_in(n, at=f"2025-05-02T10:{n:02d}:00Z", userId=f"u-{n}",
+                     userPrincipalName=f"user{n}@contoso.com", ipAddress="198.51.100.9",
+                     status={"errorCode": 50126}) for n in range(12)]
+    history = [sign_in(100 + n, at=f"2025-05-01T0{n}:00:00Z") for n in range(3)]
+    (tmp_path / "a.jsonl").write_text("".join(json.dumps(r) + "\n" for r in spray + history))
+    (tmp_path / "b.jsonl").write_text("".join(json.dumps(r) + "\n" for r in spray[:4]))
+    code, in_memory, _ = run(capsys, str(tmp_path), "--output", "json", *window)
+    spilled_code, spilled, _ = run(capsys, str(tmp_path), "--output", "json", *window,
+                                   "--spill-above", "0")
+    assert (code, spilled_code) == (0, 0)
+    expected, actual = json.loads(in_memory), json.loads(spilled)
+    assert expected["input"]["repeated"] == actual["input"]["repeated"] == 4
+    assert expected["tenant"]["sprayingSources"]  # the spray is seen
+    assert actual["tenant"] == expected["tenant"] and actual["window"] == expected["window"]
+    assert actual["users"] == expected["users"]
+    assert actual["campaigns"] == expected["campaigns"]
 
 
 def test_spilled_review_reports_rejections_and_exit_code(capsys, lossy_export):
