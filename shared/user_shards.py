@@ -17,7 +17,6 @@ from types import TracebackType
 import msgspec
 
 from shared.analysis import group_by_user
-from shared.compact import compact
 from shared.model import SignIn
 
 SHARDS = 128
@@ -62,7 +61,7 @@ class UserShards:
         for path in self._paths:
             if not path.exists():
                 continue
-            rows = compact(self._decoder.decode_lines(path.read_bytes()))
+            rows = self._decoder.decode_lines(path.read_bytes())
             for user, timeline in group_by_user(rows).items():
                 unique = _without_repeats(timeline)
                 self.repeated += len(timeline) - len(unique)

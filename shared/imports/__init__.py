@@ -55,8 +55,8 @@ def read_paths(
     seen: _Seen = ({}, {})
     for path, fmt, sign_ins, log in read_each(paths, result.summary, format=format,
                                               date_order=date_order):
-        with paused_gc():
-            repeated = _add_new(result.sign_ins, sign_ins, seen)
+        with paused_gc():  # held for the whole review: repeated values shared (shared.compact)
+            repeated = _add_new(result.sign_ins, compact(sign_ins), seen)
         result.formats[str(path)] = fmt
         if repeated:
             log.note(f"{repeated} rows repeat a sign-in already read (same id, user and time): "
@@ -116,7 +116,7 @@ def _read_one(
         fmt, sign_ins = read_csv(source, format, date_order, log)
     else:
         fmt, sign_ins = read_json(source, format, log)
-    users = compact([s for s in sign_ins if s.user_id or s.user_principal_name])
+    users = [s for s in sign_ins if s.user_id or s.user_principal_name]
     without_user = len(sign_ins) - len(users)
     if not users and not log.rejected:
         raise InputError(_why_empty(fmt, without_user), source=source.name)
