@@ -18,7 +18,10 @@ import msgspec
 Level = Literal["none", "low", "medium", "high"]
 # Graph's riskLevel and riskState enums (signIn resource; REFERENCE.md): decoded as the literals
 # themselves, so a million sign-ins share these words instead of each holding copies. A value
-# outside them is set aside like any unreadable field (imports) and counted.
+# outside them is set aside like any unreadable field (imports) and counted. Graph itself cannot
+# send one: members added to an evolvable enum after `unknownFutureValue` come back as that value
+# unless the client sends `Prefer: include-unknown-enum-members`, which we never do
+# (https://learn.microsoft.com/en-us/graph/best-practices-concept, evolvable enumerations).
 RiskLevel = Literal["none", "low", "medium", "high", "hidden", "unknownFutureValue"]
 RiskState = Literal["none", "confirmedSafe", "remediated", "dismissed", "atRisk",
                     "confirmedCompromised", "unknownFutureValue"]
