@@ -141,7 +141,8 @@ def _cpu_s(proc: Any) -> float:
         return 0.0
 
 
-def _setup(storage: str, graph: GraphEmulator, rows: int) -> tuple[Services, Tenant, dict[str, Any]]:
+def _setup(storage: str, graph: GraphEmulator, rows: int
+           ) -> tuple[Services, Tenant, dict[str, Any]]:
     tenant = generate(users=1000, seed=11, history_days=2, sign_ins_per_user=100)
     graph.load(users=tenant.users, risky_users=tenant.risky_users,
                risk_detections=tenant.risk_detections, role_assignments=tenant.role_assignments,
