@@ -38,7 +38,10 @@ resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' existin
   name: empty(workspaceName) ? 'none' : workspaceName
 }
 
-// Storage Blob Data Reader: list and read the insights-logs-* hour blobs, nothing else.
+// Storage Blob Data Reader (2a2b9908-6ea1-4ae2-8e65-a410df84e7d1, "Allows for read access to Azure
+// Storage blob containers and data": containers/read and containers/blobs/read), as listed on
+// https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/storage#storage-blob-data-reader
+// : list and read the insights-logs-* hour blobs, nothing else.
 resource archiveAssignments 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
   for grant in storageGrants: {
     scope: archive
@@ -51,8 +54,11 @@ resource archiveAssignments 'Microsoft.Authorization/roleAssignments@2022-04-01'
   }
 ]
 
-// Log Analytics Reader: run queries over the workspace's tables (SigninLogs and
-// AADNonInteractiveUserSignInLogs), no changes to the workspace.
+// Log Analytics Reader (73c42c96-874c-492b-b04d-ab87d138a893: */read, workspaces/search/action and
+// workspaces/analytics/query/action, never the workspace's shared keys), as listed on
+// https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/monitor#log-analytics-reader
+// : run queries over the workspace's tables (SigninLogs and AADNonInteractiveUserSignInLogs), no
+// changes to the workspace.
 resource workspaceAssignments 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
   for grant in workspaceGrants: {
     scope: workspace

@@ -15,6 +15,9 @@ Once the run record exists, a failure of any kind (Graph, storage, a name the st
 ends the run `failed` with the reason before the error goes on to the caller: a one-user run is
 never left in a working state.
 
+Whatever the source could not read (an archive hour without a blob, or too recent to be
+complete) is named in the run's sources, as a scheduled run's slices name theirs.
+
 Tenant-wide spray signals need every user's failures, which a one-user query does not read; the
 run's sources say so.
 """
@@ -55,7 +58,7 @@ from shared.pipeline.scoring import (
 )
 from shared.pipeline.window import run_id_for
 from shared.services import Services
-from shared.sources import open_source
+from shared.sources import Gap, gap_sources, open_source
 from shared.store import EvidenceRef, page_name
 
 RETENTION = timedelta(days=30)  # Graph keeps sign-ins 30 days (P1/P2); older reads return nothing
@@ -77,10 +80,10 @@ def history_span(window: Window, now: datetime) -> Window | None:
     return Window(start=start, end=end) if start < end else None
 
 
-async def _fetch(services: Services, run: RunRecord, user: str, span: Window, first: int
-                 ) -> tuple[list[SignIn], list[EvidenceRef]]:
+async def _fetch(services: Services, run: RunRecord, user: str, span: Window, first: int,
+                 gaps: list[Gap]) -> tuple[list[SignIn], list[EvidenceRef]]:
     """The user's sign-ins in `span` from the run's sign-in source, each page written to
-    evidence (numbered from `first`)."""
+    evidence (numbered from `first`); what the source could not read is added to `gaps`."""
     rows: list[SignIn] = []
     refs: list[EvidenceRef] = []
     stream = open_source(services, run.source).pages(span, user=user)
@@ -88,6 +91,8 @@ async def _fetch(services: Services, run: RunRecord, user: str, span: Window, fi
         async for page in stream:
             for gap in page.gaps:
                 event("review.gap", kind=gap.kind, what=gap.what, detail=gap.detail)
+                if gap not in gaps:
+                    gaps.append(gap)
             if page.body is None:
                 continue
             name = page_name(run.run_id, "s000", first + len(refs))
@@ -149,18 +154,19 @@ def review_user(
 def _review(services: Services, tables: Tables, run: RunRecord, user: str, window: Window
             ) -> VerdictRecord:
     run_id = run.run_id
-    timeline, pages = asyncio.run(_fetch(services, run, user, window, 0))
+    gaps: list[Gap] = []  # hours or ranges the source could not read, for the run's report
+    timeline, pages = asyncio.run(_fetch(services, run, user, window, 0, gaps))
     user_id = next((s.user_id for s in timeline if s.user_id), user.lower())
     baseline = baselines_table(services.store).get("baseline", user_id)
     span = history_span(window, services.clock()) if timeline and baseline is None else None
     history: list[SignIn] = []
     if span is not None:  # no stored profile: learn one from the user's own recent history
         key = user_id if odata.is_guid(user_id) else user
-        history, older = asyncio.run(_fetch(services, run, key, span, len(pages)))
+        history, older = asyncio.run(_fetch(services, run, key, span, len(pages), gaps))
         pages += older
     tables.slices.create(SliceRecord(
         run_id=run_id, slice_id="s000", start=(span or window).start, end=window.end,
-        status="done", pages=pages, rows=len(timeline) + len(history)))
+        status="done", pages=pages, rows=len(timeline) + len(history), gaps=gaps))
     timeline.sort(key=lambda s: (s.created_date_time, s.id))
     history.sort(key=lambda s: (s.created_date_time, s.id))
     known = user_id if odata.is_guid(user_id) else user
@@ -181,7 +187,9 @@ def _review(services: Services, tables: Tables, run: RunRecord, user: str, windo
 
     def complete(current: RunRecord) -> RunRecord:
         return replace(current, status="complete", slices_done=["s000"], scoring_planned=True,
-                       context=context_ref, sources=[*current.sources, *sources, trusted_source],
+                       context=context_ref,
+                       sources=[*current.sources, *sources, trusted_source,
+                                *gap_sources("s000", gaps)],
                        users=1,
                        user_id=user_id, sign_ins=len(timeline), verdicts={verdict.verdict: 1},
                        finished_at=current.finished_at or services.clock())

@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import aclosing
+from contextvars import copy_context
+from dataclasses import dataclass
 from datetime import timedelta
 
 import msgspec
@@ -44,12 +47,23 @@ class SliceTaken(ConflictError):
     """Another delivery of the same slice moved it on: this one stops quietly."""
 
 
-def put_page(evidence: EvidenceStore, name: str, body: bytes) -> tuple[EvidenceRef, bytes]:
-    """Store a Graph page once; a page an earlier try already stored under the name is kept."""
-    ref, stored = evidence.put_or_adopt(name, body, content_type=JSON)
+def put_page(evidence: EvidenceStore, name: str, body: bytes, sha256: str | None = None
+             ) -> tuple[EvidenceRef, bytes]:
+    """Store a page once (`sha256`: its hash, when the source computed it while reading); a page
+    an earlier try already stored under the name is kept."""
+    ref, stored = evidence.put_or_adopt(name, body, content_type=JSON, sha256=sha256)
     if stored is not body:
         event("fetch.page_adopted", page=name)
     return ref, stored
+
+
+@dataclass(frozen=True, slots=True)
+class _Storing:
+    """A page whose evidence write runs while the source reads the next page."""
+
+    page: SourcePage
+    n: int
+    write: Future[tuple[EvidenceRef, bytes]]
 
 
 async def fetch_pages(services: Services, run: RunRecord, record: SliceRecord,
@@ -57,44 +71,61 @@ async def fetch_pages(services: Services, run: RunRecord, record: SliceRecord,
                       on_page: Callable[[], None] = lambda: None) -> SliceRecord:
     """Fetch the slice's remaining pages into evidence, recording each one on the slice entity.
 
-    The sign-ins of pages fetched now are kept in `fetched` (page index -> rows) so the shard
-    does not read them back.
+    A page's evidence write runs while the source reads the next page; each page is recorded
+    (in order) before the next one's write starts. The sign-ins of pages fetched now are kept
+    in `fetched` (page index -> rows) so the shard does not read them back.
     """
     tables = Tables.of(services.store)
     evidence = services.store.evidence
     source = open_source(services, run.source)
     window = Window(start=record.start, end=record.end)
     restart: Window | None = None  # after an expired skip token (Graph): the part not yet read
-    while not (record.pages or record.gaps) or record.next_link is not None:
-        restarted = False
-        resume = None if restart else record.next_link
-        stream = source.pages(restart or window, user=run.user_id, resume_from=resume)
-        try:
-            async with aclosing(stream):
-                async for page in stream:
-                    restart = None
-                    if page.body is None:  # nothing to store: the source says what it missed
-                        record = _record_gaps(tables, record, page)
-                        continue
-                    n = len(record.pages)
-                    ref, body = put_page(evidence, page_name(run.run_id, record.slice_id, n),
-                                         page.body)
-                    adopted = source.stored(body, page, window) if body is not page.body else page
-                    record = _append_page(tables, record, n, ref, adopted)
-                    fetched[n] = adopted.sign_ins
-                    on_page()
-                    if adopted.cursor != page.cursor and adopted.cursor is not None:
-                        restarted = True  # continue from the adopted page's own cursor
-                        break
-        except GraphError as exc:
-            # Graph's skip tokens expire (400): read again what the stored pages do not hold
-            if resume is None or exc.status != 400:
-                raise
-            restart = unread_part(evidence, source, record, fetched)
-            event("fetch.skiptoken_expired", restartEnd=restart.end.isoformat())
-            continue
-        if not restarted:
-            break
+    storing: _Storing | None = None
+
+    def settle() -> bool:
+        """Record the page being stored; True when the stream must go on from the stored
+        page's own cursor (an earlier try stored other bytes under its name)."""
+        nonlocal record, storing
+        if storing is None:
+            return False
+        (page, n, write), storing = (storing.page, storing.n, storing.write), None
+        ref, body = write.result()
+        adopted = source.stored(body, page, window) if body is not page.body else page
+        record = _append_page(tables, record, n, ref, adopted)
+        fetched[n] = adopted.sign_ins
+        on_page()
+        return adopted.cursor != page.cursor and adopted.cursor is not None
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="evidence") as writer:
+        while not (record.pages or record.gaps) or record.next_link is not None:
+            restarted = False
+            resume = None if restart else record.next_link
+            stream = source.pages(restart or window, user=run.user_id, resume_from=resume)
+            try:
+                async with aclosing(stream):
+                    async for page in stream:
+                        restart = None
+                        if restarted := settle():
+                            break
+                        if page.body is None:  # nothing to store: the source says what it missed
+                            record = _record_gaps(tables, record, page)
+                            continue
+                        name = page_name(run.run_id, record.slice_id, len(record.pages))
+                        storing = _Storing(page, len(record.pages), writer.submit(
+                            copy_context().run, put_page, evidence, name, page.body,
+                            page.sha256))
+                    else:
+                        restarted = settle()
+            except GraphError as exc:
+                settle()  # the page already being stored is recorded before anything else
+                # Graph's skip tokens expire (400): read again what the stored pages do not hold
+                if resume is None or exc.status != 400:
+                    raise
+                restart = unread_part(evidence, source, record, fetched)
+                event("fetch.skiptoken_expired", restartEnd=restart.end.isoformat())
+                continue
+            if not restarted:
+                break
     return record
 
 

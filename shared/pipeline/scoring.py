@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import aclosing
 from datetime import date, datetime, timedelta
 
 import msgspec
@@ -32,13 +33,12 @@ from shared.detect.context import (
     TenantSignalsBuilder,
 )
 from shared.detect.trusted import TrustedNetworks
-from shared.errors import EvidenceError, GraphError
+from shared.errors import EvidenceError, SigninReviewError
 from shared.graph import (
     DirectoryResult,
     privileged_role_members,
     risk_detections,
     risky_users,
-    stream_sign_ins,
     synced_users,
     trusted_networks,
 )
@@ -58,6 +58,7 @@ from shared.pipeline.runs import Tables
 from shared.remediation_plan import apply_plan, needs_facts
 from shared.risk_inventory import RiskySignIns
 from shared.services import Services
+from shared.sources import open_source
 from shared.store import (
     JSON,
     EntityTable,
@@ -302,7 +303,8 @@ def learnable(verdict: UserVerdict, timeline: Sequence[SignIn]) -> list[SignIn]:
 
 class UserInput(msgspec.Struct, kw_only=True):
     """One user to score: the window's sign-ins (time ordered), the pages they came from, the
-    stored baseline if any, and (without one) the user's own history fetched from Graph."""
+    stored baseline if any, and (without one) the user's own history read from the run's
+    sign-in source."""
 
     user_id: str
     timeline: list[SignIn]
@@ -424,25 +426,29 @@ def stored_baselines(store: Store, user_ids: Sequence[str]) -> dict[str, Baselin
     return {b.user_id: b for b in found if b.user_id in wanted}
 
 
-async def fetch_histories(services: Services, user_ids: Sequence[str], before: datetime
+async def fetch_histories(services: Services, user_ids: Sequence[str], before: datetime,
+                          source: str | None = None
                           ) -> tuple[dict[str, list[SignIn]], dict[str, str]]:
-    """Each user's own sign-ins over the retention period before the window (per-user query,
-    paced by the tenant's shared sign-in budget); and why, for those that could not be read."""
+    """Each user's own sign-ins over the retention period before the window, read from the
+    run's sign-in source (one per-user query; Graph paces it by the tenant's shared sign-in
+    budget); and why, for those that could not be read."""
     window = Window(start=before - timedelta(days=HISTORY_DAYS),
                     end=before - timedelta(microseconds=1))
+    reader = open_source(services, source)
     found: dict[str, list[SignIn]] = {}
     failed: dict[str, str] = {}
-    async with services.graph() as graph:
-        for user_id in user_ids:
-            rows: list[SignIn] = []
-            try:
-                async for page in stream_sign_ins(graph, window, user=user_id):
+    for user_id in user_ids:
+        rows: list[SignIn] = []
+        stream = reader.pages(window, user=user_id)
+        try:
+            async with aclosing(stream):
+                async for page in stream:
                     rows.extend(page.sign_ins)
-            except GraphError as exc:
-                event("score.history_unavailable", userId=user_id, reason=exc.message)
-                failed[user_id] = exc.message[:300]
-                continue
-            found[user_id] = rows
+        except SigninReviewError as exc:
+            event("score.history_unavailable", userId=user_id, reason=exc.message)
+            failed[user_id] = exc.message[:300]
+            continue
+        found[user_id] = rows
     return found, failed
 
 
@@ -455,8 +461,8 @@ def score_batch(services: Services, run: RunRecord, context: ScoringContext,
     rows = reader.rows_for_users(user_ids)
     profiles = stored_baselines(store, user_ids)
     missing = [u for u in user_ids if u not in profiles][:HISTORY_FETCHES_PER_BATCH]
-    histories, unread = asyncio.run(fetch_histories(services, missing, run.window_start)) \
-        if missing else ({}, {})
+    histories, unread = asyncio.run(fetch_histories(services, missing, run.window_start,
+                                                    run.source)) if missing else ({}, {})
     users = []
     for user_id in user_ids:
         timeline, pages = _timeline(rows.get(user_id, []), slice_pages, reader, user_id)

@@ -51,6 +51,7 @@ class SourcePage:
     cursor: str | None
     origin: str = ""  # where the bytes came from: a request URL, a blob name and ETag, a query
     gaps: tuple[Gap, ...] = ()
+    sha256: str | None = None  # the body's SHA-256 when the source hashed it while reading
 
 
 @dataclass(frozen=True, slots=True)

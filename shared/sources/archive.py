@@ -22,9 +22,11 @@ arrive in the hour blob after the hour ends).
 
 from __future__ import annotations
 
+import hashlib
+from collections import deque
 from collections.abc import AsyncGenerator, Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -94,7 +96,7 @@ class _Record(msgspec.Struct, gc=False):
 
 
 _decode_record = msgspec.json.Decoder(_Record).decode
-_decode_records = msgspec.json.Decoder(list[_Record]).decode
+_decode_record_lines = msgspec.json.Decoder(_Record).decode_lines
 
 
 def decode_hour(body: bytes, window: Window, user: str | None = None) -> Decoded:
@@ -102,13 +104,13 @@ def decode_hour(body: bytes, window: Window, user: str | None = None) -> Decoded
     read are counted and set aside with the first reason, never dropped silently.
 
     Records whose properties are Graph-shaped decode straight into `SignIn`, the whole blob in
-    one call (the fast path); when a line does not fit, each line is read on its own and those
-    that do not fit go through the Azure Monitor importer, which knows what exports do to
-    records. Whether a sign-in is interactive follows the record's category."""
-    lines = [line for line in body.splitlines() if line.strip()]
+    one call over its lines (the fast path); when a line does not fit, each line is read on its
+    own and those that do not fit go through the Azure Monitor importer, which knows what
+    exports do to records. Whether a sign-in is interactive follows the record's category."""
     try:
-        records = _decode_records(b"[" + b",".join(lines) + b"]")
+        records = _decode_record_lines(body)
     except (msgspec.DecodeError, msgspec.ValidationError):
+        lines = [line for line in body.splitlines() if line.strip()]
         return decode_each(lines, _sign_in, window, user, "record")
     rows = [_typed(r.properties, r.category) for r in records]
     return Decoded([s for s in rows if in_window(s, window) and of_user(s, user)])
@@ -144,9 +146,14 @@ def _category_of(sign_in: SignIn) -> str:
 
 @dataclass(frozen=True, slots=True)
 class BlobRead:
+    """One hour blob as read: its bytes (None: no such blob), their SHA-256 (hashed while they
+    streamed in), where they came from, and its sign-ins (decoded by the reading thread)."""
+
     blob: HourBlob
-    body: bytes | None  # None: no such blob
+    body: bytes | None
     origin: str
+    sha256: str | None = None
+    decoded: Decoded = field(default_factory=lambda: Decoded([]))
 
 
 class ArchiveSource:
@@ -175,7 +182,7 @@ class ArchiveSource:
         start = _cursor(resume_from, len(plan))
         now = self._clock()
         lag = timedelta(minutes=self._settings.archive_delivery_lag_minutes)
-        for index, read in enumerate(self._read_all(plan[start:]), start=start):
+        for index, read in enumerate(self._read_all(plan[start:], window, user), start=start):
             cursor = str(index + 1) if index + 1 < len(plan) else None
             blob = read.blob
             gaps: list[Gap] = []
@@ -187,12 +194,13 @@ class ArchiveSource:
                 gaps.append(Gap("incomplete", blob.label,
                                 f"read at {now:%Y-%m-%d %H:%M} UTC, within the "
                                 f"{lag.total_seconds() / 60:.0f}-minute delivery lag"))
-            decoded = decode_hour(read.body, window, user)
+            decoded = read.decoded
             if decoded.unreadable:
                 gaps.append(Gap("unreadable", blob.label,
                                 f"{decoded.unreadable} record(s) set aside; first: "
                                 f"{decoded.first_problem}"))
-            yield SourcePage(read.body, decoded.sign_ins, cursor, read.origin, tuple(gaps))
+            yield SourcePage(read.body, decoded.sign_ins, cursor, read.origin, tuple(gaps),
+                             read.sha256)
 
     def stored(self, body: bytes, fetched: SourcePage, window: Window) -> SourcePage:
         # The blob grew between two attempts (late records): the first copy is the evidence.
@@ -203,38 +211,47 @@ class ArchiveSource:
         # Evidence keeps the whole hour; the slice keeps the rows of its window.
         return decode_hour(body, window).sign_ins
 
-    def _read_all(self, plan: list[HourBlob]) -> Iterator[BlobRead]:
-        """Read the plan's blobs, several at a time, yielding them in plan order."""
+    def _read_all(self, plan: list[HourBlob], window: Window, user: str | None
+                  ) -> Iterator[BlobRead]:
+        """Read and decode the plan's blobs, several at a time, yielding them in plan order.
+
+        Each reading thread streams its blob, hashes the chunks as they arrive and decodes the
+        records, so the caller's thread only stores pages while the next ones are read."""
         width = self._settings.archive_parallel_blobs
         with ThreadPoolExecutor(max_workers=width, thread_name_prefix="archive") as pool:
-            pending: list[Future[BlobRead]] = []
+            pending: deque[Future[BlobRead]] = deque()
             queue = iter(plan)
             for blob in queue:
-                pending.append(pool.submit(self._read, blob))
+                pending.append(pool.submit(self._read, blob, window, user))
                 if len(pending) >= width:
                     break
             while pending:
-                read = pending.pop(0).result()
+                read = pending.popleft().result()
                 nxt = next(queue, None)
                 if nxt is not None:
-                    pending.append(pool.submit(self._read, nxt))
+                    pending.append(pool.submit(self._read, nxt, window, user))
                 yield read
 
-    def _read(self, blob: HourBlob) -> BlobRead:
+    def _read(self, blob: HourBlob, window: Window, user: str | None) -> BlobRead:
         from azure.core.exceptions import ResourceNotFoundError
 
         client = self._service.get_blob_client(blob.container, blob.name)
         with storage_errors(f"reading archive blob {blob.container}/{blob.name}"):
             try:
-                download = client.download_blob(max_concurrency=2)
+                download = client.download_blob()
             except ResourceNotFoundError:
                 return BlobRead(blob, None, f"{blob.container}/{blob.name}")
-            body = download.readall()
+            digest = hashlib.sha256()
+            chunks = []
+            for chunk in download.chunks():
+                digest.update(chunk)
+                chunks.append(chunk)
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         props = download.properties
         version = f" version={props.version_id}" if props.version_id else ""
         origin = (f"{blob.container}/{blob.name} etag={props.etag}{version} "
                   f"lastModified={props.last_modified:%Y-%m-%dT%H:%M:%SZ}")
-        return BlobRead(blob, body, origin)
+        return BlobRead(blob, body, origin, digest.hexdigest(), decode_hour(body, window, user))
 
 
 def _cursor(resume_from: str | None, total: int) -> int:

@@ -93,12 +93,16 @@ class EvidenceStore:
     def __init__(self, container: ContainerClient) -> None:
         self._container = container
 
-    def put_evidence(self, name: str, data: bytes, *, content_type: str) -> EvidenceRef:
-        """Write `data` once under `name`; the same bytes again return the same reference."""
+    def put_evidence(self, name: str, data: bytes, *, content_type: str,
+                     sha256: str | None = None) -> EvidenceRef:
+        """Write `data` once under `name`; the same bytes again return the same reference.
+        `sha256` is the data's hash when the caller computed it already (while the bytes
+        streamed in); `verify_evidence` recomputes it from what was stored."""
         from azure.core.exceptions import ResourceExistsError
         from azure.storage.blob import ContentSettings
 
-        ref = EvidenceRef(name=checked_name(name), sha256=sha256_hex(data), size=len(data))
+        ref = EvidenceRef(name=checked_name(name), sha256=sha256 or sha256_hex(data),
+                          size=len(data))
         blob = self._container.get_blob_client(name)
         with storage_errors("writing evidence " + name):
             try:
@@ -142,13 +146,14 @@ class EvidenceStore:
             )
         return EvidenceCheck(ok=True, sha256=actual)
 
-    def put_or_adopt(self, name: str, data: bytes, *, content_type: str
-                     ) -> tuple[EvidenceRef, bytes]:
+    def put_or_adopt(self, name: str, data: bytes, *, content_type: str,
+                     sha256: str | None = None) -> tuple[EvidenceRef, bytes]:
         """`put_evidence`, except that when `name` already holds other bytes (written by an
         earlier try of the same step, before it could record them) those are kept and returned:
         what was written first is the evidence."""
         try:
-            return self.put_evidence(name, data, content_type=content_type), data
+            return self.put_evidence(name, data, content_type=content_type,
+                                     sha256=sha256), data
         except EvidenceError:
             return self.adopt(name)
 

@@ -290,7 +290,8 @@ def test_bundle_blob_lost_to_a_storage_fault_is_written_again(
     verdicts_when_failed: list[int] = []
 
     def storage_fails_on_the_second_bundle_blob(self: EvidenceStore, name: str, data: bytes,
-                                                *, content_type: str) -> Any:
+                                                *, content_type: str,
+                                                sha256: str | None = None) -> Any:
         nonlocal bundle_blobs
         if "/bundles/" in name:
             bundle_blobs += 1
@@ -299,7 +300,7 @@ def test_bundle_blob_lost_to_a_storage_fault_is_written_again(
                 verdicts_when_failed.append(
                     len(Tables.of(services.store).verdicts.query_partition(run_id)))
                 raise StorageError(f"injected: storage unreachable writing {name}")
-        return real_put(self, name, data, content_type=content_type)
+        return real_put(self, name, data, content_type=content_type, sha256=sha256)
 
     monkeypatch.setattr(EvidenceStore, "put_evidence", storage_fails_on_the_second_bundle_blob)
     runner, run_id = monday(services, sample_tenant)

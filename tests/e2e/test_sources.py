@@ -1,13 +1,16 @@
 """The Monday job over each sign-in source: Graph (the emulator), the diagnostic-settings archive
 in Azurite, the Log Analytics emulator. Same tenant, same baselines (learned from Graph), so the
 verdicts must be the same; the archive run names its missing and late hours in the report, and
-every run's evidence verifies."""
+every run's evidence verifies. A user without a baseline has their history read from the run's
+source, and a one-user review names the hours it could not read as a scheduled run does."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -16,9 +19,11 @@ from local.runner import QueueRunner
 from local.sources import sign_in_source
 from local.tenant import Tenant
 from shared.audit import verify_run
+from shared.pipeline.adhoc import review_user
 from shared.pipeline.learn import learn
 from shared.pipeline.records import RunRecord
 from shared.pipeline.runs import Tables
+from shared.pipeline.scoring import HISTORY_DAYS, fetch_histories
 from shared.services import Services
 
 Verdicts = dict[str, tuple[str, tuple[str, ...]]]
@@ -27,11 +32,12 @@ Verdicts = dict[str, tuple[str, tuple[str, ...]]]
 @pytest.fixture
 def source_stack(pipeline_services: Callable[..., Services], storage_connection_string: str,
                  graph: GraphEmulator) -> Iterator[Callable[..., Services]]:
-    """`build(tenant, source, **settings)`: services reading sign-ins from `source`."""
+    """`build(tenant, source, history=False, **settings)`: services reading sign-ins from
+    `source` (the archive holds the days before the window only with `history`)."""
     with ExitStack() as stack:
-        def build(tenant: Tenant, source: str, **extra: str) -> Services:
+        def build(tenant: Tenant, source: str, history: bool = False, **extra: str) -> Services:
             chosen = stack.enter_context(sign_in_source(
-                source, tenant, storage_connection_string, graph.token, history=False,
+                source, tenant, storage_connection_string, graph.token, history=history,
                 tenant_id=str(uuid.uuid4())))
             return pipeline_services(tenant, GRAPH_API_VERSION="beta", **chosen, **extra)
 
@@ -85,3 +91,41 @@ def test_archive_run_reports_missing_and_late_hours(
     html = services.store.evidence.read_evidence(run.reports["html"]).decode()
     assert "signIns missing" in html and "no blob" in html
     assert "diagnostic-settings archive" in html
+
+
+@pytest.mark.parametrize("source", ["graph", "archive", "log-analytics"])
+def test_history_without_a_baseline_is_read_from_the_runs_source(
+        source_stack: Callable[..., Services], sample_tenant: Tenant, graph: GraphEmulator,
+        source: str) -> None:
+    services = source_stack(sample_tenant, source, history=True)
+    start = sample_tenant.window.start
+    earliest = start - timedelta(days=HISTORY_DAYS)
+    before = [r for r in sample_tenant.sign_ins
+              if earliest <= datetime.fromisoformat(r["createdDateTime"]) < start]
+    user = before[0]["userId"]
+    expected = {r["id"] for r in before if r["userId"] == user}
+    graph.calls.clear()
+    found, failed = asyncio.run(fetch_histories(services, [user], start, source))
+    assert not failed
+    assert {s.id for s in found[user]} == expected
+    # Graph is asked for the user's sign-ins only when it is the run's source
+    asked_graph = [c for c in graph.calls if c["path"].endswith("/signIns")]
+    assert bool(asked_graph) == (source == "graph"), asked_graph
+
+
+def test_one_user_review_names_the_hours_it_could_not_read(
+        source_stack: Callable[..., Services], sample_tenant: Tenant) -> None:
+    services = source_stack(sample_tenant, "archive")
+    learn(services, until=sample_tenant.window.start, source="graph")
+    window = sample_tenant.window
+    user = next(r["userId"] for r in sample_tenant.sign_ins
+                if window.start <= datetime.fromisoformat(r["createdDateTime"]) <= window.end)
+    verdict = review_user(services, user=user, window=window)
+    run = Tables.of(services.store).run(verdict.run_id)
+    assert run.status == "complete" and run.source == "archive"
+    missing = [s for s in run.sources if s.name == "signIns missing (s000)"]
+    late = [s for s in run.sources if s.name == "signIns incomplete (s000)"]
+    assert len(missing) == 1 and not missing[0].available
+    assert "no blob insights-logs-" in missing[0].detail
+    # the review's clock is the window's end: its last two hours are within the delivery lag
+    assert len(late) == 1 and "05:00 UTC" in late[0].detail

@@ -4,6 +4,7 @@ parallel and in order, with missing, late and unreadable hours reported, never r
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -71,6 +72,8 @@ def test_reads_every_hour_in_order_with_category_deciding_interactive(
     assert [s.is_interactive for s in rows] == [True, False, True, True, False]
     assert not [g for p in pages for g in p.gaps]
     assert all(p.body is not None and "etag=" in p.origin for p in pages)
+    # hashed while streaming in: the page's SHA-256 is its bytes' own
+    assert all(p.sha256 == hashlib.sha256(p.body or b"").hexdigest() for p in pages)
 
 
 def test_missing_hour_is_a_gap_not_a_quiet_hour(storage_connection_string: str,
