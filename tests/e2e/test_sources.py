@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from contextlib import ExitStack
 from datetime import datetime, timedelta
 
@@ -19,12 +19,15 @@ from local.runner import QueueRunner
 from local.sources import sign_in_source
 from local.tenant import Tenant
 from shared.audit import verify_run
+from shared.model import Window
+from shared.pipeline import scoring
 from shared.pipeline.adhoc import review_user
 from shared.pipeline.learn import learn
 from shared.pipeline.records import RunRecord
 from shared.pipeline.runs import Tables
 from shared.pipeline.scoring import HISTORY_DAYS, fetch_histories
 from shared.services import Services
+from shared.sources import SignInSource, SourcePage
 
 Verdicts = dict[str, tuple[str, tuple[str, ...]]]
 
@@ -96,21 +99,51 @@ def test_archive_run_reports_missing_and_late_hours(
 @pytest.mark.parametrize("source", ["graph", "archive", "log-analytics"])
 def test_history_without_a_baseline_is_read_from_the_runs_source(
         source_stack: Callable[..., Services], sample_tenant: Tenant, graph: GraphEmulator,
-        source: str) -> None:
+        source: str, monkeypatch: pytest.MonkeyPatch) -> None:
     services = source_stack(sample_tenant, source, history=True)
     start = sample_tenant.window.start
     earliest = start - timedelta(days=HISTORY_DAYS)
     before = [r for r in sample_tenant.sign_ins
               if earliest <= datetime.fromisoformat(r["createdDateTime"]) < start]
-    user = before[0]["userId"]
-    expected = {r["id"] for r in before if r["userId"] == user}
+    users = list(dict.fromkeys(r["userId"] for r in before))[:3]
+    # one of them asked for by UPN, in another case, as Graph's one-user filter allows
+    upn = next(r["userPrincipalName"] for r in before if r["userId"] == users[2]).upper()
+    asked = [*users[:2], upn]
+    expected = {asked_as: {r["id"] for r in before if r["userId"] == user}
+                for asked_as, user in zip(asked, users, strict=True)}
+    reads = _count_source_reads(monkeypatch)
     graph.calls.clear()
-    found, failed = asyncio.run(fetch_histories(services, [user], start, source))
+    found, failed = asyncio.run(fetch_histories(services, asked, start, source))
     assert not failed
-    assert {s.id for s in found[user]} == expected
-    # Graph is asked for the user's sign-ins only when it is the run's source
+    assert {user: {s.id for s in found[user]} for user in asked} == expected
+    # Graph filters by user on its side: a query each. The archive and Log Analytics read
+    # whole hours or ranges, so one pass over the retention period serves all three users.
+    assert reads == ([*asked] if source == "graph" else [None])
+    # Graph is asked for the users' sign-ins only when it is the run's source
     asked_graph = [c for c in graph.calls if c["path"].endswith("/signIns")]
     assert bool(asked_graph) == (source == "graph"), asked_graph
+
+
+def _count_source_reads(monkeypatch: pytest.MonkeyPatch) -> list[str | None]:
+    """The `user` of every read the history step starts on the real source (sources are frozen
+    dataclasses: the count goes on the source's class)."""
+    reads: list[str | None] = []
+    real_open = scoring.open_source
+
+    def open_counted(services: Services, name: str | None = None) -> SignInSource:
+        source = real_open(services, name)
+        real_pages = type(source).pages
+
+        def pages(self: SignInSource, window: Window, *, user: str | None = None,
+                  resume_from: str | None = None) -> AsyncGenerator[SourcePage, None]:
+            reads.append(user)
+            return real_pages(self, window, user=user, resume_from=resume_from)
+
+        monkeypatch.setattr(type(source), "pages", pages)
+        return source
+
+    monkeypatch.setattr(scoring, "open_source", open_counted)
+    return reads
 
 
 def test_one_user_review_names_the_hours_it_could_not_read(
