@@ -33,9 +33,20 @@ def user_function(builder: Any) -> Callable[..., Any]:
     return builder.build().get_user_function()  # type: ignore[no-any-return]
 
 
+def _queue_settings() -> dict[str, int]:
+    queues: dict[str, int] = json.loads(HOST_JSON.read_text())["extensions"]["queues"]
+    return queues
+
+
 def max_dequeue_count() -> int:
-    queues = json.loads(HOST_JSON.read_text())["extensions"]["queues"]
-    return int(queues.get("maxDequeueCount", 5))
+    return int(_queue_settings().get("maxDequeueCount", 5))
+
+
+def queue_batch_size() -> int:
+    """Messages the host takes from a queue at once and runs side by side: host.json's
+    `batchSize` (default 16; https://learn.microsoft.com/azure/azure-functions/
+    functions-bindings-storage-queue#host-json)."""
+    return int(_queue_settings().get("batchSize", 16))
 
 
 @dataclass
@@ -46,9 +57,10 @@ class QueueRunner:
     max_dequeue: int = field(default_factory=max_dequeue_count)
     retry_delay_s: int = 0  # how long a failed message stays invisible before redelivery
     redeliver: bool = False  # send every handled message once more (at-least-once delivery)
-    # Messages of one queue handled at once, as the host runs a batch of queue messages on its
-    # worker threads. Fetch slices stay one at a time: Graph's limit is per tenant.
-    scoring_concurrency: int = 4
+    # Scoring messages handled at once, as the host runs a batch of queue messages (host.json's
+    # batchSize) on its worker threads. Fetch slices stay one at a time: Graph's limit is per
+    # tenant.
+    scoring_concurrency: int = field(default_factory=queue_batch_size)
     failures: list[str] = field(default_factory=list)
     handled: int = 0
 
