@@ -53,6 +53,7 @@ from shared.pipeline.records import (
     VerdictRecord,
     remediation_keys,
 )
+from shared.pipeline.scoring import bundles_in
 from shared.remediation_plan import plan_step
 from shared.services import Services
 from shared.store import EntityTable, EvidenceRef, EvidenceStore, Versioned
@@ -68,12 +69,6 @@ class BundleRefs(msgspec.Struct):
     user_id: str = ""
     pages: list[EvidenceRef] = msgspec.field(default_factory=list)
     context: EvidenceRef | None = None
-
-
-class _BundleBlob(msgspec.Struct):
-    """A blob of the bundles of users scored together (shared.pipeline.scoring.BundleBlob)."""
-
-    bundles: list[BundleRefs]
 
 
 def remediations_table(services: Services) -> EntityTable[RemediationRecord]:
@@ -166,11 +161,7 @@ def _bundle_refs(evidence: EvidenceStore, ref: EvidenceRef, user_id: str) -> Bun
     """What the user's bundle lists: from a blob of bundles, or (runs scored before bundles were
     stored together) the user's own blob; None when the blob holds no bundle for the user."""
     try:
-        data = evidence.read_evidence(ref)
-        try:
-            found = msgspec.json.decode(data, type=_BundleBlob).bundles
-        except msgspec.ValidationError:  # a single user's bundle has no `bundles`
-            return msgspec.json.decode(data, type=BundleRefs)
+        found = bundles_in(evidence.read_evidence(ref), BundleRefs)
     except (msgspec.DecodeError, msgspec.ValidationError, EvidenceError):
         return BundleRefs()
     return next((b for b in found if b.user_id == user_id), None)

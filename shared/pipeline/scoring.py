@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing
 from datetime import date, datetime, timedelta
+from typing import Generic, TypeVar
 
 import msgspec
 from msgspec.structs import replace
@@ -115,20 +116,27 @@ class UserEvidence(msgspec.Struct, kw_only=True):
     before_window: list[SignIn] = msgspec.field(default_factory=list)
 
 
-class BundleBlob(msgspec.Struct, kw_only=True):
+B = TypeVar("B")
+
+
+class BundleBlob(msgspec.Struct, Generic[B], kw_only=True):
     """The evidence bundles of users scored together, stored as one write-once blob; each
     user's verdict refers to it (name and SHA-256)."""
 
-    bundles: list[UserEvidence]
+    bundles: list[B]
+
+
+def bundles_in(data: bytes, kind: type[B]) -> list[B]:
+    """The bundles an evidence blob holds, decoded as `kind` (only the fields it declares): a
+    blob of bundles, or (runs scored before bundles were stored together) one user's own."""
+    try:
+        return msgspec.json.decode(data, type=BundleBlob[kind]).bundles  # type: ignore[valid-type]
+    except msgspec.ValidationError:  # a single user's bundle has no `bundles`
+        return [msgspec.json.decode(data, type=kind)]
 
 
 def stored_bundles(data: bytes) -> list[UserEvidence]:
-    """The bundles an evidence blob holds: a blob of bundles, or (runs scored before bundles
-    were stored together) one user's own."""
-    try:
-        return msgspec.json.decode(data, type=BundleBlob).bundles
-    except msgspec.ValidationError:  # a single user's bundle has no `bundles`
-        return [msgspec.json.decode(data, type=UserEvidence)]
+    return bundles_in(data, UserEvidence)
 
 
 class _Timeline(msgspec.Struct):
@@ -136,17 +144,9 @@ class _Timeline(msgspec.Struct):
     timeline: list[SignIn]
 
 
-class _Timelines(msgspec.Struct):
-    bundles: list[_Timeline]
-
-
 def stored_timelines(data: bytes) -> dict[str, list[SignIn]]:
     """Each user's timeline from an evidence blob (the rest of the bundles is not decoded)."""
-    try:
-        found = msgspec.json.decode(data, type=_Timelines).bundles
-    except msgspec.ValidationError:  # a single user's bundle has no `bundles`
-        found = [msgspec.json.decode(data, type=_Timeline)]
-    return {b.user_id: b.timeline for b in found}
+    return {b.user_id: b.timeline for b in bundles_in(data, _Timeline)}
 
 
 def user_bundle(data: bytes, user_id: str) -> UserEvidence:
