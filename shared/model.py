@@ -133,6 +133,20 @@ class SignInPage(msgspec.Struct, frozen=True, gc=False):
     next_link: str | None = msgspec.field(default=None, name="@odata.nextLink")
 
 
+ObjectKind = Literal["method", "rule", "grant"]
+
+
+class ObjectRef(msgspec.Struct, rename="camel", frozen=True):
+    """An object a `persistence` finding names, which containment may remove: an authentication
+    method, an inbox rule, or an application's permission grant to the user (its id as Graph
+    gives it: method id, rule id, oauth2PermissionGrant id or, when only the consent row is
+    known, the application's service principal id)."""
+
+    kind: ObjectKind
+    id: str
+    label: str
+
+
 class Finding(msgspec.Struct, rename="camel", frozen=True):
     """Something a detection noticed about one user, with the sign-ins behind it.
 
@@ -140,6 +154,8 @@ class Finding(msgspec.Struct, rename="camel", frozen=True):
     validated password (the attacker knew it), which the verdict must state plainly.
     `context` marks a finding shown for context only (off-hours on a known device, network and
     country): it stays in the user's entry but does not raise the verdict on its own.
+    `objects` (persistence findings) names what the attacker left: containment removes exactly
+    these, and only while they are as the evidence recorded them.
     """
 
     type: str
@@ -148,6 +164,7 @@ class Finding(msgspec.Struct, rename="camel", frozen=True):
     sign_in_ids: list[str]
     got_in: bool = False
     context: bool = False
+    objects: list[ObjectRef] = msgspec.field(default_factory=list)  # persistence: what to remove
 
 
 class UserStats(msgspec.Struct, rename="camel"):

@@ -14,6 +14,7 @@ from shared.detect import (
     mfa_fatigue,
     off_hours,
     password_spray,
+    persistence,
     repeated_failures,
     risky_sign_in,
     unfamiliar_location,
@@ -40,4 +41,6 @@ def run_all(sign_ins: Sequence[SignIn], context: DetectionContext) -> list[Findi
     findings: list[Finding] = []
     for detect in DETECTIONS.values():
         findings.extend(detect(sign_ins, context))
+    # What followed the sign-ins, tied to those the findings above call suspicious.
+    findings.extend(persistence.detect(sign_ins, context, findings))
     return findings

@@ -26,6 +26,7 @@ from shared.detect.campaigns import targets as campaign_targets
 from shared.detect.codes import FAILURE_CODES, PASSWORD_KNOWN_CODES
 from shared.detect.trusted import TrustedNetworks
 from shared.model import RiskDetection, RiskyUser, SignIn, SprayingSource, Window
+from shared.persistence.records import Followed
 
 
 class DetectionSettings(msgspec.Struct, frozen=True, kw_only=True):
@@ -72,6 +73,8 @@ class DetectionSettings(msgspec.Struct, frozen=True, kw_only=True):
     unfamiliar_fallback_min_days: int = 2  # without a baseline: countries seen on this many days
     # disabled_account
     disabled_account_medium_attempts: int = 10
+    # persistence (what followed a suspicious sign-in)
+    persistence_tie_minutes: float = 60.0  # a change this soon after it, from elsewhere: tied
     # baseline
     thin_min_sign_ins: int = 20
     thin_min_days: int = 7
@@ -133,6 +136,7 @@ class DetectionContext(msgspec.Struct, kw_only=True):
     identity_protection: bool = False  # Identity Protection data was available for the tenant
     user_id: str = ""
     trusted: TrustedNetworks = msgspec.field(default_factory=TrustedNetworks)
+    followed: Followed | None = None  # what followed the sign-ins: audit rows, methods, rules
 
 
 def _epoch(moment: datetime) -> float:
