@@ -14,6 +14,8 @@ import time
 import traceback
 from pathlib import Path
 
+from bench.machine import cpu_model, cpus
+
 RESULTS = Path(__file__).resolve().parent / "results.json"
 BENCHMARKS = [
     "bench.graph_bench",
@@ -38,17 +40,12 @@ def main(names: list[str]) -> int:
             traceback.print_exc()
             errors[name] = f"{type(exc).__name__}: {exc}"
         print(f"  {name}: {time.perf_counter() - started:.1f}s", file=sys.stderr, flush=True)
-    results["machine"] = {"python": platform.python_version(), "cpus": _cpus()}
+    results["machine"] = {"python": platform.python_version(), "cpus": cpus(),
+                          "cpu_model": cpu_model()}
     results["errors"] = errors
     RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     print(json.dumps(results, indent=2, sort_keys=True))
     return 1 if errors else 0
-
-
-def _cpus() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 if __name__ == "__main__":

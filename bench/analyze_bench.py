@@ -6,10 +6,11 @@ each user's home city, credential failures, a password spray from one network on
 a few sign-ins from abroad. Generated from a template (fast; realistic field sizes).
 
 Measured in a child process: `signin-review analyze FOLDER --quiet` (past its memory budget it
-spills sign-ins to per-user shard files). `analyze_peak_rss_mb_5m` is the child's peak resident
-memory (the kernel's high-water mark); `analyze_rows_per_s_5m` is rows over the child's CPU
-time (one core, fair on a shared machine); `analyze_vs_json_loads_5m` divides it by the rate of
-`json.loads` over the same lines in another child (what merely parsing the files costs).
+spills sign-ins to per-user shard files). `analyze_peak_rss_mb_5m` is the child's own peak
+resident memory (its address space's high-water mark VmHWM, see bench/machine.py);
+`analyze_rows_per_s_5m` is rows over the child's CPU time (one core, fair on a shared machine);
+`analyze_vs_json_loads_5m` divides it by the rate of `json.loads` over the same lines in another
+child (what merely parsing the files costs).
 
     python -m bench.analyze_bench [ROWS]      # prints the JSON summary
 """
@@ -86,15 +87,14 @@ def _row(day: int, kind: str, n: int) -> str:
 
 
 def _analyze_child(folder: str) -> dict[str, Any]:
-    import resource
-
+    from bench.machine import peak_rss_mb
     from shared.cli import main
 
     began, began_cpu = time.perf_counter(), time.process_time()
     code = main(["analyze", folder, "--quiet", "--output", "json", "--out", os.devnull])
     return {"exit": code, "cpu_s": time.process_time() - began_cpu,
             "wall_s": time.perf_counter() - began,
-            "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "maxrss_mb": peak_rss_mb()}
 
 
 def _json_loads_child(folder: str) -> dict[str, Any]:
@@ -118,16 +118,21 @@ def _child(flag: str, folder: Path) -> dict[str, Any]:
     return result
 
 
-def run(rows: int = ROWS) -> dict[str, float | int | bool]:
+def run(rows: int = ROWS) -> dict[str, Any]:
+    from bench.machine import conditions
+
     with tempfile.TemporaryDirectory(prefix="analyze-bench-") as folder:
         written = write_month(Path(folder), rows)
+        load_before = os.getloadavg()
         analyzed = _child("--analyze", Path(folder))
         parsed = _child("--json-loads", Path(folder))
+        measured_on = conditions(load_before)
     if analyzed["exit"] != 0:
         raise RuntimeError(f"analyze exited {analyzed['exit']}")
     rate = written / analyzed["cpu_s"]
     peak = round(analyzed["maxrss_mb"], 1)
     return {
+        "analyze_conditions_5m": measured_on,
         "analyze_rows_5m": written,
         "analyze_peak_rss_mb_5m": peak,
         "analyze_rows_per_s_5m": round(rate),

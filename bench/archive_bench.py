@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -41,6 +42,7 @@ from typing import Any
 
 import msgspec
 
+from bench.machine import conditions
 from local.archive import CONTAINERS, container_of, hour_of, monitor_record
 from local.azurite import Azurite
 from local.graph_emulator import GraphEmulator
@@ -132,8 +134,6 @@ def copy_baselines(services: Services, copies: int) -> int:
 
 def _cpu_s(proc: Any) -> float:
     """User + system CPU seconds of a child process so far (Linux /proc), 0 when unknown."""
-    import os
-
     try:
         with open(f"/proc/{proc.pid}/stat") as stat:
             fields = stat.read().rsplit(")", 1)[1].split()
@@ -180,6 +180,7 @@ def run(rows: int = 1_000_000, fetch_only: bool = False) -> dict[str, Any]:
                                                archive.connection_string, graph, rows)
             window = tenant.window
             del tenant
+            load_before = os.getloadavg()
             started = time.perf_counter()
             run_record = start_run(services, window=window, kind="scheduled")
             fetch_started = time.perf_counter()
@@ -194,8 +195,10 @@ def run(rows: int = 1_000_000, fetch_only: bool = False) -> dict[str, Any]:
             fetched = sum(tables.slice(run_record.run_id, s).rows for s in run_record.slice_ids)
             _say(f"fetch step: {fetched:,} rows in {fetch_s:.0f} s")
             figures.update(_fetch_figures(fetched, fetch_s, fetch_cpu_s))
+            figures["archive_fetch_conditions"] = conditions(load_before)
             if not fetch_only:
                 figures.update(_drain(services, tables, run_record.run_id, started))
+                figures["archive_pipeline_conditions"] = conditions(load_before)
             services.store.close()
     finally:
         graph.stop()

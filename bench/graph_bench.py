@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -30,6 +31,8 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+
+from bench.machine import conditions, peak_rss_mb
 
 ROOT = Path(__file__).resolve().parent.parent
 END = datetime(2024, 5, 6, 6, 0, tzinfo=UTC)
@@ -130,19 +133,6 @@ def child(job: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def peak_rss_mb() -> float:
-    """This process's peak resident memory. Linux's VmHWM belongs to the address space, which
-    exec replaces; ru_maxrss would carry over the parent's peak (the emulator's) into a child."""
-    status = Path("/proc/self/status")
-    if status.exists():
-        for line in status.read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 async def _stream(job: dict[str, Any]) -> dict[str, Any]:
     from shared.config import load
     from shared.graph import connect, stream_sign_ins
@@ -207,6 +197,7 @@ def measure_stream_rss(emulator: Any, rows: int) -> dict[str, float]:
 def run() -> dict[str, Any]:
     from local.graph_emulator import GraphEmulator
 
+    load_before = os.getloadavg()
     results: dict[str, Any] = {}
     results.update(measure_decode())
     results.update(measure_import())
@@ -222,6 +213,7 @@ def run() -> dict[str, Any]:
     results["stream_peak_rss_mb_250k"] = quarter["peak_rss_mb"]
     results["stream_peak_rss_mb"] = full["peak_rss_mb"]
     results["stream_rows_per_s"] = full["rows_per_s"]
+    results["graph_conditions"] = conditions(load_before)
     return results
 
 

@@ -31,6 +31,7 @@ from typing import Any
 
 from msgspec.structs import replace
 
+from bench.machine import conditions
 from local.azurite import Azurite
 from local.runner import QueueRunner
 from local.stack import local_settings
@@ -75,6 +76,7 @@ async def pure_fetch(services: Services, window: Window) -> int:
 
 def measure(users: int, period_s: float) -> dict[str, Any]:
     """One tenant, one ceiling: pure fetch, then the whole pipeline; figures without a prefix."""
+    load_before = os.getloadavg()
     tenant = generate(users=users, seed=11, history_days=2, sign_ins_per_user=100)
     with tempfile.TemporaryDirectory() as folder:
         write(tenant, Path(folder))
@@ -125,6 +127,7 @@ def measure(users: int, period_s: float) -> dict[str, Any]:
         # Everything after the last page is CPU work on the same cores as the emulator and
         # Azurite: the ratio grows with whatever else the machine runs, so say how busy it was.
         "load_average_1m": round(os.getloadavg()[0], 2),
+        "conditions": conditions(load_before),
     }
 
 

@@ -11,8 +11,8 @@ msgspec into `SignInPage` and share its repeated values (`shared.compact`, as
 then `shared.analysis.review` over everything (group by user, build baselines from history,
 tenant spray pass, all detections, verdicts). `score_rows_per_s` is rows over the child's CPU
 time for that work (one core's throughput, fair on a shared machine); `score_wall_rows_per_s`
-is the same over wall time. `score_peak_rss_mb` is the child's peak resident memory (psutil
-polling, and the kernel's own high-water mark).
+is the same over wall time. `score_peak_rss_mb` is the child's own peak resident memory (psutil
+polling, and the address space's high-water mark VmHWM: see bench/machine.py).
 
 `score_vs_json_loads` is a ratio that holds on any machine: the same child times stdlib
 `json.loads` over the same pages (CPU time, collector paused as for ours), alternating with the
@@ -142,8 +142,7 @@ def measure_against_json(path: Path, start: datetime, end: datetime) -> dict[str
 
 def measure(path: Path, start: datetime, end: datetime) -> dict[str, float]:
     """The timed part (runs in the child): decode every page, then review."""
-    import resource
-
+    from bench.machine import peak_rss_mb
     from shared.analysis import review
     from shared.bulk import paused_gc
     from shared.compact import compact
@@ -167,7 +166,7 @@ def measure(path: Path, start: datetime, end: datetime) -> dict[str, float]:
         "review_cpu_s": finished_cpu - decoded_cpu,
         "total_cpu_s": finished_cpu - began_cpu,
         "total_wall_s": finished - began,
-        "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "maxrss_mb": peak_rss_mb(),
     }
 
 
@@ -193,12 +192,17 @@ def _child(path: Path, start: datetime, end: datetime) -> tuple[dict[str, Any], 
     return json.loads(output), peak / 2**20
 
 
-def run(rows: int = ROWS) -> dict[str, float | int | bool]:
+def run(rows: int = ROWS) -> dict[str, Any]:
+    from bench.machine import conditions
+
     with tempfile.TemporaryDirectory(prefix="score-bench-") as folder:
         path = Path(folder) / "pages.jsonl"
         _, start, end = write_input(path, rows)
+        load_before = os.getloadavg()
         figures, polled_peak_mb = _child(path, start, end)
+        measured_on = conditions(load_before)
     return {
+        "score_conditions": measured_on,
         "score_rows_per_s": round(figures["rows"] / figures["total_cpu_s"]),
         "score_wall_rows_per_s": round(figures["rows"] / figures["total_wall_s"]),
         "score_peak_rss_mb": round(max(polled_peak_mb, figures["maxrss_mb"]), 1),
