@@ -293,7 +293,8 @@ class InputSummary(msgspec.Struct, rename="camel"):
     `rows_read` counts the records in the files; each is kept as a sign-in, rejected (counted
     by reason, with the first few `file:line` examples), without a user (service principals,
     managed identities: not reviewed), or a repeat of a sign-in already read. An unreadable
-    optional field is set aside alone (counted by field) and its sign-in kept.
+    optional field is set aside alone (counted by field) and its sign-in kept. Sign-ins sharing
+    an id but not its user, time or address are all kept, their ids counted as conflicting.
     """
 
     files: int = 0
@@ -304,6 +305,8 @@ class InputSummary(msgspec.Struct, rename="camel"):
     rejected_examples: dict[str, list[str]] = msgspec.field(default_factory=dict)
     without_user: int = 0
     repeated: int = 0
+    # ids carried by sign-ins that disagree (other user, time or address): every one is kept
+    conflicting_ids: int = 0
     files_refused: dict[str, str] = msgspec.field(default_factory=dict)  # path -> why
 
     @property

@@ -35,6 +35,9 @@ class UserShards:
         self._decoder = msgspec.json.Decoder(SignIn)
         self.rows = 0
         self.repeated = 0  # found by the last full pass of `users()`
+        # ids one user's sign-ins share with different times or addresses (all kept); ids shared
+        # across users are not seen here, each user being read alone
+        self.conflicting_ids = 0
 
     def add_all(self, sign_ins: Iterable[SignIn]) -> None:
         buffers, encode_into, count = self._buffers, self._encoder.encode_into, len(self._buffers)
@@ -57,7 +60,7 @@ class UserShards:
         for index in range(len(self._buffers)):
             if self._buffers[index]:
                 self._flush(index)
-        self.repeated = 0
+        self.repeated = self.conflicting_ids = 0
         for path in self._paths:
             if not path.exists():
                 continue
@@ -65,6 +68,8 @@ class UserShards:
             for user, timeline in group_by_user(rows).items():
                 unique = _without_repeats(timeline)
                 self.repeated += len(timeline) - len(unique)
+                if len(unique) > 1 and len({s.id for s in unique}) < len(unique):
+                    self.conflicting_ids += _conflicting_ids(unique)
                 yield user, unique
             del rows
 
@@ -79,14 +84,23 @@ class UserShards:
         self.close()
 
 
+def _conflicting_ids(unique: list[SignIn]) -> int:
+    """How many ids more than one of these (repeat-free) sign-ins carries."""
+    counts: dict[str, int] = {}
+    for sign_in in unique:
+        counts[sign_in.id] = counts.get(sign_in.id, 0) + 1
+    return sum(count > 1 for count in counts.values())
+
+
 def _without_repeats(timeline: list[SignIn]) -> list[SignIn]:
-    """A time-ordered timeline without the rows repeating an earlier one (same id and time)."""
+    """A time-ordered timeline without the rows repeating an earlier one (same id, time and
+    address)."""
     if len({sign_in.id for sign_in in timeline}) == len(timeline):
         return timeline  # distinct ids: nothing repeats (the common case, checked cheaply)
-    seen: set[tuple[str, object]] = set()
+    seen: set[tuple[str, object, str | None]] = set()
     unique: list[SignIn] = []
     for sign_in in timeline:
-        key = (sign_in.id, sign_in.created_date_time)
+        key = (sign_in.id, sign_in.created_date_time, sign_in.ip_address)
         if key not in seen:
             seen.add(key)
             unique.append(sign_in)

@@ -273,6 +273,7 @@ def _review_sharded(args: argparse.Namespace, privileged: set[str],
                 risk_detections=detections, trusted=trusted, on_user=progress.users_reviewed,
             )
         summary.repeated += shards.repeated
+        summary.conflicting_ids += shards.conflicting_ids
         summary.sign_ins_kept = shards.rows - shards.repeated
     _say_what_was_read(summary, usable=True)
     result.input = summary

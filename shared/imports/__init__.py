@@ -16,7 +16,9 @@ ImportProblem and skipped (counted by reason); an unreadable optional field is s
 
 Two rules apply to every format: a record without a user (service principal and managed
 identity sign-ins) is not reviewed and is counted in a note; and a record repeating an earlier
-one (same id, user and time: Log Analytics writes one row per authentication step) is dropped.
+one (same id, user, time and address: Log Analytics writes one row per authentication step) is
+dropped. Records sharing an id but not its user, time or address are all kept, and their ids
+counted (`summary.conflicting_ids`).
 """
 
 from __future__ import annotations
@@ -64,6 +66,8 @@ def read_paths(
         result.summary.repeated += repeated
         result.problems.extend(log.finish())
     result.summary.sign_ins_kept = len(result.sign_ins)
+    result.summary.conflicting_ids = sum(len(variants) > 1 for variants in seen[1].values())
+
     return result
 
 
@@ -136,8 +140,9 @@ def _why_empty(fmt: str, without_user: int) -> str:
 
 
 def _add_new(kept: list[SignIn], new: list[SignIn], seen: _Seen) -> int:
-    """Append the sign-ins not read before; a repeat has the same id, user and time (ids
-    alone are not enough: test data and some pipelines reuse them across users)."""
+    """Append the sign-ins not read before; a repeat has the same id, user, time and address
+    (ids alone are not enough: test data and some pipelines reuse them across users). Rows
+    sharing an id but not the rest are all kept; `seen` lists them, to be counted."""
     repeated = 0
     first_by_id, others = seen
     for sign_in in new:
@@ -155,6 +160,7 @@ def _add_new(kept: list[SignIn], new: list[SignIn], seen: _Seen) -> int:
 
 
 def _same_event(a: SignIn, b: SignIn) -> bool:
-    return a.user_key == b.user_key and a.created_date_time == b.created_date_time
+    return a.user_key == b.user_key and a.created_date_time == b.created_date_time and \
+        a.ip_address == b.ip_address
 
 

@@ -82,9 +82,24 @@ def rows(
                 if len(cells) != len(header):
                     log.add(line, f"row has {len(cells)} cells, the header {len(header)}",
                             "row and header differ in length")
+                elif (moved := _shifted_cell(header, cells)) is not None:
+                    column, cell = moved
+                    log.add(line, f"cells do not match the header: {column} holds "
+                            f"{cell[:40]!r} (cells shifted by a stray quote?)",
+                            "cells shifted (a stray quote)")
                 else:
                     yield line, _merge(header, cells)
             line = reader.line_num + 1
+
+
+def _shifted_cell(header: list[str], cells: list[str]) -> tuple[str, str] | None:
+    """(column, cell) of a cell holding CSV quoting itself, the mark of a row whose cells were
+    shifted by a stray quote: a well-quoted cell reads `""` back as `"`, so `""` survives only
+    where the quoting broke (or inside a JSON document, whose empty strings are `""`)."""
+    for name, cell in zip(header, cells, strict=True):
+        if '""' in cell and not cell.lstrip().startswith(("{", "[")):
+            return name, cell
+    return None
 
 
 def _merge(header: list[str], cells: list[str]) -> dict[str, Any]:

@@ -12,11 +12,22 @@ from typing import Any
 
 import msgspec
 
-from shared.imports.records import RowError, settle, sign_in_from_fields
+from shared.imports.records import RowError, has_bad_address, settle, sign_in_from_fields
 from shared.model import SignIn, SignInPage
 
 _PAGE_OR_LIST = msgspec.json.Decoder(SignInPage | list[SignIn])
 _ONE = msgspec.json.Decoder(SignIn)
+# Graph's deprecated riskEventTypes, read only where riskEventTypes_v2 is absent (records.py).
+_OLD_RISK_TYPES, _RISK_TYPES_V2 = b'"riskEventTypes"', b'"riskEventTypes_v2"'
+
+
+def _needs_lenient_path(data: bytes | memoryview | msgspec.Raw) -> bool:
+    """A document whose records carry only the deprecated risk types: the strict decoder
+    would drop them, so it is read record by record."""
+    # A mapped file is searched in place (its memoryview's mmap), not copied.
+    owner = data.obj if isinstance(data, memoryview) else data
+    blob: Any = owner if hasattr(owner, "find") else bytes(data)
+    return bool(blob.find(_OLD_RISK_TYPES) >= 0 and blob.find(_RISK_TYPES_V2) < 0)
 
 
 def decode_document(data: bytes | memoryview) -> list[SignIn] | None:
@@ -27,24 +38,32 @@ def decode_document(data: bytes | memoryview) -> list[SignIn] | None:
     except msgspec.ValidationError:
         return None
     sign_ins = decoded.value if isinstance(decoded, SignInPage) else decoded
+    if has_bad_address(sign_ins) or _needs_lenient_path(data):
+        return None
     return [settle(sign_in) for sign_in in sign_ins]
 
 
 def decode_lines(data: bytes | memoryview) -> list[SignIn] | None:
     """All sign-ins of well-formed Graph JSON lines, or None when a line does not fit."""
     try:
-        return [settle(sign_in) for sign_in in _ONE.decode_lines(data)]
+        sign_ins = _ONE.decode_lines(data)
     except (msgspec.DecodeError, RecursionError):
         return None
+    if has_bad_address(sign_ins) or _needs_lenient_path(data):
+        return None
+    return [settle(sign_in) for sign_in in sign_ins]
 
 
 def sign_in_from_json(raw: bytes | msgspec.Raw, fallback_id: str,
                       aside: Counter[str] | None = None) -> SignIn:
     """One signIn object: strict and fast, else lenient (numbers as text, naive times)."""
     try:
-        return settle(_ONE.decode(raw))
+        sign_in = _ONE.decode(raw)
+        if not has_bad_address([sign_in]) and not _needs_lenient_path(raw):
+            return settle(sign_in)
     except msgspec.ValidationError:
-        record = msgspec.json.decode(raw)
+        pass
+    record = msgspec.json.decode(raw)
     if not isinstance(record, dict):
         raise RowError(f"expected a signIn object, got {type(record).__name__}")
     return sign_in_from_record(record, fallback_id, aside)

@@ -10,9 +10,11 @@ distances look exact when they are not).
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections import Counter
 from datetime import UTC
+from functools import lru_cache
 from typing import Any
 
 import msgspec
@@ -38,11 +40,49 @@ def sign_in_from_fields(fields: dict[str, Any], aside: Counter[str] | None = Non
         raise RowError("createdDateTime is a number, not a date and time",
                        reason="unreadable createdDateTime")
     cleaned = without_empty(fields)
+    _read_old_risk_types(cleaned)
+    _set_aside_bad_address(cleaned, aside)
     try:
         sign_in = msgspec.convert(cleaned, SignIn, strict=False)
     except msgspec.ValidationError as exc:
         sign_in = _convert_setting_aside(cleaned, exc, aside)
     return settle(sign_in)
+
+
+def _read_old_risk_types(fields: dict[str, Any]) -> None:
+    """Older exports (Sentinel and Azure Monitor before the _v2 column, Graph's deprecated
+    field) carry the risk event types as `riskEventTypes` only: read them where `_v2` is absent
+    (signIn resource: "riskEventTypes ... use riskEventTypes_v2 instead",
+    https://learn.microsoft.com/en-us/graph/api/resources/signin)."""
+    if "riskEventTypes_v2" not in fields and "riskEventTypes" in fields:
+        fields["riskEventTypes_v2"] = fields["riskEventTypes"]
+
+
+def _set_aside_bad_address(fields: dict[str, Any], aside: Counter[str] | None) -> None:
+    """An ipAddress that is text but not an IPv4 or IPv6 address is an unreadable field: set
+    aside (counted by field) like any other, its sign-in kept. (A non-text value is left to the
+    conversion, which sets it aside the same way.)"""
+    address = fields.get("ipAddress")
+    if isinstance(address, str) and not is_ip_address(address):
+        del fields["ipAddress"]
+        if aside is not None:
+            aside["ipAddress"] += 1
+
+
+@lru_cache(maxsize=65536)
+def is_ip_address(text: str) -> bool:
+    """Whether `text` is an IPv4 or IPv6 address (cached: a tenant's addresses repeat)."""
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def has_bad_address(sign_ins: list[SignIn]) -> bool:
+    """Whether a sign-in decoded by the strict path holds an ipAddress that is not one (the
+    reader then goes record by record, so it is set aside and counted)."""
+    return any(s.ip_address is not None and not is_ip_address(s.ip_address) for s in sign_ins)
 
 
 def _convert_setting_aside(fields: dict[str, Any], error: msgspec.ValidationError,

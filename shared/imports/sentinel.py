@@ -49,6 +49,7 @@ _NESTED = {
     "DeviceDetail": "deviceDetail",
     "LocationDetails": "location",
     "RiskEventTypes_V2": "riskEventTypes_v2",
+    "RiskEventTypes": "riskEventTypes",  # older tables; read where _V2 is absent (records.py)
 }
 
 

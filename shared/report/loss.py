@@ -3,7 +3,7 @@ of `analyze` shows (terminal, HTML, CSV comment lines; JSON carries `input` itse
 
 Nothing read is lost silently: rows read, sign-ins kept, fields set aside (by field), rows
 rejected (by reason, with the first few file:line examples), sign-ins without a user, repeats,
-and files refused.
+ids shared by sign-ins that disagree, and files refused.
 """
 
 from __future__ import annotations
@@ -22,6 +22,9 @@ def headline(summary: InputSummary) -> str:
         parts.append(f"{summary.without_user:,} without a user (service principals) skipped")
     if summary.repeated:
         parts.append(f"{summary.repeated:,} repeats kept once")
+    if summary.conflicting_ids:
+        parts.append(f"{summary.conflicting_ids:,} ids shared by sign-ins that disagree "
+                     "(other user, time or address: all kept)")
     if summary.set_aside:
         parts.append(f"{summary.set_aside:,} unreadable fields set aside")
     return f"{summary.rows_read:,} rows read from {files}: " + ", ".join(parts)
