@@ -8,9 +8,11 @@ Order (each step refuses before the next can touch anything):
    concurrent duplicates exactly one runs the actions; a started record whose worker stopped
    writing for `LEASE` (a crash) is taken over, and the actions without an outcome run again
    (all four are idempotent on Graph's side);
-4. the evidence guard: the verdict exists, its bundle and every page (and context) blob it lists
-   exist and hash to the recorded SHA-256; otherwise the remediation is refused (409), recorded
-   in the table and in WORM, and nothing is sent to Graph;
+4. the evidence guard (`evidence_guard.py`): the verdict exists, its bundle is the one bundle
+   for the user in a blob of its own run, sealed by the run's write-once manifest, and the
+   bundle and every page (and context) blob it lists exist and hash to the SHA-256 the manifest
+   lists; any doubt (a read or decode error too) refuses the remediation (409), recorded in the
+   table and in WORM, and nothing is sent to Graph;
 5. the actions, in a fixed order (disable, revoke, reset, confirm), each outcome written as it
    comes: done, failed (Graph's code and message) or not-permitted (Graph's 403, e.g. an admin
    whose account needs a higher directory role to change); steps Graph would refuse are not
@@ -31,12 +33,13 @@ import msgspec
 from msgspec.structs import replace
 
 from shared.api.auth import Caller, authenticate
+from shared.api.evidence_guard import inspect_evidence
 from shared.api.messages import ApiRequest, ApiResponse, json_response
 from shared.api.problems import problem
 from shared.api.reviews import verdicts_table
 from shared.api.validation import RemediationBody, decode_body, remediation_order
 from shared.audit import append_remediation_audit
-from shared.errors import ConcurrencyConflict, ConflictError, EvidenceError
+from shared.errors import ConcurrencyConflict, ConflictError
 from shared.graph import (
     ActionOutcome,
     GraphConnection,
@@ -53,22 +56,13 @@ from shared.pipeline.records import (
     VerdictRecord,
     remediation_keys,
 )
-from shared.pipeline.scoring import bundles_in
 from shared.remediation_plan import plan_step
 from shared.services import Services
-from shared.store import EntityTable, EvidenceRef, EvidenceStore, Versioned
+from shared.store import EntityTable, EvidenceRef, Versioned
 
 LEASE = timedelta(minutes=5)  # longer than an HTTP request may last (230 s)
 PARTITION = "approval"
 AUDIT_SCHEMA = "remediation-audit/1"
-
-
-class BundleRefs(msgspec.Struct):
-    """The evidence a per-user bundle lists (other fields of the bundle are not needed here)."""
-
-    user_id: str = ""
-    pages: list[EvidenceRef] = msgspec.field(default_factory=list)
-    context: EvidenceRef | None = None
 
 
 def remediations_table(services: Services) -> EntityTable[RemediationRecord]:
@@ -135,44 +129,12 @@ def replay(services: Services, table: EntityTable[RemediationRecord],
 # --- the guard ------------------------------------------------------------------------------
 
 
-def evidence_problems(evidence: EvidenceStore, verdict: VerdictRecord
-                      ) -> tuple[list[EvidenceRef], list[str]]:
-    """(what was checked, what is missing or altered): the bundle, then everything it lists."""
-    refs = [verdict.evidence, *verdict.pages]
-    problems = []
-    bundle = evidence.verify_evidence(verdict.evidence)
-    if bundle:
-        listed = _bundle_refs(evidence, verdict.evidence, verdict.user_id)
-        if listed is None:
-            problems.append(f"{verdict.evidence.name}: holds no evidence bundle for this user")
-        else:
-            refs += listed.pages + ([listed.context] if listed.context else [])
-    unique = list({ref.name: ref for ref in refs}.values())
-    for ref in unique:
-        check = bundle if ref is verdict.evidence else evidence.verify_evidence(ref)
-        if not check:
-            reason = check.reason or "unreadable"
-            problems.append(f"{ref.name}: " + ("missing" if reason.endswith("missing")
-                                               else f"altered ({reason})"))
-    return unique, problems
-
-
-def _bundle_refs(evidence: EvidenceStore, ref: EvidenceRef, user_id: str) -> BundleRefs | None:
-    """What the user's bundle lists: from a blob of bundles, or (runs scored before bundles were
-    stored together) the user's own blob; None when the blob holds no bundle for the user."""
-    try:
-        found = bundles_in(evidence.read_evidence(ref), BundleRefs)
-    except (msgspec.DecodeError, msgspec.ValidationError, EvidenceError):
-        return BundleRefs()
-    return next((b for b in found if b.user_id == user_id), None)
-
-
 def guard(services: Services, record: RemediationRecord
           ) -> tuple[VerdictRecord | None, list[EvidenceRef], list[str]]:
     verdict = verdicts_table(services).get(record.run_id, record.user_id)
     if verdict is None:
         return None, [], [f"run {record.run_id} has no verdict for user {record.user_id}"]
-    checked, problems = evidence_problems(services.store.evidence, verdict)
+    checked, problems = inspect_evidence(services.store, verdict)
     return verdict, checked, problems
 
 

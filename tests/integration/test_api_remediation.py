@@ -8,11 +8,20 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
+import pytest
 
 from shared.api.remediation import remediations_table
+from shared.errors import EvidenceError, StorageError
 from shared.model import PlannedStep
-from shared.pipeline.records import ActionResult, RemediationRecord
-from shared.store import EvidenceRef, bundles_name, remediation_name
+from shared.pipeline.records import ActionResult, RemediationRecord, VerdictRecord
+from shared.store import (
+    EvidenceRef,
+    EvidenceStore,
+    bundles_name,
+    manifest_name,
+    page_name,
+    remediation_name,
+)
 from tests.fixtures.api import (
     ADMIN,
     ALICE,
@@ -20,6 +29,7 @@ from tests.fixtures.api import (
     ApiClient,
     new_run_id,
     overwrite_blob,
+    seal_run,
     seed_verdict,
     sha256,
 )
@@ -129,34 +139,187 @@ def test_page_listed_only_in_the_bundle_is_checked_too(api: ApiClient) -> None:
     assert verdict.pages[0].name in answer.json()["detail"]
 
 
-def test_page_listed_in_a_blob_of_bundles_is_checked_and_the_user_must_be_in_it(
-    api: ApiClient,
-) -> None:
-    """Scoring stores bundles several users to a blob: the guard reads the user's own bundle
-    out of it (and the pages it lists), and refuses a blob that holds none for the user."""
+def verdicts(api: ApiClient) -> Any:
+    return api.services.store.table(api.services.store.names.verdicts, VerdictRecord,
+                                    lambda v: (v.run_id, v.user_id))
+
+
+def bundles_blob(api: ApiClient, run_id: str, bundles: list[dict[str, Any]]) -> EvidenceRef:
+    """A write-once blob of bundles under the run, as scoring stores them."""
+    data = msgspec.json.encode({"bundles": bundles})
+    return api.services.store.evidence.put_evidence(bundles_name(run_id, sha256(data)), data,
+                                                    content_type="application/json")
+
+
+def bundle(run_id: str, user_id: str, pages: list[EvidenceRef]) -> dict[str, Any]:
+    return {"run_id": run_id, "user_id": user_id, "pages": pages, "context": None}
+
+
+def sealed_with_bundle_blob(api: ApiClient, *users: str) -> tuple[VerdictRecord, EvidenceRef]:
+    """ALICE's verdict pointing at a blob of bundles of `users` (ALICE's listing her pages),
+    the run sealed afterwards: the manifest lists the blob as her bundle."""
     run_id = new_run_id()
-    verdict = seed_verdict(api.services, run_id, ALICE)
-    table = api.services.store.table(api.services.store.names.verdicts, type(verdict),
-                                     lambda v: (v.run_id, v.user_id))
-    evidence = api.services.store.evidence
+    verdict = seed_verdict(api.services, run_id, ALICE, seal=False)
+    blob = bundles_blob(api, run_id, [bundle(run_id, u, verdict.pages if u == ALICE else [])
+                                      for u in users])
+    verdict = msgspec.structs.replace(verdict, evidence=blob)
+    verdicts(api).upsert(verdict)
+    seal_run(api.services, run_id)
+    return verdict, blob
 
-    def bundles_for(*user_ids: str) -> EvidenceRef:
-        data = msgspec.json.encode({"bundles": [
-            {"user_id": u, "pages": verdict.pages if u == ALICE else [], "context": None}
-            for u in user_ids]})
-        return evidence.put_evidence(bundles_name(run_id, sha256(data)), data,
-                                     content_type="application/json")
 
-    table.upsert(msgspec.structs.replace(verdict, pages=[], evidence=bundles_for(BOB, ALICE)))
-    overwrite_blob(api.services, verdict.pages[1].name, None)
+def test_page_listed_in_a_blob_of_bundles_is_checked(api: ApiClient) -> None:
+    """Scoring stores bundles several users to a blob: the guard reads the user's own bundle
+    out of it, and the pages it lists."""
+    verdict, _ = sealed_with_bundle_blob(api, BOB, ALICE)
+    run_id = verdict.run_id
+    pages = msgspec.convert(msgspec.json.decode(api.services.store.evidence.read_evidence(
+        verdict.evidence))["bundles"][1]["pages"], list[EvidenceRef])
+    overwrite_blob(api.services, pages[1].name, None)
     answer = api.remediate(approval(run_id))
     assert answer.status_code == 409
-    assert f"{verdict.pages[1].name}: missing" in answer.json()["detail"]
-    table.upsert(msgspec.structs.replace(verdict, evidence=bundles_for(BOB)))
-    answer = api.remediate(approval(run_id))
+    assert f"{pages[1].name}: missing" in answer.json()["detail"]
+    assert api.graph.remediation_calls == []
+
+
+def test_blob_of_bundles_without_the_user_is_refused(api: ApiClient) -> None:
+    verdict, _ = sealed_with_bundle_blob(api, BOB)
+    answer = api.remediate(approval(verdict.run_id))
     assert answer.status_code == 409
     assert "holds no evidence bundle for this user" in answer.json()["detail"]
     assert api.graph.remediation_calls == []
+
+
+def test_intact_blob_of_bundles_is_carried_out(api: ApiClient) -> None:
+    verdict, blob = sealed_with_bundle_blob(api, BOB, ALICE)
+    answer = api.remediate(approval(verdict.run_id, actions=["revokeSessions"]))
+    assert answer.status_code == 200, answer.json()
+    assert answer.json()["evidenceChecked"][0]["name"] == blob.name
+
+
+# --- the guard fails closed (issue: red-team cases, each 200 before the guard was rewritten) -
+
+
+def refused(api: ApiClient, run_id: str, *expected: str) -> str:
+    answer = api.remediate(approval(run_id))
+    assert answer.status_code == 409, answer.json()
+    detail: str = answer.json()["detail"]
+    for text in expected:
+        assert text in detail, detail
+    assert api.graph.remediation_calls == [] and api.graph.calls == []
+    return detail
+
+
+def point_at(api: ApiClient, verdict: VerdictRecord, ref: EvidenceRef) -> None:
+    """What someone who can write the verdict table does: point the verdict elsewhere, and
+    (so the manifest check alone does not decide) seal the run with that pointer."""
+    verdicts(api).upsert(msgspec.structs.replace(verdict, evidence=ref))
+    seal_run(api.services, verdict.run_id)
+
+
+def test_intact_non_json_blob_of_the_run_is_refused(api: ApiClient) -> None:
+    run_id = new_run_id()
+    verdict = seed_verdict(api.services, run_id, ALICE, seal=False)
+    report = api.services.store.evidence.put_evidence(
+        f"runs/{run_id}/report.html", b"<html><p>report</p></html>", content_type="text/html")
+    point_at(api, verdict, report)
+    refused(api, run_id, f"runs/{run_id}/report.html: not a readable evidence bundle")
+
+
+def test_intact_empty_array_blob_is_refused(api: ApiClient) -> None:
+    run_id = new_run_id()
+    verdict = seed_verdict(api.services, run_id, ALICE, seal=False)
+    empty = api.services.store.evidence.put_evidence(
+        f"runs/{run_id}/bundles/{sha256(b'[]')}.json", b"[]", content_type="application/json")
+    point_at(api, verdict, empty)
+    refused(api, run_id, "not a readable evidence bundle")
+
+
+READ_ERRORS = {
+    "vanished": lambda name: EvidenceError(f"evidence {name} is missing"),
+    "storage": lambda name: StorageError(f"reading evidence {name} failed: (ServerBusy) x"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(READ_ERRORS))
+def test_read_error_after_the_bundle_was_verified_is_refused(
+    api: ApiClient, monkeypatch: pytest.MonkeyPatch, kind: str,
+) -> None:
+    """verify_evidence passes, then reading the bundle fails (the blob went in between, or a
+    storage error): injected on the read itself, no timing involved."""
+    run_id = new_run_id()
+    verdict = seed_verdict(api.services, run_id, ALICE)
+    read = EvidenceStore.read_evidence
+
+    def failing(self: EvidenceStore, ref: EvidenceRef) -> bytes:
+        if ref.name == verdict.evidence.name:
+            raise READ_ERRORS[kind](ref.name)
+        return read(self, ref)
+
+    monkeypatch.setattr(EvidenceStore, "read_evidence", failing)
+    refused(api, run_id, f"{verdict.evidence.name}: not a readable evidence bundle")
+
+
+def test_two_bundles_for_the_user_in_one_blob_are_refused(api: ApiClient) -> None:
+    """An empty first bundle must not hide a second one that lists an altered page."""
+    run_id = new_run_id()
+    verdict = seed_verdict(api.services, run_id, ALICE, seal=False)
+    blob = bundles_blob(api, run_id, [bundle(run_id, ALICE, []),
+                                      bundle(run_id, ALICE, verdict.pages)])
+    verdicts(api).upsert(msgspec.structs.replace(verdict, evidence=blob))
+    seal_run(api.services, run_id)
+    overwrite_blob(api.services, verdict.pages[0].name, b'{"value": []}')
+    refused(api, run_id, "holds 2 evidence bundles for this user")
+
+
+def test_another_runs_bundle_is_refused(api: ApiClient) -> None:
+    """Run R2's verdict pointing at run R1's intact bundle."""
+    r1, r2 = new_run_id(), new_run_id()
+    earlier = seed_verdict(api.services, r1, ALICE)
+    later = seed_verdict(api.services, r2, ALICE, seal=False)
+    point_at(api, later, earlier.evidence)
+    refused(api, r2, f"{earlier.evidence.name}: is not evidence of run {r2}")
+
+
+def test_bundle_naming_another_run_is_refused(api: ApiClient) -> None:
+    """Even under the verdict's run, a bundle copied from another run says so."""
+    r1, r2 = new_run_id(), new_run_id()
+    earlier = seed_verdict(api.services, r1, ALICE)
+    later = seed_verdict(api.services, r2, ALICE, seal=False)
+    copied = bundles_blob(api, r2, [bundle(r1, ALICE, earlier.pages)])
+    point_at(api, later, copied)
+    refused(api, r2, f"the bundle names run {r1}, not {r2}")
+
+
+def test_unsealed_run_is_refused(api: ApiClient) -> None:
+    run_id = new_run_id()
+    seed_verdict(api.services, run_id, ALICE, seal=False)
+    refused(api, run_id, f"run {run_id} has no audit manifest")
+
+
+def test_bundle_the_manifest_does_not_list_is_refused(api: ApiClient) -> None:
+    """The verdict entity changed after the run was sealed: the manifest is the record."""
+    run_id = new_run_id()
+    verdict = seed_verdict(api.services, run_id, ALICE)
+    other = bundles_blob(api, run_id, [bundle(run_id, ALICE, verdict.pages)])
+    verdicts(api).upsert(msgspec.structs.replace(verdict, evidence=other))
+    refused(api, run_id, f"does not list {other.name}")
+
+
+def test_page_the_manifest_does_not_list_is_refused(api: ApiClient) -> None:
+    run_id = new_run_id()
+    verdict = seed_verdict(api.services, run_id, ALICE)
+    extra = api.services.store.evidence.put_evidence(
+        page_name(run_id, "s001", 0), b'{"value": []}', content_type="application/json")
+    verdicts(api).upsert(msgspec.structs.replace(verdict, pages=[*verdict.pages, extra]))
+    refused(api, run_id, f"{extra.name}: not listed in the run's manifest")
+
+
+def test_altered_manifest_is_refused(api: ApiClient) -> None:
+    run_id = new_run_id()
+    seed_verdict(api.services, run_id, ALICE)
+    overwrite_blob(api.services, manifest_name(run_id), b"{}")
+    refused(api, run_id, f"{manifest_name(run_id)}: not a readable audit manifest")
 
 
 def test_missing_verdict_blocks_remediation(api: ApiClient) -> None:
