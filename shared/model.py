@@ -57,6 +57,9 @@ class DeviceDetail(msgspec.Struct, rename="camel", frozen=True, gc=False):
     display_name: str | None = None
     operating_system: str | None = None
     browser: str | None = None
+    # Intune's view of the device (Graph's deviceDetail): None when the source does not carry it.
+    is_compliant: bool | None = None
+    is_managed: bool | None = None
 
 
 _NO_STATUS = Status()
@@ -85,6 +88,10 @@ class SignIn(msgspec.Struct, rename="camel", frozen=True, gc=False):
     autonomous_system_number: int | None = None
     user_agent: str | None = None
     sign_in_event_types: list[str] | None = None
+    # "singleFactorAuthentication" or "multiFactorAuthentication": the strongest authentication
+    # any step of the sign-in needed (Graph beta signIn, Log Analytics' AuthenticationRequirement).
+    # A string in Graph's schema, not an enum, so an unforeseen value is kept as it comes.
+    authentication_requirement: str | None = None
 
     @property
     def error_code(self) -> int:
@@ -328,6 +335,77 @@ class ReviewResult(msgspec.Struct, rename="camel"):
     risk_inventory: RiskInventory = msgspec.field(default_factory=RiskInventory)
     input: InputSummary | None = None  # exported logs only (analyze): what was read and lost
     campaigns: list[CampaignSummary] = msgspec.field(default_factory=list)
+    # the quarterly review of privileged accounts (`analyze --privileged-review`, privileged runs)
+    privileged_review: PrivilegedReview | None = None
+
+
+class RoleHolding(msgspec.Struct, rename="camel", frozen=True):
+    """One privileged role an account holds, and how: `active` (assigned), `eligible` (PIM,
+    activated on demand) or `group` (a member of a role-assignable group holding it, `via`)."""
+
+    role: str
+    assignment: str = "active"
+    via: str | None = None
+
+
+class MonthCount(msgspec.Struct, rename="camel", frozen=True):
+    month: str  # "2026-10" (UTC)
+    sign_ins: int
+    successful_sign_ins: int
+
+
+class Attestation(msgspec.Struct, rename="camel", frozen=True, kw_only=True):
+    """A reviewer's sign-off on one account of a privileged review."""
+
+    account: str
+    reviewer: str
+    decision: str  # keep, remove-role, investigate
+    comment: str = ""
+    at: datetime | None = None
+
+
+class PrivilegedAccount(msgspec.Struct, rename="camel", kw_only=True):
+    """One privileged account over the review period: how it was used, what stood out, and what
+    the reviewer is asked to decide (`attention`, most pressing first; `proposal`)."""
+
+    user_id: str
+    user_principal_name: str | None
+    roles: list[RoleHolding]
+    sign_ins: int
+    successful_sign_ins: int
+    by_month: list[MonthCount]
+    last_successful_sign_in: datetime | None
+    dormant: bool
+    countries: list[str]
+    networks: list[str]
+    devices: list[str]
+    applications: list[str]
+    single_factor_sign_ins: int
+    legacy_protocol_sign_ins: int
+    legacy_protocols: dict[str, int]
+    unmanaged_device_sign_ins: int
+    device_state_unknown_sign_ins: int
+    failures: int
+    lockouts: int
+    findings: list[Finding]
+    anomalous_weeks: list[str]
+    verdict: Level
+    reasons: list[str]
+    attention: list[str]
+    proposal: list[str]
+    attestation: Attestation | None = None
+
+
+class PrivilegedReview(msgspec.Struct, rename="camel", kw_only=True):
+    """The quarterly review of privileged accounts: the period asked for, the part of it the
+    source could read (`read`), and one entry per privileged account, what needs a decision
+    first."""
+
+    period: Window
+    read: Window
+    read_detail: str
+    accounts: list[PrivilegedAccount]
+    unreviewed: list[str] = msgspec.field(default_factory=list)
 
 
 class RiskDetection(msgspec.Struct, rename="camel", frozen=True, gc=False):

@@ -1,7 +1,7 @@
 """`signin-review analyze`: review exported sign-in logs offline, no Azure needed.
 
     signin-review analyze PATH [PATH ...] [--window-start ISO8601] [--window-end ISO8601]
-        [--privileged FILE] [--risk-detections FILE] [--trusted-networks FILE]
+        [--privileged FILE [--privileged-review]] [--risk-detections FILE] [--trusted-networks FILE]
         [--format auto|graph|sentinel|azure-monitor|portal|elastic]
         [--output json|table|html|csv|risk-csv] [--out FILE] [--quiet]
 
@@ -12,6 +12,12 @@ tenant's Conditional Access named locations as Graph lists them ({"value": [...]
 CIDR ranges one a line: trusted ranges are familiar networks in every detection. Every output,
 and stderr, says what was read and lost (rows read, sign-ins kept, fields set aside, rows
 rejected by reason).
+
+--privileged-review makes the review a privileged-account review over the window (a quarter, say):
+only the --privileged file's accounts are kept as the files are read, each week of the window is
+judged against the weeks before it, and `privilegedReview.accounts[]` holds one entry per account
+in the file, those that never signed in included (shared.privileged). The file may name each
+account's roles and how they are held (shared.privileged.holdings).
 
 Exit codes: 0 success; 2 bad usage or unreadable input (message on stderr); 3 the review was
 written but some rows were rejected (EXIT_ROWS_REJECTED: a script must not take it as complete).
@@ -31,7 +37,8 @@ from shared.analysis import TenantPass, Timelines, review_user_by_user, review_w
 from shared.detect.context import DetectionSettings
 from shared.detect.trusted import NamedLocationError, TrustedNetworks, from_named_locations
 from shared.errors import InputError
-from shared.model import InputSummary, ReviewResult, RiskDetection, SignIn, Window
+from shared.model import InputSummary, ReviewResult, RiskDetection, RoleHolding, SignIn, Window
+from shared.privileged.holdings import parse_holdings
 
 if TYPE_CHECKING:
     from shared.commands.progress import AnalyzeProgress
@@ -50,7 +57,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="start of the review window; earlier sign-ins are history")
     parser.add_argument("--window-end", metavar="ISO8601", help="end of the review window")
     parser.add_argument("--privileged", metavar="FILE",
-                        help="file of privileged UPNs or object ids, one a line")
+                        help="file of privileged UPNs or object ids, one a line "
+                        "(optionally: , role, active|eligible|group[, group name])")
+    parser.add_argument("--privileged-review", action="store_true",
+                        help="review the --privileged accounts over the window (a quarter): "
+                        "usage, exposures, dormant accounts, weekly anomalies")
     parser.add_argument("--risk-detections", metavar="FILE",
                         help="Identity Protection risk detections (Graph riskDetections JSON)")
     parser.add_argument("--trusted-networks", metavar="FILE",
@@ -79,17 +90,24 @@ def parse_time(text: str, option: str) -> datetime:
 
 
 def read_privileged(path: str) -> set[str]:
-    """UPNs or object ids, one a line; blank lines and # comments are ignored."""
+    """UPNs or object ids, one a line (anything after a comma is the role: see
+    read_holdings); blank lines and # comments are ignored."""
     try:
         text = Path(path).read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as error:
         raise InputError(f"cannot read the privileged accounts file: {error}",
                          source=path) from None
-    return {
-        line.split("#", 1)[0].strip().lower()
-        for line in text.splitlines()
-        if line.split("#", 1)[0].strip()
-    }
+    return set(parse_holdings(text, path))
+
+
+def read_holdings(path: str) -> dict[str, list[RoleHolding]]:
+    """The privileged accounts file with each account's roles (shared.privileged.holdings)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"cannot read the privileged accounts file: {error}",
+                         source=path) from None
+    return parse_holdings(text, path)
 
 
 def _trusted(args: argparse.Namespace) -> TrustedNetworks | None:
@@ -143,6 +161,10 @@ def render(result: ReviewResult, timelines: Timelines, output: str) -> bytes:
         return render_json(result, indent=2) + b"\n"
     if output == "table":
         return _table(result).encode()
+    if output == "csv" and result.privileged_review is not None:
+        from shared.report.csv_report import render_privileged_csv
+
+        return render_privileged_csv(result).encode()
     if output in ("csv", "risk-csv"):
         from shared.report.csv_report import render_csv, render_risk_csv
 
@@ -221,6 +243,8 @@ def _review(args: argparse.Namespace, progress: AnalyzeProgress) -> tuple[Review
     """Read and review in memory, or past --spill-above through per-user shard files."""
     from shared.imports import read_paths
 
+    if args.privileged_review:
+        return _review_privileged(args, progress)
     privileged = read_privileged(args.privileged) if args.privileged else set()
     if input_megabytes(args.paths) > args.spill_above:
         return _review_sharded(args, privileged, progress)
@@ -276,6 +300,50 @@ def _review_sharded(args: argparse.Namespace, privileged: set[str],
         summary.conflicting_ids += shards.conflicting_ids
         summary.sign_ins_kept = shards.rows - shards.repeated
     _say_what_was_read(summary, usable=True)
+    result.input = summary
+    return result, timelines
+
+
+def _review_privileged(args: argparse.Namespace, progress: AnalyzeProgress
+                       ) -> tuple[ReviewResult, Timelines]:
+    """The privileged-account review: only the listed accounts' sign-ins are kept, file by file
+    as they are read, so a quarter of a large tenant's exports needs the memory of its admins'."""
+    from shared.imports import read_each
+    from shared.privileged.result import privileged_result
+
+    if not args.privileged:
+        raise InputError("--privileged-review needs --privileged FILE (the accounts to review)")
+    holdings = read_holdings(args.privileged)
+    if not holdings:
+        raise InputError(f"{args.privileged} names no account")
+    keys = set(holdings)
+    summary = InputSummary()
+    kept: dict[str, SignIn] = {}
+    others = 0
+    for _, _, sign_ins, log in read_each(args.paths, summary, format=args.format,
+                                         date_order=args.date_order):
+        progress.rows_read(log.rows_read)
+        for sign_in in sign_ins:
+            if (sign_in.user_id or "").lower() in keys or \
+                    (sign_in.user_principal_name or "").lower() in keys:
+                if sign_in.id in kept:
+                    summary.repeated += 1
+                else:
+                    kept[sign_in.id] = sign_in
+            else:
+                others += 1
+        del sign_ins
+    summary.sign_ins_kept = len(kept)
+    _say_what_was_read(summary, usable=True)
+    rows = list(kept.values())
+    del kept
+    if not rows and not (args.window_start and args.window_end):
+        raise InputError("none of the privileged accounts signed in: give --window-start "
+                         "and --window-end so the review can say so for the period")
+    window = window_of(args, rows) or Window(start=min(s.created_date_time for s in rows),
+                                             end=max(s.created_date_time for s in rows))
+    result, timelines = privileged_result(
+        rows, window, holdings, others=others, source=args.privileged, trusted=_trusted(args))
     result.input = summary
     return result, timelines
 

@@ -98,3 +98,42 @@ def render_risk_csv(result: ReviewResult) -> str:
     writer.writerows(_risk_row(entry, verdict_of(entry, lookup))
                      for entry in result.risk_inventory.entries)
     return out.getvalue()
+
+
+PRIVILEGED_COLUMNS = (
+    "userId", "userPrincipalName", "roles", "verdict", "dormant", "signIns", "successfulSignIns",
+    "byMonth", "lastSuccessfulSignIn", "countries", "networks", "devices", "applications",
+    "singleFactorSignIns", "legacyProtocolSignIns", "unmanagedDeviceSignIns", "failures",
+    "lockouts", "findingTypes", "attention", "proposal", "decision", "reviewer", "signedOffAt",
+    "comment",
+)
+
+
+def render_privileged_csv(result: ReviewResult) -> str:
+    """The privileged-account review, one row per account in the report's order (what needs a
+    decision first); the loss summary as `# ` comment lines for exported logs."""
+    review = result.privileged_review
+    out = io.StringIO()
+    if result.input is not None:
+        out.writelines(f"# {line}\r\n" for line in loss_lines(result.input))
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(PRIVILEGED_COLUMNS)
+    for a in review.accounts if review is not None else ():
+        signed = a.attestation
+        cells = [
+            a.user_id, a.user_principal_name or "",
+            ";".join(f"{r.role} ({r.assignment}{' via ' + r.via if r.via else ''})"
+                     for r in a.roles),
+            a.verdict, _yes_no(a.dormant), str(a.sign_ins), str(a.successful_sign_ins),
+            ";".join(f"{m.month}:{m.sign_ins}/{m.successful_sign_ins}" for m in a.by_month),
+            _iso(a.last_successful_sign_in),
+            ";".join(a.countries), ";".join(a.networks), ";".join(a.devices),
+            ";".join(a.applications), str(a.single_factor_sign_ins),
+            str(a.legacy_protocol_sign_ins), str(a.unmanaged_device_sign_ins), str(a.failures),
+            str(a.lockouts), ";".join(sorted({f.type for f in a.findings})),
+            " | ".join(a.attention), " | ".join(a.proposal),
+            signed.decision if signed else "", signed.reviewer if signed else "",
+            _iso(signed.at) if signed else "", signed.comment if signed else "",
+        ]
+        writer.writerow([spreadsheet_safe(plain(cell)) for cell in cells])
+    return out.getvalue()

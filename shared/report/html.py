@@ -124,6 +124,7 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["plain"] = plain
+    env.filters["utc_time"] = lambda moment: utc_text(moment, seconds=False)
     return env
 
 

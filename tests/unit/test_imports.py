@@ -70,7 +70,7 @@ def test_portal_csv_fields() -> None:
     first = by_id["a1f0c2d4-1111-4a6b-9c0d-1e2f3a4b5c01"]
     assert first.device_detail == DeviceDetail(
         device_id="3f9c2b1a-8e7d-4c6b-a5f4-e3d2c1b0a987", operating_system="Windows10",
-        browser="Edge 122.0.0")  # what reports show; compliance and join type are not kept
+        browser="Edge 122.0.0", is_compliant=True, is_managed=True)  # join type is not kept
 
 
 def test_portal_locations_are_placed_by_the_gazetteer() -> None:
