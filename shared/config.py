@@ -43,6 +43,12 @@ DEFAULTS: dict[str, str | None] = {
     "GRAPH_RISK_REQUESTS_PER_SECOND": "1",
     "GRAPH_PAGE_SIZE": "1000",
     "GRAPH_RETRY_BUDGET": "8",
+    # A filtered signIns query may get no answer at all within ~300 s (msgraph-sdk-powershell
+    # #3146): a read that waits this long is given up and its window split, like a 504.
+    "GRAPH_READ_TIMEOUT_SECONDS": "330",
+    # Sign-ins reach the log late (Microsoft's latency figures: p95 ~2 min, p99 ~5 min): a
+    # window's last minutes are read only once its end is this far in the past.
+    "SIGNIN_SETTLE_MINUTES": "15",
     "PRIVILEGED_ROLE_IDS": "",
     # The directory roles the remediator's identity holds (a post-deploy choice, docs/deploy.md):
     # an administrator is disabled or reset only by Privileged Authentication Administrator.
@@ -126,6 +132,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     graph_retry_budget: int
     privileged_role_ids: tuple[str, ...]
     remediator_directory_roles: tuple[str, ...] = ("User Administrator",)
+    graph_read_timeout_s: float = 330.0
+    signin_settle_minutes: int = 15
 
     review_schedule: str
     time_zone: str
@@ -324,7 +332,18 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
             c.lower() for c in _list(get("REMEDIATION_ALLOWED_CALLERS"))
         ),
         **_source_settings(get, optional),
+        **_graph_timing(get),
     )
+
+
+def _graph_timing(get: Callable[[str], str]) -> dict[str, Any]:
+    """How long a Graph read may wait for an answer, and how long sign-ins take to settle."""
+    return {
+        "graph_read_timeout_s": _float(
+            "GRAPH_READ_TIMEOUT_SECONDS", get("GRAPH_READ_TIMEOUT_SECONDS"), 0.01, 900),
+        "signin_settle_minutes": _int(
+            "SIGNIN_SETTLE_MINUTES", get("SIGNIN_SETTLE_MINUTES"), 0, 24 * 60),
+    }
 
 
 def _source_settings(get: Callable[[str], str], optional: Callable[[str], str | None]

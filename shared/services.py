@@ -48,6 +48,7 @@ class Services:
     def signin_budget(self) -> SharedBudget:
         """Graph's signIns throttle (GRAPH_SIGNIN_REQUESTS per GRAPH_SIGNIN_PERIOD_SECONDS) as
         one table entity per Graph endpoint, shared by every process of every instance."""
+        from shared.graph.client import CONNECT_TIMEOUT_S
         from shared.store.budget import BudgetRecord, SharedBudget, budget_keys
         from shared.store.retry import storage_errors
 
@@ -57,7 +58,9 @@ class Services:
         table = self.store.table(name, BudgetRecord, budget_keys)
         return SharedBudget(table, f"signIns {self.settings.graph_base_url}",
                             self.settings.graph_signin_requests,
-                            self.settings.graph_signin_period_s)
+                            self.settings.graph_signin_period_s,
+                            # an unanswered request holds its slot until its read times out
+                            stale_s=self.settings.graph_read_timeout_s + CONNECT_TIMEOUT_S)
 
 
 _current: Services | None = None

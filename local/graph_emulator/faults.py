@@ -24,7 +24,8 @@ test may assert only what holds on any machine, e.g. "no 429 while pacing at the
 
     signin_rate=(5, 10)         signIns: at most 5 requests per sliding 10 s, then 429 with a
                                 whole-second Retry-After
-    risk_rate=(1, 1)            identityProtection: at most 1 per second, then 429 without one
+    risk_rate=(1, 1)            identityProtection and conditionalAccess (namedLocations): at
+                                most 1 per second, then 429 without one
     premium=False, forbidden_paths=("/roleManagement",)   licence and permission 403s
 
 Sources: Microsoft Graph throttling guidance (learn.microsoft.com/graph/throttling): a throttled
@@ -58,6 +59,10 @@ from local.graph_emulator.tenancy import (
 
 SIGN_INS = "auditlogs/signins"
 IDENTITY_PROTECTION = "identityprotection/"
+# Conditional Access shares Identity Protection's limit: "Identity protection and conditional
+# access", 1 request per second per tenant, 429s possibly without Retry-After (Graph docs,
+# includes/throttling-identityprotection-ca.md; REFERENCE.md).
+CONDITIONAL_ACCESS = "identity/conditionalaccess/"
 
 FAILURE_CODES = {
     500: ("generalException", "General exception while processing."),
@@ -91,6 +96,10 @@ class Switches:
     expire_skiptokens: int = 0             # next N requests with a $skiptoken answer 400
     lowercase_upns: bool = False           # sign-ins carry lower-case UPNs, guests' home UPNs
     caller_roles: tuple[str, ...] = ("User Administrator",)  # the remediator's directory roles
+    silent_slow_query: bool = False        # slow_query_hours windows get no answer, not a 504
+    empty_page_loop: bool = False          # signIns pages after the first: empty, link to self
+    repeat_pages: int = 0                  # next N signIns pages are served twice
+    next_link_base: str | None = None      # nextLinks point at this origin instead of ours
 
 
 SWITCH_NAMES = frozenset(f.name for f in fields(Switches))
@@ -280,7 +289,7 @@ class Faults:
             self._check_sign_ins(sw)
         if rel.startswith(IDENTITY_PROTECTION) and (not sw.premium or tier_refuses(sw, rel)):
             raise identity_protection_fault(licence=True)
-        if sw.risk_rate and rel.startswith(IDENTITY_PROTECTION):
+        if sw.risk_rate and rel.startswith((IDENTITY_PROTECTION, CONDITIONAL_ACCESS)):
             with self._lock:
                 wait = self._risk.admit(time.monotonic(), *sw.risk_rate)
             if wait > 0:
@@ -315,6 +324,7 @@ def failure(status: int, rel_path: str) -> GraphFault:
     """The fault an injected status is answered with, with Graph's code for it."""
     code, message = FAILURE_CODES.get(status, ("UnknownError", f"Injected status {status}."))
     headers = {}
-    if status == 429 and not rel_path.strip("/").lower().startswith(IDENTITY_PROTECTION):
+    if status == 429 and not rel_path.strip("/").lower().startswith(
+            (IDENTITY_PROTECTION, CONDITIONAL_ACCESS)):
         headers["Retry-After"] = "1"
     return GraphFault(status, code, message, headers)

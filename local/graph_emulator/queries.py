@@ -171,9 +171,12 @@ def _resume(req: ListRequest) -> tuple[dict[str, str], int]:
     return options, int(state.get("c", -1))
 
 
-def _next_link(req: ListRequest, options: dict[str, str], cursor: int) -> str:
-    token = encode_skiptoken({"p": req.path, "v": req.version, "g": req.generation,
-                              "o": options, "c": cursor})
+def _next_link(req: ListRequest, options: dict[str, str], cursor: int, *,
+               again: bool = False) -> str:
+    state = {"p": req.path, "v": req.version, "g": req.generation, "o": options, "c": cursor}
+    if again:  # a link of its own that serves the same rows again (tenancy.repeat_pages)
+        state["r"] = 1
+    token = encode_skiptoken(state)
     top = f"$top={options['top']}&" if "top" in options else ""
     return f"{req.base_url}/{req.version}/{req.path}?{top}$skiptoken={quote(token)}"
 
@@ -202,8 +205,11 @@ def _reject_unknown(options: dict[str, str], allowed: frozenset[str]) -> None:
                                                 f"this resource.")
 
 
-def list_sign_ins(table: SignInTable, req: ListRequest) -> dict[str, Any]:
-    """GET auditLogs/signIns: newest first, interactive only unless beta asks for other types."""
+def list_sign_ins(table: SignInTable, req: ListRequest,
+                  repeat: Callable[[], bool] = lambda: False) -> dict[str, Any]:
+    """GET auditLogs/signIns: newest first, interactive only unless beta asks for other types.
+    `repeat()` says whether a page with more after it should be served once more (its nextLink
+    leads to the same rows again)."""
     _reject_unknown(req.options, frozenset({"filter", "top", "skiptoken", "select"}))
     options, cursor = _resume(req)
     beta = req.version == "beta"
@@ -221,8 +227,16 @@ def list_sign_ins(table: SignInTable, req: ListRequest) -> dict[str, Any]:
                                             f"type 'microsoft.graph.signIn'.")
     shape = (lambda row: row) if beta else v1_sign_in
     value = [select(shape(rec.data), fields) for rec in rows]
-    link = _next_link(req, options, rows[-1].rank) if more else None
+    link = None
+    if more:
+        again = "r" not in _token_state(req) and repeat()
+        link = _next_link(req, options, cursor if again else rows[-1].rank, again=again)
     return collection(req.version, "auditLogs/signIns", value, link)
+
+
+def _token_state(req: ListRequest) -> dict[str, Any]:
+    token = req.options.get("skiptoken")
+    return decode_skiptoken(token) if token else {}
 
 
 def list_records(records: list[Record], req: ListRequest, *, schema: Schema, resource: str,

@@ -13,7 +13,11 @@ from urllib.parse import unquote
 from local.graph_emulator import queries
 from local.graph_emulator.queries import ListRequest, user_not_found
 from local.graph_emulator.responses import GraphFault, now_iso
-from local.graph_emulator.tenancy import as_tenant_sends, remediation_refusal
+from local.graph_emulator.tenancy import (
+    as_tenant_sends,
+    empty_page_to_itself,
+    remediation_refusal,
+)
 
 if TYPE_CHECKING:
     from local.graph_emulator.emulator import GraphEmulator
@@ -39,6 +43,7 @@ class GraphRequest:
     rel_path: str           # path after the version, no leading slash
     options: dict[str, str]
     body: Any               # decoded JSON body, or None
+    raw_target: str = ""    # the request's path and query as sent
 
     @property
     def full_path(self) -> str:
@@ -56,16 +61,22 @@ def answer(emulator: GraphEmulator, req: GraphRequest) -> Answer:
 
     match (req.method, lower):
         case ("GET", ["auditlogs", "signins"]):
-            return Answer(200, as_tenant_sends(queries.list_sign_ins(tenant.sign_ins, listing()),
-                                               emulator.faults.switches))
+            if emulator.faults.switches.empty_page_loop and "skiptoken" in req.options:
+                return Answer(200, empty_page_to_itself(req.version,
+                                                        emulator.base_url + req.raw_target))
+            page = queries.list_sign_ins(tenant.sign_ins, listing(),
+                                         repeat=lambda: emulator.faults.take("repeat_pages"))
+            return Answer(200, as_tenant_sends(page, emulator.faults.switches))
         case ("GET", ["identityprotection", "riskyusers"]):
             return Answer(200, queries.list_records(
                 tenant.directory.risky_users, listing(), schema=queries.RISKY_USER,
                 resource="riskyUser", fragment="identityProtection/riskyUsers"))
         case ("GET", ["identityprotection", "riskdetections"]):
+            # default page 20, $top at most 500 (riskdetection-list, "Optional query parameters")
             return Answer(200, queries.list_records(
                 tenant.directory.risk_detections, listing(), schema=queries.RISK_DETECTION,
-                resource="riskDetection", fragment="identityProtection/riskDetections"))
+                resource="riskDetection", fragment="identityProtection/riskDetections",
+                default_top=20, maximum_top=500))
         case ("POST", ["identityprotection", "riskyusers", "confirmcompromised"]):
             return confirm_compromised(emulator, req)
         case ("GET", ["identity", "conditionalaccess", "namedlocations"]):

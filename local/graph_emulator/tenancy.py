@@ -23,6 +23,17 @@ Each behaviour is a switch (`faults.Switches`) and traces to a public source:
 - Sign-ins store userPrincipalName in lower case; a guest's carry the home UPN, not the `#EXT#`
   form (https://learn.microsoft.com/en-us/entra/identity/monitoring-health/
   concept-sign-ins, REFERENCE.md).
+- Read timeouts (`silent_slow_query`): a slow filtered signIns query more often gets no answer
+  at all within ~300 s than a 504 (msgraph-sdk-powershell #3146, #2941; REFERENCE.md): the
+  emulator holds the answer until the client hangs up.
+- Empty pages (`empty_page_loop`): a page may be empty and still carry a nextLink (Graph docs
+  paging.md; microsoft-graph-docs PR #16718); this one's link is its own URL, which a client
+  following links blindly would read without end.
+- Repeated pages (`repeat_pages`): a page served a second time under a new link (as after a
+  retried request or an expired skip token read again): its rows must count once.
+- Foreign nextLinks (`next_link_base`): kiota's allowed-hosts check compares host names only,
+  not ports or schemes (kiota_abstractions/authentication/allowed_hosts_validator.py), so a
+  link to another port would carry the token; the client must check every link it follows.
 - Remediation: an app changing accountEnabled or passwordProfile of an administrator needs a
   higher-privileged directory role, else 403 `Authorization_RequestDenied`
   (https://learn.microsoft.com/en-us/graph/api/resources/users#who-can-perform-sensitive-actions);
@@ -33,6 +44,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from local.graph_emulator.responses import GraphFault
 
@@ -43,7 +55,7 @@ TIERS = ("P2", "P1")
 TENANCY_SWITCHES = frozenset({
     "tier", "lowercase_next_link", "fractional_retry_after", "flaky_licence_next",
     "audit_log_permission", "slow_query_hours", "expire_skiptokens", "lowercase_upns",
-    "caller_roles",
+    "caller_roles", "silent_slow_query", "empty_page_loop", "repeat_pages", "next_link_base",
 })
 
 LICENCE_CODE = "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
@@ -69,10 +81,12 @@ def tenancy_value(name: str, value: Any) -> Any:
         if value not in TIERS:
             raise ValueError(f"tier must be one of {', '.join(TIERS)}, got {value!r}")
         return value
-    if name in ("flaky_licence_next", "expire_skiptokens"):
+    if name in ("flaky_licence_next", "expire_skiptokens", "repeat_pages"):
         return max(0, int(value))
     if name == "slow_query_hours":
         return None if value is None else max(0.0, float(value))
+    if name == "next_link_base":
+        return None if value is None else str(value).rstrip("/")
     if name == "caller_roles":
         return tuple(str(role) for role in value or ())
     return bool(value)
@@ -129,15 +143,21 @@ def window_hours(filter_text: str | None) -> float | None:
     return (bounds["upper"] - bounds["lower"]).total_seconds() / 3600
 
 
+class NoAnswer(Exception):
+    """The request gets no answer: the server holds it until the client hangs up."""
+
+
 def slow_query_fault(switches: Switches, filter_text: str | None) -> GraphFault | None:
     """504 for a signIns query over a window longer than `slow_query_hours` (a query without
-    time bounds counts as long)."""
+    time bounds counts as long); with `silent_slow_query`, no answer at all (NoAnswer)."""
     limit = switches.slow_query_hours
     if limit is None:
         return None
     hours = window_hours(filter_text)
     if hours is not None and hours <= limit:
         return None
+    if switches.silent_slow_query:
+        raise NoAnswer
     return GraphFault(504, "UnknownError", "Service issue: the request timed out upstream.")
 
 
@@ -150,6 +170,23 @@ def as_tenant_sends(page: dict[str, Any], switches: Switches) -> dict[str, Any]:
     if switches.lowercase_upns:
         page["value"] = [sign_in_as_stored(row) for row in page["value"]]
     return page
+
+
+def empty_page_to_itself(version: str, request_url: str) -> dict[str, Any]:
+    """An empty signIns page whose nextLink is the URL that asked for it."""
+    return {"@odata.context": f"https://graph.microsoft.com/{version}/$metadata#auditLogs/signIns",
+            "@odata.nextLink": request_url, "value": []}
+
+
+def relinked(answer: Any, switches: Switches) -> Any:
+    """The answer with its nextLink moved to `next_link_base` (path and query kept)."""
+    body = getattr(answer, "body", None)
+    base = switches.next_link_base
+    if not base or not isinstance(body, dict) or "@odata.nextLink" not in body:
+        return answer
+    link = urlsplit(str(body["@odata.nextLink"]))
+    body["@odata.nextLink"] = base + link.path + (f"?{link.query}" if link.query else "")
+    return answer
 
 
 def home_upn(upn: str) -> str:

@@ -4,6 +4,10 @@
 - 429: wait as long as Retry-After says (capped), or back off exponentially with jitter when it
   says nothing (Identity Protection); the wait is put on the limiter so every caller honours it.
 - 500/502/503/504 and connections lost before a response: back off and try again.
+- A read that gets no answer within GRAPH_READ_TIMEOUT_SECONDS: tried again like a lost
+  connection, or (`timeout_final`) ended at once with `ReadTimedOut`, which a sign-in window
+  takes like a 504 and splits (a slow filtered signIns query more often gets no answer at all than
+  a 504: msgraph-sdk-powershell #3146 and #2941, REFERENCE.md).
 - 401/403: `GraphUnavailable` at once (a licence or a permission is missing; retrying is futile),
   except the signIns licence 403, which Graph also sends by mistake: asked again twice first.
 - Other 4xx: `GraphError` at once.
@@ -35,6 +39,10 @@ RETRY_AFTER_CAP_S = 300.0
 # (https://github.com/microsoftgraph/microsoft-graph-docs/issues/11986, .../issues/14120).
 LICENCE_CODE = "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
 LICENCE_RETRIES = 2
+
+
+class ReadTimedOut(GraphError):
+    """Graph sent no answer within the read timeout (and the caller asked to hear of it)."""
 
 
 class _ErrorDetail(msgspec.Struct):
@@ -99,10 +107,12 @@ async def call(
     what: str,
     limiter: Pacer | None = None,
     final: frozenset[int] = frozenset(),
+    timeout_final: bool = False,
 ) -> httpx.Response:
     """Send (via `send`, an SDK request with the native response handler) until Graph answers
     with success, and return that response; raise GraphError/GraphUnavailable otherwise.
-    Statuses in `final` end the call at once (the caller has a better answer than retrying)."""
+    Statuses in `final` end the call at once (the caller has a better answer than retrying), and
+    so does a read timeout with `timeout_final` (`ReadTimedOut`)."""
     import httpx
 
     attempt = licence_retries = 0
@@ -111,17 +121,19 @@ async def call(
         graph.stats.requests += 1
         wait: float | None = None
         try:
-            response = await send()
+            try:
+                response = await send()
+            finally:  # answered, failed or cancelled: it may have arrived, count it from now
+                if limiter is not None:
+                    limiter.settle(granted, limiter.now())
         except httpx.TransportError as exc:  # refused, reset, dropped mid-response, timed out
-            if limiter is not None:  # it may have arrived: count it from now, not from never
-                limiter.settle(granted, limiter.now())
             graph.stats.dropped += 1
             last = f"{what}: connection failed ({type(exc).__name__})"
             status = None
+            if timeout_final and isinstance(exc, httpx.ReadTimeout):
+                raise ReadTimedOut(f"{what}: no answer within the read timeout") from None
         else:
             status = response.status_code
-            if limiter is not None:
-                limiter.settle(granted, limiter.now())
             if status < 400:
                 return response
             if status not in RETRYABLE_STATUS:

@@ -32,8 +32,8 @@ if TYPE_CHECKING:
 Role = Literal["reader", "remediator"]
 
 # Filtered signIns queries can run about 300 s before Graph answers (or fails with 504): the
-# read timeout outlasts them, so a slow answer is not cut off and asked again.
-HTTP_TIMEOUT_S = 330.0
+# read timeout (GRAPH_READ_TIMEOUT_SECONDS, 330 s) outlasts them, so a slow answer is not cut off
+# and asked again; one that has not come by then is treated like a 504 (`shared.graph.calls`).
 CONNECT_TIMEOUT_S = 10.0
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -116,6 +116,25 @@ class GraphConnection:
         await self.aclose()
 
 
+DEFAULT_PORTS = {"https": 443, "http": 80}
+
+
+def same_origin(ours: str, link: str) -> bool:
+    """Whether `link` has the scheme, host and port of `ours` (an absent port is the scheme's
+    default). kiota's allowed-hosts check reads a request's host name only, not its port or
+    scheme (kiota_abstractions/authentication/allowed_hosts_validator.py, `is_url_host_valid`
+    compares `hostname`), so a link to another port of the same host would carry
+    the token there: every link Graph hands back is checked here before it is followed."""
+    a, b = urlsplit(ours), urlsplit(link)
+    try:
+        ports = (a.port or DEFAULT_PORTS.get(a.scheme.lower())), \
+            (b.port or DEFAULT_PORTS.get(b.scheme.lower()))
+    except ValueError:  # a port that is not a number
+        return False
+    return a.scheme.lower() == b.scheme.lower() and bool(b.hostname) \
+        and (a.hostname or "").lower() == (b.hostname or "").lower() and ports[0] == ports[1]
+
+
 def credential_for(
     settings: Settings, role: Role = "reader"
 ) -> AsyncTokenCredential | StaticTokenCredential:
@@ -143,14 +162,21 @@ def signin_limiter(settings: Settings) -> RequestLimiter:
     period = settings.graph_signin_period_s
     key = ("signIns", settings.graph_base_url, settings.graph_signin_requests, period)
     return shared_limiter(key, lambda: RequestLimiter(
-        settings.graph_signin_requests, period, margin_s=min(0.05, period / 200)))
+        settings.graph_signin_requests, period, margin_s=min(0.05, period / 200),
+        hold_s=_hold_s(settings)))
 
 
 def risk_limiter(settings: Settings) -> RequestLimiter:
-    """Identity Protection pacing: GRAPH_RISK_REQUESTS_PER_SECOND for the whole process."""
+    """Identity Protection and Conditional Access pacing (one limit for both, 1 request per second
+    per tenant): GRAPH_RISK_REQUESTS_PER_SECOND for the whole process."""
     rate = settings.graph_risk_requests_per_s
     key = ("identityProtection", settings.graph_base_url, rate)
-    return shared_limiter(key, lambda: RequestLimiter.per_second(rate))
+    return shared_limiter(key, lambda: RequestLimiter.per_second(rate, hold_s=_hold_s(settings)))
+
+
+def _hold_s(settings: Settings) -> float:
+    """How long an unanswered request keeps its slot in a limiter: until its read times out."""
+    return settings.graph_read_timeout_s + CONNECT_TIMEOUT_S
 
 
 def connect(
@@ -194,7 +220,7 @@ def _service_client(settings: Settings, credential: object) -> Any:
     }
     http_client = GraphClientFactory.create_with_default_middleware(
         client=httpx.AsyncClient(
-            timeout=httpx.Timeout(HTTP_TIMEOUT_S, connect=CONNECT_TIMEOUT_S),
+            timeout=httpx.Timeout(settings.graph_read_timeout_s, connect=CONNECT_TIMEOUT_S),
             trust_env=host not in LOOPBACK,  # no proxy between us and a local emulator
             verify=_tls_context(host not in LOOPBACK),
         ),

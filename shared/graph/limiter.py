@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
@@ -48,6 +47,7 @@ class RequestLimiter:
         period_s: float,
         *,
         margin_s: float = 0.0,
+        hold_s: float = 400.0,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
@@ -56,9 +56,12 @@ class RequestLimiter:
         self.requests = requests
         self.period_s = period_s
         self.margin_s = margin_s
+        self.hold_s = hold_s  # an unanswered grant is given up after this (its read timed out)
         self._clock = clock
         self._sleep = sleep
-        self._grants: deque[float] = deque(maxlen=requests)
+        # [counted from, answered?] per grant: kept until it can no longer decide a wait. An
+        # unanswered grant stays however many grants follow it: its answer moves it later.
+        self._grants: list[list[float]] = []
         self._not_before = float("-inf")
         self._mutex = threading.Lock()
         self.waited_s = 0.0
@@ -69,6 +72,7 @@ class RequestLimiter:
         rate: float,
         *,
         margin_s: float = 0.0,
+        hold_s: float = 400.0,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
     ) -> RequestLimiter:
@@ -76,7 +80,8 @@ class RequestLimiter:
         if rate <= 0:
             raise ValueError("rate must be positive")
         requests = max(1, int(rate))
-        return cls(requests, requests / rate, margin_s=margin_s, clock=clock, sleep=sleep)
+        return cls(requests, requests / rate, margin_s=margin_s, hold_s=hold_s, clock=clock,
+                   sleep=sleep)
 
     def now(self) -> float:
         return self._clock()
@@ -84,17 +89,26 @@ class RequestLimiter:
     def delay(self, now: float) -> float:
         """Seconds from `now` until the next grant is allowed (0 when it is allowed now)."""
         earliest = self._not_before
-        if len(self._grants) == self.requests:
-            earliest = max(earliest, min(self._grants) + self.period_s + self.margin_s)
+        counted = sorted((g[0] for g in self._grants), reverse=True)
+        if len(counted) >= self.requests:  # the N-th latest grant decides
+            earliest = max(earliest, counted[self.requests - 1] + self.period_s + self.margin_s)
         return max(0.0, earliest - now)
+
+    def _prune(self, now: float) -> None:
+        """Forget grants that can no longer decide a wait: answered ones whose window has
+        passed, and unanswered ones older than `hold_s` (their read has timed out)."""
+        window = self.period_s + self.margin_s
+        self._grants = [g for g in self._grants
+                        if g[0] + window > now or (not g[1] and now - g[0] < self.hold_s)]
 
     async def acquire(self) -> float:
         """Reserve the next free slot (in arrival order), sleep until it, and return the grant
         time (for `settle`). A `defer` that arrives meanwhile is honoured before returning."""
         with self._mutex:
             now = self._clock()
+            self._prune(now)
             granted = now + self.delay(now)
-            self._grants.append(granted)
+            self._grants.append([granted, 0.0])
         while (wait := max(granted, self._not_before) - self._clock()) > 0:
             self.waited_s += wait
             await self._sleep(wait)
@@ -107,12 +121,11 @@ class RequestLimiter:
         answer; arrival lags (SDK warm-up, a new connection, the server's own queue) vary, and
         measured against Graph's window from the grant they turn into 429s. Counted from the
         answer, the next window can only start late, never early."""
-        if answered_at <= granted:
-            return
+        answered_at = max(answered_at, granted)
         with self._mutex:
-            for index, value in enumerate(self._grants):
-                if value == granted:
-                    self._grants[index] = answered_at
+            for grant in self._grants:
+                if grant[0] == granted and not grant[1]:
+                    grant[:] = [answered_at, 1.0]
                     return
 
     def defer(self, seconds: float) -> None:

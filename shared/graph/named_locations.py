@@ -4,6 +4,11 @@ GET /identity/conditionalAccess/namedLocations lists both kinds, ipNamedLocation
 ipRanges of cidrAddress) and countryNamedLocation (countriesAndRegions); application permission
 Policy.Read.All (learn.microsoft.com/graph/api/conditionalaccessroot-list-namedlocations).
 Without the permission the review goes on without them and the report says so.
+
+The list counts against the "Identity protection and conditional access" limit: 1 request per
+second per tenant, with 429s that may carry no Retry-After (Graph docs,
+includes/throttling-identityprotection-ca.md; REFERENCE.md): it is paced by the same limiter as
+Identity Protection.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ async def trusted_networks(graph: GraphConnection) -> DirectoryResult[TrustedNet
     )
 
     decode = msgspec.json.Decoder(_Collection[dict[str, Any]]).decode
-    listing = _Listing[dict[str, Any]]("named locations", decode)
+    listing = _Listing[dict[str, Any]]("named locations", decode, graph.risk_limiter)
     query = Builder.NamedLocationsRequestBuilderGetQueryParameters()
     builder = graph.client.identity.conditional_access.named_locations
     try:

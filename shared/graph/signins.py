@@ -23,8 +23,8 @@ import msgspec
 from shared.compact import compact
 from shared.errors import GraphError, GraphUnavailable, InputError
 from shared.graph import odata
-from shared.graph.calls import call, native_config
-from shared.graph.client import GraphConnection
+from shared.graph.calls import ReadTimedOut, call, native_config
+from shared.graph.client import GraphConnection, same_origin
 from shared.model import DataSource, SignIn, SignInPage, Window
 
 BETA_EVENT_TYPES = (odata.INTERACTIVE, odata.NON_INTERACTIVE)
@@ -36,7 +36,8 @@ GATEWAY_TIMEOUT = frozenset({504})
 
 
 class WindowTooSlow(GraphError):
-    """Graph gave up on a window's first page (504 after its ~300 s): ask for a shorter one."""
+    """Graph gave up on a window's first page (504 after its ~300 s, or no answer within the read
+    timeout): ask for a shorter one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,17 +83,37 @@ def decode_page(body: bytes) -> SignInPage:
     return page
 
 
-def check_resume_link(graph: GraphConnection, link: str) -> str:
-    """A caller-supplied nextLink must point at our Graph endpoint (the token goes with it).
+def is_sign_in_link(graph: GraphConnection, link: str) -> bool:
+    """Whether a nextLink points at our Graph's signIns: same scheme, host and port (the token
+    goes with it; the SDK's own allowed-hosts check reads the host name only) and path.
 
-    Scheme, host and path compare case-insensitively: Graph's documented signIns nextLinks say
+    Host and path compare case-insensitively: Graph's documented signIns nextLinks say
     `/auditLogs/signins` for a request to `/auditLogs/signIns`
     (https://learn.microsoft.com/en-us/graph/api/signin-list, example 1's response)."""
-    ours, theirs = urlsplit(graph.base_url + "/auditLogs/signIns"), urlsplit(link)
-    same_origin = (theirs.scheme.lower(), theirs.netloc.lower()) == \
-        (ours.scheme.lower(), ours.netloc.lower())
-    if not same_origin or theirs.path.lower().rstrip("/") != ours.path.lower():
+    ours = graph.base_url + "/auditLogs/signIns"
+    return same_origin(ours, link) and \
+        urlsplit(link).path.lower().rstrip("/") == urlsplit(ours).path.lower()
+
+
+def check_resume_link(graph: GraphConnection, link: str) -> str:
+    """A caller-supplied nextLink must be a signIns link of our Graph endpoint."""
+    if not is_sign_in_link(graph, link):
         raise InputError(f"a resume link must be a sign-in nextLink of {graph.base_url}")
+    return link
+
+
+def _next(graph: GraphConnection, link: str, followed: set[str]) -> str:
+    """The nextLink Graph sent, if it may be followed: to our Graph's signIns, and not back to
+    a page already read (a page may be empty and still carry a nextLink, paging.md; one that
+    points at itself or an earlier page would be followed without end, each page becoming
+    evidence)."""
+    if not is_sign_in_link(graph, link):
+        raise GraphError(f"sign-ins: Graph sent a nextLink outside {graph.base_url}; "
+                         "not followed (the token would go with it)")
+    if link in followed:
+        raise GraphError("sign-ins: Graph sent a nextLink to a page already read; stopped "
+                         "instead of reading it again without end")
+    followed.add(link)
     return link
 
 
@@ -110,9 +131,13 @@ async def stream_sign_ins(
     `user` is an object id or a UPN (validated and quoted). `resume_from` is the `next_link` of
     the last page a previous attempt stored: the stream continues from there. Raises
     GraphUnavailable (licence/permission) on 401/403, GraphError when the retry budget is spent.
-    With `split_on_timeout`, a gateway timeout (504) on the window's first page raises
-    `WindowTooSlow` at once: a filtered query that ran ~300 s into a 504 will do so again, and
-    the caller does better asking for halves of the window.
+    With `split_on_timeout`, a gateway timeout (504) or no answer within the read timeout on
+    the window's first page raises `WindowTooSlow` at once: a filtered query that ran ~300 s into
+    a 504 will do so again, and the caller does better asking for halves of the window.
+
+    A sign-in already yielded by this stream is left out of later pages (a page Graph repeats
+    is kept as evidence but not counted twice); a nextLink to another host, port or scheme, or
+    back to a page already read, ends the stream with GraphError.
     """
     from msgraph.generated.audit_logs.sign_ins.sign_ins_request_builder import (
         SignInsRequestBuilder,
@@ -130,24 +155,34 @@ async def stream_sign_ins(
         config = native_config()
         builder = builder.with_url(link)
     first = link is None
+    followed: set[str] = {link} if link else set()
+    seen: set[str] = set()
     while True:
+        splits = first and split_on_timeout
         try:
             response = await call(
                 graph,
                 partial(builder.get, request_configuration=config),
                 what="sign-ins",
                 limiter=graph.signin_limiter,
-                final=GATEWAY_TIMEOUT if first and split_on_timeout else frozenset(),
+                final=GATEWAY_TIMEOUT if splits else frozenset(),
+                timeout_final=splits,
             )
+        except ReadTimedOut as exc:
+            raise WindowTooSlow(exc.message, code="ReadTimeout") from None
         except GraphError as exc:
-            if first and split_on_timeout and exc.status == 504:
+            if splits and exc.status == 504:
                 raise WindowTooSlow(exc.message, status=504, code=exc.code) from None
             raise
         first = False
         body = response.content
         page = decode_page(body)
-        yield FetchedPage(str(response.request.url), body, page.value, page.next_link)
-        if not page.next_link:
+        followed.add(str(response.request.url))
+        fresh = [s for s in page.value if s.id not in seen]
+        seen.update(s.id for s in fresh)
+        next_link = _next(graph, page.next_link, followed) if page.next_link else None
+        yield FetchedPage(str(response.request.url), body, fresh, page.next_link)
+        if next_link is None:
             return
-        builder = graph.client.audit_logs.sign_ins.with_url(page.next_link)
+        builder = graph.client.audit_logs.sign_ins.with_url(next_link)
         config = native_config()

@@ -10,8 +10,9 @@ again.
 
 A request counts from its answer, not from when it was sent: the server counts it somewhere in
 between, so measured from the answer the next window can only start late, never early. Until a
-request is answered its slot blocks the window (a request may still be on its way). A slot
-left unanswered for `stale_s` (a process that died mid-request) counts from then.
+request is answered its slot blocks the window (a request may still be on its way), however
+many requests are granted after it. A slot left unanswered for `stale_s` (longer than the Graph
+client's read timeout: a process that died mid-request) counts from then.
 """
 
 from __future__ import annotations
@@ -71,11 +72,20 @@ class SharedBudget:
     def delay(self, record: BudgetRecord, now: float) -> float:
         """Seconds from `now` until one more request may be sent under `record`."""
         earliest = record.not_before
-        live = record.slots[-self.requests:]
-        if len(live) == self.requests:
-            oldest = min(self._counted_from(slot, now) for slot in live)
-            earliest = max(earliest, oldest + self.period_s + self.margin_s)
+        counted = sorted((self._counted_from(slot, now) for slot in record.slots), reverse=True)
+        if len(counted) >= self.requests:  # the N-th latest decides, answered or not
+            earliest = max(earliest, counted[self.requests - 1] + self.period_s + self.margin_s)
         return max(0.0, earliest - now)
+
+    def _in_flight(self, slot: Slot, now: float) -> bool:
+        return slot.answered is None and now - slot.sent <= self.stale_s
+
+    def kept(self, record: BudgetRecord, now: float) -> list[Slot]:
+        """The slots worth keeping before a new one: the latest N-1, and every older one still
+        unanswered (it holds its slot until answered or stale, not until N newer grants)."""
+        recent = record.slots[-(self.requests - 1):] if self.requests > 1 else []
+        older = record.slots[:len(record.slots) - len(recent)]
+        return [s for s in older if self._in_flight(s, now)] + recent
 
     def _counted_from(self, slot: Slot, now: float) -> float:
         if slot.answered is not None:
@@ -96,14 +106,12 @@ class SharedBudget:
                 self.waited_s += pause
                 await self._sleep(pause)
                 continue
-            kept = record.slots[-(self.requests - 1):] if self.requests > 1 else []
-            taken = replace(record, slots=[*kept, Slot(now)])
+            taken = replace(record, slots=[*self.kept(record, now), Slot(now)])
             if await asyncio.to_thread(self._write, taken, current.etag if current else None):
                 return now
 
     def _blocked_by_unanswered(self, record: BudgetRecord, now: float) -> bool:
-        return any(s.answered is None and now - s.sent <= self.stale_s
-                   for s in record.slots[-self.requests:])
+        return any(self._in_flight(s, now) for s in record.slots)
 
     def _write(self, record: BudgetRecord, etag: str | None) -> bool:
         try:

@@ -18,6 +18,8 @@ SAFE_DEFAULTS = {
     "GRAPH_RISK_REQUESTS_PER_SECOND": "Identity Protection's published limit, 1 per second",
     "GRAPH_PAGE_SIZE": "1000, the largest page signIns serves",
     "GRAPH_RETRY_BUDGET": "retries per request; tuning, not environment",
+    "GRAPH_READ_TIMEOUT_SECONDS": "330 s, past Graph's own ~300 s on a slow signIns query",
+    "SIGNIN_SETTLE_MINUTES": "15, three times Microsoft's p99 sign-in latency of ~5 minutes",
     "SLICE_HOURS": "work split; tuning, not environment",
     "SCORING_BATCH_USERS": "work split; tuning, not environment",
     "STORAGE_NAME_PREFIX": "test isolation only; empty in Azure",

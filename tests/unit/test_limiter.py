@@ -171,3 +171,39 @@ def test_settle_never_moves_a_grant_earlier() -> None:
         return await grant_times(lim, clock, 1)
 
     assert asyncio.run(run()) == [6.0]
+
+
+def test_an_unanswered_grant_keeps_its_slot_however_many_follow() -> None:
+    """A slow request's slot is not dropped when more grants follow it: its answer still moves
+    it later. Here the first of five is answered at 8 s; the sixth to ninth go out after the
+    others' window, and the tenth only once 10 s have passed since that answer (before the fix
+    the first grant fell out after five newer ones, and the tenth went out at 10.1 s: six
+    requests in Graph's 10 s)."""
+    clock = VirtualClock()
+    lim = limiter(clock, 5, 10.0)
+
+    async def run() -> list[float]:
+        first = await lim.acquire()
+        others = [await lim.acquire() for _ in range(4)]
+        clock.now = 0.1
+        for granted in others:
+            lim.settle(granted, 0.1)
+        times = [await lim.acquire()]  # waits for the first grant's window: 10 s
+        lim.settle(first, 8.0)  # the slow first request's answer came at 8 s
+        times += await grant_times(lim, clock, 4)
+        return times
+
+    assert asyncio.run(run()) == pytest.approx([10.0, 10.1, 10.1, 10.1, 18.0])
+
+
+def test_an_unanswered_grant_is_given_up_after_its_hold() -> None:
+    clock = VirtualClock()
+    lim = RequestLimiter(1, 1.0, hold_s=5.0, clock=clock, sleep=clock.sleep)
+
+    async def run() -> None:
+        await lim.acquire()  # never answered
+        clock.now = 6.0
+        await lim.acquire()
+
+    asyncio.run(run())
+    assert len(lim._grants) == 1  # the first was forgotten, the second holds the slot
