@@ -47,6 +47,7 @@ FORMATS = ("auto", "graph", "sentinel", "azure-monitor", "portal", "elastic")
 OUTPUTS = ("json", "table", "html", "csv", "risk-csv")
 EXIT_ROWS_REJECTED = 3
 SPILL_ABOVE_MB = 256
+PART_MB = 32
 SHOWN_PROBLEMS = 10
 
 
@@ -78,6 +79,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--spill-above", type=float, default=SPILL_ABOVE_MB, metavar="MB",
                         help="past this much input, keep sign-ins in temporary per-user shard "
                              f"files and review one user at a time (default {SPILL_ABOVE_MB})")
+    parser.add_argument("--part-size", type=float, default=PART_MB, metavar="MB",
+                        help="past --spill-above, read a larger JSON file in parts of this size "
+                             f"(default {PART_MB})")
 
 
 def parse_time(text: str, option: str) -> datetime:
@@ -262,7 +266,8 @@ def _review(args: argparse.Namespace, progress: AnalyzeProgress) -> tuple[Review
 
 def _review_sharded(args: argparse.Namespace, privileged: set[str],
                     progress: AnalyzeProgress) -> tuple[ReviewResult, Timelines]:
-    """Sign-ins go to temporary per-user shard files as each file is read, and the tenant-wide
+    """Sign-ins go to temporary per-user shard files as each file is read (a large file in parts
+    of --part-size, so that one file of any size fits as many small ones do), and the tenant-wide
     pass takes them on the way; users are then reviewed one at a time (see shared.user_shards),
     each shard decoded once. Only flagged users' timelines are kept. Should the shards find a
     sign-in read twice (overlapping exports), the tenant-wide pass is made again from them."""
@@ -277,11 +282,14 @@ def _review_sharded(args: argparse.Namespace, privileged: set[str],
     tenant = TenantPass(window, settings, trusted)
     summary = InputSummary()
     with UserShards() as shards:
-        for _, _, sign_ins, log in read_each(args.paths, summary, format=args.format,
-                                             date_order=args.date_order):
+        shown: dict[Path, int] = {}  # rows of each file counted in the progress so far
+        for path, _, sign_ins, log in read_each(args.paths, summary, format=args.format,
+                                                date_order=args.date_order,
+                                                part_bytes=max(1, int(args.part_size * 1e6))):
             shards.add_all(sign_ins)
             tenant.add_all(sign_ins)
-            progress.rows_read(log.rows_read)
+            progress.rows_read(log.rows_read - shown.get(path, 0))
+            shown[path] = log.rows_read
             del sign_ins
         if not shards.rows:
             _say_what_was_read(summary, usable=False)

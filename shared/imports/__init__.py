@@ -73,11 +73,17 @@ def read_paths(
 
 def read_each(
     paths: Sequence[str | Path], summary: InputSummary, *, format: str = "auto",
-    date_order: DateOrder | None = None,
+    date_order: DateOrder | None = None, part_bytes: int | None = None,
 ) -> Iterator[tuple[Path, str, list[SignIn], ProblemLog]]:
     """File by file (for inputs too large to hold at once): (path, format, user sign-ins, log),
     its counts already in `summary`; repeats across files are the caller's to remove. Refuses
-    files as `read_paths` does."""
+    files as `read_paths` does.
+
+    With `part_bytes`, a JSON-lines file or Graph JSON document larger than that comes in parts
+    (shared.imports.parts), the same path several times with the same log, whose counts so far
+    cover the parts given; the file's counts reach `summary` after its last part. A file refused
+    after some of its parts were given (broken JSON part-way) is refused as a whole file would
+    be, and the refusal says how many of its sign-ins were given before."""
     if format != "auto" and format not in FORMATS:
         raise InputError(f"unknown format {format!r}: use auto, {', '.join(FORMATS)}")
     if date_order is not None and date_order not in DATE_ORDERS:
@@ -85,6 +91,19 @@ def read_each(
     files = expand_paths(paths)
     readable = 0
     for path in files:
+        if part_bytes is not None and _larger(path, part_bytes):
+            try:
+                yield from _read_in_parts(path, format, part_bytes, summary)
+            except InputError as error:
+                if len(files) == 1:
+                    raise
+                summary.files_refused[str(path)] = error.message.removeprefix(f"{path}: ")
+                continue
+            except _NotSplit:
+                pass
+            else:
+                readable += 1
+                continue
         try:
             with paused_gc():
                 fmt, sign_ins, log = _read_one(path, format, date_order)
@@ -99,6 +118,52 @@ def read_each(
     if not readable:
         raise InputError("no file could be read:\n" + "\n".join(
             f"  {path}: {why}" for path, why in summary.files_refused.items()))
+
+
+class _NotSplit(Exception):
+    """The file cannot be read in parts (nothing of it was given): read it whole."""
+
+
+def _larger(path: Path, size: int) -> bool:
+    try:
+        return path.stat().st_size > size
+    except OSError:
+        return False
+
+
+def _read_in_parts(path: Path, format: str, part_bytes: int,
+                   summary: InputSummary) -> Iterator[tuple[Path, str, list[SignIn], ProblemLog]]:
+    from shared.imports.parts import NotSplittable, read_parts, splittable
+
+    source = Source(path)
+    if not splittable(source, format):
+        raise _NotSplit
+    log = ProblemLog(source.name)
+    fmt, read, given = "", 0, 0
+    try:
+        for fmt, sign_ins in read_parts(source, format, log, part_bytes):
+            users = [s for s in sign_ins if s.user_id or s.user_principal_name]
+            read += len(sign_ins)
+            log.without_user += len(sign_ins) - len(users)
+            log.rows_read = read + log.rejected.total()
+            given += len(users)
+            yield path, fmt, users, log
+    except NotSplittable:
+        if read or log.rejected:
+            raise InputError("cannot be read in parts after all", source=source.name) from None
+        raise _NotSplit from None
+    except InputError as error:
+        if given:  # those sign-ins are the caller's already: the file's counts say so
+            add_to_summary(summary, log)
+            raise InputError(f"{error.message.removeprefix(f'{source.name}: ')} (after "
+                             f"{given} of its sign-ins were read)", source=source.name) from None
+        raise
+    if not given and not log.rejected:
+        raise InputError(_why_empty(fmt, log.without_user), source=source.name)
+    if log.without_user:
+        log.note(f"{log.without_user} sign-ins without a user (service principals, managed "
+                 "identities) skipped: this review covers user accounts")
+    add_to_summary(summary, log)
 
 
 def read_file(
