@@ -66,13 +66,11 @@ def _files(tmp_path: Path) -> dict[str, Path]:
 
 def _read(path: Path, part_bytes: int | None
           ) -> tuple[str, list[SignIn], list[ImportProblem], InputSummary, int]:
-    summary, sign_ins, parts = InputSummary(), [], 0
-    fmt, log = "", None
-    for _, fmt, part, log in read_each([path], summary, part_bytes=part_bytes):
-        sign_ins.extend(part)
-        parts += 1
-    assert log is not None
-    return fmt, sign_ins, log.finish(), summary, parts
+    summary = InputSummary()
+    parts = list(read_each([path], summary, part_bytes=part_bytes))
+    _, fmt, _, log = parts[-1]
+    sign_ins = [sign_in for _, _, part, _ in parts for sign_in in part]
+    return fmt, sign_ins, log.finish(), summary, len(parts)
 
 
 @pytest.mark.parametrize("name", ["lines.jsonl", "blank-lines-bom.jsonl", "indented.json",
