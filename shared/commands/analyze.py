@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shared.analysis import TenantPass, Timelines, review_user_by_user, review_with_timelines
+from shared.commands import exits
 from shared.detect.context import DetectionSettings
 from shared.detect.trusted import NamedLocationError, TrustedNetworks, from_named_locations
 from shared.errors import InputError
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
 
 FORMATS = ("auto", "graph", "sentinel", "azure-monitor", "portal", "elastic")
 OUTPUTS = ("json", "table", "html", "csv", "risk-csv")
-EXIT_ROWS_REJECTED = 3
+EXIT_ROWS_REJECTED = exits.ROWS_REJECTED
 SPILL_ABOVE_MB = 256
 PART_MB = 32
 SHOWN_PROBLEMS = 10
@@ -230,13 +231,13 @@ def run(args: argparse.Namespace) -> int:
         output = render(result, timelines, args.output)
     except InputError as error:
         print(f"signin-review analyze: {error.message}", file=sys.stderr)
-        return 2
+        return exits.USAGE
     if args.out:
         try:
             Path(args.out).write_bytes(output)
         except OSError as error:
             print(f"signin-review analyze: cannot write {args.out}: {error}", file=sys.stderr)
-            return 2
+            return exits.USAGE
     else:
         sys.stdout.buffer.write(output)
         sys.stdout.flush()

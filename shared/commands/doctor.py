@@ -4,8 +4,8 @@
 
 One line per check: ok / missing / wrong (and note, for what cannot be checked from here),
 with how to fix it. Run it first after `azd up`. Settings come from the environment, as in the
-function app. Exit 0 when everything required is there, 1 otherwise, 2 when the settings
-themselves cannot be read.
+function app. Exit 0 when everything required is there, 1 when a check failed, 4 when the
+settings themselves cannot be read (shared.commands.exits).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from shared.commands import exits
 from shared.errors import ConfigError
 
 
@@ -28,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
         services = current()
     except ConfigError as exc:
         print(f"wrong    settings: {exc.message}", file=sys.stderr)
-        return 2
+        return exits.SETTINGS
     checks = run_checks(services)
     for check in checks:
         print(f"{check.status:<8} {check.name}: {check.detail}")
@@ -37,4 +38,4 @@ def run(args: argparse.Namespace) -> int:
     failed = [c.name for c in checks if c.failed]
     print(f"\n{len(checks) - len(failed)}/{len(checks)} checks passed"
           + (f"; to fix: {', '.join(failed)}" if failed else ": ready"))
-    return 1 if failed else 0
+    return exits.PROBLEM if failed else exits.OK

@@ -9,8 +9,8 @@ Both take `--source graph|archive|log-analytics` (default: the SIGNIN_SOURCE set
 `learn` builds every user's baseline from the retention period (first deployment). `review`
 with a scope starts a tenant run (the function app's queues do the work, as on a Monday);
 with `--user` it reviews one user now and prints the verdict as JSON. Settings come from the
-environment, as in the function app (AzureWebJobsStorage, GRAPH_*). Exit 0 on success, 1 when
-the review fails, 2 on bad usage.
+environment, as in the function app (AzureWebJobsStorage, GRAPH_*). Exit codes: the table in
+shared.commands.exits (2 bad usage, 4 settings, 5 storage or Graph unreachable, 1 otherwise).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 
 import msgspec
 
+from shared.commands import exits
 from shared.config import SIGNIN_SOURCES
 from shared.errors import SigninReviewError
 from shared.model import Window
@@ -63,13 +64,14 @@ def run_learn(args: argparse.Namespace) -> int:
     from shared.services import current
 
     if not 1 <= args.days <= 30:
-        return _fail("--days must be between 1 and 30 (Graph keeps sign-ins 30 days)", 2)
+        return _fail("--days must be between 1 and 30 (Graph keeps sign-ins 30 days)",
+                     exits.USAGE)
     try:
         services = current()
         users = learn(services, until=args.until or services.clock(), days=args.days,
                       source=args.source)
     except SigninReviewError as exc:
-        return _fail(exc.message, 1)
+        return _fail(exc.message, exits.for_error(exc))
     print(f"learned {users} baselines")
     return 0
 
@@ -83,11 +85,11 @@ def run(args: argparse.Namespace) -> int:
         if args.start and args.end:
             window = Window(start=args.start, end=args.end)
         elif args.start or args.end:
-            return _fail("give both --start and --end, or neither", 2)
+            return _fail("give both --start and --end, or neither", exits.USAGE)
         else:
             window = Window(start=now - timedelta(hours=args.lookback_hours), end=now)
         if window.start >= window.end:
-            return _fail("--start must be before --end", 2)
+            return _fail("--start must be before --end", exits.USAGE)
         if args.user:
             from shared.pipeline.adhoc import review_user
 
@@ -101,6 +103,6 @@ def run(args: argparse.Namespace) -> int:
         record = start_run(services, window=window, kind=args.scope, ticket_id=args.ticket,
                            requested_by="cli", source=args.source)
     except SigninReviewError as exc:
-        return _fail(exc.message, 1)
+        return _fail(exc.message, exits.for_error(exc))
     print(f"started run {record.run_id} ({len(record.slice_ids)} slices queued)")
     return 0

@@ -7,7 +7,8 @@ SHA-256 against the run record, its links in the audit chain (to the entry befor
 the entry after it), and the run's remediation audit records. Storage comes from the app
 settings in the environment (AzureWebJobsStorage, or the identity-based service URIs, and
 STORAGE_NAME_PREFIX). Exit 0 when everything matches, 1 when anything does not (each mismatch
-is named in a sentence), 2 on bad usage: unknown run, storage not configured or unreachable.
+is named in a sentence), 2 for an unknown run, 4 when storage is not configured, 5 when it
+cannot be reached (shared.commands.exits).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import sys
 import msgspec
 
 from shared.audit import Verification, verify_run
+from shared.commands import exits
 from shared.errors import ConfigError, InputError, NotFoundError, StorageError
 from shared.store import RetrySchedule, Store
 
@@ -61,10 +63,10 @@ def run(args: argparse.Namespace) -> int:
         result = verify_run(store, args.run_id)
     except (ConfigError, InputError, NotFoundError, StorageError) as error:
         print(f"signin-review verify-evidence: {error.message}", file=sys.stderr)
-        return 2
+        return exits.for_error(error)
     if args.json:
         body = {**msgspec.to_builtins(result), "ok": result.ok}
         sys.stdout.write(msgspec.json.format(msgspec.json.encode(body)).decode() + "\n")
     else:
         print(describe(result))
-    return 0 if result.ok else 1
+    return exits.OK if result.ok else exits.PROBLEM

@@ -302,7 +302,7 @@ def test_command_exit_codes_and_sentences(monday: tuple[Services, RunRecord]) ->
     nowhere = re.sub(r"(//127\.0\.0\.1):\d+", r"\1:1",
                      str(services.settings.storage_connection_string))
     unreachable = cli(services, run.run_id, storage=nowhere)
-    assert unreachable.returncode == 2 and "unreachable" in unreachable.stderr
+    assert unreachable.returncode == 5 and "unreachable" in unreachable.stderr  # exits.UNREACHABLE
     for done in (clean, broken, unknown, unreachable):
         assert "Traceback" not in done.stderr
 

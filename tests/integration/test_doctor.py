@@ -182,4 +182,4 @@ def test_cli_exit_codes(graph: GraphEmulator, storage_connection_string: str,
     assert "missing  approval webhook" in out and "fix: set it to the Logic App" in out
     monkeypatch.setenv("GRAPH_API_VERSION", "v2")
     monkeypatch.setattr(services_module, "_current", None)
-    assert main(["doctor"]) == 2
+    assert main(["doctor"]) == 4  # exits.SETTINGS
