@@ -35,6 +35,7 @@ from shared.model import (
     Window,
     level_rank,
 )
+from shared.persistence.records import AuditEvent, Followed
 from shared.risk_inventory import RiskySignIns, in_window
 from shared.verdict import decide
 
@@ -115,12 +116,13 @@ def review(
     settings: DetectionSettings | None = None,
     identity_protection: bool | None = None,
     trusted: TrustedNetworks | None = None,
+    audit_events: Sequence[AuditEvent] | None = None,
 ) -> ReviewResult:
     """Review sign-ins: every user with sign-ins in the window, flagged users first."""
     result, _ = review_with_timelines(
         sign_ins, window=window, privileged=privileged, baselines=baselines,
         risk_detections=risk_detections, risky_users=risky_users, settings=settings,
-        identity_protection=identity_protection, trusted=trusted,
+        identity_protection=identity_protection, trusted=trusted, audit_events=audit_events,
     )
     return result
 
@@ -136,16 +138,18 @@ def review_with_timelines(
     settings: DetectionSettings | None = None,
     identity_protection: bool | None = None,
     trusted: TrustedNetworks | None = None,
+    audit_events: Sequence[AuditEvent] | None = None,
 ) -> tuple[ReviewResult, Timelines]:
     """`review`, plus each user's window sign-ins in time order (for the HTML report).
 
-    `trusted` holds the tenant's trusted named locations (familiar networks for everyone)."""
+    `trusted` holds the tenant's trusted named locations (familiar networks for everyone);
+    `audit_events` the directory audit rows read (None: not read), for `persistence`."""
     with paused_gc():
         return _review(
             sign_ins, window=window, privileged=privileged, baselines=baselines,
             risk_detections=risk_detections, risky_users=risky_users,
             settings=settings or DetectionSettings(), identity_protection=identity_protection,
-            trusted=trusted or TrustedNetworks(),
+            trusted=trusted or TrustedNetworks(), audit_events=audit_events,
         )
 
 
@@ -160,6 +164,7 @@ def _review(
     settings: DetectionSettings,
     identity_protection: bool | None,
     trusted: TrustedNetworks,
+    audit_events: Sequence[AuditEvent] | None = None,
 ) -> tuple[ReviewResult, Timelines]:
     grouped = group_by_user(sign_ins)
     window = window or whole_span(grouped)
@@ -180,6 +185,7 @@ def _review(
         window=window, privileged=privileged, baselines=baselines, histories=histories,
         detections=_by_user(detections, window), risky=_risky_by_user(risky), signals=signals,
         settings=settings, identity_protection=identity_protection, trusted=trusted,
+        audit=audit_by_user(audit_events),
     )
     users = [scorer.score(user, rows) for user, rows in timelines.items()]
     sources = _sources(sum(len(rows) for rows in histories.values()), len(histories),
@@ -219,6 +225,7 @@ def review_user_by_user(
     on_user: Callable[[int, int], None] | None = None,
     trusted: TrustedNetworks | None = None,
     tenant: TenantPass | None = None,
+    audit_events: Sequence[AuditEvent] | None = None,
 ) -> tuple[ReviewResult, Timelines]:
     """`review_with_timelines` for inputs too large to hold at once: `users()` gives each user's
     whole timeline (time ordered), one user at a time. It is called once when `tenant` already
@@ -238,6 +245,7 @@ def review_user_by_user(
             window=window, privileged=privileged, baselines=None, histories={},
             detections=_by_user(detections, window), risky={}, signals=signals,
             settings=settings, identity_protection=bool(detections), trusted=trusted,
+            audit=audit_by_user(audit_events),
         )
         verdicts: list[UserVerdict] = []
         flagged: Timelines = {}
@@ -312,6 +320,24 @@ def _split(grouped: Timelines, window: Window) -> tuple[Timelines, Timelines]:
     return timelines, histories
 
 
+def audit_by_user(events: Sequence[AuditEvent] | None) -> dict[str, list[AuditEvent]] | None:
+    """Audit rows by every user they concern (initiator or target, object id and lower-case
+    UPN); None when no audit log was read."""
+    if events is None:
+        return None
+    found: dict[str, list[AuditEvent]] = {}
+    for event in events:
+        who = event.initiator_user
+        keys = {(who.id or "").lower(), (who.user_principal_name or "").lower()} \
+            if who is not None else set()
+        for target in event.target_resources or ():
+            if (target.type or "User").lower() == "user":
+                keys |= {(target.id or "").lower(), (target.user_principal_name or "").lower()}
+        for key in keys - {""}:
+            found.setdefault(key, []).append(event)
+    return found
+
+
 def _risky_by_user(risky_users: Iterable[RiskyUser]) -> dict[str, RiskyUser]:
     found: dict[str, RiskyUser] = {}
     for user in risky_users:
@@ -329,12 +355,22 @@ class _Scorer:
         baselines: Mapping[str, BaselineProfile] | None, histories: Timelines,
         detections: dict[str, list[RiskDetection]], risky: dict[str, RiskyUser],
         signals: TenantSignals, settings: DetectionSettings, identity_protection: bool,
-        trusted: TrustedNetworks,
+        trusted: TrustedNetworks, audit: dict[str, list[AuditEvent]] | None = None,
     ) -> None:
         self.window, self.privileged, self.baselines = window, privileged, baselines
         self.histories, self.detections, self.risky = histories, detections, risky
         self.signals, self.settings = signals, settings
         self.identity_protection, self.trusted = identity_protection, trusted
+        self.audit = audit
+
+    def followed(self, user: str, upn_key: str) -> Followed | None:
+        if self.audit is None:
+            return None
+        events = {id(e): e for key in (user.lower(), upn_key) if key
+                  for e in self.audit.get(key, ())}
+        domains = [upn_key.rpartition("@")[2]] if "@" in upn_key else []
+        return Followed(audit_events=list(events.values()), audit_read=True,
+                        tenant_domains=domains)
 
     def baseline(self, user: str) -> BaselineProfile | None:
         if self.baselines is not None and user in self.baselines:
@@ -356,6 +392,7 @@ class _Scorer:
             identity_protection=self.identity_protection,
             user_id=user,
             trusted=self.trusted,
+            followed=self.followed(user, upn_key),
         )
         return score_user(rows, context)
 

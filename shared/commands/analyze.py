@@ -2,6 +2,7 @@
 
     signin-review analyze PATH [PATH ...] [--window-start ISO8601] [--window-end ISO8601]
         [--privileged FILE [--privileged-review]] [--risk-detections FILE] [--trusted-networks FILE]
+        [--audit-logs FILE ...]
         [--format auto|graph|sentinel|azure-monitor|portal|elastic]
         [--output json|table|html|csv|risk-csv] [--out FILE] [--quiet]
 
@@ -11,7 +12,10 @@ baseline is built from them. The default window is all input. --trusted-networks
 tenant's Conditional Access named locations as Graph lists them ({"value": [...]} or the list) or
 CIDR ranges one a line: trusted ranges are familiar networks in every detection. Every output,
 and stderr, says what was read and lost (rows read, sign-ins kept, fields set aside, rows
-rejected by reason).
+rejected by reason). --audit-logs takes the directory audit log (Graph directoryAudits JSON:
+{"value": [...]}, arrays, JSON lines; Log Analytics AuditLogs: CSV or JSON; repeat it for more
+files): what followed each suspicious sign-in (an authenticator registered, an app consented, a
+password reset) becomes a `persistence` finding (docs/persistence.md).
 
 --privileged-review makes the review a privileged-account review over the window (a quarter, say):
 only the --privileged file's accounts are kept as the files are read, each week of the window is
@@ -38,7 +42,16 @@ from shared.commands import exits
 from shared.detect.context import DetectionSettings
 from shared.detect.trusted import NamedLocationError, TrustedNetworks, from_named_locations
 from shared.errors import InputError
-from shared.model import InputSummary, ReviewResult, RiskDetection, RoleHolding, SignIn, Window
+from shared.model import (
+    DataSource,
+    InputSummary,
+    ReviewResult,
+    RiskDetection,
+    RoleHolding,
+    SignIn,
+    Window,
+)
+from shared.persistence.records import AuditEvent
 from shared.privileged.holdings import parse_holdings
 
 if TYPE_CHECKING:
@@ -68,6 +81,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Identity Protection risk detections (Graph riskDetections JSON)")
     parser.add_argument("--trusted-networks", metavar="FILE",
                         help="named locations JSON (Graph's namedLocations) or CIDRs, one a line")
+    parser.add_argument("--audit-logs", metavar="FILE", action="append",
+                        help="directory audit rows (Graph directoryAudits JSON, Log Analytics "
+                        "AuditLogs CSV or JSON); repeat for more files")
     parser.add_argument("--format", choices=FORMATS, default="auto",
                         help="export format of every file (default: detect per file)")
     parser.add_argument("--date-order", choices=("month-first", "day-first"),
@@ -214,6 +230,24 @@ def _risk_detections(path: str | None) -> list[RiskDetection]:
     return detections
 
 
+def _audit_events(args: argparse.Namespace) -> tuple[list[AuditEvent] | None, list[DataSource]]:
+    """The audit rows of every --audit-logs file (None when none was given), and what was read
+    and lost, as the report's sources."""
+    if not args.audit_logs:
+        return None, []
+    from shared.imports.audit_logs import read_audit_logs
+
+    events: dict[str, AuditEvent] = {}
+    sources = []
+    for path in args.audit_logs:
+        found, read, problems = read_audit_logs(path, args.date_order)
+        _warn(problems)
+        print(f"analyze: {read.described()}", file=sys.stderr)
+        events.update((event.id, event) for event in found)
+        sources.append(DataSource("auditLogs", True, read.described()))
+    return list(events.values()), sources
+
+
 def _warn(problems: Sequence[object]) -> None:
     for problem in problems[:SHOWN_PROBLEMS]:
         print(f"warning: {problem}", file=sys.stderr)
@@ -257,10 +291,13 @@ def _review(args: argparse.Namespace, progress: AnalyzeProgress) -> tuple[Review
     progress.rows_read(imported.summary.rows_read)
     _say_what_was_read(imported.summary, usable=bool(imported.sign_ins))
     window = window_of(args, imported.sign_ins)
+    audit, audit_sources = _audit_events(args)
     result, timelines = review_with_timelines(
         imported.sign_ins, window=window, privileged=privileged,
         risk_detections=_risk_detections(args.risk_detections), trusted=_trusted(args),
+        audit_events=audit,
     )
+    result.sources.extend(audit_sources)
     result.input = imported.summary
     return result, timelines
 
@@ -295,16 +332,19 @@ def _review_sharded(args: argparse.Namespace, privileged: set[str],
         if not shards.rows:
             _say_what_was_read(summary, usable=False)
         detections = _risk_detections(args.risk_detections)
+        audit, audit_sources = _audit_events(args)
         result, timelines = review_user_by_user(
             shards.users, window=window, privileged=privileged, settings=settings,
             risk_detections=detections, trusted=trusted, on_user=progress.users_reviewed,
-            tenant=tenant,
+            tenant=tenant, audit_events=audit,
         )
         if shards.repeated:  # the pass above counted those sign-ins twice: review again
             result, timelines = review_user_by_user(
                 shards.users, window=window, privileged=privileged, settings=settings,
                 risk_detections=detections, trusted=trusted, on_user=progress.users_reviewed,
+                audit_events=audit,
             )
+        result.sources.extend(audit_sources)
         summary.repeated += shards.repeated
         summary.conflicting_ids += shards.conflicting_ids
         summary.sign_ins_kept = shards.rows - shards.repeated

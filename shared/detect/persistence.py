@@ -120,15 +120,15 @@ def _event_finding(event: AuditEvent, kind: Kind, sign_in: SignIn, how: str,
     by = f" by {who.user_principal_name}" if who is not None and who.user_principal_name else ""
     if how == "address":
         severity: Severity = "high"
-        tie = f"from the same address ({where}) as the suspicious sign-in"
+        tie = f"from the same address ({where})"
     else:
         severity = "medium"
-        tie = (f"from {where}, an address outside the user's usual networks," if where
+        tie = (f"from {where}, an address outside the user's usual networks" if where
                else "from an unrecorded address")
     summary = (
-        f"After the suspicious sign-in at {wording.when(sign_in.created_date_time)} from "
-        f"{wording.origin(sign_in)}, {_what(event, kind)}{by} {tie} at {wording.when(moment)}, "
-        f"{_after(moment, sign_in)} later ({event.activity_display_name})."
+        f"{_upper(_what(event, kind))} at {wording.when(moment)}{by}, {_after(moment, sign_in)} "
+        f"after the suspicious sign-in at {wording.when(sign_in.created_date_time)} from "
+        f"{wording.origin(sign_in)}, {tie} ({event.activity_display_name})."
     )
     if kind == "method_added":
         summary = summary[:-1] + ": an attacker's method survives a password reset."

@@ -47,6 +47,6 @@ def test_the_attackers_method_makes_the_verdict_high_and_names_it():
     verdict = score_user(sign_ins, context)
     assert verdict.verdict == "high"
     (finding,) = [f for f in verdict.findings if f.type == "persistence"]
-    assert "2025-03-08T23:14Z" in finding.summary and "4 minutes later" in finding.summary
+    assert "2025-03-08T23:14Z" in finding.summary and "4 minutes after" in finding.summary
     assert "Lagos, NG (102.89.1.1)" in finding.summary
     assert [o.id for o in finding.objects] == ["m-attacker"]
