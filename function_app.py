@@ -73,6 +73,32 @@ def score_users_poison(msg: func.QueueMessage) -> None:
     steps.on_poison(current(), "user-scoring", msg.get_body(), message_id=msg.id)
 
 
+# --- one-user reviews asked for over HTTP ---------------------------------------------------
+
+
+@app.queue_trigger(arg_name="msg", queue_name="review-user", connection=STORAGE)
+def review_user(msg: func.QueueMessage) -> None:
+    from shared.pipeline import user_reviews
+
+    user_reviews.on_message(current(), msg.get_body(), dequeue_count=msg.dequeue_count or 1,
+                            message_id=msg.id)
+
+
+@app.queue_trigger(arg_name="msg", queue_name="review-user-poison", connection=STORAGE)
+def review_user_poison(msg: func.QueueMessage) -> None:
+    from shared.pipeline import user_reviews
+
+    user_reviews.on_poison(current(), msg.get_body(), message_id=msg.id)
+
+
+# Every 15 minutes (shared/pipeline/stranded.py SCHEDULE, where the bound is derived).
+@app.timer_trigger(arg_name="timer", schedule="0 */15 * * * *", run_on_startup=False)
+def stranded_runs(timer: func.TimerRequest) -> None:
+    from shared.pipeline import stranded
+
+    stranded.sweep(current())
+
+
 # --- HTTP: ad-hoc reviews for ticketing systems, approved remediation for the Logic App -----
 
 

@@ -61,6 +61,11 @@ class QueueRunner:
     # batchSize) on its worker threads. Fetch slices stay one at a time: Graph's limit is per
     # tenant.
     scoring_concurrency: int = field(default_factory=queue_batch_size)
+    # How long a received message stays invisible while its handler runs (the host renews
+    # this; a runner that dies lets the message come back after it).
+    visibility_timeout_s: int = 60
+    # Only these queues (names without the store's prefix, e.g. {"review-user"}); None: all.
+    only: frozenset[str] | None = None
     failures: list[str] = field(default_factory=list)
     handled: int = 0
 
@@ -68,19 +73,32 @@ class QueueRunner:
         self._redelivered: set[bytes] = set()
         install(self.services)
         names = self.services.store.names
-        self.scoring_queue = names.user_scoring
-        self.handlers: dict[str, Callable[..., Any]] = {
+        # Queues whose messages run side by side, a batch at a time, as the host runs them.
+        self.concurrent_queues = {names.user_scoring, names.review_user}
+        handlers: dict[str, Callable[..., Any]] = {
             names.signin_slices: user_function(function_app.fetch_slice),
             names.run_ready: user_function(function_app.plan_scoring),
             names.user_scoring: user_function(function_app.score_users),
+            names.review_user: user_function(function_app.review_user),
             names.signin_slices + "-poison": user_function(function_app.fetch_slice_poison),
             names.run_ready + "-poison": user_function(function_app.plan_scoring_poison),
             names.user_scoring + "-poison": user_function(function_app.score_users_poison),
+            names.review_user + "-poison": user_function(function_app.review_user_poison),
         }
+        prefix = names.prefix
+        self.handlers = {
+            queue: handler for queue, handler in handlers.items()
+            if self.only is None
+            or queue.removeprefix(prefix).removesuffix("-poison") in self.only}
 
     def fire_timer(self, *, past_due: bool = False) -> None:
         install(self.services)
         user_function(function_app.review_schedule)(TimerRequest(past_due=past_due))
+
+    def fire_stranded_timer(self) -> None:
+        """The stranded-run timer (every 15 minutes in Azure)."""
+        install(self.services)
+        user_function(function_app.stranded_runs)(TimerRequest())
 
     def step(self) -> int:
         """One pass over every queue; returns how many messages were handled."""
@@ -88,9 +106,9 @@ class QueueRunner:
         handled = 0
         for queue, handler in self.handlers.items():
             messages = self.services.store.queues.receive(
-                queue, max_messages=16, visibility_timeout_s=60
+                queue, max_messages=16, visibility_timeout_s=self.visibility_timeout_s
             )
-            workers = self.scoring_concurrency if queue == self.scoring_queue else 1
+            workers = self.scoring_concurrency if queue in self.concurrent_queues else 1
             if workers > 1 and len(messages) > 1:
                 with ThreadPoolExecutor(max_workers=workers) as pool:
                     list(pool.map(lambda m, h=handler: self._deliver(h, m), messages))
@@ -152,3 +170,32 @@ class QueueRunner:
         if self.redeliver and message.body not in self._redelivered:
             self._redelivered.add(message.body)
             self.services.store.clients.queue(message.queue).send_message(message.body)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m local.runner`: a worker process that runs queued messages until it is stopped,
+    with the app settings from the environment (as the host reads them)."""
+    import argparse
+    import signal
+    import sys
+
+    from shared.services import current
+
+    parser = argparse.ArgumentParser(prog="python -m local.runner", description=main.__doc__)
+    parser.add_argument("--only", action="append", help="run only this queue (and its poison "
+                        "twin); repeat for more")
+    parser.add_argument("--visibility", type=int, default=60,
+                        help="seconds a received message stays invisible")
+    parser.add_argument("--every", type=float, default=0.2, help="seconds between idle polls")
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    runner = QueueRunner(current(), visibility_timeout_s=args.visibility,
+                         only=frozenset(args.only) if args.only else None)
+    print(f"runner ready: {', '.join(runner.handlers)}", flush=True)
+    while True:
+        if runner.step() == 0:
+            time.sleep(args.every)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

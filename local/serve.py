@@ -5,7 +5,8 @@ There is no Functions host on a machine without internet, so this does its part 
 matches the routes the function app declares (methods, `{params}`, the `api` prefix), checks the
 function key on FUNCTION-level routes (`x-functions-key` header or `code` query, as the platform
 does), builds a real `func.HttpRequest` and calls the route's own function. Queued pipeline work
-is drained in the background by the local runner, so a 202 run completes.
+is drained in the background by the local runner, so a 202 run completes and a one-user review
+(run by its queue function) answers with its verdict.
 
     python -m local.serve [--port 7071] [--users 50]
 
@@ -191,14 +192,12 @@ def local_settings(storage: str, graph_url: str, graph_token: str, auth: dict[st
 
 
 @contextmanager
-def background_runner(services: Services, every_s: float = 1.0) -> Iterator[None]:
-    """The local queue runner draining the pipeline's queues every second, if it exists."""
-    try:
-        from local.runner import QueueRunner
-    except ImportError:
-        yield
-        return
-    runner = QueueRunner(services)
+def background_runner(services: Services, every_s: float = 1.0,
+                      only: frozenset[str] | None = None) -> Iterator[None]:
+    """The local queue runner draining the pipeline's queues (or `only` these) every second."""
+    from local.runner import QueueRunner
+
+    runner = QueueRunner(services, only=only)
     stop = threading.Event()
 
     def loop() -> None:

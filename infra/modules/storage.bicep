@@ -34,6 +34,8 @@ var queueNames = [
   'run-ready-poison'
   'user-scoring'
   'user-scoring-poison'
+  'review-user'
+  'review-user-poison'
 ]
 
 var tableNames = [

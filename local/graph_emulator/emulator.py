@@ -124,6 +124,10 @@ class GraphEmulator:
         """Set fault switches (see faults.Switches); an unknown name raises TypeError."""
         self.faults.configure(switches)
 
+    def release_held(self) -> None:
+        """Answer the requests the hold_path switch is holding, and hold no more."""
+        self.faults.release_held()
+
     def reset(self) -> None:
         """Switches back to defaults and call records cleared; the data stays."""
         self.faults.reset()

@@ -14,6 +14,11 @@ Deterministic faults (what tests should use: they hold however fast or slow the 
     throttle_path="/auditLogs/signIns"    which requests throttle_at counts (None: every request)
     drop_next=2                 the next 2 requests lose their connection before any answer
     delay_s=0.05                every answer waits this long first
+    hold_path="/auditLogs/signIns"  matching requests get no answer until `release_held()` (or
+                                reset()); `held` is set once one waits: a worker can be killed
+                                mid-request. Graph does this to long filtered signIns queries,
+                                which often get no answer within ~300 s (msgraph-sdk-powershell
+                                issues #3146 and #2941; REFERENCE.md)
 
 throttle_at counts, from the moment it (or throttle_path) is set, every request on
 throttle_path that passes the token check, whatever it is then answered; dropped connections
@@ -83,6 +88,7 @@ class Switches:
     fail_path: str | None = None
     drop_next: int = 0
     delay_s: float = 0.0
+    hold_path: str | None = None
     # (request number, Retry-After) pairs, sorted; FAMILY_DEFAULT: what the endpoint sends.
     throttle_at: tuple[tuple[int, str | None], ...] = ()
     throttle_path: str | None = None
@@ -151,7 +157,7 @@ def checked(current: Switches, changes: dict[str, Any]) -> Switches:
             values[name] = tuple(str(p) for p in value or ())
         elif name == "fail_next":
             values[name] = tuple(int(s) for s in value or ())
-        elif name in ("fail_path", "throttle_path"):
+        elif name in ("fail_path", "throttle_path", "hold_path"):
             values[name] = None if value is None else str(value)
         elif name == "throttle_at":
             values[name] = _throttle_at(value)
@@ -205,15 +211,41 @@ class Faults:
         self._signins = _Window()
         self._risk = _Window()
         self._throttle_seen = 0  # requests counted for throttle_at since it was set
+        self.held = threading.Event()  # a request on hold_path is waiting
+        self._release = threading.Event()
 
     def configure(self, changes: dict[str, Any]) -> None:
         with self._lock:
             self.switches = checked(self.switches, changes)
             if {"throttle_at", "throttle_path"} & set(changes):
                 self._throttle_seen = 0
+            if "hold_path" in changes:
+                self._release_held()
+
+    def _release_held(self) -> None:
+        self._release.set()  # whatever waits now goes on
+        self._release = threading.Event()
+        self.held = threading.Event()
+
+    def release_held(self) -> None:
+        """Answer the requests hold_path is holding (and hold no more)."""
+        with self._lock:
+            self.switches = replace(self.switches, hold_path=None)
+            self._release_held()
+
+    def hold(self, version: str, rel_path: str, guard_s: float = 600.0) -> None:
+        """Wait, unanswered, while hold_path matches this request (`guard_s`: a hang guard)."""
+        with self._lock:
+            prefix = self.switches.hold_path
+            if prefix is None or not on_path(prefix, version, rel_path):
+                return
+            release, held = self._release, self.held
+        held.set()
+        release.wait(guard_s)
 
     def reset(self) -> None:
         with self._lock:
+            self._release_held()
             self.switches = Switches()
             self._signins = _Window()
             self._risk = _Window()

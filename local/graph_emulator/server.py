@@ -87,6 +87,8 @@ class GraphHandler(BaseHTTPRequestHandler):
             return
         if emulator.faults.delay():
             time.sleep(emulator.faults.delay())
+        version, _, rel_path = url.path.lstrip("/").partition("/")
+        emulator.faults.hold(version, rel_path)
         request_id = self.headers.get("client-request-id") or new_request_id()
         try:
             result = self.serve_graph(url.path, system_options(pairs), raw_body)

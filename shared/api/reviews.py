@@ -1,16 +1,15 @@
 """Ad-hoc reviews for ticketing systems, and reading runs, verdicts and reports back.
 
-POST /api/reviews answers one user synchronously with the verdict (the pipeline's one-user
-review stores it like any run), unless the review outlasts ADHOC_SYNC_SECONDS (below the
-platform's 230 s HTTP limit): then 202 with where to watch it, as for a tenant or privileged
-review, which starts a run and answers 202 at once. The GET routes read the `runs` and
+POST /api/reviews for one user queues the review (the run record exists, `queued`, before the
+answer) and answers 200 with the verdict when the `review-user` queue function ends it within
+ADHOC_SYNC_SECONDS (below the platform's 230 s HTTP limit), else 202 with `Location` and
+`Retry-After`, as for a tenant or privileged review, which starts a run and answers 202 at
+once. The GET routes read the `runs` and
 `verdicts` tables and the evidence container; nothing here touches Graph directly.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
-from functools import partial
 from typing import Any
 
 import msgspec
@@ -19,6 +18,7 @@ from shared.api.messages import HTML, ApiRequest, ApiResponse, json_response
 from shared.api.problems import problem
 from shared.api.validation import (
     ReviewBody,
+    ReviewOrder,
     decode_body,
     review_order,
     route_param,
@@ -66,24 +66,7 @@ def create_review(services: Services, request: ApiRequest) -> ApiResponse:
     if order.source is not None:
         require_source(services, order.source)
     if order.user is not None:
-        try:
-            from shared.pipeline import adhoc  # type: ignore[attr-defined,unused-ignore]
-        except ImportError:  # a build without the one-user review
-            return problem(501, "one-user reviews are not available in this build",
-                           correlation_id=request.correlation_id)
-        run_id = adhoc.user_run_id(order.window)
-        review = _REVIEWERS.submit(
-            adhoc.review_user, services, user=order.user, window=order.window,
-            ticket_id=order.ticket_id, requested_by=order.requested_by, run_id=run_id,
-            source=order.source)
-        try:
-            verdict = review.result(timeout=services.settings.adhoc_sync_seconds)
-        except concurrent.futures.TimeoutError:
-            # Graph is slow or the tenant's budget is busy: answer before the platform's 230 s
-            # limit cuts the connection; the review goes on and the run's status says when.
-            review.add_done_callback(partial(_finished_late, run_id))
-            return accepted(request, run_id, "fetching", order.kind)
-        return json_response(200, verdict_document(verdict))
+        return review_one_user(services, request, order)
     from shared.pipeline import steps
 
     run = steps.start_run(services, window=order.window, kind=order.kind,
@@ -92,28 +75,44 @@ def create_review(services: Services, request: ApiRequest) -> ApiResponse:
     return accepted(request, run.run_id, run.status, order.kind, ticket_id=order.ticket_id)
 
 
-# One-user reviews run here, so the request can be answered 202 when one outlasts its budget.
-_REVIEWERS = concurrent.futures.ThreadPoolExecutor(max_workers=4,
-                                                   thread_name_prefix="adhoc-review")
+def review_one_user(services: Services, request: ApiRequest, order: ReviewOrder) -> ApiResponse:
+    """Queue the review (the run record exists, `queued`, before anything else), then read the
+    run record until it ends or ADHOC_SYNC_SECONDS are spent: 200 with the verdict, the failure
+    as a problem, or 202 with where to watch it. The review itself runs in the `review-user`
+    queue function, never in this worker."""
+    from shared.pipeline import user_reviews
+
+    assert order.user is not None
+    run = user_reviews.enqueue(services, user=order.user, window=order.window,
+                               ticket_id=order.ticket_id, requested_by=order.requested_by,
+                               source=order.source)
+    run = user_reviews.wait(services, run.run_id, services.settings.adhoc_sync_seconds)
+    if run.status == "complete" and run.user_id is not None:
+        verdict = verdicts_table(services).get(run.run_id, run.user_id)
+        if verdict is not None:
+            return json_response(200, verdict_document(verdict))
+    if run.status == "failed":
+        return problem(502, f"the review of run {run.run_id} failed: {run.failure}",
+                       correlation_id=request.correlation_id, extra={"runId": run.run_id})
+    # Graph is slow, the tenant's budget is busy or the queue is behind: answer before the
+    # platform's 230 s limit cuts the connection; the run's status says when it ends.
+    return accepted(request, run.run_id, run.status, order.kind, ticket_id=order.ticket_id)
+
+
+# How long a client should wait before reading a run's status again (the 202's Retry-After).
+RETRY_AFTER_S = 10
 
 
 def accepted(request: ApiRequest, run_id: str, status: str, kind: str, *,
              ticket_id: str | None = None) -> ApiResponse:
-    """202 with where to watch the run."""
+    """202 with where to watch the run (the asynchronous request-reply pattern)."""
     status_url = run_url(run_id)
     with bound(runId=run_id):
         event("api.review_started", kind=kind, ticketId=ticket_id, status=status)
     return json_response(
         202, {"runId": run_id, "status": status, "statusUrl": status_url},
-        headers={"Location": request.origin + status_url},
+        headers={"Location": request.origin + status_url, "Retry-After": str(RETRY_AFTER_S)},
     )
-
-
-def _finished_late(run_id: str, review: concurrent.futures.Future[VerdictRecord]) -> None:
-    error = review.exception()
-    with bound(runId=run_id):
-        event("api.review_finished_late", failed=error is not None,
-              reason=str(error) if error else None)
 
 
 def require_source(services: Services, name: str) -> None:

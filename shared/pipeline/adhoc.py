@@ -1,4 +1,6 @@
-"""An ad-hoc review of one user, answered synchronously ("a user reported a strange MFA prompt").
+"""An ad-hoc review of one user ("a user reported a strange MFA prompt"): the work itself, run by
+the `review-user` queue function for the HTTP API (shared/pipeline/user_reviews.py) or in
+process by the command line.
 
 It is a run of its own (kind "user") with the same records as a scheduled one: the user's pages
 go to write-once evidence, the context (roles, Identity Protection data) too, then one verdict
@@ -11,8 +13,10 @@ never further back than Graph keeps sign-ins; the user's own risk (riskyUsers an
 riskDetections filtered on the user) and the user's own role assignments (filtered on
 principalId). The stored context holds that user's data, not the tenant's.
 
-Once the run record exists, a failure of any kind (Graph, storage, a name the store refuses)
-ends the run `failed` with the reason before the error goes on to the caller: a one-user run is
+Run in process (`review_user`), a failure of any kind once the run record exists (Graph,
+storage, a name the store refuses) ends the run `failed` with the reason before the error goes
+on to the caller. On the queue, the platform retries first; the last failure, the poison queue
+or the stranded-run timer ends it `failed` (shared/pipeline/stranded.py): a one-user run is
 never left in a working state.
 
 Whatever the source could not read (an archive hour without a blob, or too recent to be
@@ -45,7 +49,7 @@ from shared.graph import (
 from shared.logs import bound, event
 from shared.model import DataSource, RiskDetection, RiskyUser, SignIn, Window
 from shared.pipeline.fetch import put_page
-from shared.pipeline.records import RunRecord, SliceRecord, VerdictRecord
+from shared.pipeline.records import RunRecord, RunStatus, SliceRecord, VerdictRecord
 from shared.pipeline.runs import Tables
 from shared.pipeline.scoring import (
     HISTORY_DAYS,
@@ -70,6 +74,7 @@ NO_OBJECT_ID: DirectoryResult[dict[str, list[str]]] = DirectoryResult(
     {}, available=False, reason="not looked up",
     detail="no sign-in gave the user's object id, which role assignments are filtered on")
 
+FINAL = ("complete", "partial", "failed")  # run statuses nothing changes any more
 Directory = tuple[dict[str, list[str]], list[RiskyUser], list[RiskDetection], list[DataSource]]
 
 
@@ -118,6 +123,30 @@ def user_run_id(window: Window) -> str:
     return f"{run_id_for(window, 'user')}-{uuid.uuid4().hex[:8]}"
 
 
+def new_run(
+    services: Services,
+    *,
+    user: str,
+    window: Window,
+    ticket_id: str | None = None,
+    requested_by: str | None = None,
+    run_id: str | None = None,
+    source: str | None = None,
+    status: RunStatus = "fetching",
+) -> RunRecord:
+    """The run record of a one-user review (not yet stored), after the checks a request gets
+    before anything is written: the user is an object id or a UPN, the source is set up."""
+    odata.user_clause(user)  # refuses anything that is neither an object id nor a UPN
+    reader = open_source(services, source)
+    return RunRecord(
+        run_id=run_id or user_run_id(window), kind="user",
+        window_start=window.start, window_end=window.end, status=status,
+        created_at=services.clock(), api_version=services.settings.graph_api_version,
+        ticket_id=ticket_id, requested_by=requested_by, user_id=user, slice_ids=["s000"],
+        source=reader.name, sources=[reader.describe(), NO_SPRAY_PASS],
+    )
+
+
 def review_user(
     services: Services,
     *,
@@ -129,26 +158,26 @@ def review_user(
     source: str | None = None,
 ) -> VerdictRecord:
     """Fetch, score and record one user's window from the named sign-in source (default: the
-    SIGNIN_SOURCE setting); the stored verdict. `run_id` (from `user_run_id`) lets a caller name
-    the run before it starts."""
-    odata.user_clause(user)  # refuses anything that is neither an object id nor a UPN
+    SIGNIN_SOURCE setting), here and now (the command line); the stored verdict. The HTTP API
+    queues the review instead (shared/pipeline/user_reviews.py)."""
     tables = Tables.of(services.store)
-    run_id = run_id or user_run_id(window)
-    reader = open_source(services, source)
-    run = RunRecord(
-        run_id=run_id, kind="user",
-        window_start=window.start, window_end=window.end, status="fetching",
-        created_at=services.clock(), api_version=services.settings.graph_api_version,
-        ticket_id=ticket_id, requested_by=requested_by, user_id=user, slice_ids=["s000"],
-        source=reader.name, sources=[reader.describe(), NO_SPRAY_PASS],
-    )
+    run = new_run(services, user=user, window=window, ticket_id=ticket_id,
+                  requested_by=requested_by, run_id=run_id, source=source)
     tables.runs.create(run)
     with bound(runId=run.run_id):
         try:
-            return _review(services, tables, run, user, window)
+            return run_review(services, tables, run)
         except Exception as exc:
-            _fail(services, tables, run.run_id, exc)
+            fail(services, tables, run.run_id, exc)
             raise
+
+
+def run_review(services: Services, tables: Tables, run: RunRecord) -> VerdictRecord:
+    """Review the stored run's user and window and complete the run; the verdict. An error
+    goes on to the caller, which decides whether the run has failed or is tried again."""
+    assert run.user_id is not None
+    window = Window(start=run.window_start, end=run.window_end)
+    return _review(services, tables, run, run.user_id, window)
 
 
 def _review(services: Services, tables: Tables, run: RunRecord, user: str, window: Window
@@ -200,15 +229,22 @@ def _review(services: Services, tables: Tables, run: RunRecord, user: str, windo
     return verdict
 
 
-def _fail(services: Services, tables: Tables, run_id: str, error: Exception) -> None:
-    """End the run `failed` with the reason (what a problem document would say; an unexpected
-    error's detail stays in the logs)."""
-    kind = type(error).__name__
+def failure_reason(error: Exception) -> str:
+    """What a run's `failure` says of an error: what a problem document would say (an
+    unexpected error's detail stays in the logs)."""
     said = error.message if isinstance(error, SigninReviewError) else "see the logs"
-    reason = f"{kind}: {said}"[:1000]
+    return f"{type(error).__name__}: {said}"[:1000]
+
+
+def fail(services: Services, tables: Tables, run_id: str, error: Exception | str) -> None:
+    """End the run `failed` with the reason (an error, or a reason already written)."""
+    kind = type(error).__name__ if isinstance(error, Exception) else "reason"
+    reason = failure_reason(error) if isinstance(error, Exception) else error[:1000]
     event("review.user_failed", logging.WARNING, error=kind, reason=reason)
 
     def failed(current: RunRecord) -> RunRecord:
+        if current.status in FINAL:  # finished meanwhile (a late sweep, a redelivery)
+            return current
         return replace(current, status="failed", failure=reason,
                        finished_at=current.finished_at or services.clock())
 

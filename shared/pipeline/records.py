@@ -18,7 +18,8 @@ from shared.sources import Gap
 from shared.store import EvidenceRef, QueueMessage
 
 RunKind = Literal["scheduled", "tenant", "privileged", "user"]
-RunStatus = Literal["fetching", "scoring", "finalizing", "complete", "partial", "failed"]
+# "queued": a one-user review asked for over HTTP, waiting for its queue function.
+RunStatus = Literal["queued", "fetching", "scoring", "finalizing", "complete", "partial", "failed"]
 SliceStatus = Literal["pending", "done", "failed", "split"]
 
 
@@ -52,6 +53,8 @@ class RunRecord(msgspec.Struct, kw_only=True):
     approval_error: str | None = None
     finished_at: datetime | None = None
     failure: str | None = None  # why a run ended "failed" (a one-user review that broke off)
+    attempts: int = 0  # deliveries of a one-user review's queue message that started work
+    last_error: str | None = None  # why the last of them failed (the platform retries it)
 
     @property
     def slices_settled(self) -> bool:
@@ -154,3 +157,9 @@ class ScoreUsers(QueueMessage, frozen=True, kw_only=True):
     run_id: str
     batch_id: str
     user_ids: list[str]
+
+
+class ReviewUser(QueueMessage, frozen=True, kw_only=True):
+    """A one-user review to run; the run record (status `queued`) holds what to review."""
+
+    run_id: str

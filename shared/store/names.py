@@ -24,11 +24,12 @@ GRAPH_BUDGET_TABLE = "graphbudget"
 SIGNIN_SLICES_QUEUE = "signin-slices"
 RUN_READY_QUEUE = "run-ready"
 USER_SCORING_QUEUE = "user-scoring"
+REVIEW_USER_QUEUE = "review-user"  # one-user reviews asked for over HTTP
 POISON_SUFFIX = "-poison"
 
 CONTAINERS = (EVIDENCE_CONTAINER, WORK_CONTAINER)
 TABLES = (RUNS_TABLE, VERDICTS_TABLE, BASELINES_TABLE, REMEDIATIONS_TABLE)
-QUEUES = (SIGNIN_SLICES_QUEUE, RUN_READY_QUEUE, USER_SCORING_QUEUE)
+QUEUES = (SIGNIN_SLICES_QUEUE, RUN_READY_QUEUE, USER_SCORING_QUEUE, REVIEW_USER_QUEUE)
 
 # A prefix must keep every name valid for all three services: table names allow only letters
 # and digits, container and queue names only lower case. So: lower-case letters and digits.
@@ -100,6 +101,10 @@ class ResourceNames(msgspec.Struct, frozen=True):
     @property
     def user_scoring(self) -> str:
         return self._named(USER_SCORING_QUEUE)
+
+    @property
+    def review_user(self) -> str:
+        return self._named(REVIEW_USER_QUEUE)
 
     def containers(self) -> list[str]:
         return [self._named(name) for name in CONTAINERS]

@@ -78,6 +78,8 @@ def test_queues_tables_and_containers_the_program_uses() -> None:
         "run-ready-poison",
         "user-scoring",
         "user-scoring-poison",
+        "review-user",
+        "review-user-poison",
     ]
     assert variable(storage, "tableNames") == ["runs", "verdicts", "baselines", "remediations"]
     assert variable(storage, "mutableContainerNames") == ["reports", "deploymentContainerName"]

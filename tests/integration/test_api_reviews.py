@@ -237,26 +237,72 @@ def test_one_user_review_that_outlasts_its_budget_answers_202(
     api: ApiClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Azure cuts HTTP answers off at 230 s; a review Graph keeps waiting (slow queries, a busy
-    budget) answers 202 with where to watch it before then, and finishes on its own."""
+    budget) answers 202 with where to watch it before then, and its queue function finishes
+    it. The run record exists before the answer: the status URL never answers 404."""
     import time
 
-    pytest.importorskip("shared.pipeline.adhoc")
     services = api.services
     monkeypatch.setattr(services, "settings", replace(services.settings,
                                                       adhoc_sync_seconds=0.5))
-    api.graph.configure(delay_s=3.0)  # every Graph answer takes 3 s: the budget is spent first
+    api.graph.configure(hold_path="/auditLogs/signIns")  # no answer until released
     answer = review(api, {"user": BOB, "lookbackHours": 24, "ticketId": "INC-11"})
     assert answer.status_code == 202, answer.json()
     body = answer.json()
-    assert body["runId"].startswith("user-") and body["status"] == "fetching"
+    assert body["runId"].startswith("user-") and body["status"] in ("queued", "fetching")
     assert answer.headers["location"] == api.server.base_url + body["statusUrl"]
-    api.graph.configure(delay_s=0.0)
+    assert int(answer.headers["retry-after"]) > 0
+    first = api.call("GET", body["statusUrl"])
+    assert first.status_code == 200 and first.json()["status"] in ("queued", "fetching")
+    api.graph.release_held()
     deadline = time.monotonic() + 300  # a hang guard, not a timing assumption
     run: dict[str, Any] = {}
-    while run.get("status") != "complete" and time.monotonic() < deadline:
-        time.sleep(0.5)
-        watched = api.call("GET", body["statusUrl"], check=False)
-        run = watched.json() if watched.status_code == 200 else {}  # 404 until it is written
+    while run.get("status") not in ("complete", "failed") and time.monotonic() < deadline:
+        time.sleep(0.2)
+        watched = api.call("GET", body["statusUrl"])
+        assert watched.status_code == 200
+        run = watched.json()
     assert run["status"] == "complete" and run["ticketId"] == "INC-11"
     verdict = api.call("GET", run["links"]["user"])
     assert verdict.status_code == 200 and verdict.json()["userId"] == BOB
+
+
+def test_a_fifth_concurrent_one_user_review_has_a_status_url_at_once(
+    api: ApiClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Five reviews at once while Graph holds every sign-in query: each first answer is a 202
+    whose status URL already answers (the run record is written before the answer), whatever
+    the worker is doing; none waits for a thread of the HTTP worker."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    services = api.services
+    monkeypatch.setattr(services, "settings", replace(services.settings,
+                                                      adhoc_sync_seconds=0.5))
+    api.graph.configure(hold_path="/auditLogs/signIns")
+    try:
+        with ThreadPoolExecutor(max_workers=5) as pool:
+            answers = list(pool.map(
+                lambda n: review(api, {"user": ALICE, "lookbackHours": 24,
+                                       "ticketId": f"INC-5{n}"}), range(5)))
+        assert [a.status_code for a in answers] == [202] * 5, [a.json() for a in answers]
+        assert len({a.json()["runId"] for a in answers}) == 5
+        for answer in answers:
+            run = api.call("GET", answer.json()["statusUrl"])
+            assert run.status_code == 200, answer.json()
+            assert run.json()["status"] in ("queued", "fetching")
+    finally:
+        api.graph.release_held()
+
+
+def test_a_one_user_review_that_fails_answers_a_problem_naming_the_run(
+    api: ApiClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Graph refuses the sign-in log (no licence): the queue function ends the run `failed` at
+    once (a retry cannot fix it) and the waiting request answers 502 with the run and why."""
+    monkeypatch.setattr(api.services, "settings", replace(api.services.settings,
+                                                          adhoc_sync_seconds=60))
+    api.graph.configure(premium=False)
+    answer = review(api, {"user": ALICE, "lookbackHours": 24})
+    assert answer.status_code == 502, answer.json()
+    problem = answer.json()
+    run = api.call("GET", f"/api/reviews/{problem['runId']}").json()
+    assert run["status"] == "failed" and run["failure"] in problem["detail"]

@@ -113,8 +113,9 @@ def test_ensure_resources_is_idempotent_and_complete(store: Store) -> None:
     listed = store.clients.queue_service.list_queues(name_starts_with=names.prefix)
     queues = {q.name for q in listed}
     assert queues == {names.prefix + q for q in (
-        "signin-slices", "run-ready", "user-scoring",
-        "signin-slices-poison", "run-ready-poison", "user-scoring-poison")}
+        "signin-slices", "run-ready", "user-scoring", "review-user",
+        "signin-slices-poison", "run-ready-poison", "user-scoring-poison",
+        "review-user-poison")}
     tables = {t.name for t in store.clients.table_service.list_tables()}
     assert {names.runs, names.verdicts, names.baselines, names.remediations} <= tables
     containers = {c.name for c in store.clients.blob_service.list_containers(

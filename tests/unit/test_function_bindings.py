@@ -44,15 +44,25 @@ def test_timer_schedule_comes_from_a_setting(bindings: dict[str, list[dict[str, 
     assert "REVIEW_SCHEDULE" in config.DEFAULTS
 
 
+def test_stranded_run_timer_runs_on_the_documented_schedule(
+        bindings: dict[str, list[dict[str, object]]]) -> None:
+    from shared.pipeline.stranded import SCHEDULE
+
+    timer = trigger(bindings, "stranded_runs")
+    assert (timer["type"], timer["schedule"], timer["runOnStartup"]) == \
+        ("timerTrigger", SCHEDULE, False)
+
+
 def test_queue_triggers_use_the_store_queue_names(bindings: dict[str, list[dict[str, object]]]
                                                   ) -> None:
     names = ResourceNames()
     expected = {
         "fetch_slice": names.signin_slices, "plan_scoring": names.run_ready,
-        "score_users": names.user_scoring,
+        "score_users": names.user_scoring, "review_user": names.review_user,
         "fetch_slice_poison": names.signin_slices + "-poison",
         "plan_scoring_poison": names.run_ready + "-poison",
         "score_users_poison": names.user_scoring + "-poison",
+        "review_user_poison": names.review_user + "-poison",
     }
     for function, queue in expected.items():
         binding = trigger(bindings, function)

@@ -1,0 +1,55 @@
+"""The stranded-run bound: derived from host.json, and which runs it ends."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from shared.pipeline import stranded
+from shared.pipeline.records import RunRecord
+
+HOST = json.loads((Path(__file__).resolve().parents[2] / "host.json").read_text())
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def span(text: str) -> timedelta:
+    hours, minutes, seconds = (int(part) for part in text.split(":"))
+    return timedelta(hours=hours, minutes=minutes, seconds=seconds)
+
+
+def run(status: str, age: timedelta, kind: str = "user") -> RunRecord:
+    return RunRecord(run_id="user-x", kind=kind, window_start=NOW - timedelta(days=1),  # type: ignore[arg-type]
+                     window_end=NOW, status=status, created_at=NOW - age,  # type: ignore[arg-type]
+                     api_version="v1.0")
+
+
+def test_the_bound_follows_host_json() -> None:
+    queues = HOST["extensions"]["queues"]
+    assert stranded.FUNCTION_TIMEOUT == span(HOST["functionTimeout"])
+    assert stranded.VISIBILITY_TIMEOUT == span(queues["visibilityTimeout"])
+    assert stranded.MAX_DEQUEUE_COUNT == queues["maxDequeueCount"]
+    # every delivery may run to the timeout, die, and come back after the host's 10 minutes
+    assert stranded.STRANDED_AFTER == 5 * (timedelta(minutes=30) + timedelta(minutes=10)
+                                           + timedelta(seconds=30))
+    assert stranded.STRANDED_AFTER == timedelta(minutes=202, seconds=30)
+    assert stranded.SWEEP_EVERY == timedelta(minutes=15)
+    assert stranded.SCHEDULE == "0 */15 * * * *"
+
+
+@pytest.mark.parametrize("status", ["queued", "fetching", "scoring", "finalizing"])
+def test_a_one_user_run_still_working_past_the_bound_is_stranded(status: str) -> None:
+    assert stranded.is_stranded(run(status, stranded.STRANDED_AFTER + timedelta(seconds=1)), NOW)
+    assert not stranded.is_stranded(run(status, stranded.STRANDED_AFTER), NOW)
+
+
+@pytest.mark.parametrize("status", ["complete", "partial", "failed"])
+def test_an_ended_run_is_never_stranded(status: str) -> None:
+    assert not stranded.is_stranded(run(status, timedelta(days=30)), NOW)
+
+
+@pytest.mark.parametrize("kind", ["scheduled", "tenant", "privileged"])
+def test_runs_of_many_users_are_left_to_their_poison_queues(kind: str) -> None:
+    assert not stranded.is_stranded(run("fetching", timedelta(days=2), kind), NOW)
