@@ -18,6 +18,8 @@ DATA_FILES = {
     "risk_detections": "riskDetections", "role_assignments": "roleAssignments",
     "role_eligibilities": "roleEligibilitySchedules",
     "named_locations": "namedLocations",
+    "directory_audits": "directoryAudits", "authentication_methods": "authenticationMethods",
+    "message_rules": "messageRules", "permission_grants": "oauth2PermissionGrants",
 }
 
 
@@ -89,13 +91,20 @@ class GraphEmulator:
              risk_detections: Iterable[dict[str, Any]] = (),
              role_assignments: Iterable[dict[str, Any]] = (),
              role_eligibilities: Iterable[dict[str, Any]] = (),
-             named_locations: Iterable[dict[str, Any]] = ()) -> None:
-        """Replace the tenant's data with these Graph JSON dicts (sorted and indexed here)."""
+             named_locations: Iterable[dict[str, Any]] = (),
+             directory_audits: Iterable[dict[str, Any]] = (),
+             authentication_methods: Iterable[dict[str, Any]] = (),
+             message_rules: Iterable[dict[str, Any]] = (),
+             permission_grants: Iterable[dict[str, Any]] = ()) -> None:
+        """Replace the tenant's data with these Graph JSON dicts (sorted and indexed here).
+        Methods and rules carry `_owner`, the user's object id (graph_emulator.persistence)."""
         tenant = Tenant(
             SignInTable(sign_ins),
             Directory(users=users, risky_users=risky_users, risk_detections=risk_detections,
                       role_assignments=role_assignments, role_eligibilities=role_eligibilities,
-                      named_locations=named_locations),
+                      named_locations=named_locations, directory_audits=directory_audits,
+                      authentication_methods=authentication_methods,
+                      message_rules=message_rules, permission_grants=permission_grants),
             self._tenant.generation + 1,
         )
         with self.data_lock:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from local.graph_emulator import queries
+from local.graph_emulator import persistence, queries
 from local.graph_emulator.queries import ListRequest, user_not_found
 from local.graph_emulator.responses import GraphFault, now_iso
 from local.graph_emulator.tenancy import (
@@ -67,6 +67,25 @@ def answer(emulator: GraphEmulator, req: GraphRequest) -> Answer:
             page = queries.list_sign_ins(tenant.sign_ins, listing(),
                                          repeat=lambda: emulator.faults.take("repeat_pages"))
             return Answer(200, as_tenant_sends(page, emulator.faults.switches))
+        case ("GET", ["auditlogs", "directoryaudits"]):
+            return Answer(200, persistence.list_audits(tenant.directory.audits, listing()))
+        case ("GET", ["users", _, "authentication", "methods"]):
+            return persistence.list_owned(emulator, req, segments[1], tenant.directory.methods,
+                                          "authentication/methods")
+        case ("GET", ["users", _, "mailfolders", "inbox", "messagerules"]):
+            return persistence.list_owned(emulator, req, segments[1], tenant.directory.rules,
+                                          "mailFolders('inbox')/messageRules")
+        case ("GET", ["users", _, "oauth2permissiongrants"]):
+            owned = [{**g, "_owner": g.get("principalId")} for g in tenant.directory.grants]
+            return persistence.list_owned(emulator, req, segments[1], owned,
+                                          "oauth2PermissionGrants")
+        case ("DELETE", ["users", _, "authentication", kind, _]) \
+                if kind in persistence.METHOD_KINDS:
+            return persistence.delete_method(emulator, req, segments[1], kind, segments[4])
+        case ("PATCH", ["users", _, "mailfolders", "inbox", "messagerules", _]):
+            return persistence.update_rule(emulator, req, segments[1], segments[5])
+        case ("DELETE", ["oauth2permissiongrants", _]):
+            return persistence.delete_grant(emulator, req, segments[1])
         case ("GET", ["identityprotection", "riskyusers"]):
             return Answer(200, queries.list_records(
                 tenant.directory.risky_users, listing(), schema=queries.RISKY_USER,
@@ -97,7 +116,8 @@ def answer(emulator: GraphEmulator, req: GraphRequest) -> Answer:
             return update_user(emulator, req, segments[1])
         case ("POST", ["users", _, "revokesigninsessions"]):
             return revoke_sessions(emulator, req, segments[1])
-    known = {"auditlogs", "identityprotection", "rolemanagement", "users", "identity"}
+    known = {"auditlogs", "identityprotection", "rolemanagement", "users", "identity",
+             "oauth2permissiongrants"}
     if lower and lower[0] in known:
         raise GraphFault(405, "Request_BadRequest",
                          f"The request method '{req.method}' is not supported for "

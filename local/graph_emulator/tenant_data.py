@@ -173,14 +173,19 @@ def select(row: dict[str, Any], fields: Sequence[str] | None) -> dict[str, Any]:
 
 
 class Directory:
-    """Users, risky users, risk detections, role assignments and Conditional Access named
-    locations of the emulated tenant."""
+    """Users, risky users, risk detections, role assignments, Conditional Access named
+    locations, directory audit rows, and users' authentication methods, inbox rules and
+    delegated grants of the emulated tenant."""
 
     def __init__(self, *, users: Iterable[dict[str, Any]], risky_users: Iterable[dict[str, Any]],
                  risk_detections: Iterable[dict[str, Any]],
                  role_assignments: Iterable[dict[str, Any]],
                  role_eligibilities: Iterable[dict[str, Any]] = (),
-                 named_locations: Iterable[dict[str, Any]] = ()) -> None:
+                 named_locations: Iterable[dict[str, Any]] = (),
+                 directory_audits: Iterable[dict[str, Any]] = (),
+                 authentication_methods: Iterable[dict[str, Any]] = (),
+                 message_rules: Iterable[dict[str, Any]] = (),
+                 permission_grants: Iterable[dict[str, Any]] = ()) -> None:
         self.users = [dict(u) for u in users]
         self.user_by_key: dict[str, dict[str, Any]] = {}
         for user in self.users:
@@ -197,6 +202,13 @@ class Directory:
         self.role_holders = {str(rec.data.get("principalId", "")).lower()
                              for rec in self.role_assignments + self.role_eligibilities}
         self.named_locations = [Record(dict(r), -math.inf) for r in named_locations]
+        audits = [Record(dict(r), epoch(r.get("activityDateTime"))) for r in directory_audits]
+        audits.sort(key=lambda r: (r.ts, str(r.data.get("id", ""))), reverse=True)
+        self.audits = audits
+        # per-user rows carry `_owner` (methods, rules); grants their principalId
+        self.methods = [dict(r) for r in authentication_methods]
+        self.rules = [dict(r) for r in message_rules]
+        self.grants = [dict(r) for r in permission_grants]
 
     def user(self, key: str) -> dict[str, Any] | None:
         return self.user_by_key.get(key.lower())

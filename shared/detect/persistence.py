@@ -107,8 +107,14 @@ def _objects(event: AuditEvent, kind: Kind, followed: Followed) -> list[ObjectRe
                 for m in _methods_near(moment, followed.methods or [])]
     if kind in ("consent", "grant"):
         target = event.app_target_id()
-        if target:
-            return [ObjectRef("grant", target, event.app_name() or target)]
+        if not target:
+            return []
+        name = event.app_name() or target
+        if followed.grants is None:  # not read: the application is named, not a grant id
+            return [ObjectRef("grant", target, name)]
+        return [ObjectRef("grant", g.id, f"{name} ({g.scope.strip()})" if g.scope else name)
+                for g in followed.grants
+                if g.client_id.lower() == target.lower() and g.consent_type == "Principal"]
     return []
 
 

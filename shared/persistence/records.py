@@ -193,6 +193,25 @@ class InboxRulePage(msgspec.Struct, frozen=True, gc=False):
     next_link: str | None = msgspec.field(default=None, name="@odata.nextLink")
 
 
+class PermissionGrant(msgspec.Struct, rename="camel", frozen=True, gc=False):
+    """A delegated permission grant (GET /users/{id}/oauth2PermissionGrants): `clientId` is the
+    consented application's service principal; `consentType` "Principal" is this user's own
+    consent, "AllPrincipals" an admin's for everyone
+    (https://learn.microsoft.com/en-us/graph/api/resources/oauth2permissiongrant)."""
+
+    id: str
+    client_id: str
+    consent_type: str | None = None
+    principal_id: str | None = None
+    resource_id: str | None = None
+    scope: str | None = None
+
+
+class PermissionGrantPage(msgspec.Struct, frozen=True, gc=False):
+    value: list[PermissionGrant]
+    next_link: str | None = msgspec.field(default=None, name="@odata.nextLink")
+
+
 class Followed(msgspec.Struct, rename="camel", kw_only=True):
     """What followed one user's sign-ins, as read for the review: the audit rows that concern
     the user, and (read only for users at low or above) their methods and inbox rules now.
@@ -203,5 +222,6 @@ class Followed(msgspec.Struct, rename="camel", kw_only=True):
     audit_read: bool = False
     methods: list[AuthMethod] | None = None
     rules: list[InboxRule] | None = None
+    grants: list[PermissionGrant] | None = None
     tenant_domains: list[str] = msgspec.field(default_factory=list)  # lower case, "contoso.com"
     unread: dict[str, str] = msgspec.field(default_factory=dict)  # "methods" -> why
