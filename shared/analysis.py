@@ -172,6 +172,8 @@ def _review(
     timelines, histories = _split(grouped, window)
     del grouped
     builder = TenantSignalsBuilder(settings, trusted)
+    for rows in histories.values():
+        builder.add_history(rows)
     risky_sign_ins = RiskySignIns()
     for rows in timelines.values():
         builder.add_all(rows)
@@ -293,6 +295,8 @@ class TenantPass:
         else:
             start, end = window.start, window.end
             inside = [s for s in sign_ins if start <= s.created_date_time <= end]
+            if len(inside) < len(sign_ins):
+                self.builder.add_history(s for s in sign_ins if s.created_date_time < start)
         self.builder.add_all(inside)
         self.risky_sign_ins.add_all(inside)
 

@@ -17,6 +17,12 @@ A source is one of:
   failures follow each other with no gap over `campaign_max_gap_hours` (a distributed spray through
   proxies in many networks): >= `campaign_cluster_min_users` accounts from >= 3 addresses.
 
+Familiar sources (a fleet on one browser build sends one user agent, and carrier-grade NAT puts
+many users behind one address): a failure from the user's own registered device, or from a
+network (/24, /48) the user signed in from before it (in the history, or earlier in the window),
+is the user's own mistake and no campaign's; a campaign got in on an account only when the
+account's success came from a network it had not signed in from before the campaign began.
+
 Protections kept from the bucket rule: only credential failures count (65001 consent storms, MFA
 prompts and other interrupts are not failures, `codes.FAILURE_CODES`); the accounts a source
 failed must outnumber the accounts that signed in (or had the password validated) from it, so an
@@ -30,7 +36,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple, Protocol
 
 import msgspec
 
@@ -49,6 +55,18 @@ class Failure(NamedTuple):
     ip: str
     asn: int
     agent: str
+    device: str = ""  # Entra device id, when the device is registered or joined
+
+
+class Familiar(Protocol):
+    """Whether `user` signed in from the address's network before `moment` (epoch seconds):
+    the user's own source, not one a campaign brought (`TenantSignalsBuilder.familiar`)."""
+
+    def __call__(self, user: str, ip: str, moment: float) -> bool: ...
+
+
+def _never(user: str, ip: str, moment: float) -> bool:
+    return False
 
 
 class Campaign(msgspec.Struct, rename="camel", frozen=True, kw_only=True):
@@ -98,11 +116,15 @@ class _Group(NamedTuple):
 def build_campaigns(
     failures: list[Failure], wins: Wins, network_wins: Mapping[int, int],
     settings: DetectionSettings, *, spray_ips: set[str], spray_networks: set[int],
+    familiar: Familiar = _never,
 ) -> list[Campaign]:
     """Campaigns from every credential failure of the window (any order).
 
     `wins` holds, per address, the accounts that signed in or had the password validated from
     it; `network_wins` the number of such accounts per ASN; `spray_*` the 20-minute spray sources.
+    `failures` must leave out the users' own mistakes (from their own devices and networks);
+    `familiar` says whose wins came from their own network already before a campaign began:
+    those are the user at home, not the campaign getting in.
     """
     s = settings
     by_ip: defaultdict[str, list[Failure]] = defaultdict(list)
@@ -124,7 +146,7 @@ def build_campaigns(
         succeeded = network_wins.get(asn, 0) if asn is not None else len(
             {user for ip in ips for user in wins.get(ip, {})})
         found = _judge(group, wins, succeeded, s.campaign_network_min_users,
-                       s, burst=asn in spray_networks)
+                       s, burst=asn in spray_networks, familiar=familiar)
         if found is not None:
             campaigns.append(found)
             covered |= ips
@@ -133,16 +155,17 @@ def build_campaigns(
             continue
         succeeded = len(wins.get(ip, ()))
         found = _judge(_Group("ip", events), wins, succeeded, s.campaign_min_users, s,
-                       burst=ip in spray_ips)
+                       burst=ip in spray_ips, familiar=familiar)
         if found is not None:
             campaigns.append(found)
             covered.add(ip)
-    campaigns.extend(_clusters([f for f in failures if f.ip not in covered], wins, s))
+    campaigns.extend(_clusters([f for f in failures if f.ip not in covered], wins, s, familiar))
     campaigns.sort(key=lambda c: (-c.accounts, c.first, c.label))
     return campaigns
 
 
-def _clusters(failures: list[Failure], wins: Wins, s: DetectionSettings) -> Iterable[Campaign]:
+def _clusters(failures: list[Failure], wins: Wins, s: DetectionSettings,
+              familiar: Familiar) -> Iterable[Campaign]:
     """Distributed sprays: one user agent over many addresses, failures without long gaps."""
     by_agent: defaultdict[str, list[Failure]] = defaultdict(list)
     for failure in failures:
@@ -156,26 +179,26 @@ def _clusters(failures: list[Failure], wins: Wins, s: DetectionSettings) -> Iter
         session = [events[0]]
         for failure in events[1:]:
             if failure.moment - session[-1].moment > gap:
-                yield from _cluster(session, agent, wins, s)
+                yield from _cluster(session, agent, wins, s, familiar)
                 session = []
             session.append(failure)
-        yield from _cluster(session, agent, wins, s)
+        yield from _cluster(session, agent, wins, s, familiar)
 
 
-def _cluster(session: list[Failure], agent: str, wins: Wins, s: DetectionSettings
-             ) -> Iterable[Campaign]:
+def _cluster(session: list[Failure], agent: str, wins: Wins, s: DetectionSettings,
+             familiar: Familiar) -> Iterable[Campaign]:
     ips = {f.ip for f in session}
     if len(ips) < 3:
         return
     succeeded = len({user for ip in ips for user in wins.get(ip, {})})
     found = _judge(_Group("cluster", session, agent=agent), wins, succeeded,
-                   s.campaign_cluster_min_users, s, burst=False)
+                   s.campaign_cluster_min_users, s, burst=False, familiar=familiar)
     if found is not None:
         yield found
 
 
 def _judge(group: _Group, wins: Wins, succeeded_anywhere: int, min_users: int,
-           s: DetectionSettings, *, burst: bool) -> Campaign | None:
+           s: DetectionSettings, *, burst: bool, familiar: Familiar) -> Campaign | None:
     events = group.failures
     tried = {f.user for f in events}
     if not burst and (
@@ -189,7 +212,7 @@ def _judge(group: _Group, wins: Wins, succeeded_anywhere: int, min_users: int,
     ips = sorted({f.ip for f in events})
     victims = sorted({
         user for ip in ips for user, moment in wins.get(ip, {}).items()
-        if _epoch(moment) >= first
+        if _epoch(moment) >= first and not familiar(user, ip, first)
     })
     return Campaign(
         kind=group.kind, label=_label(group, ips), ips=ips, network=group.network

@@ -20,7 +20,7 @@ from typing import Literal
 
 import msgspec
 
-from shared.baseline import BaselineProfile
+from shared.baseline import BaselineProfile, network_prefix
 from shared.detect.campaigns import Campaign, Failure, build_campaigns
 from shared.detect.campaigns import targets as campaign_targets
 from shared.detect.codes import FAILURE_CODES, PASSWORD_KNOWN_CODES
@@ -159,6 +159,10 @@ class TenantSignalsBuilder:
         self._net_successes: defaultdict[int, set[str]] = defaultdict(set)
         self._users: set[str] = set()
         self._sign_ins = 0
+        # the users' own sources: (user, network prefix) -> first success from it (epoch
+        # seconds; history counts as -inf), and (user, device id) of their successes
+        self._own_networks: dict[tuple[str, str], float] = {}
+        self._own_devices: set[tuple[str, str]] = set()
 
     def add(self, sign_in: SignIn) -> None:
         self._sign_ins += 1
@@ -171,10 +175,12 @@ class TenantSignalsBuilder:
             moment = _epoch(sign_in.created_date_time)
             if ip:
                 self._ip_failures[ip].append((moment, user))
-                self._failures.append(Failure(moment, user, ip, asn or 0, sign_in.user_agent or ""))
+                self._failures.append(Failure(moment, user, ip, asn or 0, sign_in.user_agent or "",
+                                              sign_in.device_id or ""))
             if asn:
                 self._net_failures[asn].append((moment, user, ip))
         elif code in PASSWORD_KNOWN_CODES:
+            self._learn_own_source(sign_in, user, _epoch(sign_in.created_date_time))
             cap = self.settings.spray_success_cap
             if ip:
                 seen = self._ip_successes[ip]
@@ -194,6 +200,41 @@ class TenantSignalsBuilder:
         for sign_in in sign_ins:
             self.add(sign_in)
         return self
+
+    def add_history(self, sign_ins: Iterable[SignIn]) -> TenantSignalsBuilder:
+        """Sign-ins before the window: only the users' own sources are learned from them (the
+        networks each user signed in from, the registered devices each user used), nothing is
+        counted."""
+        for sign_in in sign_ins:
+            status = sign_in.status
+            if (status.error_code if status is not None else 0) in PASSWORD_KNOWN_CODES:
+                self._learn_own_source(sign_in, sign_in.user_key, float("-inf"))
+            elif sign_in.device_id:  # a device id is the registered device's, never claimed
+                self._own_devices.add((sign_in.user_key, sign_in.device_id))
+        return self
+
+    def _learn_own_source(self, sign_in: SignIn, user: str, moment: float) -> None:
+        prefix = network_prefix(sign_in.ip_address)
+        if prefix:
+            key = (user, prefix)
+            if moment < self._own_networks.get(key, float("inf")):
+                self._own_networks[key] = moment
+        device = sign_in.device_id
+        if device:
+            self._own_devices.add((user, device))
+
+    def familiar(self, user: str, ip: str, moment: float) -> bool:
+        """Whether `user` signed in from the network of `ip` before `moment` (or in the
+        history)."""
+        prefix = network_prefix(ip)
+        return prefix is not None and self._own_networks.get((user, prefix), float("inf")) < moment
+
+    def _own_mistake(self, failure: Failure) -> bool:
+        """A failure from the user's own registered device (Entra device ids are not the
+        attacker's to send), or from a network the user signed in from before it."""
+        if failure.device and (failure.user, failure.device) in self._own_devices:
+            return True
+        return self.familiar(failure.user, failure.ip, failure.moment)
 
     def build(self) -> TenantSignals:
         s = self.settings
@@ -222,11 +263,13 @@ class TenantSignalsBuilder:
         for index, source in enumerate(sources):
             for user in source.failed_users:
                 targets.setdefault(user, []).append(index)
+        strangers = [f for f in self._untrusted(self._failures) if not self._own_mistake(f)]
         campaigns = build_campaigns(
-            self._untrusted(self._failures), self._ip_successes,
+            strangers, self._ip_successes,
             {asn: len(users) for asn, users in self._net_successes.items()}, s,
             spray_ips={x.ip for x in sources if x.kind == "ip" and x.ip},
             spray_networks={x.network for x in sources if x.kind == "network" and x.network},
+            familiar=self.familiar,
         )
         return TenantSignals(
             sources=sources, targets=targets, sign_ins=self._sign_ins, users=len(self._users),
@@ -287,7 +330,8 @@ def _spray(
 
 def tenant_signals(
     sign_ins: Iterable[SignIn], settings: DetectionSettings | None = None,
-    trusted: TrustedNetworks | None = None,
+    trusted: TrustedNetworks | None = None, history: Iterable[SignIn] = (),
 ) -> TenantSignals:
-    """Tenant-wide spray signals and campaigns from sign-ins in one streaming pass."""
-    return TenantSignalsBuilder(settings, trusted).add_all(sign_ins).build()
+    """Tenant-wide spray signals and campaigns from the window's sign-ins in one streaming pass
+    (`history`: sign-ins before the window, which teach the users' own sources)."""
+    return TenantSignalsBuilder(settings, trusted).add_history(history).add_all(sign_ins).build()

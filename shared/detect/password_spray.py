@@ -12,7 +12,11 @@ failing >= 6 accounts, a network >= 10, a cluster of addresses sharing one user 
 >= 10 (`campaign_*`). Failed accounts must outnumber those that signed in from the source (a busy
 office NAT is not a sprayer), and trusted named locations are never a source.
 Severity: `high` when this user then signed in, or had the password validated, from the spraying
-source (the spray worked); `low` when the user was only targeted and nothing succeeded.
+source (the spray worked) on a network or device the user's baseline does not hold; `low` when
+the user was only targeted and nothing succeeded, or succeeded only from the user's own network
+and device. No finding when the user's failures and successes from the source all came from the
+user's own network and device (`shared.detect.familiar`): people mistyping at home are not a
+spray's targets, however many of them share an address or a browser build.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from shared.detect import wording
 from shared.detect.campaigns import Campaign
 from shared.detect.codes import FAILURE_CODES, password_known
 from shared.detect.context import DetectionContext
+from shared.detect.familiar import own_source
 from shared.model import Finding, SignIn
 
 TYPE = "password_spray"
@@ -57,6 +62,11 @@ def detect(sign_ins: Sequence[SignIn], context: DetectionContext) -> list[Findin
             sign_in for sign_in in mine
             if password_known(_code(sign_in)) and sign_in.created_date_time >= campaign.first
         ]
+        baseline = context.baseline
+        if (failures or wins) and all(own_source(s, baseline) for s in [*failures, *wins]):
+            continue  # its failures and success come from its own network and device
+        at_home = [sign_in for sign_in in wins if own_source(sign_in, baseline)]
+        wins = [sign_in for sign_in in wins if not own_source(sign_in, baseline)]
         text = extent(campaign)
         text = text[0].upper() + text[1:]
         text += f"; this user was among them ({wording.count(len(failures), 'failure')})"
@@ -70,6 +80,10 @@ def detect(sign_ins: Sequence[SignIn], context: DetectionContext) -> list[Findin
             )
             ids.extend(sign_in.id for sign_in in wins)
             findings.append(Finding(TYPE, "high", text + ".", ids, got_in=True))
+        elif at_home:
+            text += ("; this user's sign-ins from it came from the user's own network and "
+                     "device, so it did not get in here")
+            findings.append(Finding(TYPE, "low", text + ".", ids))
         else:
             text += "; no sign-in from it succeeded as this user, so it did not get in here"
             findings.append(Finding(TYPE, "low", text + ".", ids))

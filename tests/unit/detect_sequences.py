@@ -2,10 +2,11 @@
 
 A file holds {"cases": [...]}; a case has a name, a description, the user's `history` (before the
 window: builds the baseline), `sign_ins` (the window), optional `tenant` (other users' window
-sign-ins, for spray), `privileged`, `risk_detections`, `risky_user`, `trusted` (Graph
-namedLocation objects), `holidays` (ISO dates), `window_start` (else the first window sign-in),
-and `expect`: the findings (type and severity) the detection must return, empty for benign
-sequences.
+sign-ins, for spray), `tenant_history` (other users' sign-ins before the window: with the user's
+history, what the tenant-wide pass learns the users' own sources from), `privileged`,
+`risk_detections`, `risky_user`, `trusted` (Graph namedLocation objects), `holidays` (ISO dates),
+`window_start` (else the first window sign-in), and `expect`: the findings (type and severity)
+the detection must return, empty for benign sequences.
 
 A sign-in is written short: {"at": "2025-03-08T10:00", "place": "London", "ip": "81.2.69.160",
 "code": 50126, "agent": "python-requests/2.31", ...}; "repeat": N with "every_minutes" makes
@@ -142,6 +143,7 @@ def build(case: dict[str, Any], settings: DetectionSettings | None = None
     history = expand(case.get("history", []), "h")
     sign_ins = expand(case["sign_ins"], "s")
     others = expand(case.get("tenant", []), "t")
+    others_history = expand(case.get("tenant_history", []), "th")
     if "holidays" in case:
         holidays = frozenset(date.fromisoformat(day) for day in case["holidays"])
         settings = msgspec.structs.replace(settings, holidays=holidays)
@@ -154,7 +156,8 @@ def build(case: dict[str, Any], settings: DetectionSettings | None = None
         baseline=build_profile(history) if history else None,
         privileged_roles=case.get("privileged", []),
         trusted=trusted,
-        tenant=tenant_signals([*sign_ins, *others], settings, trusted),
+        tenant=tenant_signals([*sign_ins, *others], settings, trusted,
+                              history=[*history, *others_history]),
         risk_detections=msgspec.convert(case.get("risk_detections", []), list[RiskDetection]),
         risky_user=msgspec.convert(case["risky_user"], RiskyUser) if "risky_user" in case
         else None,
