@@ -153,6 +153,18 @@ def get_approver_report(req: func.HttpRequest) -> func.HttpResponse:
     return _http(req, "get_approver_report")
 
 
+@app.route(route="privileged-reviews/{runId}/attestations", methods=["POST"])
+def create_attestation(req: func.HttpRequest) -> func.HttpResponse:
+    return _http(req, "create_attestation")
+
+
+@app.route(route="approvals/privileged-reviews/{runId}/attestations", methods=["POST"],
+           auth_level=func.AuthLevel.ANONYMOUS)
+def create_approver_attestation(req: func.HttpRequest) -> func.HttpResponse:
+    # As the approvers' report: the platform's sign-in lets only the approvers' group through.
+    return _http(req, "create_approver_attestation")
+
+
 # No function key: the route checks the caller's Entra token in process (shared/api/auth.py).
 @app.route(route="remediations", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 def create_remediation(req: func.HttpRequest) -> func.HttpResponse:

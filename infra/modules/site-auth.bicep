@@ -24,6 +24,7 @@ var ownAuthenticationPaths = [
   '/api/reviews'
   '/api/reviews/*'
   '/api/remediations'
+  '/api/privileged-reviews/*'
   '/admin/*'
 ]
 

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import replace
 
-from shared.api import openapi, remediation, reviews
+from shared.api import attestations, openapi, remediation, reviews
 from shared.api.messages import ApiRequest, ApiResponse, json_response
 from shared.api.problems import from_error, internal_error, problem
 from shared.api.validation import check_query
@@ -44,6 +44,8 @@ ROUTES: dict[str, Handler] = {
     "get_report": reviews.get_report,
     "get_approver_report": reviews.get_approver_report,
     "create_remediation": remediation.create_remediation,
+    "create_attestation": attestations.create_attestation,
+    "create_approver_attestation": attestations.create_approver_attestation,
 }
 
 

@@ -7,7 +7,11 @@
 - its chain links: the entry before it still hashes to what it names as `previous`, and the
   entry after it (if any) names this manifest's hash as its own `previous`;
 - the run's remediations: each record's WORM audit entry hashes as recorded, sits in the chain,
-  and names this manifest; and no chained remediation of the run is missing from the table.
+  and names this manifest; and no chained remediation of the run is missing from the table;
+- the run's attestations (sign-offs of a privileged-account review) the same way: each recorded
+  one's chain entry hashes as recorded, sits in the chain, names this manifest and holds the
+  decision the table holds; none is left half-recorded; none in the chain is missing from the
+  table.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from datetime import datetime
 
 import msgspec
 
+from shared.audit.attestations import AttestationRecord, run_attestations
 from shared.audit.chain import AuditChain, ChainLink, entry_fields, read_blob
 from shared.audit.manifest import Manifest, decode_manifest
 from shared.errors import NotFoundError
@@ -54,6 +59,8 @@ class Verification(msgspec.Struct, kw_only=True):
     remediations_checked: int
     problems: list[Problem]
     remediations: list[RemediationSummary] = msgspec.field(default_factory=list)
+    attestations_checked: int = 0
+    attestations: list[str] = msgspec.field(default_factory=list)  # "admin@x: keep by Ana"
 
     @property
     def ok(self) -> bool:
@@ -93,10 +100,15 @@ def verify_run(store: Store, run_id: str) -> Verification:
                               sha256_hex(data))
     records = remediation_records(store, run_id)
     problems += remediation_problems(store, chain, run, manifest.sequence, records)
+    signed = run_attestations(store, run_id)
+    problems += attestation_problems(store, chain, run, manifest.sequence, signed)
     return Verification(run_id=run_id, manifest=run.manifest, sequence=manifest.sequence,
                         blobs_checked=len(manifest.evidence),
                         remediations_checked=len(records), problems=problems,
-                        remediations=[summary(r) for r in records])
+                        remediations=[summary(r) for r in records],
+                        attestations_checked=len(signed),
+                        attestations=[f"{a.user_principal_name or a.user_id}: {a.decision} by "
+                                      f"{a.reviewer}" for a in signed])
 
 
 # --- the manifest itself ----------------------------------------------------------------------
@@ -273,3 +285,78 @@ def _audit_entry_problems(store: Store, chain: AuditChain, manifest: EvidenceRef
                                 f"{named}, not the run's {manifest.sha256}."))
     return problems
 
+
+
+# --- attestations ---------------------------------------------------------------------------
+
+
+def attestation_problems(store: Store, chain: AuditChain, run: RunRecord, sequence: int,
+                         records: list[AttestationRecord]) -> list[Problem]:
+    assert run.manifest is not None
+    problems = []
+    for record in records:
+        who = record.user_principal_name or record.user_id
+        if record.audit is None:
+            problems.append(Problem(record.key, f"The sign-off of {who} by {record.reviewer} "
+                                    f"({record.status}) has no audit record in the chain."))
+            continue
+        problems += _attestation_entry_problems(store, chain, run.manifest, record, record.audit)
+    listed = {r.audit.name for r in records if r.audit is not None}
+    for link in chain.links_after(sequence):
+        if link.entry == "attestation" and link.run_id == run.run_id \
+                and link.name not in listed:
+            problems.append(Problem(link.name, f"Audit chain entry {link.sequence} "
+                                    f"({link.name}) records a sign-off of this run that Table "
+                                    f"runs does not list."))
+    return problems
+
+
+def _attestation_entry_problems(store: Store, chain: AuditChain, manifest: EvidenceRef,
+                                record: AttestationRecord, audit: EvidenceRef) -> list[Problem]:
+    who = f"the sign-off of {record.user_principal_name or record.user_id} by {record.reviewer}"
+    check = store.evidence.verify_evidence(audit)
+    if not check:
+        reason = check.reason or "unreadable"
+        state = "is missing" if reason.endswith("missing") else f"was altered: {reason}"
+        return [Problem(audit.name, f"The audit record {audit.name} of {who} {state}.")]
+    data = read_blob(store, audit.name) or b""
+    fields = entry_fields(data)
+    if fields is None:
+        return [Problem(audit.name, f"The audit record {audit.name} of {who} is not an entry "
+                        f"of the audit chain.")]
+    problems = []
+    link = chain.link(fields.sequence)
+    if link is None or (link.name, link.sha256) != (audit.name, audit.sha256):
+        problems.append(Problem(audit.name, f"Audit chain entry {fields.sequence} should be "
+                                f"{audit.name}, but the chain index has {_described(link)}."))
+    if fields.sequence > 1:
+        problems += _back_link(store, chain, audit.name, fields.sequence, fields.previous)
+    if fields.manifest is None or fields.manifest.sha256 != manifest.sha256:
+        named = fields.manifest.sha256 if fields.manifest else "no manifest"
+        problems.append(Problem(audit.name, f"The audit record of {who} names manifest "
+                                f"{named}, not the run's {manifest.sha256}."))
+    written = _attested(data)
+    if written != (record.user_id, record.decision, record.reviewer, record.comment):
+        problems.append(Problem(audit.name, f"Table runs and the audit record disagree on {who}:"
+                                f" the table holds {record.decision!r}, the write-once record "
+                                f"{written[1] if written else 'nothing readable'!r}."))
+    return problems
+
+
+class _Signed(msgspec.Struct, rename="camel"):
+    user_id: str
+    decision: str
+    reviewer: str
+    comment: str = ""
+
+
+class _AttestationEntry(msgspec.Struct):
+    attestation: _Signed
+
+
+def _attested(data: bytes) -> tuple[str, str, str, str] | None:
+    try:
+        signed = msgspec.json.decode(data, type=_AttestationEntry).attestation
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    return signed.user_id, signed.decision, signed.reviewer, signed.comment

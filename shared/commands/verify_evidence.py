@@ -45,6 +45,10 @@ def describe(result: Verification) -> str:
         lines.append(f"  remediation {done.approval_id}: {done.approver} approved "
                      f"{', '.join(done.outcomes)} for {done.user_id} at "
                      f"{done.requested_at:%Y-%m-%d %H:%M} UTC ({done.status})")
+    if result.attestations_checked:
+        lines.append(f"  {result.attestations_checked} sign-off(s) of privileged accounts "
+                     "checked:")
+        lines += [f"    {line}" for line in result.attestations]
     if result.ok:
         lines.append("Everything matches: no evidence is missing or altered and the audit "
                      "chain is intact.")

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from local.serve import http_routes
 from shared.api import openapi, validation
+from shared.api.attestations import ApproverAttestationBody, AttestationBody
 from shared.api.validation import RemediationBody, ReviewBody
 from shared.graph import odata
 from tests.fixtures.api import DOCUMENT, ApiClient
@@ -42,7 +43,9 @@ def test_served_document_is_the_one_in_the_repo(api: ApiClient) -> None:
 
 def test_request_schemas_match_the_decoded_bodies() -> None:
     schemas = DOCUMENT["components"]["schemas"]
-    for name, body in (("ReviewRequest", ReviewBody), ("RemediationRequest", RemediationBody)):
+    for name, body in (("ReviewRequest", ReviewBody), ("RemediationRequest", RemediationBody),
+                       ("AttestationRequest", AttestationBody),
+                       ("ApproverAttestationRequest", ApproverAttestationBody)):
         fields = msgspec.structs.fields(body)
         assert set(schemas[name]["properties"]) == {f.encode_name for f in fields}, name
         required = {f.encode_name for f in fields if f.required}
@@ -73,7 +76,9 @@ def test_request_constraints_are_the_ones_the_code_enforces() -> None:
     (msgspec writes its own JSON Schema): a client generated from the document sends nothing
     the code refuses for its shape, and nothing the code accepts is left undocumented."""
     schemas = DOCUMENT["components"]["schemas"]
-    for name, body in (("ReviewRequest", ReviewBody), ("RemediationRequest", RemediationBody)):
+    for name, body in (("ReviewRequest", ReviewBody), ("RemediationRequest", RemediationBody),
+                       ("AttestationRequest", AttestationBody),
+                       ("ApproverAttestationRequest", ApproverAttestationBody)):
         _, components = msgspec.json.schema_components([body])
         root = {"components": {"schemas": components}}
         for prop, schema in components[body.__name__]["properties"].items():

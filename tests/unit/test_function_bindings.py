@@ -87,6 +87,8 @@ def test_http_routes_and_auth_levels(bindings: dict[str, list[dict[str, object]]
         # Entra sign-in by the platform (approvers) / Entra token checked in process (Logic App).
         ("approvals/reports/{runId}", ("GET",)): "ANONYMOUS",
         ("remediations", ("POST",)): "ANONYMOUS",
+        ("privileged-reviews/{runId}/attestations", ("POST",)): "FUNCTION",
+        ("approvals/privileged-reviews/{runId}/attestations", ("POST",)): "ANONYMOUS",
     }
 
 
