@@ -152,85 +152,92 @@ ELIGIBLE = " (eligible)"
 
 
 async def privileged_role_members(graph: GraphConnection) -> DirectoryResult[dict[str, list[str]]]:
+    """Every holder of a privileged role: `role_holders` for the whole tenant."""
+    return await role_holders(graph)
+
+
+async def privileged_roles_of(graph: GraphConnection, user_id: str
+                              ) -> DirectoryResult[dict[str, list[str]]]:
+    """One user's privileged roles ({user id: role names}, empty when none): `role_holders`
+    filtered on the user, so a one-user review sees PIM eligibility as the weekend run does."""
+    return await role_holders(graph, odata.guid(user_id, what="a user's object id"))
+
+
+async def role_holders(graph: GraphConnection, user_id: str | None = None
+                       ) -> DirectoryResult[dict[str, list[str]]]:
     """User id -> names of the privileged roles the user holds directly: active assignments,
     and PIM-eligible ones (marked "(eligible)"), which `roleAssignments` does not list
     (https://learn.microsoft.com/en-us/graph/api/rbacapplication-list-roleeligibilityschedules;
     RoleEligibilitySchedule.Read.Directory). An admin who can activate a role in minutes is an
     admin to review.
 
+    For the tenant (`user_id` None): a query per privileged role, filtered on roleDefinitionId.
+    For one user: one query of each kind filtered on `principalId`, which unifiedRoleAssignment
+    and unifiedRoleEligibilitySchedule document as filterable (eq), the way Microsoft's own "list
+    role assignments of a user" example reads them
+    (https://learn.microsoft.com/en-us/graph/api/resources/unifiedroleassignment,
+    https://learn.microsoft.com/en-us/entra/identity/role-based-access-control/view-assignments).
+
     Assignments to groups (role-assignable groups) are counted in `detail`, not expanded. A
     tenant without PIM (no P2) or an app without the permission still gets the active ones;
     `detail` says eligibility could not be read.
     """
     members: dict[str, list[str]] = {}
+    privileged = role_ids(graph)
+    if user_id is None:
+        filters = [(f"roleDefinitionId eq {odata.quote(r)}", n) for r, n in privileged.items()]
+    else:
+        filters = [(f"principalId eq {odata.quote(user_id.lower())}", "")]
     groups = 0
     try:
-        for role_id, name in role_ids(graph).items():
+        for clause, name in filters:
             builder = graph.client.role_management.directory.role_assignments
-            groups += await _role_holders(graph, builder, role_id, name, members)
+            groups += await _role_holders(graph, builder, clause, name, privileged, members)
     except GraphUnavailable as exc:
         return unavailable({}, exc)
     notes = [f"{groups} assignment(s) to groups not expanded"] if groups else []
     try:
-        for role_id, name in role_ids(graph).items():
+        for clause, name in filters:
             builder = graph.client.role_management.directory.role_eligibility_schedules
-            groups += await _role_holders(graph, builder, role_id, name + ELIGIBLE, members)
+            groups += await _role_holders(graph, builder, clause, name, privileged, members,
+                                          eligible=True)
     except GraphUnavailable as exc:
         notes.append(f"PIM-eligible assignments not read ({refusal_reason(exc)}: "
                      f"{exc.message})")
+    if user_id is not None:
+        members = {key: sorted(names) for key, names in members.items()}
     return DirectoryResult(members, detail="; ".join(notes))
 
 
-async def _role_holders(graph: GraphConnection, builder: Any, role_id: str, name: str,
-                        members: dict[str, list[str]]) -> int:
-    """Add the users holding `role_id` (per `builder`, active or eligible) to `members` under
-    `name`; the number of assignments to groups, which are not expanded."""
+async def _role_holders(graph: GraphConnection, builder: Any, clause: str, name: str,
+                        privileged: dict[str, str], members: dict[str, list[str]], *,
+                        eligible: bool = False) -> int:
+    """Add the users the query (`clause`, active or eligible per `builder`) finds holding a
+    privileged role to `members` (under `name`, or the row's role when `name` is empty); the
+    number of assignments to groups, which are not expanded."""
     from msgraph.generated.role_management.directory.role_assignments.role_assignments_request_builder import (  # noqa: E501
         RoleAssignmentsRequestBuilder as Builder,
     )
 
     decode = msgspec.json.Decoder(_Collection[_RoleAssignment]).decode
     query = Builder.RoleAssignmentsRequestBuilderGetQueryParameters(
-        filter=f"roleDefinitionId eq {odata.quote(role_id)}", expand=["principal"])
+        filter=clause, expand=["principal"])
     groups = 0
-    listing = _Listing[_RoleAssignment](f"role assignments ({name})", decode)
+    kind = "role eligibilities" if eligible else "role assignments"
+    listing = _Listing[_RoleAssignment](f"{kind} ({name or clause})", decode)
     for row in await _list_all(graph, builder, query, listing):
         kind = (row.principal.odata_type or "") if row.principal else ""
         if kind and not kind.endswith(".user"):
             groups += kind.endswith(".group")
             continue
+        role = name or privileged.get(row.role_definition_id.lower())
+        if role is None:
+            continue
+        role += ELIGIBLE if eligible else ""
         roles = members.setdefault(row.principal_id.lower(), [])
-        if name not in roles and name.removesuffix(ELIGIBLE) not in roles:
-            roles.append(name)
+        if role not in roles and role.removesuffix(ELIGIBLE) not in roles:
+            roles.append(role)
     return groups
-
-
-async def privileged_roles_of(graph: GraphConnection, user_id: str
-                              ) -> DirectoryResult[dict[str, list[str]]]:
-    """One user's direct privileged role assignments ({user id: role names}, empty when none):
-    one query filtered by `principalId`, which unifiedRoleAssignment documents as filterable
-    (eq, in), the way Microsoft's own "list role assignments of a user" example reads them.
-    https://learn.microsoft.com/en-us/graph/api/resources/unifiedroleassignment
-    https://learn.microsoft.com/en-us/entra/identity/role-based-access-control/view-assignments
-    """
-    from msgraph.generated.role_management.directory.role_assignments.role_assignments_request_builder import (  # noqa: E501
-        RoleAssignmentsRequestBuilder as Builder,
-    )
-
-    key = odata.guid(user_id, what="a user's object id")
-    query = Builder.RoleAssignmentsRequestBuilderGetQueryParameters(
-        filter=f"principalId eq {odata.quote(key)}")
-    decode = msgspec.json.Decoder(_Collection[_RoleAssignment]).decode
-    listing = _Listing[_RoleAssignment]("role assignments of one user", decode)
-    builder = graph.client.role_management.directory.role_assignments
-    try:
-        rows = await _list_all(graph, builder, query, listing)
-    except GraphUnavailable as exc:
-        return unavailable({}, exc)
-    privileged = role_ids(graph)
-    names = sorted({privileged[r.role_definition_id.lower()] for r in rows
-                    if r.role_definition_id.lower() in privileged})
-    return DirectoryResult({key: names} if names else {})
 
 
 def risk_user_clause(user: str, *, id_field: str = "userId") -> str:

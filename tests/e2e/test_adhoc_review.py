@@ -125,3 +125,20 @@ def test_a_name_the_store_refuses_ends_the_run_failed(
     run = _failed_run(services, InputError, user="odd@contoso.com", window=sample_tenant.window)
     assert run.status == "failed"
     assert run.failure and "over Table's 1 KiB key limit" in run.failure
+
+
+def test_an_eligible_global_administrator_reviewed_by_ticket_is_privileged(
+    pipeline_services: Callable[..., Services], sample_tenant: Tenant, graph: GraphEmulator
+) -> None:
+    """roleAssignments lists active assignments only: a one-user review reads PIM eligibility
+    (roleEligibilitySchedules, filtered on the user) as the weekend run does."""
+    services = pipeline_services(sample_tenant)
+    user_id, _ = _user(sample_tenant, "mfa_fatigue")
+    graph.load(sign_ins=sample_tenant.sign_ins, users=sample_tenant.users,
+               role_eligibilities=[{
+                   "id": "el-1", "principalId": user_id, "directoryScopeId": "/",
+                   "roleDefinitionId": "62e90394-69f5-4237-9190-012177145e10"}])
+    verdict = review_user(services, user=user_id, window=sample_tenant.window)
+    assert verdict.privileged
+    eligibility = [c for c in graph.calls if "roleEligibilitySchedules" in c["path"]]
+    assert eligibility and user_id in eligibility[0]["query"]["$filter"]

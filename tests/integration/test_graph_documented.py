@@ -195,3 +195,23 @@ def test_a_default_port_spelled_out_is_the_same_origin() -> None:
                            "https://graph.microsoft.com:8443/v1.0/auditLogs/signins")
     assert not same_origin("https://graph.microsoft.com/v1.0",
                            "http://graph.microsoft.com/v1.0/auditLogs/signins")
+
+
+# --- PIM eligibility, for one user as for the tenant ----------------------------------------
+
+
+def test_one_users_roles_include_pim_eligibility(graph: GraphEmulator) -> None:
+    from shared.graph import privileged_roles_of
+    from tests.integration.test_graph_tenancy import ADMIN, PLAIN, USERS, active, eligible
+
+    helpdesk = "729827e3-9c14-49f7-bb1b-9608f156bbb8"  # not a privileged role here
+    graph.load(users=USERS, role_assignments=[active(ADMIN), active(PLAIN, helpdesk)],
+               role_eligibilities=[eligible(PLAIN), eligible(ADMIN)])
+    plain = in_run(lambda g: privileged_roles_of(g, PLAIN), graph)
+    assert plain.value == {PLAIN: ["Global Administrator (eligible)"]}
+    admin = in_run(lambda g: privileged_roles_of(g, ADMIN), graph)
+    assert admin.value == {ADMIN: ["Global Administrator"]}  # active wins over eligible
+    filters = [c["query"]["$filter"] for c in graph.calls]
+    assert all(f"principalId eq '{PLAIN}'" in f or f"principalId eq '{ADMIN}'" in f
+               for f in filters)
+    assert sum("roleEligibilitySchedules" in c["path"] for c in graph.calls) == 2
