@@ -3,11 +3,15 @@
 Graph refuses some steps for reasons no approval can change (REFERENCE.md, "What real tenants
 do"; https://learn.microsoft.com/en-us/graph/api/resources/users#who-can-perform-sensitive-actions):
 
-- Revoking sessions and confirming compromise work for every user.
+- Confirming compromise works for every user (Identity Protection, not a directory role).
 - Disabling an account or forcing a password reset changes sensitive properties
-  (accountEnabled, passwordProfile). For an administrator, an app may do that only while it holds
-  a higher-privileged directory role (Privileged Authentication Administrator, or Global
-  Administrator): otherwise 403 Authorization_RequestDenied.
+  (accountEnabled, passwordProfile); Microsoft's table of who may act on whom decides: User
+  Administrator may act on users without a directory role and on Helpdesk, Password and User
+  Administrators and Directory Readers; any other administrator needs Privileged Authentication
+  Administrator (or Global Administrator): otherwise 403 Authorization_RequestDenied.
+- Revoking sessions follows the same table: it has been refused for administrators to app-only
+  callers without such a role (Azure-Sentinel #783, microsoft-365-docs #12853), so it is not
+  promised for everyone.
 - For a synced user (onPremisesSyncEnabled, mastered in on-premises AD) Entra ID refuses those
   changes for everyone (400 Request_BadRequest): they are made in on-premises AD.
 
@@ -18,7 +22,7 @@ on-premises (`on-premises`); only `will-run` steps are offered for approval. Pur
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 from msgspec.structs import replace
 
@@ -26,7 +30,20 @@ from shared.model import PlannedStep, UserVerdict
 
 ACTIONS = ("revokeSessions", "confirmCompromised", "forcePasswordReset", "disableAccount")
 SENSITIVE = frozenset({"disableAccount", "forcePasswordReset"})
+# Steps Graph carries out on an administrator only for a remediator whose role may act on them.
+ROLE_BOUND = SENSITIVE | {"revokeSessions"}
 ADMIN_CHANGERS = ("Privileged Authentication Administrator", "Global Administrator")
+USER_ADMINISTRATOR = "User Administrator"
+# Roles (template ids, the same in every tenant) whose holders User Administrator may act on:
+# Microsoft's "who can reset passwords / update sensitive attributes" table
+# (https://learn.microsoft.com/en-us/graph/api/resources/users#who-can-perform-sensitive-actions;
+# REFERENCE.md).
+LIMITED_ADMINS: dict[str, str] = {
+    "729827e3-9c14-49f7-bb1b-9608f156bbb8": "Helpdesk Administrator",
+    "966707d0-3269-4727-9be2-8c3a10f19b9d": "Password Administrator",
+    "fe930be7-5e62-47db-91af-98c3a49a38b1": "User Administrator",
+    "88d8e3e3-8f55-4a1e-953a-9b9898b8876b": "Directory Readers",
+}
 WORDS = {"revokeSessions": "revoke sessions", "confirmCompromised": "confirm compromised",
          "forcePasswordReset": "force a password reset", "disableAccount": "disable the account"}
 
@@ -36,31 +53,52 @@ def can_change_admins(remediator_roles: Iterable[str]) -> bool:
     return any(role.lower() in held for role in ADMIN_CHANGERS)
 
 
+def may_act_on(remediator_roles: Iterable[str], target_roles: Collection[str] | None, *,
+               privileged: bool) -> bool:
+    """Whether a remediator holding `remediator_roles` may act on a user holding
+    `target_roles` (role template ids, active or eligible) per Microsoft's table. Without the
+    target's roles (None), a privileged user is taken to hold a role beyond User
+    Administrator's reach and any other user to hold none."""
+    if can_change_admins(remediator_roles):
+        return True
+    if target_roles is None:
+        return not privileged
+    if not target_roles:
+        return True
+    held = {role.strip().lower() for role in remediator_roles}
+    return USER_ADMINISTRATOR.lower() in held and \
+        all(role.lower() in LIMITED_ADMINS for role in target_roles)
+
+
 def plan_step(action: str, *, privileged: bool, synced: bool,
-              remediator_roles: Sequence[str]) -> PlannedStep:
-    """Whether Graph will carry out `action` for this user with the remediator's roles."""
-    if action not in SENSITIVE:
+              remediator_roles: Sequence[str],
+              target_roles: Collection[str] | None = None) -> PlannedStep:
+    """Whether Graph will carry out `action` for this user with the remediator's roles
+    (`target_roles`: the user's directory roles, when read; see `may_act_on`)."""
+    if action not in ROLE_BOUND:
         return PlannedStep(action, "will-run")
-    if synced:
+    if synced and action in SENSITIVE:
         return PlannedStep(action, "on-premises", (
             f"{WORDS[action]} in on-premises AD: the account is synced from there and Entra ID "
             "refuses the change"))
-    if privileged and not can_change_admins(remediator_roles):
+    if not may_act_on(remediator_roles, target_roles, privileged=privileged):
         held = ", ".join(remediator_roles) or "no directory role"
         return PlannedStep(action, "needs-role", (
             f"{WORDS[action]} needs the remediator to hold Privileged Authentication "
-            f"Administrator (it holds {held}): an administrator's account is changed only by "
-            "a higher role; do it by hand or grant the role"))
+            f"Administrator (it holds {held}): Graph lets only a higher role act on this "
+            "administrator; do it by hand or grant the role"))
     return PlannedStep(action, "will-run")
 
 
 def plan(actions: Sequence[str], *, privileged: bool, synced: bool,
-         remediator_roles: Sequence[str]) -> list[PlannedStep]:
+         remediator_roles: Sequence[str],
+         target_roles: Collection[str] | None = None) -> list[PlannedStep]:
     """Every remediation action of a proposal (not "investigate"), in a proportionate order:
     what works for everyone first."""
     chosen = [a for a in ACTIONS if a in actions]
     return [plan_step(a, privileged=privileged, synced=synced,
-                      remediator_roles=remediator_roles) for a in chosen]
+                      remediator_roles=remediator_roles, target_roles=target_roles)
+            for a in chosen]
 
 
 def runnable(steps: Sequence[PlannedStep]) -> list[str]:
@@ -79,12 +117,12 @@ def summary(steps: Sequence[PlannedStep]) -> str:
     return " ".join(parts)
 
 
-def apply_plan(verdict: UserVerdict, *, synced: bool, remediator_roles: Sequence[str]
-               ) -> UserVerdict:
+def apply_plan(verdict: UserVerdict, *, synced: bool, remediator_roles: Sequence[str],
+               target_roles: Collection[str] | None = None) -> UserVerdict:
     """The verdict with its remediation planned: `remediation` lists every step and its status,
     `proposed_actions` keeps only what Graph will carry out (and "investigate")."""
     steps = plan(verdict.proposed_actions, privileged=verdict.privileged, synced=synced,
-                 remediator_roles=remediator_roles)
+                 remediator_roles=remediator_roles, target_roles=target_roles)
     if not steps:
         return verdict
     others = [a for a in verdict.proposed_actions if a not in ACTIONS]
@@ -94,3 +132,8 @@ def apply_plan(verdict: UserVerdict, *, synced: bool, remediator_roles: Sequence
 def needs_facts(verdict: UserVerdict) -> bool:
     """Whether planning this verdict depends on the user being synced."""
     return any(a in SENSITIVE for a in verdict.proposed_actions)
+
+
+def needs_roles(verdict: UserVerdict) -> bool:
+    """Whether planning this verdict depends on the user's directory roles."""
+    return any(a in ROLE_BOUND for a in verdict.proposed_actions)

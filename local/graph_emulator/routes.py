@@ -17,6 +17,7 @@ from local.graph_emulator.tenancy import (
     as_tenant_sends,
     empty_page_to_itself,
     remediation_refusal,
+    revoke_refusal,
 )
 
 if TYPE_CHECKING:
@@ -127,18 +128,23 @@ def answer(emulator: GraphEmulator, req: GraphRequest) -> Answer:
 
 
 def revoke_sessions(emulator: GraphEmulator, req: GraphRequest, key: str) -> Answer:
-    user = emulator.tenant().directory.user(key)
-    result = Answer(404) if user is None else Answer(200, {
+    directory = emulator.tenant().directory
+    user = directory.user(key)
+    refusal = None if user is None else revoke_refusal(
+        emulator.faults.switches, directory.roles_of(str(user.get("id", ""))))
+    result = Answer(404) if user is None else Answer(refusal.status) if refusal else Answer(200, {
         "@odata.context": f"https://graph.microsoft.com/{req.version}/$metadata#Edm.Boolean",
         "value": True,
     })
-    if user is not None:
+    if user is not None and refusal is None:
         with emulator.data_lock:
             user["signInSessionsValidFromDateTime"] = now_iso()
     emulator.record_remediation(req.method, req.full_path, _user_id(user, key), req.body,
                                 result.status)
     if user is None:
         raise user_not_found(key)
+    if refusal is not None:
+        raise refusal
     return result
 
 
@@ -147,7 +153,7 @@ def update_user(emulator: GraphEmulator, req: GraphRequest, key: str) -> Answer:
     problem = _patch_problem(req.body)
     refusal = None if user is None or problem else remediation_refusal(
         emulator.faults.switches, user, req.body,
-        admin=emulator.tenant().directory.holds_role(str(user.get("id", ""))))
+        target_roles=emulator.tenant().directory.roles_of(str(user.get("id", ""))))
     status = 404 if user is None else (400 if problem else (refusal.status if refusal else 204))
     emulator.record_remediation(req.method, req.full_path, _user_id(user, key), req.body, status)
     if user is None:

@@ -35,8 +35,12 @@ Each behaviour is a switch (`faults.Switches`) and traces to a public source:
   not ports or schemes (kiota_abstractions/authentication/allowed_hosts_validator.py), so a
   link to another port would carry the token; the client must check every link it follows.
 - Remediation: an app changing accountEnabled or passwordProfile of an administrator needs a
-  higher-privileged directory role, else 403 `Authorization_RequestDenied`
+  role that may act on them, else 403 `Authorization_RequestDenied`: User Administrator may act
+  on Helpdesk, Password and User Administrators and Directory Readers, anyone else with a role
+  needs Privileged Authentication Administrator or Global Administrator
   (https://learn.microsoft.com/en-us/graph/api/resources/users#who-can-perform-sensitive-actions);
+  revokeSignInSessions is refused alike for administrators (Azure-Sentinel #783,
+  microsoft-365-docs #12853; REFERENCE.md);
   synced (on-premises mastered) users answer 400 `Request_BadRequest` (REFERENCE.md).
 """
 
@@ -73,6 +77,13 @@ SYNCED_MESSAGE = ("Unable to update the specified properties for on-premises mas
 SENSITIVE = frozenset({"accountEnabled", "passwordProfile"})
 # Roles that may change sensitive properties of any administrator (users#who-can-...).
 ADMIN_CHANGERS = frozenset({"global administrator", "privileged authentication administrator"})
+# Roles whose holders User Administrator may act on (template ids; the same table).
+USER_ADMIN_REACH = frozenset({
+    "729827e3-9c14-49f7-bb1b-9608f156bbb8",  # Helpdesk Administrator
+    "966707d0-3269-4727-9be2-8c3a10f19b9d",  # Password Administrator
+    "fe930be7-5e62-47db-91af-98c3a49a38b1",  # User Administrator
+    "88d8e3e3-8f55-4a1e-953a-9b9898b8876b",  # Directory Readers
+})
 
 
 def tenancy_value(name: str, value: Any) -> Any:
@@ -206,13 +217,28 @@ def sign_in_as_stored(row: dict[str, Any]) -> dict[str, Any]:
     return {**row, "userPrincipalName": home_upn(upn)}
 
 
+def may_act_on(switches: Switches, target_roles: set[str]) -> bool:
+    """Whether the caller's roles may act on a user holding `target_roles` (template ids)."""
+    held = {role.lower() for role in switches.caller_roles}
+    if not target_roles or ADMIN_CHANGERS & held:
+        return True
+    return "user administrator" in held and {r.lower() for r in target_roles} <= USER_ADMIN_REACH
+
+
 def remediation_refusal(switches: Switches, user: dict[str, Any], body: Any,
-                        admin: bool) -> GraphFault | None:
+                        target_roles: set[str]) -> GraphFault | None:
     """Graph's answer to a PATCH of sensitive properties it will not carry out, or None."""
     if not isinstance(body, dict) or not SENSITIVE & set(body):
         return None
     if user.get("onPremisesSyncEnabled") is True:
         return GraphFault(400, "Request_BadRequest", SYNCED_MESSAGE)
-    if admin and not ADMIN_CHANGERS & {role.lower() for role in switches.caller_roles}:
+    if not may_act_on(switches, target_roles):
+        return GraphFault(403, "Authorization_RequestDenied", DENIED_MESSAGE)
+    return None
+
+
+def revoke_refusal(switches: Switches, target_roles: set[str]) -> GraphFault | None:
+    """Graph's answer to revokeSignInSessions for an administrator the caller may not act on."""
+    if not may_act_on(switches, target_roles):
         return GraphFault(403, "Authorization_RequestDenied", DENIED_MESSAGE)
     return None

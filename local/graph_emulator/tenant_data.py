@@ -199,8 +199,10 @@ class Directory:
         self.risk_detections = detections
         self.role_assignments = [Record(dict(r), -math.inf) for r in role_assignments]
         self.role_eligibilities = [Record(dict(r), -math.inf) for r in role_eligibilities]
-        self.role_holders = {str(rec.data.get("principalId", "")).lower()
-                             for rec in self.role_assignments + self.role_eligibilities}
+        self.role_holders: dict[str, set[str]] = {}
+        for rec in self.role_assignments + self.role_eligibilities:
+            self.role_holders.setdefault(str(rec.data.get("principalId", "")).lower(), set()) \
+                .add(str(rec.data.get("roleDefinitionId", "")).lower())
         self.named_locations = [Record(dict(r), -math.inf) for r in named_locations]
         audits = [Record(dict(r), epoch(r.get("activityDateTime"))) for r in directory_audits]
         audits.sort(key=lambda r: (r.ts, str(r.data.get("id", ""))), reverse=True)
@@ -216,6 +218,10 @@ class Directory:
     def holds_role(self, principal_id: str) -> bool:
         """Whether the principal holds a directory role, active or PIM-eligible."""
         return principal_id.lower() in self.role_holders
+
+    def roles_of(self, principal_id: str) -> set[str]:
+        """The role template ids the principal holds, active or PIM-eligible."""
+        return set(self.role_holders.get(principal_id.lower(), ()))
 
     def principal(self, principal_id: str) -> dict[str, Any] | None:
         """The principal of a role assignment as `$expand=principal` embeds it (users only)."""

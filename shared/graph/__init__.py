@@ -13,6 +13,7 @@ from shared.graph.client import GraphConnection, GraphStats, StaticTokenCredenti
 from shared.graph.directory import (
     PRIVILEGED_ROLES,
     DirectoryResult,
+    directory_roles,
     privileged_role_members,
     privileged_roles_of,
     risk_detections,
@@ -48,6 +49,7 @@ __all__ = [
     "confirm_compromised",
     "connect",
     "decode_page",
+    "directory_roles",
     "disable_account",
     "force_password_reset",
     "privileged_role_members",

@@ -240,6 +240,36 @@ async def _role_holders(graph: GraphConnection, builder: Any, clause: str, name:
     return groups
 
 
+async def directory_roles(graph: GraphConnection, user_ids: list[str]
+                          ) -> DirectoryResult[dict[str, set[str]]]:
+    """The directory roles (template ids, lower case) each user holds, active or PIM-eligible,
+    privileged or not: what decides whether the remediator may act on them (Microsoft's table of
+    who may act on whom; `shared.remediation_plan`). Two queries per user, filtered on
+    principalId; ids that are not GUIDs are left out."""
+    from msgraph.generated.role_management.directory.role_assignments.role_assignments_request_builder import (  # noqa: E501
+        RoleAssignmentsRequestBuilder as Builder,
+    )
+
+    decode = msgspec.json.Decoder(_Collection[_RoleAssignment]).decode
+    found: dict[str, set[str]] = {}
+    directory = graph.client.role_management.directory
+    try:
+        for user_id in user_ids:
+            if not odata.is_guid(user_id):
+                continue
+            key = user_id.lower()
+            query = Builder.RoleAssignmentsRequestBuilderGetQueryParameters(
+                filter=f"principalId eq {odata.quote(key)}")
+            held = found.setdefault(key, set())
+            for builder in (directory.role_assignments, directory.role_eligibility_schedules):
+                listing = _Listing[_RoleAssignment]("directory roles of one user", decode)
+                rows = await _list_all(graph, builder, query, listing)
+                held.update(row.role_definition_id.lower() for row in rows)
+    except GraphUnavailable as exc:
+        return unavailable({}, exc)
+    return DirectoryResult(found)
+
+
 def risk_user_clause(user: str, *, id_field: str = "userId") -> str:
     """One user in an Identity Protection filter: `id_field eq` an object id, or the UPN."""
     if odata.is_guid(user):

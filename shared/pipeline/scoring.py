@@ -37,6 +37,7 @@ from shared.detect.trusted import TrustedNetworks
 from shared.errors import EvidenceError, SigninReviewError
 from shared.graph import (
     DirectoryResult,
+    directory_roles,
     privileged_role_members,
     risk_detections,
     risky_users,
@@ -56,7 +57,7 @@ from shared.model import (
 from shared.pipeline.fetch import decode_shard_row
 from shared.pipeline.records import RunRecord, VerdictRecord
 from shared.pipeline.runs import Tables
-from shared.remediation_plan import apply_plan, needs_facts
+from shared.remediation_plan import apply_plan, needs_facts, needs_roles
 from shared.risk_inventory import RiskySignIns
 from shared.services import Services
 from shared.sources import SignInSource, open_source
@@ -393,23 +394,34 @@ def score(services: Services, context: ScoringContext, context_ref: EvidenceRef 
 
 
 def plan_remediation(services: Services, bundles: list[UserEvidence]) -> list[UserEvidence]:
-    """Each verdict's remediation as Graph will carry it out: a synced user's or (without a
-    higher role) an administrator's disable and reset are named, not proposed."""
+    """Each verdict's remediation as Graph will carry it out: a synced user's disable and reset,
+    and (without a role that may act on them) an administrator's revoke, disable and reset are
+    named, not proposed. The users' directory roles are read here, all of them, privileged or
+    not: Microsoft's table of who may act on whom turns on every role."""
     wanted = [b.user_id for b in bundles if needs_facts(b.verdict)]
-    synced: set[str] = set()
-    if wanted:
-        async def read() -> DirectoryResult[set[str]]:
-            async with services.graph() as graph:
-                return await synced_users(graph, wanted)
+    with_roles = [b.user_id for b in bundles if needs_roles(b.verdict)]
+    if not wanted and not with_roles:
+        return bundles
 
-        found = asyncio.run(read())
-        if not found.available:
-            event("score.sync_state_unavailable", reason=found.reason, detail=found.detail)
-        synced = found.value
+    async def read() -> tuple[DirectoryResult[set[str]], DirectoryResult[dict[str, set[str]]]]:
+        async with services.graph() as graph:
+            return await synced_users(graph, wanted), await directory_roles(graph, with_roles)
+
+    found, held = asyncio.run(read())
+    if not found.available:
+        event("score.sync_state_unavailable", reason=found.reason, detail=found.detail)
+    if not held.available:  # then judged by the privileged flag alone
+        event("score.directory_roles_unavailable", reason=held.reason, detail=held.detail)
+    synced = found.value
     roles = services.settings.remediator_directory_roles
-    return [replace(b, verdict=apply_plan(b.verdict, synced=b.user_id.lower() in synced,
-                                          remediator_roles=roles))
-            if needs_facts(b.verdict) else b for b in bundles]
+
+    def planned(b: UserEvidence) -> UserEvidence:
+        target = held.value.get(b.user_id.lower()) if held.available else None
+        return replace(b, verdict=apply_plan(b.verdict, synced=b.user_id.lower() in synced,
+                                             remediator_roles=roles, target_roles=target))
+
+    return [planned(b) if needs_roles(b.verdict) or needs_facts(b.verdict) else b
+            for b in bundles]
 
 
 # --- one batch ------------------------------------------------------------------------------

@@ -100,9 +100,12 @@ def test_real_tenant_run_completes_with_graph_s_own_remediation(
     (request,) = inbox.requests
     offered = {v["userId"]: v for v in request["verdicts"]}
     steps = {s["action"]: s["status"] for s in offered[admin]["remediation"]}
-    assert steps["revokeSessions"] == "will-run"
-    assert steps["forcePasswordReset"] == "needs-role"  # the remediator is a User Administrator
+    # the remediator is a User Administrator: Graph refuses it revoke, reset and disable of an
+    # (eligible) Global Administrator (who-can-act table; Azure-Sentinel #783)
+    assert steps["revokeSessions"] == "needs-role"
+    assert steps["forcePasswordReset"] == "needs-role"
     assert "forcePasswordReset" not in offered[admin]["proposedActions"]
+    assert "revokeSessions" not in offered[admin]["proposedActions"]
     assert "needs the remediator to hold" in offered[admin]["remediationNote"]
     synced_steps = {s["action"]: s["status"] for s in offered[synced]["remediation"]}
     assert synced_steps["forcePasswordReset"] == "on-premises"

@@ -234,9 +234,24 @@ def test_admin_needs_a_higher_role_to_be_disabled_or_reset(graph: GraphEmulator)
     reset = act(remediator(graph), lambda g: force_password_reset(g, ADMIN))
     assert (reset.ok, reset.status) == (False, 403)
     assert graph.user(ADMIN)["accountEnabled"] is True  # type: ignore[index]
-    assert act(remediator(graph), lambda g: revoke_sessions(g, ADMIN)).ok
+    # revoke is refused for administrators alike (Azure-Sentinel #783, m365-docs #12853)
+    revoke = act(remediator(graph), lambda g: revoke_sessions(g, ADMIN))
+    assert (revoke.ok, revoke.status) == (False, 403)
     graph.configure(caller_roles=["Privileged Authentication Administrator"])
     assert act(remediator(graph), lambda g: disable_account(g, ADMIN)).status == 204
+    assert act(remediator(graph), lambda g: revoke_sessions(g, ADMIN)).ok
+
+
+def test_user_administrator_may_act_on_limited_administrators(graph: GraphEmulator) -> None:
+    """Microsoft's who-can-act table: User Administrator may act on Helpdesk, Password and
+    User Administrators, not on other administrators (REFERENCE.md)."""
+    helpdesk, intune = "729827e3-9c14-49f7-bb1b-9608f156bbb8", \
+        "3a2c62db-5318-420d-8d74-23affee5d9d5"
+    graph.load(users=USERS, role_assignments=[active(PLAIN, helpdesk), active(GUEST, intune)])
+    assert act(remediator(graph), lambda g: revoke_sessions(g, PLAIN)).ok
+    assert act(remediator(graph), lambda g: disable_account(g, PLAIN)).status == 204
+    assert act(remediator(graph), lambda g: revoke_sessions(g, GUEST)).status == 403
+    assert act(remediator(graph), lambda g: disable_account(g, GUEST)).status == 403
 
 
 def test_synced_user_is_disabled_on_premises_only(graph: GraphEmulator) -> None:

@@ -107,3 +107,19 @@ def test_public_base_url_must_be_an_https_origin(value: str) -> None:
 def test_public_base_url_is_read() -> None:
     assert config.load({"PUBLIC_BASE_URL": BASE + "/"}).public_base_url == BASE
     assert config.load({}).public_base_url is None
+
+
+def test_the_mail_says_which_steps_will_run_and_which_are_refused() -> None:
+    """An administrator the remediator (User Administrator) may not act on: revoke and disable
+    are named as needing a role, confirm compromised as what will run."""
+    from shared.remediation_plan import apply_plan
+
+    planned = apply_plan(verdict(proposed_actions=["revokeSessions", "confirmCompromised",
+                                                   "disableAccount"]),
+                         synced=False, remediator_roles=("User Administrator",),
+                         target_roles={"62e90394-69f5-4237-9190-012177145e10"})
+    text = "".join(read(mail_html(planned, "r1", None)).text)
+    assert "Proposed: confirmCompromised" in text
+    assert "Will run here once approved: confirm compromised." in text
+    assert "Not offered (needs a role): revoke sessions needs the remediator" in text
+    assert "Not offered (needs a role): disable the account needs the remediator" in text
