@@ -242,6 +242,8 @@ def run_document(run: RunRecord) -> dict[str, Any]:
         "createdAt": run.created_at,
         "finishedAt": run.finished_at,
         "failure": run.failure,
+        "attempts": run.attempts,
+        "lastError": run.last_error,
         "ticketId": run.ticket_id,
         "requestedBy": run.requested_by,
         "userId": run.user_id,

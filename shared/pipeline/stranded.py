@@ -20,7 +20,9 @@ after it was asked for. A delivery that comes later still finds the run ended an
 
 Scheduled, tenant and privileged runs are left alone: they have no such bound (a large tenant's
 weekend at Graph's ceiling takes hours), and each of their steps is a message of its own whose
-poison function settles its slice or batch, so the run goes on to `partial`.
+poison function settles its slice or batch, so the run goes on to `partial`. Nor can "nothing
+changed for a while" stand in for a bound there: their fetch slices wait, unchanged, for as long
+as another run holds the tenant's one fetch lease (shared/pipeline/steps.py).
 """
 
 from __future__ import annotations
