@@ -194,16 +194,24 @@ def local_settings(storage: str, graph_url: str, graph_token: str, auth: dict[st
 @contextmanager
 def background_runner(services: Services, every_s: float = 1.0,
                       only: frozenset[str] | None = None) -> Iterator[None]:
-    """The local queue runner draining the pipeline's queues (or `only` these) every second."""
+    """The local queue runner draining the pipeline's queues (or `only` these) every second,
+    and firing the stranded-run timer on its schedule (every 15 minutes)."""
+    import time
+
     from local.runner import QueueRunner
+    from shared.pipeline.stranded import SWEEP_EVERY
 
     runner = QueueRunner(services, only=only)
     stop = threading.Event()
 
     def loop() -> None:
+        next_sweep = time.monotonic() + SWEEP_EVERY.total_seconds()
         while not stop.wait(every_s):
             try:
                 runner.drain(timeout_s=60)
+                if time.monotonic() >= next_sweep:
+                    next_sweep += SWEEP_EVERY.total_seconds()
+                    runner.fire_stranded_timer()
             except Exception as exc:  # keep serving; the runner records failures itself
                 print(f"queue runner: {type(exc).__name__}: {exc}", file=sys.stderr)
 

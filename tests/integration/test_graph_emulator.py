@@ -334,6 +334,23 @@ def test_sign_in_throttle_answers_429_with_retry_after(tenant: GraphEmulator) ->
     assert [c["status"] for c in tenant.calls] == [200, 200, 429, 200]
 
 
+def test_a_held_query_gets_no_answer_until_released(tenant: GraphEmulator) -> None:
+    """hold_path: a worker can be killed while its sign-in query waits, as Graph leaves long
+    filtered queries unanswered; other endpoints answer meanwhile."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    tenant.configure(hold_path="/auditLogs/signIns")
+    held = tenant.faults.held
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        waiting = pool.submit(raw_get, tenant, "/v1.0/auditLogs/signIns")
+        assert held.wait(HANG_GUARD_S)
+        assert not waiting.done()
+        assert raw_get(tenant, "/v1.0/identityProtection/riskyUsers").status_code == 200
+        tenant.release_held()
+        assert waiting.result(timeout=HANG_GUARD_S).status_code == 200
+    assert raw_get(tenant, "/v1.0/auditLogs/signIns").status_code == 200  # held no more
+
+
 def test_identity_protection_throttle_has_no_retry_after(tenant: GraphEmulator) -> None:
     tenant.configure(risk_rate=(1, 3600))
     assert raw_get(tenant, "/v1.0/identityProtection/riskDetections").status_code == 200
