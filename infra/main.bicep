@@ -102,6 +102,7 @@ var reviewSettings = {
   AUTH_ISSUER: 'https://sts.windows.net/${tenant().tenantId}/'
   AUTH_JWKS_URL: '${loginEndpoint}${tenant().tenantId}/discovery/keys'
   REMEDIATION_ALLOWED_CALLERS: identities.outputs.approvalsPrincipalId
+  APPROVER_GROUP_ID: approverGroupId
   SIGNIN_SOURCE: signinSource
   ARCHIVE_ACCOUNT_URL: empty(archiveStorageAccountId) ? '' : 'https://${last(split(archiveStorageAccountId, '/'))}.blob.${environment().suffixes.storage}'
   ARCHIVE_TENANT_ID: tenant().tenantId
@@ -266,6 +267,7 @@ module siteAuth 'modules/site-auth.bicep' = {
   params: {
     siteName: functionApp.outputs.name
     clientId: entra.outputs.reportSignInClientId
+    approverGroupId: approverGroupId
   }
   dependsOn: [
     appSettings // one configuration write to the site at a time

@@ -96,6 +96,7 @@ class TokenIssuer:
         now = int(time.time())
         claims = {"aud": self.audience, "iss": self.issuer, "tid": self.tenant_id,
                   "oid": oid, "sub": oid, "azp": oid, "idtyp": "app",
+                  "roles": ["Remediations.Invoke"],
                   "iat": now, "nbf": now, "exp": now + lifetime_s}
         claims.update(overrides)
         return {k: v for k, v in claims.items() if v is not None}

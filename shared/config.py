@@ -83,6 +83,9 @@ DEFAULTS: dict[str, str | None] = {
     # X-MS-CLIENT-PRINCIPAL-* headers the platform's ("Environment variables and app settings
     # reference", learn.microsoft.com/azure/app-service/reference-app-settings)
     "WEBSITE_AUTH_ENABLED": "false",
+    # Object id of the Entra group whose members read the approvers' reports: the platform's
+    # sign-in passes the group claim (site-auth.bicep, entra.bicep), the route checks it.
+    "APPROVER_GROUP_ID": None,
     # Remediation caller check (bearer token of the Logic App's managed identity)
     "AUTH_TENANT_ID": None,
     "AUTH_AUDIENCE": None,
@@ -150,6 +153,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     approval_webhook_url: str | None
     public_base_url: str | None = None
     platform_auth_enabled: bool = False
+    approver_group_id: str | None = None
 
     auth_tenant_id: str | None
     auth_audience: str | None
@@ -324,6 +328,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         approval_webhook_url=optional("APPROVAL_WEBHOOK_URL"),
         public_base_url=_public_base_url(optional("PUBLIC_BASE_URL")),
         platform_auth_enabled=_bool("WEBSITE_AUTH_ENABLED", get("WEBSITE_AUTH_ENABLED")),
+        approver_group_id=(optional("APPROVER_GROUP_ID") or "").lower() or None,
         auth_tenant_id=optional("AUTH_TENANT_ID"),
         auth_audience=optional("AUTH_AUDIENCE"),
         auth_issuer=optional("AUTH_ISSUER"),

@@ -21,7 +21,7 @@ from datetime import timedelta
 from typing import Any, Literal
 
 from shared.config import Settings
-from shared.errors import ConfigError, GraphError, GraphUnavailable, SigninReviewError
+from shared.errors import GraphError, GraphUnavailable, SigninReviewError
 from shared.services import Services
 
 Status = Literal["ok", "missing", "wrong", "note"]
@@ -259,7 +259,7 @@ def storage_checks(services: Services) -> list[Check]:
 
 
 def settings_checks(settings: Settings) -> list[Check]:
-    from shared.api.auth import auth_policy
+    from shared.api.auth import auth_policy, missing_settings
 
     url = settings.approval_webhook_url
     checks = []
@@ -272,13 +272,14 @@ def settings_checks(settings: Settings) -> list[Check]:
                             fix="use the Logic App's https trigger URL"))
     else:
         checks.append(Check("approval webhook", "ok", url.split("?", 1)[0]))
-    try:
-        policy = auth_policy(settings)
-    except ConfigError as exc:
-        checks.append(Check("remediation auth", "missing", exc.message,
+    missing = missing_settings(settings)
+    if missing:
+        checks.append(Check("remediation auth", "missing", "remediation is refused until "
+                            "these settings are set: " + ", ".join(missing),
                             fix="set the AUTH_* settings and REMEDIATION_ALLOWED_CALLERS "
                                 "(docs/deploy.md)"))
     else:
+        policy = auth_policy(settings)
         checks.append(Check("remediation auth", "ok", f"audience {policy.audience}, "
                             f"{len(policy.allowed_callers)} allowed caller(s)"))
     return checks

@@ -114,6 +114,17 @@ resource remediationApi 'Microsoft.Graph/applications@v1.0' = {
   identifierUris: [
     apiIdentifierUri
   ]
+  // `idtyp` (app or user) in access tokens: the API refuses any token that is not an app's
+  // (shared/api/auth.py; "Access token claims reference" and "Optional claims reference" in the
+  // Microsoft identity platform docs).
+  optionalClaims: {
+    accessToken: [
+      {
+        name: 'idtyp'
+        essential: false
+      }
+    ]
+  }
   appRoles: [
     {
       id: guid(apiUniqueName, invokeRoleValue)
@@ -148,6 +159,21 @@ resource reportSignIn 'Microsoft.Graph/applications@v1.0' = {
   uniqueName: reportUniqueName
   displayName: 'Sign-in review reports'
   signInAudience: 'AzureADMyOrg'
+  // The approvers' group in the ID token's `groups` claim, which the platform checks
+  // (site-auth.bicep) and passes to the app in X-MS-CLIENT-PRINCIPAL, where the report route
+  // checks it again. ApplicationGroup emits only the groups assigned to this registration (the
+  // approvers'), so a member of many groups never hits the groups overage limit ("Configure
+  // group claims for applications" and the application resource's groupMembershipClaims, in
+  // Microsoft's Entra ID and Graph docs).
+  groupMembershipClaims: 'ApplicationGroup'
+  optionalClaims: {
+    idToken: [
+      {
+        name: 'groups'
+        essential: false
+      }
+    ]
+  }
   web: {
     redirectUris: [
       'https://${reportHostName}/.auth/login/aad/callback'

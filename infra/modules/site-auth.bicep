@@ -4,13 +4,19 @@
 // call with a function key, the remediation route (an Entra token checked in process), the host's
 // admin endpoints (master key) and the two anonymous documents. The approvers' report route,
 // /api/approvals/reports/{runId}, is not excluded, so only a signed-in member of the approvers'
-// group reaches it (Entra issues the sign-in token only to principals assigned to the app).
+// group reaches it (Entra issues the sign-in token only to principals assigned to the app, and
+// the platform's built-in authorization policy admits only tokens whose `groups` claim holds the
+// approvers' group). The route checks the same itself (shared/api/approvers.py): how the platform
+// matches excludedPaths against dot segments or percent-encoding is not documented.
 
 @description('Function app name.')
 param siteName string
 
 @description('Client id of the report sign-in app registration (entra.bicep).')
 param clientId string
+
+@description('Object id of the Entra group whose members read the reports.')
+param approverGroupId string
 
 resource site 'Microsoft.Web/sites@2024-04-01' existing = {
   name: siteName
@@ -59,6 +65,16 @@ resource auth 'Microsoft.Web/sites/config@2024-04-01' = {
           allowedAudiences: [
             clientId
           ]
+          // The built-in authorization policy: only a token whose `groups` claim holds the
+          // approvers' group (the claim entra.bicep asks for) passes ("Use a built-in
+          // authorization policy", configure-authentication-provider-aad in the App Service docs).
+          defaultAuthorizationPolicy: {
+            allowedPrincipals: {
+              groups: [
+                approverGroupId
+              ]
+            }
+          }
         }
       }
     }

@@ -4,14 +4,23 @@ POST /api/remediations needs no function key (a key is a shared secret that ends
 configs, and must never be able to disable accounts); it needs a JWT from the Logic App's managed
 identity, verified here with PyJWT: RS256 signature against the tenant's published keys (JWKS,
 cached, refreshed on an unknown key id at most once a minute), issuer (v2.0 and the v1
-sts.windows.net form), audience, expiry and not-before with a small leeway, the tenant, and the
-caller's object id (`oid`) in REMEDIATION_ALLOWED_CALLERS. Platform headers such as
-X-MS-CLIENT-PRINCIPAL-ID are never trusted: wherever the platform's own authentication is off,
-anyone can send them. Missing settings refuse every call (fail closed).
+sts.windows.net form), audience, expiry and not-before with a small leeway, the tenant (`tid`,
+always required), the caller's object id (`oid`) in REMEDIATION_ALLOWED_CALLERS, and that the
+token is an app token holding the API's app role: `idtyp` = `app` (the optional claim the API's
+registration asks for, infra/modules/entra.bicep), no `scp` (a user's delegated token has one),
+and `Remediations.Invoke` in the `roles` list. Microsoft's guidance for an API called by daemon
+apps is to verify that app role ("Protected web API: verify scopes and app roles",
+learn.microsoft.com/entra/identity-platform/scenario-protected-web-api-verification-scope-app-roles);
+`idtyp` is described in the access token claims reference
+(learn.microsoft.com/entra/identity-platform/access-token-claims-reference). Platform headers
+such as X-MS-CLIENT-PRINCIPAL-ID are never trusted: wherever the platform's own authentication
+is off, anyone can send them. Missing settings refuse every call (fail closed) with a 503 that
+names nothing; the logs name the settings.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -35,6 +44,8 @@ JWKS_TTL_S = 6 * 3600
 JWKS_MIN_REFRESH_S = 60
 MAX_TOKEN_CHARS = 16_384
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+INVOKE_ROLE = "Remediations.Invoke"  # the API registration's app role (infra/modules/entra.bicep)
+NOT_CONFIGURED = "remediation is not available: the service is not configured for it"
 
 
 class Caller(msgspec.Struct, frozen=True, rename="camel"):
@@ -52,30 +63,38 @@ class AuthPolicy:
     audience: str
     issuers: tuple[str, ...]
     jwks_url: str
-    tenant_id: str | None
+    tenant_id: str
     allowed_callers: frozenset[str]
 
 
-def auth_policy(settings: Settings) -> AuthPolicy:
-    """The policy, or ConfigError naming every missing setting (the route then refuses all)."""
-    tenant = settings.auth_tenant_id
+def missing_settings(settings: Settings) -> list[str]:
+    """The settings the route needs that are not set (for the logs and `doctor`, never for the
+    caller)."""
     missing = []
     if not settings.auth_audience:
         missing.append("AUTH_AUDIENCE")
     if not settings.remediation_allowed_callers:
         missing.append("REMEDIATION_ALLOWED_CALLERS")
-    if not tenant and not (settings.auth_issuer and settings.auth_jwks_url):
-        missing.append("AUTH_TENANT_ID (or both AUTH_ISSUER and AUTH_JWKS_URL)")
-    if missing:
-        raise ConfigError("remediation is refused until these settings are set: "
-                          + ", ".join(missing))
+    if not settings.auth_tenant_id:
+        missing.append("AUTH_TENANT_ID")
+    return missing
+
+
+def auth_policy(settings: Settings) -> AuthPolicy:
+    """The policy, or ConfigError (the route then refuses all): the log names every missing
+    setting, the answer to an unauthenticated caller names none."""
+    tenant = settings.auth_tenant_id
+    missing = missing_settings(settings)
+    if missing or not tenant:
+        event("auth.not_configured", logging.ERROR, missing=missing)
+        raise ConfigError(NOT_CONFIGURED)
     issuers = ((settings.auth_issuer,) if settings.auth_issuer
                else (V2_ISSUER.format(tenant=tenant), V1_ISSUER.format(tenant=tenant)))
     return AuthPolicy(
         audience=settings.auth_audience or "",
         issuers=issuers,
         jwks_url=settings.auth_jwks_url or TENANT_JWKS.format(tenant=tenant),
-        tenant_id=tenant.lower() if tenant else None,
+        tenant_id=tenant.lower(),
         allowed_callers=settings.remediation_allowed_callers,
     )
 
@@ -182,7 +201,7 @@ def authenticate(settings: Settings, headers: Mapping[str, str], *,
         claims = jwt.decode(
             token, key, algorithms=ALGORITHMS, audience=policy.audience,
             issuer=policy.issuers, leeway=LEEWAY_S,
-            options={"require": ["exp", "iss", "aud", "oid"]},
+            options={"require": ["exp", "iss", "aud", "oid", "tid"]},
         )
     except jwt.InvalidTokenError as exc:
         raise Unauthenticated(f"the token was rejected: {exc}") from None
@@ -191,13 +210,19 @@ def authenticate(settings: Settings, headers: Mapping[str, str], *,
 
 def allowed_caller(claims: Mapping[str, Any], policy: AuthPolicy) -> Caller:
     tenant = claims.get("tid")
-    if policy.tenant_id and str(tenant or "").lower() != policy.tenant_id:
+    if not isinstance(tenant, str) or tenant.lower() != policy.tenant_id:
         raise Unauthenticated("the token was issued for another tenant")
     oid = claims.get("oid")
     if not isinstance(oid, str) or not oid:
         raise Unauthenticated("the token carries no object id (oid)")
     if oid.lower() not in policy.allowed_callers:
         raise PermissionDenied(f"caller {oid[:64]} is not in REMEDIATION_ALLOWED_CALLERS")
+    if claims.get("idtyp") != "app" or "scp" in claims:
+        raise PermissionDenied("only an application token may call this route (idtyp app, "
+                               "no delegated scopes)")
+    roles = claims.get("roles")
+    if not isinstance(roles, list) or INVOKE_ROLE not in roles:
+        raise PermissionDenied(f"the token does not hold the app role {INVOKE_ROLE}")
     app_id = claims.get("azp") or claims.get("appid")
     return Caller(object_id=oid.lower(), app_id=str(app_id) if app_id else None,
                   tenant_id=str(tenant) if tenant else None)

@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 
+from shared.api.approvers import approver
 from shared.api.messages import HTML, ApiRequest, ApiResponse, json_response
 from shared.api.problems import problem
 from shared.api.validation import (
@@ -26,7 +27,7 @@ from shared.api.validation import (
     user_key,
 )
 from shared.audit.verify import remediation_records
-from shared.errors import ConfigError, ConflictError, NotFoundError, Unauthenticated
+from shared.errors import ConfigError, ConflictError, NotFoundError
 from shared.logs import bound, event
 from shared.pipeline.finalize import live_report
 from shared.pipeline.records import RunRecord, VerdictRecord, run_keys, verdict_keys
@@ -168,26 +169,12 @@ def get_report(services: Services, request: ApiRequest) -> ApiResponse:
     return ApiResponse(200, html, headers)
 
 
-# Set by the platform's sign-in (App Service authentication) on every request it let through.
-PRINCIPAL_ID = "x-ms-client-principal-id"
-PRINCIPAL_NAME = "x-ms-client-principal-name"
-
-
 def get_approver_report(services: Services, request: ApiRequest) -> ApiResponse:
-    """The report for an approver following the approval mail's link. In Azure the platform's
-    sign-in requires an Entra sign-in on this route, which only members of the approvers' group
-    can complete (infra/modules/site-auth.bicep, entra.bicep); the app then sees who signed in.
-    Where the platform's authentication is off (WEBSITE_AUTH_ENABLED, set by the platform), anyone
-    could send that header, so nothing is served; nor without the identity."""
-    principal = request.headers.get(PRINCIPAL_ID, "").strip()
-    if not services.settings.platform_auth_enabled:
-        raise Unauthenticated("this route serves approvers signed in through the function app's "
-                              "platform authentication, which is off here")
-    if not principal:
-        raise Unauthenticated("sign in through the function app's platform authentication "
-                              "(the link in the approval mail) to read this report")
-    event("report.opened", by=principal[:64],
-          byName=request.headers.get(PRINCIPAL_NAME, "")[:256])
+    """The report for an approver following the approval mail's link: only for a member of the
+    approvers' group signed in through the platform's authentication (`approvers.approver`)."""
+    who = approver(services.settings, request.headers)
+    run_id = safe_id(route_param(request, "runId"), field="runId")
+    event("report.opened", by=who.object_id, byName=who.name, runId=run_id)
     return get_report(services, request)
 
 

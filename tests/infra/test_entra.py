@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from shared.api.auth import INVOKE_ROLE
 from tests.infra.templates import INFRA, body, module, resource, text, variable
 
 REPO: Path = INFRA.parent
@@ -67,6 +68,10 @@ def test_only_the_approvals_identity_may_call_the_remediation_api() -> None:
     assert principal["appRoleAssignmentRequired"] is True
     invoke = body(resource(entra, "approvalsInvoke"))
     assert invoke["principalId"] == "approvalsPrincipalId"
+    # `idtyp` in its access tokens: the API admits app tokens only (shared/api/auth.py)
+    assert [c["name"] for c in api["optionalClaims"]["accessToken"]] == ["idtyp"]
+    assert [role["value"] for role in api["appRoles"]] == ["invokeRoleValue"]
+    assert variable(entra, "invokeRoleValue") == INVOKE_ROLE
 
 
 def test_workflow_is_triggered_with_the_runs_verdicts() -> None:

@@ -3,6 +3,7 @@ checked in-process on POST /api/remediations (tokens from local/identity.py's is
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any
 
@@ -54,6 +55,8 @@ BAD_TOKENS = {
     "not yet valid": lambda i: i.mint(nbf=4_000_000_000),
     "no exp": lambda i: i.mint(exp=None),
     "no oid": lambda i: i.mint(oid=None),
+    "no tid": lambda i: i.mint(tid=None),
+    "tid not a string": lambda i: i.mint(tid=[i.tenant_id]),
     "unpublished key": lambda i: i.mint_unpublished(),
     "forged key id": lambda i: i.mint_forged_kid(),
     "alg none": lambda i: i.mint_alg_none(),
@@ -67,6 +70,28 @@ BAD_TOKENS = {
 def test_bad_token_is_401(api: ApiClient, kind: str) -> None:
     answer = api.remediate(body(), token=BAD_TOKENS[kind](api.issuer))
     assert answer.status_code == 401, answer.json()
+    assert api.graph.calls == []
+
+
+# Signed, of the allowed caller, but not an app token holding the API's app role (Microsoft's
+# "Protected web API: verify scopes and app roles"; `idtyp` in the access token claims reference).
+NOT_THE_APP_ROLE = {
+    "no roles": lambda i: i.mint(roles=None),
+    "roles as a string": lambda i: i.mint(roles="Remediations.Invoke"),
+    "another role": lambda i: i.mint(roles=["Reports.Read"]),
+    "role spelled in another case": lambda i: i.mint(roles=["remediations.invoke"]),
+    "user token with scp": lambda i: i.mint(idtyp="user", scp="Remediations.Invoke",
+                                            roles=None),
+    "user token holding the role": lambda i: i.mint(idtyp="user", scp="user_impersonation"),
+    "app idtyp with scp": lambda i: i.mint(scp="user_impersonation"),
+    "no idtyp": lambda i: i.mint(idtyp=None),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(NOT_THE_APP_ROLE))
+def test_token_without_the_app_role_is_403(api: ApiClient, kind: str) -> None:
+    answer = api.remediate(body(), token=NOT_THE_APP_ROLE[kind](api.issuer))
+    assert answer.status_code == 403, answer.json()
     assert api.graph.calls == []
 
 
@@ -102,18 +127,23 @@ def test_v1_issuer_form_is_accepted_when_no_issuer_is_configured(api: ApiClient)
 
 @pytest.mark.parametrize("missing", ["AUTH_AUDIENCE", "REMEDIATION_ALLOWED_CALLERS",
                                      "AUTH_TENANT_ID"])
-def test_missing_auth_settings_refuse_every_call(token_issuer: TokenIssuer, missing: str) -> None:
+def test_missing_auth_settings_refuse_every_call(token_issuer: TokenIssuer, missing: str,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    """A plain 503 to the caller; the log names the setting. AUTH_TENANT_ID is required even
+    with AUTH_ISSUER and AUTH_JWKS_URL set: a token's `tid` is always checked."""
     env = {**token_issuer.settings(), "REMEDIATION_ALLOWED_CALLERS": LOGIC_APP_OID,
            "AzureWebJobsStorage": "UseDevelopmentStorage=true", missing: ""}
-    if missing == "AUTH_TENANT_ID":
-        env["AUTH_ISSUER"] = ""
     services = Services(config.load(env))
     request = ApiRequest("POST", "http://127.0.0.1/api/remediations",
                          headers={"authorization": f"Bearer {token_issuer.mint()}",
                                   "content-type": "application/json"}, body=b"{}")
-    answer = handle(services, "create_remediation", request)
+    with caplog.at_level(logging.INFO, logger="signin_review"):
+        answer = handle(services, "create_remediation", request)
     assert answer.status == 503
-    assert missing.encode() in answer.body
+    assert missing.encode() not in answer.body and b"AUTH" not in answer.body
+    assert b"REMEDIATION_ALLOWED" not in answer.body
+    assert any("auth.not_configured" in r.message and missing in r.message
+               for r in caplog.records)
 
 
 def test_key_set_refreshes_on_unknown_kid_at_most_once_a_minute(token_issuer: TokenIssuer

@@ -9,9 +9,6 @@ from typing import Any
 import pytest
 from msgspec.structs import replace
 
-from shared.api import ApiRequest, handle
-from shared.api.messages import ApiResponse
-from shared.services import Services
 from tests.fixtures.api import (
     ALICE,
     BOB,
@@ -203,34 +200,6 @@ def test_correlation_id_is_echoed_when_sane(api: ApiClient) -> None:
     assert given.headers["x-correlation-id"] == "ticket-1234-abcd"
     hostile = api.call("GET", "/api/health", headers={"x-correlation-id": "<script>"})
     assert hostile.headers["x-correlation-id"] != "<script>"
-
-
-def test_approver_report_needs_the_platform_sign_in(api: ApiClient) -> None:
-    """The approval mail's link: no function key (approvers have none), but the identity the
-    platform's sign-in passes in, and only where that sign-in is on (else anyone could send the
-    header): otherwise 401 and no report."""
-    run_id = new_run_id()
-    html = b"<!doctype html><title>r</title><p>report</p>"
-    seed_run(api.services, run_id, report_html=html)
-    path = f"/api/approvals/reports/{run_id}"
-    signed_in = {"x-ms-client-principal-id": "5f0c7a52-0000-4000-8000-00000000a001",
-                 "x-ms-client-principal-name": "approver@contoso.com"}
-    forged = api.call("GET", path, key=False, headers=signed_in)  # platform sign-in is off here
-    assert forged.status_code == 401 and b"report</p>" not in forged.content
-
-    platform = Services(replace(api.services.settings, platform_auth_enabled=True),
-                        store_prefix=api.services.store_prefix)
-
-    def get(run: str, headers: dict[str, str]) -> ApiResponse:
-        request = ApiRequest("GET", f"http://127.0.0.1/api/approvals/reports/{run}",
-                             route_params={"runId": run}, query={}, headers=headers, body=b"")
-        return handle(platform, "get_approver_report", request)
-
-    assert get(run_id, {}).status == 401
-    answer = get(run_id, signed_in)
-    assert answer.status == 200 and answer.body == html
-    assert "default-src 'none'" in answer.headers["Content-Security-Policy"]
-    assert get(new_run_id(), signed_in).status == 404
 
 
 def test_one_user_review_that_outlasts_its_budget_answers_202(
