@@ -3,7 +3,8 @@
 Two doors, one handler: the function-key route (a ticketing or GRC tool names the `reviewer`),
 and /api/approvals/privileged-reviews/{runId}/attestations behind the platform's sign-in, which
 only the approvers' group can complete (as the approvers' report route; site-auth.bicep): there
-the reviewer is whoever signed in, and a `reviewer` in the body is refused (an unknown field).
+the reviewer is whoever signed in (checked as on the report route: `approvers.approver`), and a
+`reviewer` in the body is refused (an unknown field).
 
 Refused, each before anything is written: a malformed body (400), a run that does not exist
 (404), a run that is not a finished privileged-account review (409), an account that is not in
@@ -19,8 +20,9 @@ from typing import Literal
 import msgspec
 from msgspec.structs import replace
 
+from shared.api.approvers import approver
 from shared.api.messages import ApiRequest, ApiResponse, json_response
-from shared.api.reviews import PRINCIPAL_ID, PRINCIPAL_NAME, find_run
+from shared.api.reviews import find_run
 from shared.api.validation import (
     Comment,
     PersonName,
@@ -36,7 +38,7 @@ from shared.audit.attestations import (
     append_attestation_audit,
     attestations_table,
 )
-from shared.errors import ConflictError, InputError, Unauthenticated
+from shared.errors import ConflictError, InputError
 from shared.logs import bound, event
 from shared.model import PrivilegedAccount, ReviewResult
 from shared.pipeline.records import RunRecord
@@ -71,16 +73,10 @@ def create_attestation(services: Services, request: ApiRequest) -> ApiResponse:
 
 def create_approver_attestation(services: Services, request: ApiRequest) -> ApiResponse:
     """The approvers' door: the reviewer is the person the platform signed in."""
-    principal = request.headers.get(PRINCIPAL_ID, "").strip()
-    if not services.settings.platform_auth_enabled:
-        raise Unauthenticated("this route takes sign-offs from approvers signed in through the "
-                              "function app's platform authentication, which is off here")
-    if not principal:
-        raise Unauthenticated("sign in through the function app's platform authentication to "
-                              "sign off a privileged-account review")
+    who = approver(services.settings, request.headers)  # the approvers' group, signed in
     body = decode_body(request, ApproverAttestationBody)
-    name = request.headers.get(PRINCIPAL_NAME, "").strip()[:256] or principal[:64]
-    return _attest(services, request, body, name, caller=principal[:64])
+    return _attest(services, request, body, who.name.strip() or who.object_id,
+                   caller=who.object_id)
 
 
 def _attest(services: Services, request: ApiRequest,

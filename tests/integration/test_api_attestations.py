@@ -25,7 +25,19 @@ from shared.model import (
 from shared.pipeline.runs import Tables
 from shared.report import render_json
 from shared.services import Services
-from tests.fixtures.api import ADMIN, ApiClient, new_run_id, overwrite_blob, seal_run, seed_run
+from tests.fixtures.api import (
+    ADMIN,
+    APPROVER_GROUP,
+    APPROVER_OID,
+    ApiClient,
+    new_run_id,
+    overwrite_blob,
+    seal_run,
+    seed_run,
+    signed_in_approver,
+)
+
+OTHER_GROUP = "0e1e0000-0000-4000-8000-0000000000e1"
 
 QUARTER = Window(start=datetime(2026, 7, 1, tzinfo=UTC),
                  end=datetime(2026, 9, 30, 23, 59, 59, tzinfo=UTC))
@@ -132,14 +144,13 @@ def test_verify_evidence_names_an_altered_sign_off(api: ApiClient) -> None:
 
 def test_approvers_door_takes_the_signed_in_reviewer(api: ApiClient) -> None:
     run_id = privileged_run(api.services)
-    signed_in = {"x-ms-client-principal-id": "5f0c7a52-0000-4000-8000-00000000a001",
-                 "x-ms-client-principal-name": "approver@contoso.com",
-                 "content-type": "application/json"}
+    signed_in = {**signed_in_approver(), "content-type": "application/json"}
     body = msgspec.json.encode({"account": "admin@contoso.com", "decision": "investigate"})
     forged = api.call("POST", f"/api/approvals/privileged-reviews/{run_id}/attestations",
                       body=body, headers=signed_in, key=False)
     assert forged.status_code == 401  # the platform's sign-in is off here: the header is forged
-    platform = Services(replace(api.services.settings, platform_auth_enabled=True),
+    platform = Services(replace(api.services.settings, platform_auth_enabled=True,
+                                approver_group_id=APPROVER_GROUP),
                         store_prefix=api.services.store_prefix)
 
     def post(headers: dict[str, str], payload: bytes) -> int:
@@ -152,6 +163,10 @@ def test_approvers_door_takes_the_signed_in_reviewer(api: ApiClient) -> None:
                                          "reviewer": "Mallory"})
     assert post(signed_in, with_reviewer) == 400
     assert post({"content-type": "application/json"}, body) == 401
+    assert post({**signed_in_approver(group=OTHER_GROUP), "content-type": "application/json"},
+                body) == 403  # signed in, but not an approver
+    assert post({"x-ms-client-principal-id": APPROVER_OID, "content-type": "application/json"},
+                body) == 401  # the id header alone is not the platform's sign-in
     assert post(signed_in, body) == 201
     (signed,) = run_attestations(api.services.store, run_id)
     assert (signed.reviewer, signed.decision) == ("approver@contoso.com", "investigate")
