@@ -22,6 +22,7 @@ from shared.detect.context import (
     TenantSignals,
     TenantSignalsBuilder,
 )
+from shared.detect.tenant_baseline import TenantBaseline, TenantCounter, from_profiles
 from shared.detect.trusted import TrustedNetworks
 from shared.model import (
     DataSource,
@@ -188,12 +189,29 @@ def _review(
         detections=_by_user(detections, window), risky=_risky_by_user(risky), signals=signals,
         settings=settings, identity_protection=identity_protection, trusted=trusted,
         audit=audit_by_user(audit_events),
+        tenant_baseline=_tenant_baseline(baselines, histories, timelines),
     )
     users = [scorer.score(user, rows) for user, rows in timelines.items()]
     sources = _sources(sum(len(rows) for rows in histories.values()), len(histories),
                        baselines, identity_protection, trusted)
     inventory = risky_sign_ins.inventory(detections, window)
     return _result(window, signals, users, sources, inventory), timelines
+
+
+def _tenant_baseline(baselines: Mapping[str, BaselineProfile] | None, histories: Timelines,
+                     timelines: Timelines) -> TenantBaseline | None:
+    """Where the tenant's users sign in from: their stored baselines, else their histories,
+    else (no history at all) the window's own sign-ins."""
+    if baselines:
+        return from_profiles(baselines.values())
+    counter = TenantCounter()
+    for rows in histories.values():
+        counter.add_all(rows)
+    if counter.sign_ins:
+        return counter.result(from_window=False)
+    for rows in timelines.values():
+        counter.add_all(rows)
+    return counter.result(from_window=True)
 
 
 def _result(window: Window, signals: TenantSignals, users: list[UserVerdict],
@@ -247,7 +265,7 @@ def review_user_by_user(
             window=window, privileged=privileged, baselines=None, histories={},
             detections=_by_user(detections, window), risky={}, signals=signals,
             settings=settings, identity_protection=bool(detections), trusted=trusted,
-            audit=audit_by_user(audit_events),
+            audit=audit_by_user(audit_events), tenant_baseline=tenant.tenant_baseline(),
         )
         verdicts: list[UserVerdict] = []
         flagged: Timelines = {}
@@ -282,6 +300,8 @@ class TenantPass:
         self.risky_sign_ins = RiskySignIns()
         self.first: datetime | None = None
         self.last: datetime | None = None
+        self.history_counter = TenantCounter()  # the tenant baseline, from the history
+        self.window_counter = TenantCounter()  # and from the window, when there is none
 
     def add_all(self, sign_ins: Sequence[SignIn]) -> None:
         window = self.window
@@ -296,9 +316,18 @@ class TenantPass:
             start, end = window.start, window.end
             inside = [s for s in sign_ins if start <= s.created_date_time <= end]
             if len(inside) < len(sign_ins):
-                self.builder.add_history(s for s in sign_ins if s.created_date_time < start)
+                before = [s for s in sign_ins if s.created_date_time < start]
+                self.builder.add_history(before)
+                self.history_counter.add_all(before)
         self.builder.add_all(inside)
+        self.window_counter.add_all(inside)
         self.risky_sign_ins.add_all(inside)
+
+    def tenant_baseline(self) -> TenantBaseline | None:
+        """From the history when there is one, else from the window (as `_tenant_baseline`)."""
+        if self.history_counter.sign_ins:
+            return self.history_counter.result(from_window=False)
+        return self.window_counter.result(from_window=True)
 
     def finish(self) -> tuple[TenantSignals, RiskySignIns, Window]:
         window = self.window
@@ -360,12 +389,14 @@ class _Scorer:
         detections: dict[str, list[RiskDetection]], risky: dict[str, RiskyUser],
         signals: TenantSignals, settings: DetectionSettings, identity_protection: bool,
         trusted: TrustedNetworks, audit: dict[str, list[AuditEvent]] | None = None,
+        tenant_baseline: TenantBaseline | None = None,
     ) -> None:
         self.window, self.privileged, self.baselines = window, privileged, baselines
         self.histories, self.detections, self.risky = histories, detections, risky
         self.signals, self.settings = signals, settings
         self.identity_protection, self.trusted = identity_protection, trusted
         self.audit = audit
+        self.tenant_baseline = tenant_baseline
 
     def followed(self, user: str, upn_key: str) -> Followed | None:
         if self.audit is None:
@@ -397,6 +428,7 @@ class _Scorer:
             user_id=user,
             trusted=self.trusted,
             followed=self.followed(user, upn_key),
+            tenant_baseline=self.tenant_baseline,
         )
         return score_user(rows, context)
 

@@ -24,6 +24,7 @@ from shared.baseline import BaselineProfile, network_prefix
 from shared.detect.campaigns import Campaign, Failure, build_campaigns
 from shared.detect.campaigns import targets as campaign_targets
 from shared.detect.codes import FAILURE_CODES, PASSWORD_KNOWN_CODES
+from shared.detect.tenant_baseline import TenantBaseline
 from shared.detect.trusted import TrustedNetworks
 from shared.model import RiskDetection, RiskyUser, SignIn, SprayingSource, Window
 from shared.persistence.records import Followed
@@ -137,6 +138,8 @@ class DetectionContext(msgspec.Struct, kw_only=True):
     user_id: str = ""
     trusted: TrustedNetworks = msgspec.field(default_factory=TrustedNetworks)
     followed: Followed | None = None  # what followed the sign-ins: audit rows, methods, rules
+    # where the tenant's users sign in from: the yardstick for a user without a baseline
+    tenant_baseline: TenantBaseline | None = None
 
 
 def _epoch(moment: datetime) -> float:

@@ -20,6 +20,11 @@ Cautions honoured (the design notes' Detections and Baselines sections):
   baseline it is at most `low` (the real user meets these prompts daily).
 - The tenant's trusted named locations are familiar to everyone: a sign-in from a trusted range
   (a VPN egress abroad, an office) or a trusted country is never unfamiliar.
+- No baseline but a tenant baseline (`shared.detect.tenant_baseline`): the user is judged against
+  the tenant's users instead of the user's own window (any user's only sign-in is "new in this
+  window"): routine interrupts from the tenant's usual countries and networks are nothing; a
+  success from a country or network the tenant rarely or never sees is a finding whose level
+  rises with failures before it and with an hour the tenant does not work, and says so.
 """
 
 from __future__ import annotations
@@ -28,8 +33,9 @@ from collections.abc import Sequence
 
 from shared.baseline import platform_of
 from shared.detect import wording
-from shared.detect.codes import is_prompt, password_validated
+from shared.detect.codes import FAILURE_CODES, is_prompt, password_validated
 from shared.detect.context import DetectionContext
+from shared.detect.tenant_baseline import TenantBaseline
 from shared.model import Finding, Severity, SignIn
 
 TYPE = "unfamiliar_location"
@@ -70,6 +76,8 @@ def _device_severity(sign_in: SignIn, context: DetectionContext) -> Severity:
 def detect(sign_ins: Sequence[SignIn], context: DetectionContext) -> list[Finding]:
     baseline = context.baseline
     has_baseline = baseline is not None and baseline.sign_ins > 0
+    if not has_baseline and context.tenant_baseline is not None:
+        return _against_tenant(sign_ins, context, context.tenant_baseline)
     familiar = (
         set(baseline.countries) if baseline is not None and has_baseline
         else _fallback_countries(sign_ins, context.settings.unfamiliar_fallback_min_days)
@@ -162,3 +170,81 @@ def _network_finding(asn: int, seen: list[SignIn]) -> Finding:
         f"from {wording.origin(first)}."
     )
     return Finding(TYPE, "low", text, [s.id for s in seen], got_in=True)
+
+
+_LEVELS: tuple[Severity, ...] = ("low", "medium", "high")
+
+
+def _against_tenant(sign_ins: Sequence[SignIn], context: DetectionContext,
+                    tenant: TenantBaseline) -> list[Finding]:
+    """A user without a history, judged against the tenant's baseline: a success (or a
+    validated password) from a country the tenant rarely or never sees, or from a network
+    (ASN) it rarely sees, is a finding; `low`, `medium` when the tenant has never seen the
+    country, one level more for each of: credential failures before it in the window, an hour
+    the tenant's users do not work at. Prompts alone from such a place are `low`; anything from
+    the tenant's usual countries and networks is nothing."""
+    trusted = context.trusted if context.trusted else None
+    seen: dict[str, list[SignIn]] = {}
+    failed_before: float | None = None
+    own: dict[str, int] = {}  # learned from the window, the tenant's counts hold the user's own
+    if tenant.from_window:
+        for sign_in in sign_ins:
+            if _code(sign_in) == 0 and sign_in.country:
+                own[sign_in.country] = own.get(sign_in.country, 0) + 1
+    own_total = sum(own.values())
+    for sign_in in sign_ins:
+        code = _code(sign_in)
+        if code in FAILURE_CODES and failed_before is None:
+            failed_before = sign_in.created_date_time.timestamp()
+        if code != 0 and not password_validated(code):
+            continue
+        country = sign_in.country
+        if trusted is not None and (trusted.range_of(sign_in.ip_address)
+                                    or (country and trusted.country_of(country))):
+            continue
+        rare_country = bool(country) and tenant.rare_country(
+            country or "", own.get(country or "", 0), own_total)
+        if rare_country or tenant.rare_network(sign_in):
+            key = country if rare_country and country else \
+                f"AS{sign_in.autonomous_system_number}"
+            seen.setdefault(key, []).append(sign_in)
+    return [_tenant_finding(where, rows, tenant, failed_before) for where, rows in seen.items()]
+
+
+def _tenant_finding(where: str, seen: list[SignIn], tenant: TenantBaseline,
+                    failed_before: float | None) -> Finding:
+    successes = [sign_in for sign_in in seen if _code(sign_in) == 0]
+    first = successes[0] if successes else seen[0]
+    prompts_only = not successes and all(is_prompt(_code(sign_in)) for sign_in in seen)
+    is_country = not where.startswith("AS")
+    # learned from the window, the tenant's count includes this user's own successes there
+    own = len(successes) if tenant.from_window else 0
+    never = is_country and tenant.countries.get(where, 0) <= own
+    why = []
+    if failed_before is not None and failed_before <= first.created_date_time.timestamp():
+        why.append("after credential failures")
+    if tenant.night(first.created_date_time.hour):
+        why.append(f"at {first.created_date_time:%H}:00 UTC, when the tenant's users do not "
+                   "work")
+    level = 0 if prompts_only else min(len(_LEVELS) - 1, int(never) + len(why))
+    place = (f"{where}, a country the tenant's users {'never' if never else 'rarely'} sign in "
+             "from" if is_country else f"network {where}, which the tenant's users rarely sign in "
+             "from")
+    if successes:
+        text = (f"{wording.count(len(successes), 'successful sign-in')} from {place}, the first "
+                f"at {wording.when(first.created_date_time)} from {wording.origin(first)}")
+    elif prompts_only:
+        text = (f"{wording.count(len(seen), 'sign-in attempt')} from {place}, stopped at a prompt "
+                f"(the first at {wording.when(first.created_date_time)} from "
+                f"{wording.origin(first)}) and none completed")
+    else:
+        text = (f"The password was validated from {place} (the first at "
+                f"{wording.when(first.created_date_time)} from {wording.origin(first)}) but MFA "
+                "or Conditional Access stopped it")
+    if why and not prompts_only:
+        text += ", " + " and ".join(why)
+    learned = "this window's sign-ins" if tenant.from_window else "their history"
+    text += (f"; the user has no history, so this was judged against the tenant's "
+             f"{tenant.users:,} users ({learned})")
+    return Finding(TYPE, _LEVELS[level], text + ".", [s.id for s in seen],
+                   got_in=not prompts_only)

@@ -3,7 +3,8 @@
 A file holds {"cases": [...]}; a case has a name, a description, the user's `history` (before the
 window: builds the baseline), `sign_ins` (the window), optional `tenant` (other users' window
 sign-ins, for spray), `tenant_history` (other users' sign-ins before the window: with the user's
-history, what the tenant-wide pass learns the users' own sources from), `privileged`,
+history, what the tenant-wide pass learns the users' own sources from), `tenant_baseline`
+("history" or "window": what the tenant baseline is learned from; none without), `privileged`,
 `risk_detections`, `risky_user`, `trusted` (Graph namedLocation objects), `holidays` (ISO dates),
 `window_start` (else the first window sign-in), and `expect`: the findings (type and severity)
 the detection must return, empty for benign sequences.
@@ -24,6 +25,8 @@ import msgspec
 
 from shared.baseline import build_profile
 from shared.detect.context import DetectionContext, DetectionSettings, tenant_signals
+from shared.detect.tenant_baseline import TenantBaseline
+from shared.detect.tenant_baseline import from_sign_ins as tenant_from_sign_ins
 from shared.detect.trusted import from_named_locations
 from shared.model import (
     DeviceDetail,
@@ -158,12 +161,24 @@ def build(case: dict[str, Any], settings: DetectionSettings | None = None
         trusted=trusted,
         tenant=tenant_signals([*sign_ins, *others], settings, trusted,
                               history=[*history, *others_history]),
+        tenant_baseline=_tenant_baseline(case, [*history, *others_history], [*sign_ins, *others]),
         risk_detections=msgspec.convert(case.get("risk_detections", []), list[RiskDetection]),
         risky_user=msgspec.convert(case["risky_user"], RiskyUser) if "risky_user" in case
         else None,
         settings=settings,
         user_id=USER,
     )
+
+
+def _tenant_baseline(case: dict[str, Any], history: list[SignIn],
+                     window: list[SignIn]) -> TenantBaseline | None:
+    """The case's `tenant_baseline`: "history" (learned from the histories), "window" (from the
+    window's sign-ins), or absent (none)."""
+    if case.get("tenant_baseline") == "history":
+        return tenant_from_sign_ins(history, from_window=False)
+    if case.get("tenant_baseline") == "window":
+        return tenant_from_sign_ins(window, from_window=True)
+    return None
 
 
 def outcome(findings: list[Any]) -> list[dict[str, str]]:
