@@ -53,10 +53,7 @@ def local_stack(*, users: int = 50, seed: int = 7, tenant: Tenant | None = None,
         graph = GraphEmulator()
         graph.start()
         try:
-            graph.load(sign_ins=tenant.sign_ins, users=tenant.users,
-                       risky_users=tenant.risky_users, risk_detections=tenant.risk_detections,
-                       role_assignments=tenant.role_assignments,
-                       named_locations=tenant.named_locations)
+            graph.load(**tenant.emulator_data())
             moment = clock or tenant.window.end
             with sign_in_source(source, tenant, azurite.connection_string,
                                 graph.token) as chosen:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from local.tenant import followed
 from local.tenant.people import Person
 from local.tenant.places import (
     ATTACKER_NETWORKS,
@@ -52,6 +53,7 @@ def impossible_travel(scene: Scene, person: Person) -> Away:
             **scene.home(person, ipv6=False))
     abroad = _where(scene, "impossible_travel")
     log.add(person, at + HOUR, app=OFFICE_HOME, device=CHROME_WINDOWS, mfa=True, **abroad)
+    followed.registers_authenticator(scene, person, at + HOUR + 4 * MINUTE + 12, abroad["ip"])
     for minutes in (6, 21):
         log.add(person, at + HOUR + minutes * MINUTE, app=EXCHANGE, device=CHROME_WINDOWS,
                 interactive=False, **abroad)
@@ -68,6 +70,7 @@ def new_country_success(scene: Scene, person: Person) -> Away:
     at = clock.start + 32 * HOUR + 10 * MINUTE + scene.jitter()
     there = _where(scene, "new_country_success")
     log.add(person, at, app=OFFICE_HOME, device=FIREFOX_LINUX, **there)
+    followed.consents_mail_app(scene, person, at + 12 * MINUTE, there["ip"])
     for minutes in (3, 30):
         log.add(person, at + minutes * MINUTE, app=EXCHANGE, device=FIREFOX_LINUX,
                 interactive=False, **there)
@@ -132,6 +135,7 @@ def mfa_fatigue(scene: Scene, person: Person) -> Away:
     log.add(person, at + 40, app=OFFICE_HOME, device=CHROME_WINDOWS, mfa=True,
             details="MFA completed in Azure AD", correlation=correlation, **there)
     log.add(person, at + 200, app=EXCHANGE, device=CHROME_WINDOWS, interactive=False, **there)
+    followed.forwarding_rule(scene, person)
     return []
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 
+from local.tenant import followed
 from local.tenant.people import Person
 from local.tenant.places import (
     CITIES,
@@ -209,6 +210,7 @@ def typo_then_success(scene: Scene, person: Person) -> Away:
                     **where)
         log.add(person, at + 20 * typos + 15, app=OFFICE_HOME, device=person.laptop, mfa=True,
                 **where)
+    followed.self_service_reset(scene, person, at + 20 * typos + 300, str(where["ip"]))
     return []
 
 
@@ -301,4 +303,5 @@ def ordinary_weekend(scene: Scene, person: Person) -> Away:
     for n in range(3):
         log.add(person, at + n * 20 * 60, app=WORK_APPS[n], device=person.laptop, mfa=True,
                 **where)
+    followed.new_phone_at_home(scene, person, at + 25 * 60, str(where["ip"]))
     return []

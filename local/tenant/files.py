@@ -34,6 +34,10 @@ def write(tenant: Tenant, directory: str | Path, *,
         "riskDetections.json": tenant.risk_detections,
         "roleAssignments.json": tenant.role_assignments,
         "namedLocations.json": tenant.named_locations,
+        "directoryAudits.json": tenant.directory_audits,
+        "authenticationMethods.json": tenant.authentication_methods,
+        "messageRules.json": tenant.message_rules,
+        "oauth2PermissionGrants.json": tenant.permission_grants,
     }
     written = []
     for name, value in pages.items():
@@ -78,6 +82,9 @@ def read(directory: str | Path) -> Tenant:
     def page(name: str) -> list[dict[str, Any]]:
         return msgspec.json.decode((src / name).read_bytes())["value"]  # type: ignore[no-any-return]
 
+    def optional(name: str) -> list[dict[str, Any]]:
+        return page(name) if (src / name).exists() else []
+
     jsonl = src / "signIns.jsonl"
     with collector_paused():
         if jsonl.exists():
@@ -92,8 +99,11 @@ def read(directory: str | Path) -> Tenant:
         risky_users=page("riskyUsers.json"),
         risk_detections=page("riskDetections.json"),
         role_assignments=page("roleAssignments.json"),
-        named_locations=page("namedLocations.json") if (src / "namedLocations.json").exists()
-        else [],
+        named_locations=optional("namedLocations.json"),
+        directory_audits=optional("directoryAudits.json"),
+        authentication_methods=optional("authenticationMethods.json"),
+        message_rules=optional("messageRules.json"),
+        permission_grants=optional("oauth2PermissionGrants.json"),
         ground_truth=msgspec.json.decode((src / "groundTruth.json").read_bytes(),
                                          type=dict[str, Expectation]),
     )

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from operator import itemgetter
 
-from local.tenant import attacks, benign, campaigns
+from local.tenant import attacks, benign, campaigns, followed
 from local.tenant.people import Person, graph_user, make_people
 from local.tenant.places import OFFICES, VPN_EGRESS
 from local.tenant.records import SignInLog
@@ -62,6 +62,21 @@ class Tenant:
     role_assignments: list[dict[str, object]]
     ground_truth: dict[str, Expectation]
     named_locations: list[dict[str, object]] = field(default_factory=list)
+    # what followed some sign-ins (local/tenant/followed.py), as the emulator loads it
+    directory_audits: list[dict[str, object]] = field(default_factory=list)
+    authentication_methods: list[dict[str, object]] = field(default_factory=list)
+    message_rules: list[dict[str, object]] = field(default_factory=list)
+    permission_grants: list[dict[str, object]] = field(default_factory=list)
+
+    def emulator_data(self) -> dict[str, list[dict[str, object]]]:
+        """Everything the Graph emulator's load() takes."""
+        return {"sign_ins": self.sign_ins, "users": self.users,
+                "risky_users": self.risky_users, "risk_detections": self.risk_detections,
+                "role_assignments": self.role_assignments,
+                "named_locations": self.named_locations,
+                "directory_audits": self.directory_audits,
+                "authentication_methods": self.authentication_methods,
+                "message_rules": self.message_rules, "permission_grants": self.permission_grants}
 
 
 def generate(users: int = 50, seed: int = 7, window_end: datetime | None = None,
@@ -105,6 +120,10 @@ def _generate(users: int, seed: int, window: Window, history_days: int,
         role_assignments=[_role_assignment(p, role, rng) for p, role in roles.admins],
         ground_truth={p.id: expectation(s, p) for p, s in roles.roles},
         named_locations=named_locations(),
+        directory_audits=sorted(scene.audits, key=itemgetter("activityDateTime"), reverse=True),
+        authentication_methods=followed.own_methods(scene, [p for p, _ in roles.roles]),
+        message_rules=scene.rules,
+        permission_grants=scene.grants,
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from local.tenant.people import Person, address
 from local.tenant.places import City, Network
@@ -34,6 +34,12 @@ class Scene:
     rng: random.Random
     risky_users: list[dict[str, object]] = field(default_factory=list)
     risk_detections: list[dict[str, object]] = field(default_factory=list)
+    # what followed some sign-ins (local/tenant/followed.py)
+    audits: list[dict[str, Any]] = field(default_factory=list)
+    methods: list[dict[str, Any]] = field(default_factory=list)
+    rules: list[dict[str, Any]] = field(default_factory=list)
+    grants: list[dict[str, Any]] = field(default_factory=list)
+    benign_phone: str = ""  # the user whose new phone is the tenant's benign registration
 
     def jitter(self, spread: int = 300) -> int:
         """A few random seconds to add to a scripted time, so nothing lands on round minutes."""

@@ -47,8 +47,11 @@ class Expectation(msgspec.Struct, rename="camel", frozen=True):
 
 
 EXPECTED: dict[str, tuple[Level, Level, tuple[str, ...]]] = {
-    "impossible_travel": ("high", "high", ("impossible_travel", "unfamiliar_location")),
-    "new_country_success": ("high", "high", ("unfamiliar_location",)),
+    # The AiTM session registers the attacker's authenticator; the stuffed account consents a
+    # mail app (local/tenant/followed.py): both from the attacker's address, in the audit log.
+    "impossible_travel": ("high", "high", ("impossible_travel", "unfamiliar_location",
+                                           "persistence")),
+    "new_country_success": ("high", "high", ("unfamiliar_location", "persistence")),
     "password_spray": ("high", "high", ("password_spray",)),
     SPRAY_TARGET: ("low", "low", ("password_spray",)),
     "brute_force": ("medium", "medium", ("repeated_failures",)),

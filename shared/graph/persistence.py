@@ -73,9 +73,11 @@ async def _pages(graph: GraphConnection, builder: Any, query: object | None, wha
         config = native_config()
 
 
-async def directory_audits(graph: GraphConnection, start: datetime, end: datetime
-                           ) -> DirectoryResult[AuditRead]:
-    """The directory audit rows from `start` to `end` whose activity matters (activities.py)."""
+async def directory_audits(graph: GraphConnection, start: datetime, end: datetime, *,
+                           initiator: str | None = None) -> DirectoryResult[AuditRead]:
+    """The directory audit rows from `start` to `end` whose activity matters (activities.py),
+    only those `initiator` (an object id) initiated when given (directoryaudit-list, example 2:
+    `initiatedBy/user/id eq`)."""
     from msgraph.generated.audit_logs.directory_audits.directory_audits_request_builder import (
         DirectoryAuditsRequestBuilder as Builder,
     )
@@ -93,8 +95,10 @@ async def directory_audits(graph: GraphConnection, start: datetime, end: datetim
         read.events.extend(e for e in page.value if kind_of(e) is not None)
         return page.next_link
 
+    by = f"initiatedBy/user/id eq {odata.quote(initiator.lower())}" \
+        if initiator and odata.is_guid(initiator) else ""
     query = Builder.DirectoryAuditsRequestBuilderGetQueryParameters(
-        filter=odata.window_clause(start, end, field="activityDateTime"))
+        filter=odata.all_of(odata.window_clause(start, end, field="activityDateTime"), by))
     try:
         await _pages(graph, graph.client.audit_logs.directory_audits, query,
                      "directory audits", graph.signin_limiter, keep)

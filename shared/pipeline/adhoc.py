@@ -49,6 +49,7 @@ from shared.graph import (
 from shared.logs import bound, event
 from shared.model import DataSource, RiskDetection, RiskyUser, SignIn, Window
 from shared.pipeline.fetch import put_page
+from shared.pipeline.followed import read_audit_log
 from shared.pipeline.records import RunRecord, RunStatus, SliceRecord, VerdictRecord
 from shared.pipeline.runs import Tables
 from shared.pipeline.scoring import (
@@ -201,13 +202,17 @@ def _review(services: Services, tables: Tables, run: RunRecord, user: str, windo
     known = user_id if odata.is_guid(user_id) else user
     roles, risky, detections, sources = asyncio.run(_directory(services, window, known))
     trusted, trusted_source = read_trusted(services)
+    audit, audit_pages, audit_source = read_audit_log(
+        services, run_id, window.start, max(window.end, services.clock()), user=known)
+    sources = [*sources, audit_source]
     context = ScoringContext(
         run_id=run_id, window=window,
         signals=TenantSignalsBuilder(trusted=trusted).add_all(timeline).build(),
         privileged=roles, risky_users=risky, risk_detections=detections,
         sources=[*sources, trusted_source], trusted=trusted,
-        identity_protection=all(s.available for s in sources if s.name != "privilegedRoles"),
-        holidays=list(services.settings.holidays),
+        identity_protection=all(s.available for s in sources
+                                if s.name in ("riskyUsers", "riskDetections")),
+        holidays=list(services.settings.holidays), audit_events=audit, audit_pages=audit_pages,
     )
     context_ref, context = store_context(services, context)
     user_input = UserInput(user_id=user_id, timeline=timeline, pages=pages, history=history,

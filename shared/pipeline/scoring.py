@@ -44,6 +44,7 @@ from shared.graph import (
     synced_users,
     trusted_networks,
 )
+from shared.graph.persistence import UserObjects
 from shared.logs import event
 from shared.model import (
     DataSource,
@@ -54,7 +55,9 @@ from shared.model import (
     UserVerdict,
     Window,
 )
+from shared.persistence.records import AuditEvent, Followed
 from shared.pipeline.fetch import decode_shard_row
+from shared.pipeline.followed import followed_of, needs_objects, read_audit_log, read_objects
 from shared.pipeline.records import RunRecord, VerdictRecord
 from shared.pipeline.runs import Tables
 from shared.remediation_plan import apply_plan, needs_facts, needs_roles
@@ -99,6 +102,10 @@ class ScoringContext(msgspec.Struct, kw_only=True):
     risk_inventory: RiskInventory = msgspec.field(default_factory=RiskInventory)
     trusted: TrustedNetworks = msgspec.field(default_factory=TrustedNetworks)
     holidays: list[date] = msgspec.field(default_factory=list)  # judged like weekend days
+    # the directory audit rows that matter, from the window's start until the run (None: not
+    # read), and the raw pages they came from (shared.pipeline.followed)
+    audit_events: list[AuditEvent] | None = None
+    audit_pages: list[EvidenceRef] = msgspec.field(default_factory=list)
 
 
 class UserEvidence(msgspec.Struct, kw_only=True):
@@ -115,6 +122,9 @@ class UserEvidence(msgspec.Struct, kw_only=True):
     # Sign-ins before the window that findings cite (the last located one, from the baseline,
     # as the first leg of a travel hop into the window).
     before_window: list[SignIn] = msgspec.field(default_factory=list)
+    # What followed the sign-ins for this user: audit rows and, for users at low or above, the
+    # methods, inbox rules and grants read before the final scoring (what containment acts on).
+    followed: Followed | None = None
 
 
 B = TypeVar("B")
@@ -241,11 +251,14 @@ def build_context(services: Services, run: RunRecord, signals: TenantSignals,
     available = all(s.available for s in sources if s.name in ("riskyUsers", "riskDetections"))
     inventory = (risky_sign_ins or RiskySignIns()).inventory(detections, window)
     networks, source = trusted or (TrustedNetworks(), None)
+    audit, audit_pages, audit_source = read_audit_log(services, run.run_id, window.start,
+                                                      max(window.end, services.clock()))
     return ScoringContext(
         run_id=run.run_id, window=window, signals=signals, privileged=roles, risky_users=risky,
         risk_detections=detections, identity_protection=available,
-        sources=sources + ([source] if source is not None else []), trusted=networks,
-        risk_inventory=inventory, holidays=list(services.settings.holidays),
+        sources=sources + ([source] if source is not None else []) + [audit_source],
+        trusted=networks, risk_inventory=inventory, holidays=list(services.settings.holidays),
+        audit_events=audit, audit_pages=audit_pages,
     )
 
 
@@ -273,7 +286,8 @@ def batches(user_ids: Sequence[str], size: int) -> list[list[str]]:
 
 
 def user_context(context: ScoringContext, user_id: str, upn: str | None,
-                 baseline: BaselineProfile | None) -> DetectionContext:
+                 baseline: BaselineProfile | None, followed: Followed | None = None
+                 ) -> DetectionContext:
     keys = {user_id.lower(), (upn or "").lower()} - {""}
     return DetectionContext(
         window=context.window,
@@ -289,6 +303,7 @@ def user_context(context: ScoringContext, user_id: str, upn: str | None,
         user_id=user_id,
         trusted=context.trusted,
         settings=DetectionSettings(holidays=frozenset(context.holidays)),
+        followed=followed or followed_of(context.audit_events, user_id, upn),
     )
 
 
@@ -328,18 +343,22 @@ class UserInput(msgspec.Struct, kw_only=True):
         return None, "none"
 
 
-def assess(context: ScoringContext, context_ref: EvidenceRef | None, user: UserInput
-           ) -> UserEvidence:
-    """Detections and verdict for one user, as the evidence bundle that records them (pure)."""
+def assess(context: ScoringContext, context_ref: EvidenceRef | None, user: UserInput,
+           objects: UserObjects | None = None) -> UserEvidence:
+    """Detections and verdict for one user, as the evidence bundle that records them (pure);
+    `objects`: the user's methods, rules and grants, when read."""
     profile, described = user.profile()
     upn = next((s.user_principal_name for s in user.timeline if s.user_principal_name), None)
-    verdict = score_user(user.timeline, user_context(context, user.user_id, upn, profile))
+    followed = followed_of(context.audit_events, user.user_id, upn, objects)
+    verdict = score_user(user.timeline,
+                         user_context(context, user.user_id, upn, profile, followed))
     place = profile.last_place if profile is not None else None
     earlier = [place.as_sign_in()] if place is not None and place.id in suspicious_ids(verdict) \
         and place.id not in {s.id for s in user.timeline} else []
     return UserEvidence(run_id=context.run_id, user_id=user.user_id, window=context.window,
                         verdict=verdict, baseline=described, timeline=user.timeline,
-                        pages=user.pages, context=context_ref, before_window=earlier)
+                        pages=user.pages, context=context_ref, before_window=earlier,
+                        followed=followed)
 
 
 def verdict_record(bundle: UserEvidence, ref: EvidenceRef, scored_at: datetime) -> VerdictRecord:
@@ -377,8 +396,10 @@ def score(services: Services, context: ScoringContext, context_ref: EvidenceRef 
     store = services.store
     run_id = context.run_id
     existing = stored_verdicts(store, run_id, [u.user_id for u in users])
-    bundles = plan_remediation(services, [assess(context, context_ref, u) for u in users
-                                          if u.user_id not in existing])
+    fresh_users = [u for u in users if u.user_id not in existing]
+    bundles = plan_remediation(services, follow_up(
+        services, context, context_ref, fresh_users,
+        [assess(context, context_ref, u) for u in fresh_users]))
     refs = store_bundles(store, run_id, bundles)
     fresh = [verdict_record(b, ref, services.clock()) for b, ref in zip(bundles, refs,
                                                                           strict=True)]
@@ -391,6 +412,19 @@ def score(services: Services, context: ScoringContext, context_ref: EvidenceRef 
                 now=context.window.end))
             for u in users if u.baseline is None or u.baseline.last_run_id != run_id)
     return [verdicts[u.user_id] for u in users]
+
+
+def follow_up(services: Services, context: ScoringContext, context_ref: EvidenceRef | None,
+              users: Sequence[UserInput], bundles: list[UserEvidence]) -> list[UserEvidence]:
+    """Users at low or above are scored again with their methods, inbox rules and grants as
+    they are now (read once, kept in their bundle)."""
+    wanted = [b.user_id for b in bundles if needs_objects(b.verdict)]
+    if not wanted:
+        return bundles
+    objects = read_objects(services, wanted)
+    by_id = {u.user_id: u for u in users}
+    return [assess(context, context_ref, by_id[b.user_id], objects[b.user_id])
+            if b.user_id in objects else b for b in bundles]
 
 
 def plan_remediation(services: Services, bundles: list[UserEvidence]) -> list[UserEvidence]:

@@ -12,6 +12,7 @@ from local.tenant import ATTACKS, generate
 from shared.analysis import review
 from shared.detect.trusted import from_named_locations
 from shared.model import ReviewResult, RiskDetection, RiskyUser, SignIn, level_rank
+from shared.persistence.records import AuditEvent
 
 
 def _review(users: int, seed: int) -> tuple[ReviewResult, dict]:
@@ -28,6 +29,7 @@ def _review(users: int, seed: int) -> tuple[ReviewResult, dict]:
         risk_detections=msgspec.convert(tenant.risk_detections, list[RiskDetection]),
         risky_users=msgspec.convert(tenant.risky_users, list[RiskyUser]),
         trusted=from_named_locations(tenant.named_locations),
+        audit_events=msgspec.convert(tenant.directory_audits, list[AuditEvent]),
     )
     return result, tenant.ground_truth
 

@@ -81,7 +81,9 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path: Path) -> None:
     assert first == again
     assert set(first) == {"signIns.json", "users.json", "riskyUsers.json", "riskDetections.json",
                           "roleAssignments.json", "groundTruth.json", "window.json",
-                          "namedLocations.json"}
+                          "namedLocations.json", "directoryAudits.json",
+                          "authenticationMethods.json", "messageRules.json",
+                          "oauth2PermissionGrants.json"}
     assert first["signIns.json"] != other["signIns.json"]
     assert first["users.json"] != other["users.json"]
 
@@ -374,3 +376,27 @@ def test_output_does_not_depend_on_hash_seed(tmp_path: Path) -> None:
 def test_too_few_users_is_refused() -> None:
     with pytest.raises(ValueError, match="at least 40 users"):
         generate(users=10)
+
+
+def test_what_followed_is_planted_and_changes_nothing_else() -> None:
+    """The AiTM user's authenticator, the consent, the forwarding rule, the benign phone and
+    reset; drawn without random numbers, so the sign-ins are what they were without them."""
+    from local.tenant import followed
+
+    tenant = generate(users=50, seed=7)
+    scenario = {uid: t.scenario for uid, t in tenant.ground_truth.items()}
+    by_activity: dict[str, list[str]] = {}
+    for row in tenant.directory_audits:
+        initiator = row["initiatedBy"]["user"]["id"]  # type: ignore[index]
+        by_activity.setdefault(str(row["activityDisplayName"]), []).append(
+            scenario[str(initiator)])
+    assert sorted(by_activity["User registered security info"]) == [
+        "impossible_travel", "ordinary_weekend"]
+    assert by_activity["Consent to application"] == ["new_country_success"]
+    assert by_activity["Reset password (self-service)"] == ["typo_then_success"]
+    assert [scenario[str(r["_owner"])] for r in tenant.message_rules] == ["mfa_fatigue"]
+    assert [scenario[str(g["principalId"])] for g in tenant.permission_grants] == [
+        "new_country_success"]
+    owners = [str(m["_owner"]) for m in tenant.authentication_methods]
+    assert len(owners) == 2 * len(tenant.users) + 2  # password and own app each, two added
+    assert followed.PASSWORD_METHOD_ID in {str(m["id"]) for m in tenant.authentication_methods}

@@ -1,0 +1,90 @@
+"""What followed the window's sign-ins, for the run: read once, kept as evidence, handed to the
+`persistence` detection user by user (docs/persistence.md).
+
+- The directory audit log is read once per run, from the window's start until the review runs
+  (reports budget: the sign-in limiter), its raw pages written to write-once evidence with their
+  SHA-256 (`runs/{run}/audit/NNNN.json`) and the rows that matter kept in the scoring context,
+  itself evidence. A one-user review reads the rows the user initiated (initiatedBy/user/id eq,
+  directoryaudit-list example 2).
+- A user's authentication methods, inbox rules and delegated grants are read only for users at
+  low or above after a first scoring, and go into that user's evidence bundle (write-once,
+  SHA-256 in the verdict) before the user is scored again with them: nothing is remediated on
+  objects that are not evidence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import datetime
+
+from shared.errors import GraphError
+from shared.graph import odata
+from shared.graph.persistence import AuditRead, UserObjects, directory_audits, user_objects
+from shared.logs import event
+from shared.model import DataSource, UserVerdict
+from shared.persistence.records import AuditEvent, Followed
+from shared.services import Services
+from shared.store import JSON, EvidenceRef
+
+
+def audit_page_name(run_id: str, n: int) -> str:
+    return f"runs/{run_id}/audit/{n:04d}.json"
+
+
+def read_audit_log(services: Services, run_id: str, start: datetime, end: datetime,
+                   user: str | None = None
+                   ) -> tuple[list[AuditEvent] | None, list[EvidenceRef], DataSource]:
+    """The rows that matter (None when the log could not be read), the raw pages as evidence,
+    and how the report lists the source."""
+    async def read() -> tuple[AuditRead | None, DataSource]:
+        async with services.graph() as graph:
+            try:
+                found = await directory_audits(graph, start, end, initiator=user)
+            except GraphError as exc:
+                return None, DataSource("directoryAudits", False, f"unavailable: {exc.message}")
+            return (found.value if found.available else None), found.source("directoryAudits")
+
+    audit, source = asyncio.run(read())
+    if audit is None:
+        event("score.audit_unavailable", detail=source.detail)
+        return None, [], source
+    refs = [services.store.evidence.put_or_adopt(audit_page_name(run_id, n), page,
+                                                 content_type=JSON)[0]
+            for n, page in enumerate(audit.pages)]
+    return audit.events, refs, source
+
+
+def followed_of(audit: Sequence[AuditEvent] | None, user_id: str, upn: str | None,
+                objects: UserObjects | None = None) -> Followed | None:
+    """What followed for one user: the audit rows that concern them (None when the log was not
+    read and no objects were either) and, when read, their methods, rules and grants."""
+    if audit is None and objects is None:
+        return None
+    keys = frozenset({user_id.lower(), (upn or "").lower()} - {""})
+    domain = (upn or "").rpartition("@")[2].lower()
+    found = Followed(audit_events=[e for e in audit or () if e.concerns(keys)],
+                     audit_read=audit is not None, tenant_domains=[domain] if domain else [])
+    if objects is not None:
+        found.methods = objects.methods.value if objects.methods.available else None
+        found.rules = objects.rules.value if objects.rules.available else None
+        found.grants = objects.grants.value if objects.grants.available else None
+        found.unread = objects.unread()
+    return found
+
+
+def needs_objects(verdict: UserVerdict) -> bool:
+    """Users whose methods, rules and grants are read: those at low or above."""
+    return verdict.verdict != "none"
+
+
+def read_objects(services: Services, user_ids: Sequence[str]) -> dict[str, UserObjects]:
+    """Each user's methods, rules and grants now (object ids only: Graph addresses users by id
+    or UPN, and the review keys users by object id)."""
+    wanted = [u for u in user_ids if odata.is_guid(u)]
+
+    async def read() -> dict[str, UserObjects]:
+        async with services.graph() as graph:
+            return {user: await user_objects(graph, user) for user in wanted}
+
+    return asyncio.run(read()) if wanted else {}

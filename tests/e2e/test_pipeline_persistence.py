@@ -1,0 +1,74 @@
+"""What followed the weekend's sign-ins, through the whole pipeline on Azurite and the Graph
+emulator: the audit log read once and kept as evidence, the AiTM user's authenticator, the
+consented mail app and the forwarding rule as `persistence` findings naming exactly those
+objects, each user's methods, rules and grants in their write-once bundle; the benign new phone
+and self-service reset are no finding."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from local.graph_emulator import GraphEmulator
+from local.tenant import Tenant
+from shared.pipeline.runs import Tables
+from shared.pipeline.scoring import stored_context, user_bundle
+from shared.services import Services
+from tests.e2e.test_pipeline import run_monday
+
+
+def _scenario_users(tenant: Tenant) -> dict[str, str]:
+    return {t.scenario: uid for uid, t in reversed(tenant.ground_truth.items())}
+
+
+def test_persistence_through_the_pipeline(
+    pipeline_services: Callable[..., Services], sample_tenant: Tenant, graph: GraphEmulator
+) -> None:
+    services = pipeline_services(sample_tenant)
+    _, run_id = run_monday(services, sample_tenant)
+    tables = Tables.of(services.store)
+    evidence = services.store.evidence
+    run = tables.run(run_id)
+    context = stored_context(services, run)
+    assert context is not None and context.audit_events is not None
+    assert context.audit_pages and all(evidence.verify_evidence(p) for p in context.audit_pages)
+    assert {e.activity_display_name for e in context.audit_events} >= {
+        "User registered security info", "Consent to application",
+        "Reset password (self-service)"}
+    (source,) = [s for s in run.sources if s.name == "directoryAudits"]
+    assert source.available
+    calls = [c for c in graph.calls if "directoryAudits" in c["path"]]
+    assert len(calls) == len(context.audit_pages)  # once per run, page by page
+
+    users = _scenario_users(sample_tenant)
+    verdicts = {v.user_id: v for v in tables.verdicts.query_partition(run_id)}
+
+    def persistence(scenario: str) -> list:
+        verdict = verdicts[users[scenario]]
+        bundle = user_bundle(evidence.read_evidence(verdict.evidence), verdict.user_id)
+        return [f for f in bundle.verdict.findings if f.type == "persistence"], bundle
+
+    aitm, bundle = persistence("impossible_travel")
+    assert verdicts[users["impossible_travel"]].verdict == "high"
+    (registered,) = aitm
+    assert registered.severity == "high" and "Microsoft Authenticator App" in registered.summary
+    assert "from the same address" in registered.summary
+    attacker = [m for m in sample_tenant.authentication_methods
+                if m["_owner"] == users["impossible_travel"] and m.get("displayName") == "SM-A515F"]
+    assert [o.id for o in registered.objects] == [attacker[0]["id"]]
+    assert bundle.followed is not None and bundle.followed.methods is not None
+    assert len(bundle.followed.methods) == 3  # password, the user's own app, the attacker's
+
+    consent, bundle = persistence("new_country_success")
+    grant = next(g for g in sample_tenant.permission_grants
+                 if g["principalId"] == users["new_country_success"])
+    assert {o.id for f in consent for o in f.objects} == {grant["id"]}
+    assert all(f.severity == "high" for f in consent)
+
+    rule, _ = persistence("mfa_fatigue")
+    assert [(f.severity, [o.kind for o in f.objects]) for f in rule] == [("high", ["rule"])]
+
+    for benign in ("ordinary_weekend", "typo_then_success"):
+        for uid, truth in sample_tenant.ground_truth.items():
+            if truth.scenario == benign and uid in verdicts:
+                assert "persistence" not in verdicts[uid].finding_types, benign
+
