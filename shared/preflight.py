@@ -9,20 +9,32 @@ immutability); the reader's and the remediator's tokens and the Graph applicatio
 their `roles` claim carries; the licence (a one-row signIns read); Identity Protection (P2, P1
 or none); the remediator's directory roles against REMEDIATOR_DIRECTORY_ROLES; the approval
 webhook and the remediation caller check.
+
+No check ever ends the doctor with a traceback: each one runs within a time limit (a person is
+waiting: the doctor's Graph calls are tried twice, not the pipeline's eight times) and whatever
+goes wrong is its answer, said with the setting or URL concerned and the fix. Graph is asked with
+the doctor's own pacing, so it answers even while storage (the shared budget's table) does not.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
+import threading
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit
 
 from shared.config import Settings
-from shared.errors import GraphError, GraphUnavailable, SigninReviewError
+from shared.errors import ConfigError, GraphError, GraphUnavailable, SigninReviewError
 from shared.services import Services
+
+if TYPE_CHECKING:
+    from shared.graph.client import GraphConnection
 
 Status = Literal["ok", "missing", "wrong", "note"]
 
@@ -41,6 +53,28 @@ DIRECTORY_ROLES = {
     "729827e3-9c14-49f7-bb1b-9608f156bbb8": "Helpdesk Administrator",
 }
 AZURITE_ACCOUNT = "devstoreaccount1"
+# Seconds each check may take before it is reported as unanswered (`doctor --timeout`).
+CHECK_SECONDS = 20.0
+# Attempts per Graph request beyond the first: enough for one dropped connection.
+DOCTOR_RETRY_BUDGET = 1
+# Hosts the Graph client sends a token to over plain http (kiota's AzureIdentityAuthentication-
+# Provider refuses every other http URL: "Only https is supported").
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+# Library loggers whose lines would mix with the check lines (azure-identity logs each credential
+# it tried at WARNING): the check line says what matters.
+LIBRARY_LOGGERS = ("azure", "msal", "kiota_http", "kiota_abstractions", "msgraph", "httpx",
+                   "urllib3")
+Progress = Callable[[str, float], None]
+# Graph's 403 names a permission by its admin-consent display name ("Application missing MSGraph
+# API 'Read all audit log data' permission"); the fix names what to grant. Names as in the
+# Microsoft Graph permissions reference (learn.microsoft.com/graph/permissions-reference).
+PERMISSION_DISPLAY_NAMES = {
+    "read all audit log data": "AuditLog.Read.All",
+    "read directory data": "Directory.Read.All",
+    "read all identity risky user information": "IdentityRiskyUser.Read.All",
+    "read all identity risk event information": "IdentityRiskEvent.Read.All",
+    "read all users' full profiles": "User.Read.All",
+}
 
 
 @dataclass(frozen=True)
@@ -99,16 +133,41 @@ async def token_of(settings: Settings, role: Literal["reader", "remediator"]) ->
     return token.token
 
 
-async def identity_checks(settings: Settings) -> tuple[list[Check], dict[str, Any] | None]:
+def no_token(settings: Settings, role: str, error: BaseException, seconds: float) -> Check:
+    """Why no token came, with the GRAPH_CREDENTIAL that fits where this runs."""
+    name = f"{role} token"
+    said = _first_line(error) if not isinstance(error, TimeoutError) \
+        else f"no token within {seconds:g} s"
+    client_id = f"GRAPH_{role.upper()}_CLIENT_ID"
+    if settings.graph_credential == "managed-identity":
+        return Check(name, "missing", f"no managed identity answered "
+                     f"(GRAPH_CREDENTIAL=managed-identity): {said}"[:400],
+                     fix="on a laptop: `az login`, then set GRAPH_CREDENTIAL=default; in Azure: "
+                         f"check that {client_id} names an identity attached to the function app")
+    if settings.graph_credential == "default":
+        return Check(name, "missing", f"DefaultAzureCredential found no credential "
+                     f"(GRAPH_CREDENTIAL=default): {said}"[:400],
+                     fix="sign in with `az login` (or `azd auth login`) as someone who may read "
+                         "the tenant's sign-ins, or set AZURE_CLIENT_ID/AZURE_TENANT_ID/"
+                         "AZURE_CLIENT_SECRET for an app registration")
+    return Check(name, "missing", f"no token (GRAPH_CREDENTIAL=local): {said}"[:400],
+                 fix="set GRAPH_LOCAL_TOKEN (and GRAPH_LOCAL_REMEDIATOR_TOKEN) to Graph tokens")
+
+
+async def identity_checks(settings: Settings, seconds: float = CHECK_SECONDS,
+                          progress: Progress | None = None
+                          ) -> tuple[list[Check], dict[str, Any] | None]:
     """Token and permission checks for both identities; the remediator's claims."""
     checks: list[Check] = []
     remediator: dict[str, Any] | None = None
     for role, needed in (("reader", READER_PERMISSIONS), ("remediator", REMEDIATOR_PERMISSIONS)):
+        if progress is not None:
+            progress(f"{role} token", seconds)
         try:
-            token = await token_of(settings, role)  # type: ignore[arg-type]
+            token = await asyncio.wait_for(token_of(settings, role),  # type: ignore[arg-type]
+                                           seconds)
         except Exception as exc:  # any credential failure is the answer here
-            checks.append(Check(f"{role} token", "missing", f"no token: {exc}"[:300],
-                                fix=f"check GRAPH_CREDENTIAL and GRAPH_{role.upper()}_CLIENT_ID"))
+            checks.append(no_token(settings, role, exc, seconds))
             continue
         claims = token_claims(token)
         checks.append(Check(f"{role} token", "ok", "issued" if claims is None else
@@ -124,17 +183,31 @@ async def identity_checks(settings: Settings) -> tuple[list[Check], dict[str, An
 # --- Graph ----------------------------------------------------------------------------------
 
 
-def _refused(name: str, exc: GraphError, what: str) -> Check:
+def _refused(name: str, exc: GraphError, what: str, url: str = "") -> Check:
     from shared.graph.directory import refusal_reason
 
     if isinstance(exc, GraphUnavailable) and refusal_reason(exc) == "licence":
         return Check(name, "missing", f"{what}: no licence ({exc.code})",
                      fix="the tenant needs Microsoft Entra ID P1 or P2")
-    if isinstance(exc, GraphUnavailable):
-        return Check(name, "wrong", f"{what}: refused ({exc.status} {exc.code})",
-                     fix="grant the reader's Graph permissions (see the permission lines above)")
-    return Check(name, "wrong", f"{what}: Graph failed: {exc.message}"[:300],
-                 fix="try again later; if it persists check GRAPH_BASE_URL")
+    if isinstance(exc, GraphUnavailable) and exc.status == 401:
+        return Check(name, "wrong", f"{what}: Graph did not accept the token: {exc.message}"[:400],
+                     fix="the token is expired or for another audience or tenant: check "
+                         "GRAPH_CREDENTIAL and the identity it names (a GRAPH_LOCAL_TOKEN must "
+                         "be a token for https://graph.microsoft.com)")
+    if isinstance(exc, GraphUnavailable):  # 403: Graph's own message names the permission
+        named = [p for display, p in PERMISSION_DISPLAY_NAMES.items()
+                 if f"'{display}'" in exc.message.lower()]
+        return Check(name, "wrong", f"{what}: refused: {exc.message}"[:400],
+                     fix=f"grant the reader {' and '.join(named) or 'the permission Graph names'}"
+                         " (a Microsoft Graph application permission; the permission lines list "
+                         "what its token lacks)")
+    if exc.status is None:  # no answer at all
+        return Check(name, "wrong", f"{what}: no answer from Graph at {url or 'GRAPH_BASE_URL'}: "
+                     f"{exc.message}"[:400],
+                     fix=f"check GRAPH_BASE_URL ({url}): is Graph (or the emulator) listening "
+                         "there, and does this machine need a proxy (HTTPS_PROXY)?")
+    return Check(name, "wrong", f"{what}: Graph failed: {exc.message}"[:400],
+                 fix=f"try again later; if it persists check GRAPH_BASE_URL ({url})")
 
 
 async def licence_check(services: Services) -> Check:
@@ -152,7 +225,8 @@ async def licence_check(services: Services) -> Check:
             else:
                 rows = 0
     except GraphError as exc:
-        return _refused("licence (signIns)", exc, "reading one sign-in")
+        return _refused("licence (signIns)", exc, "reading one sign-in",
+                        services.settings.graph_base_url)
     return Check("licence (signIns)", "ok", f"sign-ins readable ({rows} row read)")
 
 
@@ -191,7 +265,8 @@ async def directory_roles_check(services: Services, claims: dict[str, Any] | Non
     try:
         held = await _roles_held(services, oid)
     except GraphError as exc:
-        return _refused(name, exc, "reading the remediator's role assignments")
+        return _refused(name, exc, "reading the remediator's role assignments",
+                        services.settings.graph_base_url)
     if not held:
         return Check(name, "missing", "the remediator holds no directory role: password "
                      "resets fail for everyone",
@@ -229,15 +304,74 @@ async def _roles_held(services: Services, principal_id: str) -> list[str]:
 # --- storage and settings -------------------------------------------------------------------
 
 
-def storage_checks(services: Services) -> list[Check]:
-    store = services.store
+def storage_checks(services: Services, seconds: float = CHECK_SECONDS,
+                   progress: Progress | None = None) -> list[Check]:
+    """Storage reachable and the evidence container there; its immutability. Runs in a daemon
+    thread so that an unanswered account ends the check after `seconds`, not the SDK's retries."""
+    if progress is not None:
+        progress("storage", seconds)
+    answer: list[list[Check]] = []
+
+    def check() -> None:
+        try:
+            answer.append(_storage_checks(services))
+        except BaseException as exc:  # every storage failure is the answer here
+            answer.append([storage_failure(services, exc)])
+
+    worker = threading.Thread(target=check, name="doctor-storage", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if answer:
+        return answer[0]
+    return [Check("storage", "missing", f"no answer from storage at {_storage_url(services)} "
+                  f"within {seconds:g} s",
+                  fix="check AzureWebJobsStorage (or its __*ServiceUri settings): is the account "
+                      "(or Azurite) running and reachable from here?")]
+
+
+def _storage_url(services: Services) -> str:
     try:
-        container = store.clients.container(store.names.evidence)
-        props = container.get_container_properties()
-    except Exception as exc:  # every storage failure is the answer here
-        return [Check("storage", "missing", f"the evidence container cannot be read: {exc}"[:300],
-                      fix="check AzureWebJobsStorage (or its __*ServiceUri settings) and the "
-                          "identity's Storage Blob Data Owner role")]
+        return str(services.store.clients.blob_service.url).rstrip("/")
+    except Exception:
+        return "the AzureWebJobsStorage account"
+
+
+def storage_failure(services: Services, exc: BaseException) -> Check:
+    """The storage line for an error: the setting, the URL and the fix."""
+    if isinstance(exc, ConfigError):
+        return Check("storage", "missing", exc.message,
+                     fix="set AzureWebJobsStorage to the account's connection string (Azurite: "
+                         "UseDevelopmentStorage=true), or AzureWebJobsStorage__blobServiceUri, "
+                         "__queueServiceUri and __tableServiceUri with an identity")
+    code = str(getattr(exc, "error_code", "") or "")
+    status = getattr(exc, "status_code", None)
+    url = _storage_url(services)
+    if code == "ContainerNotFound":
+        return Check("storage", "missing", f"{url} answers but has no evidence container "
+                     f"{services.store.names.evidence} (a fresh account or Azurite)",
+                     fix="create the app's containers, tables and queues: `signin-review doctor "
+                         "--create-resources` (Azurite, a laptop), or `azd up` in Azure (infra/ "
+                         "creates them with the evidence immutability policy)")
+    if status in (401, 403):
+        return Check("storage", "wrong", f"{url} refused us ({status} {code})",
+                     fix="check the account key in AzureWebJobsStorage, or grant the identity "
+                         "Storage Blob Data Owner, Storage Queue Data Contributor and Storage "
+                         "Table Data Contributor on the account")
+    return Check("storage", "missing", f"the evidence container at {url} cannot be read: "
+                 f"{type(exc).__name__}: {_first_line(exc)}"[:400],
+                 fix="check AzureWebJobsStorage (or its __*ServiceUri settings): is the account "
+                     "(or Azurite) running and reachable from here?")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _storage_checks(services: Services) -> list[Check]:
+    store = services.store
+    container = store.clients.container(store.names.evidence)
+    props = container.get_container_properties()
     checks = [Check("storage", "ok", f"evidence container {store.names.evidence} reachable")]
     account = str(getattr(container, "account_name", "") or "")
     if account == AZURITE_ACCOUNT:
@@ -285,23 +419,93 @@ def settings_checks(settings: Settings) -> list[Check]:
     return checks
 
 
-async def graph_checks(services: Services) -> list[Check]:
-    checks, remediator = await identity_checks(services.settings)
+def graph_url_check(settings: Settings) -> Check | None:
+    """A GRAPH_BASE_URL the Graph client cannot send a token to; None when it can."""
+    url = settings.graph_base_url
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return None
+    if parts.scheme == "http" and (parts.hostname or "") in LOCAL_HOSTS:
+        return None  # the local emulator
+    return Check("graph endpoint", "wrong", f"GRAPH_BASE_URL={url}: the Graph client sends "
+                 "tokens over https only (plain http only to localhost)",
+                 fix="unset GRAPH_BASE_URL (the default is https://graph.microsoft.com) or give "
+                     "an https URL")
+
+
+class _DoctorServices(Services):
+    """The services with the doctor's own Graph pacing (see the module's docstring)."""
+
+    def graph(self, role: Literal["reader", "remediator"] = "reader") -> GraphConnection:
+        from shared.graph import connect
+
+        return connect(self.settings, role=role)
+
+
+async def _limited(name: str, check: Callable[[], Awaitable[Check]], *, url: str,
+                   seconds: float, progress: Progress | None) -> Check:
+    """One Graph check within its time limit; whatever goes wrong is its answer."""
+    if progress is not None:
+        progress(name, seconds)
+    try:
+        return await asyncio.wait_for(check(), seconds)
+    except TimeoutError:
+        return Check(name, "wrong", f"no answer from Graph at {url} within {seconds:g} s",
+                     fix=f"check GRAPH_BASE_URL ({url}): is Graph (or the emulator) listening "
+                         "there, and does this machine need a proxy (HTTPS_PROXY)?")
+    except GraphError as exc:
+        return _refused(name, exc, "asking Graph", url)
+    except SigninReviewError as exc:
+        return Check(name, "wrong", exc.message[:400], fix="see the message")
+    except Exception as exc:  # a library's own error: said in one line, never a traceback
+        return Check(name, "wrong", f"{type(exc).__name__}: {_first_line(exc)}"[:400],
+                     fix=f"check GRAPH_BASE_URL ({url}) and GRAPH_CREDENTIAL")
+
+
+async def graph_checks(services: Services, seconds: float = CHECK_SECONDS,
+                       progress: Progress | None = None) -> list[Check]:
+    checks, remediator = await identity_checks(services.settings, seconds, progress)
     if any(c.failed for c in checks if c.name == "reader token"):
         return checks
-    checks.append(await licence_check(services))
-    checks.append(await identity_protection_check(services))
-    checks.append(await directory_roles_check(services, remediator))
+    url = services.settings.graph_base_url
+    for name, check in (
+        ("licence (signIns)", lambda: licence_check(services)),
+        ("Identity Protection", lambda: identity_protection_check(services)),
+        ("remediator directory roles", lambda: directory_roles_check(services, remediator)),
+    ):
+        checks.append(await _limited(name, check, url=url, seconds=seconds, progress=progress))
     return checks
 
 
-def run_checks(services: Services) -> list[Check]:
-    """Every check, in order; never raises for what it checks."""
-    import asyncio
+def quiet_libraries() -> None:
+    """Keep library log lines (azure-identity's list of credentials tried) out of the output."""
+    import logging
 
-    checks = storage_checks(services)
+    for name in LIBRARY_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.CRITICAL + 1)
+        logger.propagate = False
+
+
+def run_checks(services: Services, *, seconds: float = CHECK_SECONDS,
+               progress: Progress | None = None) -> list[Check]:
+    """Every check, in order, each within `seconds`; never raises for what it checks."""
+    import msgspec
+
+    settings = msgspec.structs.replace(
+        services.settings,
+        graph_retry_budget=min(services.settings.graph_retry_budget, DOCTOR_RETRY_BUDGET))
+    doctor = _DoctorServices(settings, store_prefix=services.store_prefix, clock=services.clock)
+    if "store" in services.__dict__:  # already built (tests, --create-resources): share it
+        doctor.__dict__["store"] = services.store
     try:
-        checks += asyncio.run(graph_checks(services))
-    except SigninReviewError as exc:
-        checks.append(Check("graph", "wrong", exc.message, fix="check the GRAPH_* settings"))
-    return checks + settings_checks(services.settings)
+        checks = storage_checks(doctor, seconds, progress)
+        wrong_url = graph_url_check(settings)
+        if wrong_url is not None:
+            checks.append(wrong_url)
+        else:
+            checks += asyncio.run(graph_checks(doctor, seconds, progress))
+        return checks + settings_checks(settings)
+    finally:
+        if "store" in doctor.__dict__ and "store" not in services.__dict__:
+            doctor.store.close()
