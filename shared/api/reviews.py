@@ -26,6 +26,7 @@ from shared.api.validation import (
     safe_id,
     user_key,
 )
+from shared.audit.attestations import run_attestations
 from shared.audit.verify import remediation_records
 from shared.errors import ConfigError, ConflictError, NotFoundError
 from shared.logs import bound, event
@@ -160,8 +161,9 @@ def get_report(services: Services, request: ApiRequest) -> ApiResponse:
         "Referrer-Policy": "no-referrer",
     }
     records = remediation_records(services.store, run.run_id)
-    if records:  # show what was done since: rendered now, the write-once report stays as it is
-        by_user: dict[str, list[dict[str, Any]]] = {}
+    signed = run.kind == "privileged" and bool(run_attestations(services.store, run.run_id))
+    if records or signed:  # what was done or signed off since: rendered now, the write-once
+        by_user: dict[str, list[dict[str, Any]]] = {}  # report stays as it is
         for record in records:
             by_user.setdefault(record.user_id, []).append(msgspec.to_builtins(record))
         html = live_report(services, run, by_user)

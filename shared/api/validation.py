@@ -29,6 +29,12 @@ DEFAULT_LOOKBACK_HOURS = 72
 MAX_LOOKBACK_HOURS = 720
 RETENTION = timedelta(days=30)  # Graph keeps sign-ins 30 days (P1/P2)
 MAX_WINDOW = timedelta(days=31)
+# A privileged-account review covers a quarter (92 days at most) and reads what the run's source
+# keeps: the archive and Log Analytics far longer than Graph (Log Analytics keeps up to two years
+# interactively: https://learn.microsoft.com/azure/azure-monitor/logs/data-retention-configure).
+# On Graph the run reads the last 30 days of it and its report says so (shared.pipeline.runs).
+MAX_PRIVILEGED_WINDOW = timedelta(days=93)
+PRIVILEGED_LOOKBACK = timedelta(days=730)
 CLOCK_SKEW = timedelta(minutes=5)
 ALLOWED_QUERY = frozenset({"code"})  # the platform's function key may come as ?code=
 
@@ -207,6 +213,14 @@ def review_window(body: ReviewBody, now: datetime) -> Window:
         raise InputError("must be after `start`", source="end")
     if end > now + CLOCK_SKEW:
         raise InputError("must not be in the future", source="end")
+    if given(body.scope) == "privileged":
+        if start < now - PRIVILEGED_LOOKBACK:
+            raise InputError("must be within the last 730 days (the longest a source keeps "
+                             "sign-ins)", source="start")
+        if end - start > MAX_PRIVILEGED_WINDOW:
+            raise InputError("a privileged-account review covers at most 93 days (a quarter)",
+                             source="end")
+        return Window(start=start, end=min(end, now))
     if start < now - RETENTION:
         raise InputError("must be within the last 30 days (Graph keeps sign-ins 30 days)",
                          source="start")

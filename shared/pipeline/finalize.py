@@ -20,6 +20,8 @@ import msgspec
 from msgspec.structs import replace
 
 from shared.audit import record_manifest
+from shared.audit.attestations import run_attestations
+from shared.audit.trail import run_slices
 from shared.errors import EvidenceError
 from shared.logs import event
 from shared.model import (
@@ -36,6 +38,7 @@ from shared.pipeline.approval_mail import mail_html, report_url
 from shared.pipeline.records import RunRecord, VerdictRecord
 from shared.pipeline.runs import Tables
 from shared.pipeline.scoring import ScoringContext, stored_context, stored_timelines
+from shared.privileged.pipeline import run_review, with_sign_offs
 from shared.remediation_plan import summary as remediation_summary
 from shared.services import Services
 from shared.store import EvidenceRef
@@ -100,6 +103,12 @@ def live_report(services: Services, run: RunRecord,
 
     verdicts = Tables.of(services.store).verdicts.query_partition(run.run_id)
     result = review_result(run, stored_context(services, run), verdicts)
+    if "json" in run.reports:  # the privileged review as sealed, with the sign-offs since
+        sealed = msgspec.json.decode(services.store.evidence.read_evidence(run.reports["json"]),
+                                     type=ReviewResult).privileged_review
+        if sealed is not None:
+            result.privileged_review = with_sign_offs(
+                sealed, run_attestations(services.store, run.run_id))
     timelines = flagged_timelines(services, verdicts)
     return render_review(result, timelines, remediations=remediations,
                          title=report_title(run)).encode()
@@ -134,7 +143,9 @@ def finalize(services: Services, run_id: str, context: ScoringContext | None) ->
     run = tables.run(run_id)
     verdicts = tables.verdicts.query_partition(run_id)
     result = review_result(run, context, verdicts)
-    if not run.reports:
+    if not run.reports and run.kind == "privileged":
+        result.privileged_review = run_review(services, run, context, verdicts,
+                                              run_slices(tables, run))
         timelines = flagged_timelines(services, verdicts)
         reports = store_reports(services, run_id,
                                 render_reports(result, timelines, report_title(run)))

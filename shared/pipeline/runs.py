@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from msgspec.structs import replace
 
@@ -110,14 +111,15 @@ def start_run(
     if kind != "scheduled":
         run_id += "-" + uuid.uuid4().hex[:8]
     reader = open_source(services, source)
-    parts = slices(window, services.settings.slice_hours)
+    read, described = readable_part(window, kind, reader.name, services.clock())
+    parts = slices(read, services.settings.slice_hours)
     slice_ids = [f"s{n:03d}" for n in range(len(parts))]
     record = RunRecord(
         run_id=run_id, kind=kind, window_start=window.start, window_end=window.end,
         status="fetching", created_at=services.clock(),
         api_version=services.settings.graph_api_version, ticket_id=ticket_id,
         requested_by=requested_by, slice_ids=slice_ids, source=reader.name,
-        sources=[reader.describe()],
+        sources=[reader.describe()] + ([described] if described else []),
     )
     if tables.runs.create(record) is None:
         existing = tables.run(run_id)
@@ -133,6 +135,27 @@ def start_run(
     event("run.started", runId=run_id, kind=kind, slices=len(slice_ids),
           windowStart=window.start.isoformat(), windowEnd=window.end.isoformat())
     return record
+
+
+GRAPH_RETENTION = timedelta(days=30)  # P1/P2 (reference-reports-data-retention)
+GRAPH_MARGIN = timedelta(hours=1)  # a start at the very edge of retention may be gone when read
+
+
+def readable_part(window: Window, kind: str, source: str, now: datetime
+                  ) -> tuple[Window, DataSource | None]:
+    """The part of a privileged-account review's period the source can still read: all of it
+    from the archive or Log Analytics, the last 30 days from Graph (said in the report)."""
+    if kind != "privileged":
+        return window, None
+    if source == "graph" and window.start < now - GRAPH_RETENTION + GRAPH_MARGIN:
+        start = min(now - GRAPH_RETENTION + GRAPH_MARGIN, window.end)
+        return Window(start=start, end=window.end), DataSource(
+            "privilegedPeriod", False,
+            f"Graph keeps sign-ins 30 days: read {start:%Y-%m-%d %H:%M} to "
+            f"{window.end:%Y-%m-%d %H:%M} UTC of the period from {window.start:%Y-%m-%d %H:%M};"
+            " the part before was not read (the archive or Log Analytics keep it)")
+    return window, DataSource("privilegedPeriod", True,
+                              f"the whole period read from {source}")
 
 
 def with_source(sources: list[DataSource], source: DataSource) -> list[DataSource]:

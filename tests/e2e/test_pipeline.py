@@ -178,6 +178,13 @@ def test_privileged_scope_scores_role_holders_only(
     assert done.status == "complete" and done.ticket_id == "Q4-AUDIT"
     assert verdicts and {v.user_id for v in verdicts} <= admins
     assert all(v.privileged for v in verdicts)
+    result = msgspec.json.decode(services.store.evidence.read_evidence(done.reports["json"]),
+                                 type=ReviewResult)
+    review = result.privileged_review
+    assert review is not None  # every role holder, those without a sign-in too
+    assert {a.user_id for a in review.accounts} == admins
+    assert review.read == review.period and review.read_detail == "the whole period read from graph"
+    assert review.unreviewed == [a.user_principal_name or a.user_id for a in review.accounts]
 
 
 def test_command_line_learn_and_one_user_review(

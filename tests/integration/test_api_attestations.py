@@ -66,9 +66,11 @@ def privileged_run(services: Services, *, privileged: bool = True) -> str:
                           privileged_review=review if privileged else None)
     ref = services.store.evidence.put_evidence(f"runs/{run_id}/report.json",
                                                render_json(result), content_type="application/json")
+    html = services.store.evidence.put_evidence(f"runs/{run_id}/report.html", b"<p>sealed</p>",
+                                                content_type="text/html")
     seed_run(services, run_id)
     Tables.of(services.store).change_run(run_id, lambda r: replace(
-        r, kind="privileged" if privileged else "tenant", reports={"json": ref}))
+        r, kind="privileged" if privileged else "tenant", reports={"json": ref, "html": html}))
     seal_run(services, run_id)
     return run_id
 
@@ -95,6 +97,10 @@ def test_sign_offs_are_recorded_once_chained_and_verified(api: ApiClient) -> Non
     assert check.ok, check.problems
     assert check.attestations_checked == 2
     assert "admin@contoso.com: keep by Ana Lopez" in check.attestations
+    report = api.call("GET", f"/api/reviews/{run_id}/report")
+    assert report.status_code == 200 and "X-Report-Record" in report.headers
+    assert "keep by Ana Lopez" in report.text and "remove-role by Ana Lopez" in report.text
+    assert "Every account is signed off." in report.text
 
 
 def test_refused_when_malformed_unknown_or_not_a_privileged_review(api: ApiClient) -> None:

@@ -1,0 +1,53 @@
+"""A privileged-account review may cover a quarter: the API accepts up to 93 days starting within
+730 days (what Log Analytics keeps interactively), other scopes stay within Graph's 30 days; a
+run on Graph reads the last 30 days of the period and says so, the archive and Log Analytics all
+of it (reference-reports-data-retention; REFERENCE.md, Retention)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from shared.api.validation import ReviewBody, review_window
+from shared.errors import InputError
+from shared.model import Window
+from shared.pipeline.runs import readable_part
+
+NOW = datetime(2026, 10, 1, 7, tzinfo=UTC)
+QUARTER = Window(start=datetime(2026, 7, 1, tzinfo=UTC),
+                 end=datetime(2026, 9, 30, 23, 59, 59, tzinfo=UTC))
+
+
+def body(scope: str, window: Window) -> ReviewBody:
+    return ReviewBody(scope=scope, start=window.start, end=window.end)  # type: ignore[arg-type]
+
+
+def test_a_quarter_is_accepted_for_privileged_scope_only() -> None:
+    assert review_window(body("privileged", QUARTER), NOW) == QUARTER
+    with pytest.raises(InputError, match="within the last 30 days"):
+        review_window(body("tenant", QUARTER), NOW)
+
+
+def test_privileged_limits_are_a_quarter_and_two_years() -> None:
+    too_long = Window(start=QUARTER.start - timedelta(days=10), end=QUARTER.end)
+    with pytest.raises(InputError, match="at most 93 days"):
+        review_window(body("privileged", too_long), NOW)
+    too_old = Window(start=NOW - timedelta(days=800), end=NOW - timedelta(days=750))
+    with pytest.raises(InputError, match="within the last 730 days"):
+        review_window(body("privileged", too_old), NOW)
+
+
+def test_graph_reads_the_last_30_days_and_says_so() -> None:
+    read, said = readable_part(QUARTER, "privileged", "graph", NOW)
+    assert read.start == NOW - timedelta(days=30) + timedelta(hours=1)
+    assert read.end == QUARTER.end
+    assert said is not None and not said.available
+    assert "Graph keeps sign-ins 30 days: read 2026-09-01 08:00" in said.detail
+
+
+def test_archive_and_log_analytics_read_the_whole_quarter() -> None:
+    for source in ("archive", "log-analytics"):
+        read, said = readable_part(QUARTER, "privileged", source, NOW)
+        assert read == QUARTER and said is not None and said.available
+    assert readable_part(QUARTER, "tenant", "graph", NOW) == (QUARTER, None)
