@@ -143,9 +143,10 @@ def finalize(services: Services, run_id: str, context: ScoringContext | None) ->
     run = tables.run(run_id)
     verdicts = tables.verdicts.query_partition(run_id)
     result = review_result(run, context, verdicts)
-    if not run.reports and run.kind == "privileged":
-        result.privileged_review = run_review(services, run, context, verdicts,
-                                              run_slices(tables, run))
+    if not run.reports:
+        if run.kind == "privileged":
+            result.privileged_review = run_review(services, run, context, verdicts,
+                                                  run_slices(tables, run))
         timelines = flagged_timelines(services, verdicts)
         reports = store_reports(services, run_id,
                                 render_reports(result, timelines, report_title(run)))
