@@ -93,6 +93,9 @@ class TokenIssuer:
     # --- tokens ---------------------------------------------------------------------------
 
     def claims(self, oid: str, *, lifetime_s: int = 3600, **overrides: Any) -> dict[str, Any]:
+        """An app token as Entra ID issues one to a managed identity holding the API's app role:
+        `roles` a list, `idtyp` app (the optional claim the API's registration asks for), no
+        `scp` (Microsoft identity platform, "Access token claims reference")."""
         now = int(time.time())
         claims = {"aud": self.audience, "iss": self.issuer, "tid": self.tenant_id,
                   "oid": oid, "sub": oid, "azp": oid, "idtyp": "app",
