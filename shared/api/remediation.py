@@ -134,6 +134,12 @@ def guard(services: Services, record: RemediationRecord
     verdict = verdicts_table(services).get(record.run_id, record.user_id)
     if verdict is None:
         return None, [], [f"run {record.run_id} has no verdict for user {record.user_id}"]
+    if (verdict.run_id, verdict.user_id) != (record.run_id, record.user_id):
+        # the entity's own fields, not only its keys, must name the approved run and user: an
+        # entity copied under other keys would bring another user's intact, sealed evidence
+        return verdict, [], [f"the verdict stored for run {record.run_id} and user "
+                             f"{record.user_id} names run {verdict.run_id[:128]} and user "
+                             f"{verdict.user_id[:128]}"]
     checked, problems = inspect_evidence(services.store, verdict)
     return verdict, checked, problems
 

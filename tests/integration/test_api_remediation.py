@@ -291,6 +291,17 @@ def test_bundle_naming_another_run_is_refused(api: ApiClient) -> None:
     refused(api, r2, f"the bundle names run {r1}, not {r2}")
 
 
+def test_verdict_copied_under_another_users_keys_is_refused(api: ApiClient) -> None:
+    """BOB's intact, sealed verdict of run R1 stored as ALICE's verdict in run R2: its
+    evidence checks out, but it is not a verdict about the approved run and user."""
+    r1, r2 = new_run_id(), new_run_id()
+    bobs = seed_verdict(api.services, r1, BOB, upn="o'brien@contoso.com")
+    copied = api.services.store.table(api.services.store.names.verdicts, VerdictRecord,
+                                      lambda v: (r2, ALICE))
+    copied.upsert(bobs)
+    refused(api, r2, f"names run {r1} and user {BOB}")
+
+
 def test_unsealed_run_is_refused(api: ApiClient) -> None:
     run_id = new_run_id()
     seed_verdict(api.services, run_id, ALICE, seal=False)
