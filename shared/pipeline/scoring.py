@@ -33,6 +33,7 @@ from shared.detect.context import (
     TenantSignals,
     TenantSignalsBuilder,
 )
+from shared.detect.tenant_baseline import TenantBaseline, TenantCounter
 from shared.detect.trusted import TrustedNetworks
 from shared.errors import EvidenceError, SigninReviewError
 from shared.graph import (
@@ -106,6 +107,9 @@ class ScoringContext(msgspec.Struct, kw_only=True):
     # read), and the raw pages they came from (shared.pipeline.followed)
     audit_events: list[AuditEvent] | None = None
     audit_pages: list[EvidenceRef] = msgspec.field(default_factory=list)
+    # where the tenant's users sign in from (stored beside the baselines, else this window's):
+    # the yardstick for users without a baseline of their own
+    tenant_baseline: TenantBaseline | None = None
 
 
 class UserEvidence(msgspec.Struct, kw_only=True):
@@ -200,6 +204,28 @@ def baselines_table(store: Store) -> EntityTable[BaselineRecord]:
     return store.table(store.names.baselines, BaselineRecord, baseline_keys)
 
 
+class TenantBaselineRecord(msgspec.Struct, kw_only=True):
+    """The tenant's baseline, stored in the baselines table beside the users' (its own
+    partition, so a range over users' baselines never meets it)."""
+
+    profile: TenantBaseline
+    last_run_id: str | None = None
+
+
+def tenant_baseline_keys(record: TenantBaselineRecord) -> tuple[str, str]:
+    return "tenant", "baseline"
+
+
+def tenant_baselines_table(store: Store) -> EntityTable[TenantBaselineRecord]:
+    return store.table(store.names.baselines, TenantBaselineRecord, tenant_baseline_keys)
+
+
+def stored_tenant_baseline(store: Store) -> TenantBaseline | None:
+    """The tenant baseline `learn` stored, or None."""
+    record = tenant_baselines_table(store).get("tenant", "baseline")
+    return record.profile if record is not None else None
+
+
 def context_name(run_id: str) -> str:
     return f"runs/{run_id}/context.json"
 
@@ -232,20 +258,25 @@ def read_trusted(services: Services) -> tuple[TrustedNetworks, DataSource]:
 
 
 def tenant_signals(rows: Iterable[bytes], risky_sign_ins: RiskySignIns | None = None,
-                   trusted: TrustedNetworks | None = None) -> TenantSignals:
-    """The tenant-wide pass over every row; risky sign-ins are collected on the way."""
+                   trusted: TrustedNetworks | None = None,
+                   counter: TenantCounter | None = None) -> TenantSignals:
+    """The tenant-wide pass over every row; risky sign-ins are collected on the way, and the
+    window's successes counted into `counter` (a tenant baseline when none is stored)."""
     builder = TenantSignalsBuilder(trusted=trusted)
     for row in rows:
         sign_in = decode_shard_row(row)[1]
         builder.add(sign_in)
         if risky_sign_ins is not None:
             risky_sign_ins.add(sign_in)
+        if counter is not None:
+            counter.add_all((sign_in,))
     return builder.build()
 
 
 def build_context(services: Services, run: RunRecord, signals: TenantSignals,
                   risky_sign_ins: RiskySignIns | None = None,
-                  trusted: tuple[TrustedNetworks, DataSource] | None = None) -> ScoringContext:
+                  trusted: tuple[TrustedNetworks, DataSource] | None = None,
+                  tenant_baseline: TenantBaseline | None = None) -> ScoringContext:
     window = Window(start=run.window_start, end=run.window_end)
     roles, risky, detections, sources = asyncio.run(directory_data(services, window))
     available = all(s.available for s in sources if s.name in ("riskyUsers", "riskDetections"))
@@ -259,6 +290,7 @@ def build_context(services: Services, run: RunRecord, signals: TenantSignals,
         sources=sources + ([source] if source is not None else []) + [audit_source],
         trusted=networks, risk_inventory=inventory, holidays=list(services.settings.holidays),
         audit_events=audit, audit_pages=audit_pages,
+        tenant_baseline=tenant_baseline,
     )
 
 
@@ -304,6 +336,7 @@ def user_context(context: ScoringContext, user_id: str, upn: str | None,
         trusted=context.trusted,
         settings=DetectionSettings(holidays=frozenset(context.holidays)),
         followed=followed or followed_of(context.audit_events, user_id, upn),
+        tenant_baseline=context.tenant_baseline,
     )
 
 

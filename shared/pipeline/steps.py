@@ -23,6 +23,7 @@ from typing import TypeVar
 from msgspec.structs import replace
 
 from shared.analysis import roles_of
+from shared.detect.tenant_baseline import TenantCounter
 from shared.errors import (
     GraphUnavailable,
     InputError,
@@ -201,11 +202,15 @@ def _plan_scoring(services: Services, body: bytes, dequeue_count: int) -> None:
         users = list(reader.users())
         risky_sign_ins = RiskySignIns()
         trusted = scoring.read_trusted(services)
+        stored_tenant = scoring.stored_tenant_baseline(store)
+        counter = TenantCounter() if stored_tenant is None else None
         signals = scoring.tenant_signals(
             (row for group in scoring.batches(users, 500)
              for rows in reader.rows_for_users(group).values() for row in rows), risky_sign_ins,
-            trusted[0])
-        context = scoring.build_context(services, run, signals, risky_sign_ins, trusted)
+            trusted[0], counter)
+        tenant_baseline = stored_tenant if counter is None else counter.result(from_window=True)
+        context = scoring.build_context(services, run, signals, risky_sign_ins, trusted,
+                                        tenant_baseline)
         ref, context = scoring.store_context(services, context)
         users = _scored(run, context, users)
         groups = scoring.batches(users, services.settings.scoring_batch_users)

@@ -251,3 +251,21 @@ def test_batches_lost_after_planning_are_sent_again(
     assert done.status == "complete"
     assert {v.user_id for v in verdicts} == admins & {v.user_id for v in verdicts}
     assert verdicts and all(v.privileged for v in verdicts)
+
+
+def test_the_tenant_baseline_is_stored_beside_the_users_and_scores_the_run(
+    pipeline_services: Callable[..., Services], sample_tenant: Tenant,
+) -> None:
+    """`learn` stores the tenant's baseline in the baselines table beside the users' (its own
+    partition); the run's scoring context carries it, for users without a baseline."""
+    from shared.pipeline.scoring import stored_baselines, stored_context, stored_tenant_baseline
+
+    services = pipeline_services(sample_tenant)
+    _, run_id = run_monday(services, sample_tenant)
+    tenant = stored_tenant_baseline(services.store)
+    assert tenant is not None and not tenant.from_window
+    assert tenant.users >= 20 and tenant.sign_ins >= 500 and {"GB", "US"} <= set(tenant.countries)
+    users = sorted(sample_tenant.ground_truth)
+    assert len(stored_baselines(services.store, users)) == tenant.users  # no stray record
+    context = stored_context(services, Tables.of(services.store).run(run_id))
+    assert context is not None and context.tenant_baseline == tenant
