@@ -126,6 +126,11 @@ def openapi(req: func.HttpRequest) -> func.HttpResponse:
     return _http(req, "openapi")
 
 
+@app.route(route="swagger.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def swagger(req: func.HttpRequest) -> func.HttpResponse:
+    return _http(req, "swagger")
+
+
 @app.route(route="reviews", methods=["POST"])
 def create_review(req: func.HttpRequest) -> func.HttpResponse:
     return _http(req, "create_review")

@@ -27,6 +27,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' existing = {
 var ownAuthenticationPaths = [
   '/api/health'
   '/api/openapi.json'
+  '/api/swagger.json'
   '/api/reviews'
   '/api/reviews/*'
   '/api/remediations'

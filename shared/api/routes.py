@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import replace
 
-from shared.api import attestations, openapi, remediation, reviews
+from shared.api import attestations, openapi, remediation, reviews, swagger
 from shared.api.messages import ApiRequest, ApiResponse, json_response
 from shared.api.problems import from_error, internal_error, problem
 from shared.api.validation import check_query
@@ -35,9 +35,14 @@ def serve_openapi(services: Services, request: ApiRequest) -> ApiResponse:
     return openapi.serve()
 
 
+def serve_swagger(services: Services, request: ApiRequest) -> ApiResponse:
+    return swagger.serve()
+
+
 ROUTES: dict[str, Handler] = {
     "health": health,
     "openapi": serve_openapi,
+    "swagger": serve_swagger,
     "create_review": reviews.create_review,
     "get_review": reviews.get_review,
     "get_user_verdict": reviews.get_user_verdict,

@@ -313,7 +313,8 @@ def test_report_route_is_behind_platform_sign_in_and_api_routes_are_not() -> Non
         return excluded_by(excluded, path)
 
     assert not is_excluded("/api/approvals/reports/0123abcd")
-    for path in ("/api/health", "/api/openapi.json", "/api/reviews", "/api/reviews/r1",
+    for path in ("/api/health", "/api/openapi.json", "/api/swagger.json", "/api/reviews",
+                 "/api/reviews/r1",
                  "/api/reviews/r1/report", "/api/reviews/r1/users/u1", "/api/remediations",
                  "/admin/functions/review_schedule", "/api/reviews/r1/../r2"):
         assert is_excluded(path), path

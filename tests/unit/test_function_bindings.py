@@ -80,6 +80,7 @@ def test_http_routes_and_auth_levels(bindings: dict[str, list[dict[str, object]]
     assert levels == {
         ("health", ("GET",)): "ANONYMOUS",
         ("openapi.json", ("GET",)): "ANONYMOUS",
+        ("swagger.json", ("GET",)): "ANONYMOUS",
         ("reviews", ("POST",)): "FUNCTION",
         ("reviews/{runId}", ("GET",)): "FUNCTION",
         ("reviews/{runId}/users/{userId}", ("GET",)): "FUNCTION",
