@@ -27,8 +27,11 @@ from collections.abc import Collection, Iterable, Sequence
 from msgspec.structs import replace
 
 from shared.model import PlannedStep, UserVerdict
+from shared.remediation_objects import CONTAINMENT
+from shared.remediation_objects import WORDS as CONTAINMENT_WORDS
 
-ACTIONS = ("revokeSessions", "confirmCompromised", "forcePasswordReset", "disableAccount")
+ACTIONS = ("revokeSessions", "confirmCompromised", "forcePasswordReset", "disableAccount",
+           *CONTAINMENT)
 SENSITIVE = frozenset({"disableAccount", "forcePasswordReset"})
 # Steps Graph carries out on an administrator only for a remediator whose role may act on them.
 ROLE_BOUND = SENSITIVE | {"revokeSessions"}
@@ -45,7 +48,8 @@ LIMITED_ADMINS: dict[str, str] = {
     "88d8e3e3-8f55-4a1e-953a-9b9898b8876b": "Directory Readers",
 }
 WORDS = {"revokeSessions": "revoke sessions", "confirmCompromised": "confirm compromised",
-         "forcePasswordReset": "force a password reset", "disableAccount": "disable the account"}
+         "forcePasswordReset": "force a password reset", "disableAccount": "disable the account",
+         **CONTAINMENT_WORDS}
 
 
 def can_change_admins(remediator_roles: Iterable[str]) -> bool:

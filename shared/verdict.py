@@ -30,6 +30,7 @@ from shared.detect import wording
 from shared.detect.codes import ErrorClass, error_class, password_known
 from shared.detect.context import DetectionContext
 from shared.model import Finding, Level, SignIn, UserStats, UserVerdict, level_rank
+from shared.remediation_objects import containment_actions
 
 _NOT_FAILURES = frozenset({
     ErrorClass.SUCCESS, ErrorClass.INTERRUPT, ErrorClass.CONSENT, ErrorClass.MFA_PROMPT,
@@ -172,7 +173,8 @@ def decide(
         reasons=reasons,
         stats=user_stats(sign_ins),
         got_in=got_in or knew,
-        proposed_actions=_actions(level, privileged, got_in, context),
+        proposed_actions=_actions(level, privileged, got_in, context)
+        + (containment_actions(findings) if level == "high" else []),
         thin_baseline=thin,
     )
 

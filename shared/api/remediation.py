@@ -33,6 +33,7 @@ import msgspec
 from msgspec.structs import replace
 
 from shared.api.auth import Caller, authenticate
+from shared.api.containment import contain
 from shared.api.evidence_guard import inspect_evidence
 from shared.api.messages import ApiRequest, ApiResponse, json_response
 from shared.api.problems import problem
@@ -56,6 +57,7 @@ from shared.pipeline.records import (
     VerdictRecord,
     remediation_keys,
 )
+from shared.remediation_objects import CONTAINMENT
 from shared.remediation_plan import plan_step
 from shared.services import Services
 from shared.store import EntityTable, EvidenceRef, Versioned
@@ -173,7 +175,7 @@ def carry_out(services: Services, table: EntityTable[RemediationRecord],
     for result in not_carried_out(services, verdict, pending):
         progress(result)
         pending.remove(result.action)
-    asyncio.run(perform(services, record.user_id, pending, progress))
+    asyncio.run(perform(services, record.user_id, pending, progress, verdict))
     return finish(services, table, replace(record, status=overall(record.results)), etag,
                   verdict, [])
 
@@ -186,13 +188,22 @@ CALLS = {
 
 
 async def perform(services: Services, user_id: str, actions: list[RemediationAction],
-                  progress: Callable[[ActionResult], None]) -> None:
-    """Each action through the remediator's Graph connection; `progress` after each."""
+                  progress: Callable[[ActionResult], None],
+                  verdict: VerdictRecord | None = None) -> None:
+    """Each action through the remediator's Graph connection; `progress` after each.
+    Containment steps act on the objects the verdict's evidence names (api/containment.py)."""
     if not actions:
         return
     graph: GraphConnection
     async with services.graph("remediator") as graph:
         for action in actions:
+            if action in CONTAINMENT:
+                assert verdict is not None  # the guard found it
+                result = await contain(graph, services.store, verdict, action)
+                event("remediation.action", action=action, outcome=result.outcome,
+                      status=result.status, graphCode=result.graph_code)
+                progress(result)
+                continue
             if action == "confirmCompromised":
                 outcome = (await confirm_compromised(graph, [user_id]))[0]
             else:

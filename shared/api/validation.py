@@ -65,10 +65,13 @@ PersonName = Annotated[str, Meta(min_length=1, max_length=256, pattern=PERSON)]
 Comment = Annotated[str, Meta(max_length=2000, pattern=TEXT)]
 AwareTime = Annotated[datetime, Meta(tz=True)]
 LookbackHours = Annotated[int, Meta(ge=1, le=MAX_LOOKBACK_HOURS)]
-Actions = Annotated[list[RemediationAction], Meta(min_length=1, max_length=4)]
+Actions = Annotated[list[RemediationAction], Meta(min_length=1, max_length=7)]
 
+# The account first, then what the attacker left on it (CIPP's order: reset, disable, revoke
+# sessions, remove authentication methods, disable inbox rules; shared/remediation_objects.py).
 ACTION_ORDER: tuple[RemediationAction, ...] = (
     "disableAccount", "revokeSessions", "forcePasswordReset", "confirmCompromised",
+    "removeMethods", "disableInboxRules", "revokeGrants",
 )
 
 

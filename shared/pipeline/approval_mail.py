@@ -13,6 +13,7 @@ from html import escape
 from urllib.parse import quote
 
 from shared.model import UserVerdict
+from shared.remediation_objects import CONTAINMENT, describe
 from shared.remediation_plan import summary
 
 APPROVER_REPORT_ROUTE = "/api/approvals/reports/{run_id}"
@@ -36,6 +37,9 @@ def mail_html(user: UserVerdict, run_id: str, link: str | None) -> str:
     reasons = "".join(f"<li>{escape(reason)}</li>" for reason in user.reasons)
     actions = escape(", ".join(user.proposed_actions)) or "none"
     note = summary(user.remediation)
+    # Exactly which method, rule and grant the containment steps remove (and nothing else).
+    objects = "".join(f"<li>{escape(line)}</li>" for line in describe(user.findings)) \
+        if set(CONTAINMENT) & set(user.proposed_actions) else ""
     if link:
         report = (f'<p><a href="{escape(link, quote=True)}">Open the report</a> '
                   "(sign in with your work account)</p>")
@@ -46,6 +50,8 @@ def mail_html(user: UserVerdict, run_id: str, link: str | None) -> str:
         f"<p><b>Verdict:</b> {verdict}</p>",
         f"<p><b>Why:</b></p><ul>{reasons}</ul>" if reasons else "",
         f"<p><b>Proposed:</b> {actions}</p>",
+        f"<p><b>What the attacker left, and will go once approved:</b></p><ul>{objects}</ul>"
+        if objects else "",
         # Which steps run here, which need a role, which are for on-premises AD (no approval
         # here can make Graph carry those out).
         f"<p><b>What Graph will do:</b> {escape(note)}</p>" if note else "",

@@ -109,7 +109,9 @@ def verdict_keys(record: VerdictRecord) -> tuple[str, str]:
 
 
 RemediationAction = Literal[
-    "revokeSessions", "disableAccount", "forcePasswordReset", "confirmCompromised"
+    "revokeSessions", "disableAccount", "forcePasswordReset", "confirmCompromised",
+    # containment: what the attacker left (shared/remediation_objects.py)
+    "removeMethods", "disableInboxRules", "revokeGrants",
 ]
 
 
