@@ -38,8 +38,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--source", choices=SIGNIN_SOURCES, default="graph",
                         help="where sign-ins are read: the Graph emulator, a diagnostic-settings "
                              "archive written into Azurite, or the Log Analytics emulator")
+    parser.add_argument("--privileged-review", action="store_true",
+                        help="the quarterly review of privileged accounts instead, from the "
+                             "archive source (local/demo_privileged.py)")
     args = parser.parse_args(argv)
     exit_on_sigterm()
+    if args.privileged_review:
+        from local.demo_privileged import run_privileged_demo
+
+        return run_privileged_demo(args.users, args.seed,
+                                   args.out.with_name(args.out.name + "-privileged"))
     started = time.monotonic()
     print(f"Sample tenant: {args.users} users (seed {args.seed}); starting Azurite and the Graph "
           f"emulator on 127.0.0.1; sign-ins from: {args.source} ...", flush=True)

@@ -12,6 +12,7 @@ from operator import itemgetter
 from local.tenant import attacks, benign, campaigns, followed
 from local.tenant.people import Person, graph_user, make_people
 from local.tenant.places import OFFICES, VPN_EGRESS
+from local.tenant.quarter import QuarterExpectation, add_quarter
 from local.tenant.records import SignInLog
 from local.tenant.scene import Away, Scene
 from local.tenant.timeline import Timeline, weekend_window
@@ -67,12 +68,18 @@ class Tenant:
     authentication_methods: list[dict[str, object]] = field(default_factory=list)
     message_rules: list[dict[str, object]] = field(default_factory=list)
     permission_grants: list[dict[str, object]] = field(default_factory=list)
+    # PIM eligibility schedules (GET .../roleEligibilitySchedules)
+    role_eligibilities: list[dict[str, object]] = field(default_factory=list)
+    # the quarter of privileged history (`privileged_quarter`), and what its review must conclude
+    privileged_quarter: Window | None = None
+    quarter_truth: dict[str, QuarterExpectation] = field(default_factory=dict)
 
     def emulator_data(self) -> dict[str, list[dict[str, object]]]:
         """Everything the Graph emulator's load() takes."""
         return {"sign_ins": self.sign_ins, "users": self.users,
                 "risky_users": self.risky_users, "risk_detections": self.risk_detections,
                 "role_assignments": self.role_assignments,
+                "role_eligibilities": self.role_eligibilities,
                 "named_locations": self.named_locations,
                 "directory_audits": self.directory_audits,
                 "authentication_methods": self.authentication_methods,
@@ -80,21 +87,24 @@ class Tenant:
 
 
 def generate(users: int = 50, seed: int = 7, window_end: datetime | None = None,
-             history_days: int = 21, sign_ins_per_user: int = 60) -> Tenant:
+             history_days: int = 21, sign_ins_per_user: int = 60,
+             privileged_quarter: bool = False) -> Tenant:
     """Build a tenant of `users` people, about `sign_ins_per_user` sign-ins each.
 
     The window is the weekend (Friday 18:00 to Monday 06:00 UTC) ending at or before
     `window_end` (default: a fixed weekend, March 2025); `history_days` of routine precede it.
+    `privileged_quarter` adds the quarter before the weekend's for the administrators, and four
+    more of them (local/tenant/quarter.py).
     """
     if users < MIN_USERS:
         raise ValueError(f"the sample tenant needs at least {MIN_USERS} users, got {users}")
     with collector_paused():
         return _generate(users, seed, weekend_window(window_end), history_days,
-                         sign_ins_per_user)
+                         sign_ins_per_user, privileged_quarter)
 
 
 def _generate(users: int, seed: int, window: Window, history_days: int,
-              sign_ins_per_user: int) -> Tenant:
+              sign_ins_per_user: int, privileged_quarter: bool = False) -> Tenant:
     clock = Timeline(window, history_days)
     rng = random.Random(seed)
     people = make_people(users, rng)
@@ -109,9 +119,11 @@ def _generate(users: int, seed: int, window: Window, history_days: int,
         away = play(scene, person) if play else []
         until = clock.start if scenario in ATTACKS else None
         benign.routine(scene, person, per_workday, until=until, away=away)
+    quarter = add_quarter(scene.log, roles.admins, {p.upn for p in people}, clock.window,
+                          random.Random(rng.getrandbits(64))) if privileged_quarter else None
     rows = scene.log.rows
     rows.sort(key=itemgetter("createdDateTime", "id"), reverse=True)
-    return Tenant(
+    tenant = Tenant(
         window=clock.window,
         users=[graph_user(p, enabled=s != "disabled_account") for p, s in roles.roles],
         sign_ins=rows,
@@ -125,6 +137,13 @@ def _generate(users: int, seed: int, window: Window, history_days: int,
         message_rules=scene.rules,
         permission_grants=scene.grants,
     )
+    if quarter is not None:
+        tenant.privileged_quarter, tenant.quarter_truth = quarter.period, quarter.truth
+        for person, _, role, eligible in quarter.people:
+            tenant.users.append(graph_user(person))
+            entry = _role_assignment(person, role, rng)
+            (tenant.role_eligibilities if eligible else tenant.role_assignments).append(entry)
+    return tenant
 
 
 def named_locations() -> list[dict[str, object]]:

@@ -3,8 +3,10 @@ run's own write-once evidence, shown with its sign-offs when the report is read 
 
 Every account holding a privileged role when the run was planned (the scoring context: active
 assignments, PIM-eligible ones, PRIVILEGED_ROLE_IDS) is an account of the review, those without a
-sign-in in the period included. Each account's sign-ins are its timeline in its evidence bundle
-(hash-checked on read), so the review rests on what the manifest seals.
+sign-in in the period included. Members of role-assignable groups holding a role are not
+expanded yet (the directory read counts such group assignments in its detail). Each account's
+sign-ins are its timeline in its evidence bundle (hash-checked on read), so the review rests on
+what the manifest seals.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from msgspec.structs import replace
 
 from shared.audit.attestations import AttestationRecord
+from shared.graph.directory import ELIGIBLE
 from shared.model import Attestation, PrivilegedReview, RoleHolding, SignIn, Window
 from shared.pipeline.records import RunRecord, SliceRecord, VerdictRecord
 from shared.pipeline.scoring import ScoringContext, stored_timelines
@@ -36,7 +39,7 @@ def run_review(services: Services, run: RunRecord, context: ScoringContext | Non
         for data in pool.map(services.store.evidence.read_evidence, blobs.values()):
             for timeline in stored_timelines(data).values():
                 rows.extend(timeline)
-    holdings = {user: [RoleHolding(role) for role in roles] or [RoleHolding("privileged role")]
+    holdings = {user: [holding(role) for role in roles] or [RoleHolding("privileged role")]
                 for user, roles in context.privileged.items()}
     period = Window(start=run.window_start, end=run.window_end)
     starts = [s.start for s in slices]
@@ -45,6 +48,13 @@ def run_review(services: Services, run: RunRecord, context: ScoringContext | Non
                   "the whole period")
     return review_privileged(rows, period, holdings, read=read, read_detail=detail,
                              trusted=context.trusted)
+
+
+def holding(role: str) -> RoleHolding:
+    """A role name as the directory read gives it: PIM-eligible ones end in " (eligible)"."""
+    if role.endswith(ELIGIBLE):
+        return RoleHolding(role[:-len(ELIGIBLE)], "eligible")
+    return RoleHolding(role)
 
 
 def with_sign_offs(review: PrivilegedReview, signed: Sequence[AttestationRecord]

@@ -1,8 +1,10 @@
 """How one privileged account was used over a period: pure counts over its sign-ins.
 
-- Single-factor: a successful sign-in whose `authenticationRequirement` is
+- Single-factor: a successful interactive sign-in whose `authenticationRequirement` is
   `singleFactorAuthentication` (Graph beta signIn; Log Analytics' SigninLogs column of the same
-  name). Sources without the field leave it unknown, never counted as MFA.
+  name). Non-interactive sign-ins (token refreshes) are left out: they renew a session and need
+  no factor of their own, so they show single-factor whatever the session's sign-in satisfied.
+  Sources without the field cannot say, and count none.
 - Legacy protocols: `clientAppUsed` values Microsoft lists as legacy authentication clients
   (Conditional Access conditions, "Legacy authentication clients":
   https://learn.microsoft.com/en-us/entra/identity/conditional-access/concept-conditional-access-conditions#legacy-authentication-clients
@@ -82,7 +84,8 @@ class Usage:
             self.month_successes[month] += 1
             if self.last_success is None or sign_in.created_date_time > self.last_success:
                 self.last_success = sign_in.created_date_time
-            if sign_in.authentication_requirement == SINGLE_FACTOR:
+            if sign_in.authentication_requirement == SINGLE_FACTOR and \
+                    sign_in.is_interactive is not False:
                 self.single_factor += 1
         elif code in FAILURE_CODES:
             self.failures += 1

@@ -5,7 +5,10 @@ stood out. Instead the period is cut into weeks (7 days from its start; the last
 and each week is reviewed with the weekend review's detections and verdict (shared.analysis), its
 baseline built from every sign-in before that week, history before the period included. Sign-ins a
 finding cited are left out of the later weeks' history, so an attacker's network never becomes
-familiar. A privileged account's anomaly is high, as in the weekend review (shared.verdict).
+familiar. A privileged account's anomaly is high, as in the weekend review (shared.verdict); a
+week whose only findings are context (off-hours on the account's known device, network and
+country, which gives a privileged account a `low` glance in the weekend review) is not an
+anomalous week of the quarter.
 """
 
 from __future__ import annotations
@@ -39,8 +42,8 @@ class WeeklyJudgement:
         self.verdict: UserVerdict | None = None  # the week with the highest verdict
 
     def add(self, week: Window, verdict: UserVerdict) -> None:
-        if verdict.verdict == "none":
-            return
+        if verdict.verdict == "none" or all(f.context for f in verdict.findings):
+            return  # context alone (off-hours on a known device and network) is no anomaly
         self.weeks.append(week.start.date().isoformat())
         seen = {(f.type, f.summary) for f in self.findings}
         self.findings.extend(f for f in verdict.findings if (f.type, f.summary) not in seen)
@@ -64,7 +67,7 @@ def judge_weeks(sign_ins: Sequence[SignIn], period: Window, privileged: Mapping[
         result, _ = review_with_timelines(upto, window=week, privileged=privileged,
                                           settings=settings, trusted=trusted)
         for verdict in result.users:
-            if verdict.verdict == "none":
+            if verdict.verdict == "none" or all(f.context for f in verdict.findings):
                 continue
             judged.setdefault(verdict.user_id, WeeklyJudgement()).add(week, verdict)
             cited.update(i for f in verdict.findings if not f.context for i in f.sign_in_ids)

@@ -217,3 +217,24 @@ def test_analyze_privileged_review_needs_the_accounts(
     export.write_bytes(msgspec.json.encode({"value": quarter()[:3]}))
     assert main(["analyze", str(export), "--privileged-review", "--quiet"]) == 2
     assert "--privileged-review needs --privileged FILE" in capsys.readouterr().err
+
+
+def test_sample_tenant_quarter_matches_its_ground_truth() -> None:
+    """The demo's quarter (local/tenant/quarter.py) reviewed from its rows alone, as the run does
+    from the evidence bundles: the planted accounts come out as planted, the ordinary ones with
+    nothing to decide."""
+    from local.demo_privileged import ground_truth_problems
+    from local.tenant import generate
+
+    tenant = generate(users=60, seed=7, privileged_quarter=True)
+    quarter = tenant.privileged_quarter
+    assert quarter is not None and (quarter.start.month, quarter.end.month) == (10, 12)
+    rows = [msgspec.convert(r, SignIn) for r in tenant.sign_ins
+            if r["userId"] in tenant.quarter_truth]
+    review = review_privileged([s for s in rows if s.created_date_time <= quarter.end], quarter,
+                               {user: [RoleHolding("role")] for user in tenant.quarter_truth})
+    assert ground_truth_problems(review, tenant) == []
+    ordinary = [a for a in review.accounts
+                if tenant.quarter_truth[a.user_id].scenario == "ordinary_admin"]
+    assert len(ordinary) == 4 and all(a.proposal == ["keep"] for a in ordinary)
+    assert len(tenant.role_eligibilities) == 1 and len(tenant.users) == 64
