@@ -41,3 +41,26 @@ class ApprovalInbox:
     def __exit__(self, *exc: object) -> None:
         if self._server is not None:
             self._server.stop()
+
+
+def approve(services: Any, run_id: str, user_id: str, actions: list[str], *,
+            approver: str = "sec-lead@contoso.com") -> Any:
+    """What the Logic App does once a person approves: the remediation request, carried out by
+    the same code as POST /api/remediations behind its token check (the demo holds no token):
+    the evidence guard, then each action, recorded in the table and in write-once evidence."""
+    import uuid
+
+    from shared.api.auth import Caller
+    from shared.api.remediation import carry_out, remediations_table, started
+    from shared.api.validation import RemediationBody, remediation_order
+    from shared.store import Versioned
+
+    order = remediation_order(RemediationBody(
+        run_id=run_id, user_id=user_id, actions=actions,  # type: ignore[arg-type]
+        approver=approver, approval_id=f"demo-{uuid.uuid4().hex[:12]}",
+        comment="approved in the demo"))
+    table = remediations_table(services)
+    record = started(order, Caller(object_id="local-logic-app"), services.clock())
+    etag = table.create(record)
+    assert etag is not None
+    return carry_out(services, table, Versioned(record, etag))

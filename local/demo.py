@@ -11,20 +11,23 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 import time
 from pathlib import Path
 
 import msgspec
 
-from local.approvals import ApprovalInbox
+from local.approvals import ApprovalInbox, approve
 from local.azurite import exit_on_sigterm
 from local.runner import QueueRunner
-from local.stack import local_stack
+from local.stack import LocalStack, local_stack
 from shared.audit import verify_run
 from shared.config import SIGNIN_SOURCES
 from shared.model import ReviewResult, level_rank
+from shared.persistence.records import AuthMethod
 from shared.pipeline.learn import learn
 from shared.pipeline.runs import Tables
+from shared.remediation_objects import describe
 from shared.report import render_table
 
 OUT = Path(__file__).resolve().parent.parent / "out" / "demo"
@@ -84,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         for request in inbox.requests:
             print(f"Approval requested from the Logic App stand-in for "
                   f"{len(request['verdicts'])} medium/high users of run {request['runId']}.")
+        contain_one(stack, run.run_id, result)
         print(f"\nReport: {(args.out / 'report.html').resolve()}")
         print("        (also report.csv, report-risk.csv and report.json; evidence hashes in "
               "the run's records)")
@@ -96,6 +100,37 @@ def main(argv: list[str] | None = None) -> int:
                   f"{outcome}")
     print(f"Done in {time.monotonic() - started:.0f} s; every service stopped.")
     return 0 if run.status == "complete" else 1
+
+
+def contain_one(stack: LocalStack, run_id: str, result: ReviewResult) -> None:
+    """Approve the first high user whose persistence findings name an authentication method,
+    and show that the approved remediation removed exactly that method (docs/persistence.md)."""
+    user = next((u for u in result.users if "removeMethods" in u.proposed_actions), None)
+    if user is None:
+        return
+    directory = stack.graph.tenant().directory
+
+    def methods() -> list[str]:
+        found = msgspec.convert([m for m in directory.methods if m.get("_owner") == user.user_id],
+                                list[AuthMethod], strict=False)
+        return [method.label for method in found]
+
+    print(f"\nWhat followed, for {user.user_principal_name}:")
+    for finding in user.findings:
+        if finding.type == "persistence" and not finding.context:
+            print(textwrap.fill(finding.summary, width=100, initial_indent="  - ",
+                                subsequent_indent="    "))
+    for line in describe(user.findings):
+        print(f"  will go once approved: {line}")
+    before = methods()
+    record = approve(stack.services, run_id, user.user_id, list(user.proposed_actions))
+    print(f"Approved ({', '.join(user.proposed_actions)}): {record.status}")
+    for outcome in record.results:
+        print(textwrap.fill(f"{outcome.action}: {outcome.outcome}"
+                            + (f" ({outcome.message})" if outcome.message else ""), width=100,
+                            initial_indent="  ", subsequent_indent="    "))
+    print(f"  methods before: {', '.join(before)}")
+    print(f"  methods after:  {', '.join(methods())}")
 
 
 def ground_truth_line(result: ReviewResult, tenant: object) -> str:

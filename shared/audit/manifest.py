@@ -119,6 +119,8 @@ def listed_blobs(run: RunRecord, slices: Iterable[SliceRecord],
             add("page", page)
     if run.context is not None:
         add("context", run.context)
+    for page in run.audit_pages:  # the directory audit log's pages (what followed)
+        add("page", page)
     for verdict in verdicts:
         add("bundle", verdict.evidence)
         for page in verdict.pages:

@@ -221,7 +221,7 @@ def _review(services: Services, tables: Tables, run: RunRecord, user: str, windo
 
     def complete(current: RunRecord) -> RunRecord:
         return replace(current, status="complete", slices_done=["s000"], scoring_planned=True,
-                       context=context_ref,
+                       context=context_ref, audit_pages=context.audit_pages,
                        sources=[*current.sources, *sources, trusted_source,
                                 *gap_sources("s000", gaps)],
                        users=1,

@@ -47,6 +47,7 @@ class RunRecord(msgspec.Struct, kw_only=True):
     users: int = 0
     verdicts: dict[str, int] = msgspec.field(default_factory=dict)  # level -> users
     context: EvidenceRef | None = None  # tenant signals, roles, risk data used for scoring
+    audit_pages: list[EvidenceRef] = msgspec.field(default_factory=list)  # directoryAudits read
     reports: dict[str, EvidenceRef] = msgspec.field(default_factory=dict)  # html/csv/json
     manifest: EvidenceRef | None = None
     approval_requested: bool = False

@@ -221,7 +221,8 @@ def _plan_scoring(services: Services, body: bytes, dequeue_count: int) -> None:
             for source in context.sources:
                 sources = with_source(sources, source)
             return replace(current, scoring_planned=True, status="scoring", batch_ids=batch_ids,
-                           context=ref, sources=sources, users=len(users),
+                           context=ref, audit_pages=context.audit_pages, sources=sources,
+                           users=len(users),
                            sign_ins=signals.sign_ins)
 
         before, run = tables.change_run(run.run_id, planned)

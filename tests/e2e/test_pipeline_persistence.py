@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from local.graph_emulator import GraphEmulator
 from local.tenant import Tenant
+from shared.audit.manifest import decode_manifest
 from shared.pipeline.runs import Tables
 from shared.pipeline.scoring import stored_context, user_bundle
 from shared.services import Services
@@ -31,6 +32,10 @@ def test_persistence_through_the_pipeline(
     context = stored_context(services, run)
     assert context is not None and context.audit_events is not None
     assert context.audit_pages and all(evidence.verify_evidence(p) for p in context.audit_pages)
+    assert run.audit_pages == context.audit_pages  # listed in the run's write-once manifest
+    assert run.manifest is not None
+    sealed = {b.name for b in decode_manifest(evidence.read_evidence(run.manifest)).evidence}
+    assert {p.name for p in run.audit_pages} <= sealed
     assert {e.activity_display_name for e in context.audit_events} >= {
         "User registered security info", "Consent to application",
         "Reset password (self-service)"}
