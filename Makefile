@@ -12,7 +12,7 @@ STAMP_CHECKOV := $(CHECKOV_VENV)/.installed
 STAMP_CHROMIUM := /usr/bin/chromium
 PYTEST_ARGS ?=
 
-.PHONY: deps demo test test-under-load bench serve lint clean
+.PHONY: deps demo test test-under-load bench bench-full serve lint clean
 
 deps: $(STAMP_PY) $(STAMP_NODE) $(STAMP_CHECKOV) $(STAMP_CHROMIUM)
 
@@ -50,8 +50,13 @@ RUNS ?= 1
 test-under-load: deps
 	$(PY) -m local.cpu_load --runs $(RUNS) -- $(PY) -m pytest $(PYTEST_ARGS)
 
+# Every benchmark, within 15 minutes on a 2-core machine (docs/benchmarks.md).
 bench: deps
 	$(PY) -m bench
+
+# The archive's whole Monday run over 45,000 users (half an hour or more on 2 cores).
+bench-full: deps
+	$(PY) -m bench --full archive_bench
 
 serve: deps
 	$(PY) -m local.serve

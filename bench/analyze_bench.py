@@ -12,6 +12,11 @@ resident memory (its address space's high-water mark VmHWM, see bench/machine.py
 `analyze_vs_json_loads_5m` divides it by the rate of `json.loads` over the same lines in another
 child (what merely parsing the files costs).
 
+Then the same rows are joined into one JSON-lines file (about 4 GB at 5M rows) and analysed
+again: `analyze_one_file_peak_rss_mb_5m` must stay within the same 1 GB (the file is read in
+parts, shared.imports.parts) and `analyze_one_file_same_review_5m` says whether the review
+(tenant figures and every user's verdict and findings) is the folder's.
+
     python -m bench.analyze_bench [ROWS]      # prints the JSON summary
 """
 
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -86,12 +92,12 @@ def _row(day: int, kind: str, n: int) -> str:
     )
 
 
-def _analyze_child(folder: str) -> dict[str, Any]:
+def _analyze_child(folder: str, out: str = os.devnull) -> dict[str, Any]:
     from bench.machine import peak_rss_mb
     from shared.cli import main
 
     began, began_cpu = time.perf_counter(), time.process_time()
-    code = main(["analyze", folder, "--quiet", "--output", "json", "--out", os.devnull])
+    code = main(["analyze", folder, "--quiet", "--output", "json", "--out", out])
     return {"exit": code, "cpu_s": time.process_time() - began_cpu,
             "wall_s": time.perf_counter() - began,
             "maxrss_mb": peak_rss_mb()}
@@ -108,27 +114,52 @@ def _json_loads_child(folder: str) -> dict[str, Any]:
     return {"rows": rows, "cpu_s": time.process_time() - began_cpu}
 
 
-def _child(flag: str, folder: Path) -> dict[str, Any]:
+def _child(flag: str, folder: Path, *more: Path) -> dict[str, Any]:
     root = Path(__file__).resolve().parents[1]
-    done = subprocess.run([sys.executable, "-m", "bench.analyze_bench", flag, str(folder)],
-                          cwd=root, capture_output=True, text=True, check=False)
+    done = subprocess.run([sys.executable, "-m", "bench.analyze_bench", flag, str(folder),
+                           *map(str, more)], cwd=root, capture_output=True, text=True, check=False)
     if done.returncode:
         raise RuntimeError(f"analyze bench child {flag} failed: {done.stderr[-2000:]}")
     result: dict[str, Any] = json.loads(done.stdout)
     return result
 
 
+def one_file(folder: Path, path: Path) -> None:
+    """The month's files joined into one JSON-lines file (each removed once copied)."""
+    with path.open("wb") as out:
+        for day in sorted(folder.iterdir()):
+            with day.open("rb") as part:
+                shutil.copyfileobj(part, out, 2**20)
+            day.unlink()
+
+
+def _review_of(path: Path) -> Any:
+    """What two reviews of the same sign-ins must agree on: the tenant and every user."""
+    review = json.loads(path.read_bytes())
+    return review["tenant"], review["users"], review["input"]["signInsKept"]
+
+
 def run(rows: int = ROWS) -> dict[str, Any]:
+    """60 daily files, then the same rows as one file (a file of any size is read in parts)."""
     from bench.machine import conditions
 
-    with tempfile.TemporaryDirectory(prefix="analyze-bench-") as folder:
-        written = write_month(Path(folder), rows)
+    with tempfile.TemporaryDirectory(prefix="analyze-bench-") as work:
+        folder, outputs = Path(work) / "month", Path(work) / "out"
+        folder.mkdir()
+        outputs.mkdir()
+        written = write_month(folder, rows)
         load_before = os.getloadavg()
-        analyzed = _child("--analyze", Path(folder))
-        parsed = _child("--json-loads", Path(folder))
+        analyzed = _child("--analyze", folder, outputs / "month.json")
+        parsed = _child("--json-loads", folder)
         measured_on = conditions(load_before)
-    if analyzed["exit"] != 0:
-        raise RuntimeError(f"analyze exited {analyzed['exit']}")
+        single = Path(work) / "month.jsonl"
+        one_file(folder, single)
+        size = single.stat().st_size
+        alone = _child("--analyze", single, outputs / "one.json")
+        same = _review_of(outputs / "month.json") == _review_of(outputs / "one.json")
+    for figures in (analyzed, alone):
+        if figures["exit"] != 0:
+            raise RuntimeError(f"analyze exited {figures['exit']}")
     rate = written / analyzed["cpu_s"]
     peak = round(analyzed["maxrss_mb"], 1)
     return {
@@ -139,12 +170,18 @@ def run(rows: int = ROWS) -> dict[str, Any]:
         "analyze_wall_s_5m": round(analyzed["wall_s"], 1),
         "analyze_vs_json_loads_5m": round(rate / (parsed["rows"] / parsed["cpu_s"]), 3),
         "analyze_target_met_5m": peak <= RSS_TARGET_MB,
+        # The same rows as one JSON-lines file: read in parts, the same review, the same memory.
+        "analyze_one_file_mb_5m": round(size / 2**20),
+        "analyze_one_file_peak_rss_mb_5m": round(alone["maxrss_mb"], 1),
+        "analyze_one_file_wall_s_5m": round(alone["wall_s"], 1),
+        "analyze_one_file_same_review_5m": same,
+        "analyze_one_file_target_met_5m": same and alone["maxrss_mb"] <= RSS_TARGET_MB,
     }
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[1] == "--analyze":
-        print(json.dumps(_analyze_child(sys.argv[2])))
+        print(json.dumps(_analyze_child(*sys.argv[2:4])))
     elif len(sys.argv) > 2 and sys.argv[1] == "--json-loads":
         print(json.dumps(_json_loads_child(sys.argv[2])))
     else:
