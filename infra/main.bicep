@@ -74,6 +74,19 @@ param archiveStorageAccountId string = ''
 @description('Resource id of an existing Log Analytics workspace that receives Entra ID sign-in logs; empty: none. The reader identity gets Log Analytics Reader on it.')
 param logAnalyticsWorkspaceResourceId string = ''
 
+
+// A sign-in source without its resource would deploy cleanly and fail every trigger: the module
+// refuses it at deployment time, naming the parameter to give.
+module signinSourceCheck 'modules/signin-source.bicep' = {
+  name: 'signin-source-check'
+  scope: rg
+  params: {
+    signinSource: signinSource
+    archiveStorageAccountId: archiveStorageAccountId
+    logAnalyticsWorkspaceResourceId: logAnalyticsWorkspaceResourceId
+  }
+}
+
 var abbrs = loadJsonContent('abbreviations.json')
 var token = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
@@ -103,7 +116,7 @@ var reviewSettings = {
   AUTH_JWKS_URL: '${loginEndpoint}${tenant().tenantId}/discovery/keys'
   REMEDIATION_ALLOWED_CALLERS: identities.outputs.approvalsPrincipalId
   APPROVER_GROUP_ID: approverGroupId
-  SIGNIN_SOURCE: signinSource
+  SIGNIN_SOURCE: signinSourceCheck.outputs.signinSource
   ARCHIVE_ACCOUNT_URL: empty(archiveStorageAccountId) ? '' : 'https://${last(split(archiveStorageAccountId, '/'))}.blob.${environment().suffixes.storage}'
   ARCHIVE_TENANT_ID: tenant().tenantId
   LOG_ANALYTICS_WORKSPACE_ID: workspaceReader.outputs.workspaceCustomerId
