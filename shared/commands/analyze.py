@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -61,6 +62,8 @@ FORMATS = ("auto", "graph", "sentinel", "azure-monitor", "portal", "elastic")
 OUTPUTS = ("json", "table", "html", "csv", "risk-csv")
 EXIT_ROWS_REJECTED = exits.ROWS_REJECTED
 SPILL_ABOVE_MB = 256
+OUT_EXTENSIONS = {".html": "html", ".htm": "html", ".csv": "csv", ".json": "json",
+                  ".txt": "table"}
 PART_MB = 32
 SHOWN_PROBLEMS = 10
 
@@ -88,9 +91,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="export format of every file (default: detect per file)")
     parser.add_argument("--date-order", choices=("month-first", "day-first"),
                         help="settles numeric dates such as 3/4/2025 that a file cannot settle")
-    parser.add_argument("--output", choices=OUTPUTS, default="json",
-                        help="default: json; csv: one row per user; risk-csv: the risk inventory, "
-                        "one row per risky sign-in or risk detection")
+    parser.add_argument("--output", choices=OUTPUTS, default=None,
+                        help="default: table on a terminal, else json (or what --out's extension "
+                        "says: .html, .csv, .json); csv: one row per user; risk-csv: the risk "
+                        "inventory, one row per risky sign-in or risk detection")
     parser.add_argument("--out", metavar="FILE", help="write here instead of standard output")
     parser.add_argument("--quiet", action="store_true", help="no progress display on stderr")
     parser.add_argument("--spill-above", type=float, default=SPILL_ABOVE_MB, metavar="MB",
@@ -171,7 +175,13 @@ def window_of(args: argparse.Namespace, sign_ins: list[SignIn]) -> Window | None
     if end.tzinfo is None:
         end = end.replace(tzinfo=UTC)
     if start > end:
-        raise InputError("--window-start must not be after --window-end")
+        raise InputError(f"--window-start ({start:%Y-%m-%d %H:%M} UTC) is after the last sign-in "
+                         f"read ({end:%Y-%m-%d %H:%M} UTC): no sign-in is in the window"
+                         if not args.window_end else
+                         f"--window-end ({end:%Y-%m-%d %H:%M} UTC) is before the first sign-in "
+                         f"read ({start:%Y-%m-%d %H:%M} UTC): no sign-in is in the window"
+                         if not args.window_start else
+                         "--window-start must not be after --window-end")
     return Window(start=start, end=end)
 
 
@@ -256,9 +266,46 @@ def _warn(problems: Sequence[object]) -> None:
               file=sys.stderr)
 
 
+def chosen_output(args: argparse.Namespace, *, terminal: bool | None = None) -> str:
+    """--output, else what --out's extension names, else a table for a person at a terminal
+    and JSON for a pipe or a file."""
+    if args.output:
+        return str(args.output)
+    if args.out:
+        return OUT_EXTENSIONS.get(Path(args.out).suffix.lower(), "json")
+    if terminal is None:
+        terminal = sys.stdout.isatty()
+    return "table" if terminal else "json"
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """What can be checked before any input is read: the window's times and order, and that
+    --out can be written (a mistake here must not cost a whole read of the input)."""
+    start = parse_time(args.window_start, "--window-start") if args.window_start else None
+    end = parse_time(args.window_end, "--window-end") if args.window_end else None
+    if start is not None and end is not None and start > end:
+        raise InputError(f"--window-start ({args.window_start}) is after --window-end "
+                         f"({args.window_end})")
+    if args.out:
+        out = Path(args.out)
+        folder = out.parent if str(out.parent) else Path(".")
+        if out.is_dir():
+            raise InputError(f"cannot write {args.out}: it is a folder")
+        if not folder.is_dir():
+            raise InputError(f"cannot write {args.out}: no folder {folder}")
+        if not os.access(out if out.exists() else folder, os.W_OK):
+            raise InputError(f"cannot write {args.out}: permission denied")
+
+
 def run(args: argparse.Namespace) -> int:
     from shared.commands.progress import AnalyzeProgress
 
+    try:
+        check_arguments(args)
+        args.output = chosen_output(args)
+    except InputError as error:
+        print(f"signin-review analyze: {error.message}", file=sys.stderr)
+        return exits.USAGE
     try:
         with AnalyzeProgress.for_terminal(quiet=args.quiet) as progress:
             result, timelines = _review(args, progress)

@@ -158,3 +158,45 @@ def _graph_row(sign_in_id: str, at: str, city: str, country: str, ip: str,
                          "browser": "Edge"},
         "location": {"city": city, "countryOrRegion": country},
     }
+
+
+# --- output chosen for who reads it; arguments checked before any input is read ---------------
+
+
+def test_table_on_a_terminal_json_when_piped_or_named() -> None:
+    from argparse import Namespace
+
+    from shared.commands.analyze import chosen_output
+
+    def chosen(terminal: bool, output: str | None = None, out: str | None = None) -> str:
+        return chosen_output(Namespace(output=output, out=out), terminal=terminal)
+
+    assert chosen(True) == "table" and chosen(False) == "json"
+    assert chosen(True, out="weekend.html") == "html" and chosen(True, out="x.CSV") == "csv"
+    assert chosen(True, out="review.out") == "json"
+    assert chosen(False, output="table") == "table" and chosen(True, "json", "a.html") == "json"
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (["--window-start", "Monday"], "--window-start is not an ISO 8601 time: 'Monday'"),
+    (["--window-start", "2025-03-17T00:00Z", "--window-end", "2025-03-14T00:00Z"],
+     "--window-start (2025-03-17T00:00Z) is after --window-end (2025-03-14T00:00Z)"),
+    (["--out", "/nonexistent-folder/review.json"], "cannot write /nonexistent-folder/review.json:"
+                                                   " no folder /nonexistent-folder"),
+])
+def test_arguments_are_checked_before_any_input_is_read(
+    args: list[str], said: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # The input does not exist: had it been read first, that would be the complaint.
+    assert main(["analyze", str(tmp_path / "not-read.csv"), *args]) == 2
+    err = capsys.readouterr().err
+    assert said in err and "not-read.csv" not in err
+
+
+def test_a_window_start_after_every_sign_in_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["analyze", str(SENTINEL / "disable_accounts.csv"), "--window-start",
+                 "2030-01-01T00:00:00Z", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "--window-start (2030-01-01 00:00 UTC) is after the last sign-in read" in err
+    assert "--window-end" not in err
