@@ -92,6 +92,10 @@ class SignIn(msgspec.Struct, rename="camel", frozen=True, gc=False):
     # any step of the sign-in needed (Graph beta signIn, Log Analytics' AuthenticationRequirement).
     # A string in Graph's schema, not an enum, so an unforeseen value is kept as it comes.
     authentication_requirement: str | None = None
+    # Graph beta signIn: the protocol ("deviceCode", "ropc", "oAuth2", ...) and how the sign-in
+    # was handed over ("deviceCodeFlow", "authenticationTransfer"); strings, kept as they come.
+    authentication_protocol: str | None = None
+    original_transfer_method: str | None = None
 
     @property
     def error_code(self) -> int:

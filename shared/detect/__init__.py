@@ -15,6 +15,7 @@ from shared.detect import (
     off_hours,
     password_spray,
     persistence,
+    protocols,
     repeated_failures,
     risky_sign_in,
     unfamiliar_location,
@@ -33,6 +34,8 @@ DETECTIONS: dict[str, Detection] = {
     off_hours.TYPE: off_hours.detect,
     risky_sign_in.TYPE: risky_sign_in.detect,
     disabled_account.TYPE: disabled_account.detect,
+    protocols.LEGACY_TYPE: protocols.detect_legacy,
+    protocols.DEVICE_CODE_TYPE: protocols.detect_device_code,
 }
 
 

@@ -23,7 +23,9 @@ or validated password from those addresses, are `low`; `medium` when sustained o
 `slow_failures_many_hours` or from `slow_failures_many_sources` networks or countries. Failures
 from the user's familiar networks, known devices or trusted named locations (a phone with a
 stale password) and from a spray campaign's addresses (the spray finding covers those) are not
-counted.
+counted. Such failures (from one address or more) that end in a success or validated password
+from their own addresses are `high`, whatever their pace: a slow IMAP brute force that gets in is
+no less in than a burst (and over a legacy protocol, the finding says no MFA was asked).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from shared.detect import wording
 from shared.detect.bursts import bursts
 from shared.detect.codes import FAILURE_CODES, LOCKOUT_CODES, password_known
 from shared.detect.context import DetectionContext
+from shared.detect.protocols import is_legacy
 from shared.model import Finding, Severity, SignIn
 
 TYPE = "repeated_failures"
@@ -99,11 +102,14 @@ def _slow(failures: list[SignIn], sign_ins: Sequence[SignIn], context: Detection
     ips = {f.ip_address or "" for f in counted}
     first, last = counted[0].created_date_time, counted[-1].created_date_time
     hours = (last - first).total_seconds() / 3600
-    if len(ips) < 2 or hours < s.slow_failures_min_hours:
+    if hours < s.slow_failures_min_hours:
         return None
-    if any(password_known(_code(x)) and x.ip_address in ips and x.created_date_time >= first
-           for x in sign_ins):
-        return None  # a success from the same addresses: the brute-force rule's business
+    success = next((x for x in sign_ins if password_known(_code(x)) and x.ip_address in ips
+                    and x.created_date_time >= first), None)
+    if success is not None:
+        return _slow_then_success(counted, success, ips, hours)
+    if len(ips) < 2:
+        return None
     networks = {f.autonomous_system_number for f in counted if f.autonomous_system_number}
     countries = {f.country for f in counted if f.country}
     many = max(len(networks), len(countries)) >= s.slow_failures_many_sources
@@ -117,6 +123,25 @@ def _slow(failures: list[SignIn], sign_ins: Sequence[SignIn], context: Detection
         "a slow brute force rotating its sources; no attempt succeeded, so it did not get in"
     )
     return Finding(TYPE, severity, text + ".", [f.id for f in counted])
+
+
+def _slow_then_success(counted: list[SignIn], success: SignIn, ips: set[str],
+                       hours: float) -> Finding:
+    """A brute force that ended in a success from its own addresses, however slow: `high`
+    (a burst that ends so is `high`; pace changes nothing once the password worked)."""
+    legacy = sorted({f.client_app_used or "" for f in [*counted, success] if is_legacy(f)})
+    got = "signed in" if _code(success) == 0 else "had the password validated"
+    text = (
+        f"{wording.count(len(counted), 'failed password attempt')} "
+        f"{wording.span(counted[0].created_date_time, counted[-1].created_date_time)} "
+        f"({wording.duration(hours * 3600)}) from {wording.listing(sorted(ips))}, sources the "
+        f"user has not used; then {got} from {wording.origin(success)} at "
+        f"{wording.when(success.created_date_time)}: a slow brute force that got in"
+    )
+    if legacy:
+        text += f" (over {wording.listing(legacy)}, a legacy protocol: no MFA was asked)"
+    return Finding(TYPE, "high", text + ".", [f.id for f in counted] + [success.id],
+                   got_in=True)
 
 
 def _after(

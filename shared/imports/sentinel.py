@@ -43,6 +43,8 @@ _PLAIN = {  # SigninLogs column -> Graph signIn field
     "AutonomousSystemNumber": "autonomousSystemNumber",
     "UserAgent": "userAgent",
     "AuthenticationRequirement": "authenticationRequirement",
+    "AuthenticationProtocol": "authenticationProtocol",
+    "OriginalTransferMethod": "originalTransferMethod",
 }
 _NESTED = {
     "Status": "status",

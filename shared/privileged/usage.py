@@ -26,20 +26,11 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from shared.detect.codes import FAILURE_CODES, LOCKOUT_CODES
+from shared.detect.protocols import is_legacy  # one list of legacy clients for both
 from shared.model import MonthCount, SignIn
 
-LEGACY_CLIENTS = frozenset(name.lower() for name in (
-    "Authenticated SMTP", "AutoDiscover", "Exchange ActiveSync", "Exchange Online PowerShell",
-    "Exchange Web Services", "IMAP4", "MAPI Over HTTP", "Offline Address Book", "Other clients",
-    "Outlook Anywhere (RPC over HTTP)", "POP3", "Reporting Web Services", "Universal Outlook",
-))
 SINGLE_FACTOR = "singleFactorAuthentication"
 SHOWN = 20  # most frequent countries, networks, devices and applications kept per account
-
-
-def is_legacy(sign_in: SignIn) -> bool:
-    client = sign_in.client_app_used
-    return bool(client) and client.strip().lower() in LEGACY_CLIENTS  # type: ignore[union-attr]
 
 
 def device_state(sign_in: SignIn) -> bool | None:

@@ -10,8 +10,9 @@ history, what the tenant-wide pass learns the users' own sources from), `tenant_
 the detection must return, empty for benign sequences.
 
 A sign-in is written short: {"at": "2025-03-08T10:00", "place": "London", "ip": "81.2.69.160",
-"code": 50126, "agent": "python-requests/2.31", ...}; "repeat": N with "every_minutes" makes
-N of them.
+"code": 50126, "agent": "python-requests/2.31", ...} ("client": clientAppUsed, "protocol":
+authenticationProtocol, "transfer": originalTransferMethod, "app": the application); "repeat": N
+with "every_minutes" makes N of them.
 """
 
 from __future__ import annotations
@@ -113,6 +114,11 @@ def make_sign_in(spec: dict[str, Any], sign_in_id: str, at: datetime) -> SignIn:
         risk_level_during_sign_in=spec.get("risk"),
         risk_state=spec.get("risk_state"),
         risk_event_types_v2=spec.get("risk_types"),
+        client_app_used=spec.get("client"),
+        authentication_protocol=spec.get("protocol"),
+        original_transfer_method=spec.get("transfer"),
+        app_id=spec.get("app"),
+        app_display_name=spec.get("app"),
     )
 
 
