@@ -17,16 +17,20 @@ passed, the attacker's poller receives the tokens and uses them from its own inf
 2025: https://www.microsoft.com/en-us/security/blog/2025/02/13/storm-2372-conducts-device-code-phishing-campaign/).
 Only the sign-in logs show it.
 
-- `legacy_protocol`: a success over a legacy protocol from a source (network and device) the
-  user's baseline does not hold: `medium` (the password alone got in, no MFA was asked), and it
+- `legacy_protocol`: a success over a legacy protocol from a network the user's baseline does
+  not hold (its /24 or /48, or its ASN in one of the user's countries; legacy clients send no
+  device detail): `medium` (the password alone got in, no MFA was asked), and it
   says so; with another medium finding on the same user the verdict rises to `high`. Without a
-  baseline: `low` (nothing says whose source it is). From the user's own sources (an old mail
-  client at home, a printer's SMTP at the office) or a trusted named location: nothing.
+  baseline: `low` when the tenant's users rarely or never sign in from its country or network
+  (`shared.detect.tenant_baseline`), else nothing (no yardstick, or an ordinary place). From the
+  user's own networks (an old mail client at home, a printer's SMTP at the office) or a trusted
+  named location: nothing.
 - `device_code`: a device-code sign-in that succeeded from a source the user does not use, or
   followed within `DEVICE_CODE_FOLLOW_HOURS` by a successful sign-in of the same application, or
   a non-interactive one, from such a source (the tokens used elsewhere): `high`. A conference-room
   device signing in by code from the office, its tokens used there: nothing. Without a baseline:
-  `low` (worth a glance; nothing says whose sources these are), unless from a trusted location.
+  `low` (worth a glance; nothing says whose sources these are), unless from a trusted location or
+  from a country and network the tenant's users sign in from.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
+from shared.baseline import network_prefix
 from shared.detect import wording
 from shared.detect.context import DetectionContext
 from shared.detect.familiar import own_source
@@ -74,11 +79,34 @@ def _stranger(sign_in: SignIn, context: DetectionContext) -> bool:
     return not own_source(sign_in, context.baseline)
 
 
+def _usual_network(sign_in: SignIn, context: DetectionContext) -> bool:
+    """Legacy clients send no device detail: a network the baseline holds (its /24 or /48, or
+    its ASN in a country the user signs in from) is the user's own."""
+    baseline = context.baseline
+    if baseline is None:
+        return False
+    asn, country = sign_in.autonomous_system_number, sign_in.country
+    return network_prefix(sign_in.ip_address) in baseline.prefixes or bool(
+        asn and asn in baseline.networks and country and country in baseline.countries)
+
+
+def _rare_for_tenant(sign_in: SignIn, context: DetectionContext) -> bool:
+    """For a user without a baseline: a country or network the tenant's users rarely or never
+    sign in from (False without a tenant baseline: nothing to judge by)."""
+    tenant = context.tenant_baseline
+    if tenant is None:
+        return False
+    country = sign_in.country
+    return bool(country and tenant.rare_country(country)) or tenant.rare_network(sign_in)
+
+
 def detect_legacy(sign_ins: Sequence[SignIn], context: DetectionContext) -> list[Finding]:
-    found = [s for s in sign_ins if _code(s) == 0 and is_legacy(s) and _stranger(s, context)]
+    has_baseline = context.baseline is not None and context.baseline.sign_ins > 0
+    found = [s for s in sign_ins if _code(s) == 0 and is_legacy(s) and _stranger(s, context)
+             and (not _usual_network(s, context) if has_baseline
+                  else _rare_for_tenant(s, context))]
     if not found:
         return []
-    has_baseline = context.baseline is not None and context.baseline.sign_ins > 0
     severity: Severity = "medium" if has_baseline else "low"
     first = found[0]
     clients = sorted({s.client_app_used or "" for s in found})
@@ -86,8 +114,9 @@ def detect_legacy(sign_ins: Sequence[SignIn], context: DetectionContext) -> list
         f"{wording.count(len(found), 'successful sign-in')} over a legacy protocol "
         f"({wording.listing(clients)}), the first at {wording.when(first.created_date_time)} "
         f"from {wording.origin(first)}, "
-        + ("a network or device the user's baseline does not hold" if has_baseline
-           else "and the user has no baseline to say whose source that is")
+        + ("a network the user's baseline does not hold" if has_baseline
+           else "a country or network the tenant's users rarely sign in from (the user has no "
+           "baseline)")
         + ": legacy protocols ask for no MFA, so the password alone got in"
     )
     return [Finding(LEGACY_TYPE, severity, text + ".", [s.id for s in found], got_in=True)]
@@ -102,7 +131,9 @@ def detect_device_code(sign_ins: Sequence[SignIn], context: DetectionContext) ->
             continue
         at = code_sign_in.created_date_time
         if not has_baseline:
-            if not context.trusted.range_of(code_sign_in.ip_address):
+            usual_here = context.tenant_baseline is not None and \
+                not _rare_for_tenant(code_sign_in, context)
+            if not context.trusted.range_of(code_sign_in.ip_address) and not usual_here:
                 findings.append(_unjudged(code_sign_in))
             continue
         used = [
