@@ -40,10 +40,16 @@ Status = Literal["ok", "missing", "wrong", "note"]
 
 READER_PERMISSIONS = ("AuditLog.Read.All", "Directory.Read.All", "IdentityRiskyUser.Read.All",
                       "IdentityRiskEvent.Read.All")
-READER_OPTIONAL = ("RoleEligibilitySchedule.Read.Directory",)
+# Optional: a review goes on without them and says what it could not read. PIM eligibility;
+# what followed a sign-in: authentication methods and inbox rules (docs/persistence.md).
+READER_OPTIONAL = ("RoleEligibilitySchedule.Read.Directory", "UserAuthenticationMethod.Read.All",
+                   "MailboxSettings.Read")
 REMEDIATOR_PERMISSIONS = ("User.RevokeSessions.All", "User.EnableDisableAccount.All",
                           "User.Read.All", "IdentityRiskyUser.ReadWrite.All",
                           "User-PasswordProfile.ReadWrite.All")
+# Containment (remove methods, disable inbox rules, revoke a grant): refused without them.
+REMEDIATOR_OPTIONAL = ("UserAuthenticationMethod.ReadWrite.All", "MailboxSettings.ReadWrite",
+                       "DelegatedPermissionGrant.ReadWrite.All")
 # Directory roles a remediator may hold (template ids are the same in every tenant).
 DIRECTORY_ROLES = {
     "fe930be7-5e62-47db-91af-98c3a49a38b1": "User Administrator",
@@ -74,6 +80,8 @@ PERMISSION_DISPLAY_NAMES = {
     "read all identity risky user information": "IdentityRiskyUser.Read.All",
     "read all identity risk event information": "IdentityRiskEvent.Read.All",
     "read all users' full profiles": "User.Read.All",
+    "read all users' authentication methods": "UserAuthenticationMethod.Read.All",
+    "read all user mailbox settings": "MailboxSettings.Read",
 }
 
 
@@ -176,6 +184,7 @@ async def identity_checks(settings: Settings, seconds: float = CHECK_SECONDS,
         if role == "reader":
             checks.append(permissions_check(role, claims, READER_OPTIONAL, required=False))
         else:
+            checks.append(permissions_check(role, claims, REMEDIATOR_OPTIONAL, required=False))
             remediator = claims
     return checks, remediator
 

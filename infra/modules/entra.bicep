@@ -68,6 +68,17 @@ var graphPermissions = [
     principalId: readerPrincipalId
     permission: 'Policy.Read.All'
   }
+  // reader: what followed a suspicious sign-in, for users at low or above: authentication
+  // methods (authentication-list-methods) and inbox rules (mailfolder-list-messagerules);
+  // delegated grants are read with Directory.Read.All (user-list-oauth2permissiongrants)
+  {
+    principalId: readerPrincipalId
+    permission: 'UserAuthenticationMethod.Read.All'
+  }
+  {
+    principalId: readerPrincipalId
+    permission: 'MailboxSettings.Read'
+  }
   // remediator: revoke sessions, disable (documented with User.Read.All beside it), confirm
   // compromised, force a password reset (the reset also needs the User Administrator directory
   // role: a post-deploy step)
@@ -90,6 +101,21 @@ var graphPermissions = [
   {
     principalId: remediatorPrincipalId
     permission: 'User-PasswordProfile.ReadWrite.All'
+  }
+  // remediator: containment of what the attacker left (docs/persistence.md): remove an
+  // authentication method (e.g. microsoftauthenticatorauthenticationmethod-delete), disable an
+  // inbox rule (messagerule-update), revoke a delegated grant (oauth2permissiongrant-delete)
+  {
+    principalId: remediatorPrincipalId
+    permission: 'UserAuthenticationMethod.ReadWrite.All'
+  }
+  {
+    principalId: remediatorPrincipalId
+    permission: 'MailboxSettings.ReadWrite'
+  }
+  {
+    principalId: remediatorPrincipalId
+    permission: 'DelegatedPermissionGrant.ReadWrite.All'
   }
 ]
 

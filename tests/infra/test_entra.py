@@ -18,6 +18,8 @@ READER = {
     "IdentityRiskEvent.Read.All",
     "RoleEligibilitySchedule.Read.Directory",
     "Policy.Read.All",
+    "UserAuthenticationMethod.Read.All",  # what followed: methods
+    "MailboxSettings.Read",  # what followed: inbox rules
 }
 REMEDIATOR = {
     "User.RevokeSessions.All",
@@ -25,6 +27,9 @@ REMEDIATOR = {
     "User.Read.All",  # documented beside User.EnableDisableAccount.All for disabling accounts
     "IdentityRiskyUser.ReadWrite.All",
     "User-PasswordProfile.ReadWrite.All",
+    "UserAuthenticationMethod.ReadWrite.All",  # containment: remove a method
+    "MailboxSettings.ReadWrite",  # containment: disable an inbox rule
+    "DelegatedPermissionGrant.ReadWrite.All",  # containment: revoke a grant
 }
 
 

@@ -18,6 +18,7 @@ from shared.cli import main
 from shared.preflight import (
     READER_OPTIONAL,
     READER_PERMISSIONS,
+    REMEDIATOR_OPTIONAL,
     REMEDIATOR_PERMISSIONS,
     Check,
     run_checks,
@@ -40,7 +41,7 @@ def jwt(claims: dict[str, Any]) -> str:
 READER = jwt({"appid": "reader-app", "oid": "7e0a0000-0000-4000-8000-00000000d001",
               "roles": [*READER_PERMISSIONS, *READER_OPTIONAL]})
 REMEDIATOR = jwt({"appid": "remediator-app", "oid": REMEDIATOR_OID,
-                  "roles": list(REMEDIATOR_PERMISSIONS)})
+                  "roles": [*REMEDIATOR_PERMISSIONS, *REMEDIATOR_OPTIONAL]})
 GOOD = {"APPROVAL_WEBHOOK_URL": "https://prod-01.westeurope.logic.azure.com/workflows/x?sig=s",
         "AUTH_TENANT_ID": "00000000-0000-0000-0000-0000000000aa",
         "AUTH_AUDIENCE": "api://signin-review",
@@ -82,7 +83,8 @@ def test_everything_in_place(doctor: Callable[..., dict[str, Check]]) -> None:
     assert statuses(checks) == {
         "storage": "ok", "evidence immutability": "note", "reader token": "ok",
         "reader permissions": "ok", "reader permissions (optional)": "ok",
-        "remediator token": "ok", "remediator permissions": "ok", "licence (signIns)": "ok",
+        "remediator token": "ok", "remediator permissions": "ok",
+        "remediator permissions (optional)": "ok", "licence (signIns)": "ok",
         "Identity Protection": "ok", "remediator directory roles": "ok",
         "approval webhook": "ok", "remediation auth": "ok"}
     assert "Azurite has no immutability" in checks["evidence immutability"].detail
@@ -175,7 +177,7 @@ def test_cli_exit_codes(graph: GraphEmulator, storage_connection_string: str,
     services_module.current().store.ensure_resources()
     assert main(["doctor"]) == 0
     out = capsys.readouterr().out
-    assert "ok       licence (signIns)" in out and "12/12 checks passed" in out
+    assert "ok       licence (signIns)" in out and "13/13 checks passed" in out
     monkeypatch.setenv("APPROVAL_WEBHOOK_URL", "")
     monkeypatch.setattr(services_module, "_current", None)
     assert main(["doctor"]) == 1
