@@ -20,6 +20,7 @@ from local.azurite import free_port
 from local.graph_emulator import GraphEmulator
 from local.runner import QueueRunner
 from local.tenant import Tenant
+from shared.commands import exits
 from shared.model import ReviewResult, level_rank
 from shared.pipeline.learn import learn
 from shared.pipeline.records import RunReady
@@ -210,7 +211,8 @@ def test_command_line_learn_and_one_user_review(
     assert json.loads(reviewed.stdout)["verdict"] == "high"
     bad = subprocess.run([sys.executable, "-m", "shared.cli", "review", "--user", "x' or 1 eq 1"],
                          env=env, capture_output=True, text=True, timeout=600)
-    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+    # A value that is not a user principal name is bad usage: the exit-code table's 2.
+    assert bad.returncode == exits.USAGE and "Traceback" not in bad.stderr
 
 
 def test_logs_are_structured_with_ids_and_carry_no_tokens(
