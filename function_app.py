@@ -96,7 +96,7 @@ def review_user_poison(msg: func.QueueMessage) -> None:
 def stranded_runs(timer: func.TimerRequest) -> None:
     from shared.pipeline import stranded
 
-    stranded.sweep(current())
+    stranded.on_timer(current())
 
 
 # --- HTTP: ad-hoc reviews for ticketing systems, approved remediation for the Logic App -----

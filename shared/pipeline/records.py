@@ -56,6 +56,9 @@ class RunRecord(msgspec.Struct, kw_only=True):
     failure: str | None = None  # why a run ended "failed" (a one-user review that broke off)
     attempts: int = 0  # deliveries of a one-user review's queue message that started work
     last_error: str | None = None  # why the last of them failed (the platform retries it)
+    # A run of many users whose fetch messages may not all be sent yet: set when its record is
+    # written, cleared once they are (the stranded-run timer sends them if its creator died).
+    starting: bool = False
 
     @property
     def slices_settled(self) -> bool:

@@ -104,6 +104,10 @@ def start_run(
 
     A scheduled run's id comes from its window, so a timer that fires twice or late makes one run.
     Ad-hoc runs get a fresh id (a ticket may ask again for a window already reviewed).
+
+    The slice records are written before the run record, and the run record says `starting`
+    until every fetch message is sent: a process that dies in between leaves a run the
+    stranded-run timer recognises and starts (shared/pipeline/stranded.py).
     """
     store = services.store
     tables = Tables.of(store)
@@ -119,22 +123,34 @@ def start_run(
         status="fetching", created_at=services.clock(),
         api_version=services.settings.graph_api_version, ticket_id=ticket_id,
         requested_by=requested_by, slice_ids=slice_ids, source=reader.name,
-        sources=[reader.describe()] + ([described] if described else []),
+        sources=[reader.describe()] + ([described] if described else []), starting=True,
     )
+    for slice_id, part in zip(slice_ids, parts, strict=True):
+        tables.slices.create(SliceRecord(run_id=run_id, slice_id=slice_id, start=part.start,
+                                         end=part.end))
     if tables.runs.create(record) is None:
         existing = tables.run(run_id)
         event("run.exists", runId=run_id, status=existing.status)
         if existing.slices_done or existing.slices_failed or existing.scoring_planned:
             return existing
         record = existing  # created, but a crash may have lost the fetch messages: send again
-    for slice_id, part in zip(slice_ids, parts, strict=True):
-        tables.slices.create(SliceRecord(run_id=run_id, slice_id=slice_id, start=part.start,
-                                         end=part.end))
-    for slice_id in slice_ids:
-        store.queues.send(store.names.signin_slices, FetchSlice(run_id=run_id, slice_id=slice_id))
+    record = send_fetches(services, tables, record)
     event("run.started", runId=run_id, kind=kind, slices=len(slice_ids),
           windowStart=window.start.isoformat(), windowEnd=window.end.isoformat())
     return record
+
+
+def send_fetches(services: Services, tables: Tables, run: RunRecord) -> RunRecord:
+    """Send one fetch message per slice of the run, then clear its `starting` mark; the run.
+    Sending again is harmless: a delivery whose slice is taken, split or settled leaves it or
+    only repeats the fan-in (shared/pipeline/steps.py)."""
+    store = services.store
+    for slice_id in run.slice_ids:
+        store.queues.send(store.names.signin_slices, FetchSlice(run_id=run.run_id,
+                                                                slice_id=slice_id))
+    if not run.starting:
+        return run
+    return tables.change_run(run.run_id, lambda r: replace(r, starting=False))[1]
 
 
 GRAPH_RETENTION = timedelta(days=30)  # P1/P2 (reference-reports-data-retention)

@@ -1,4 +1,5 @@
-"""The stranded-run timer: ends `failed` any one-user run that nothing can finish any more.
+"""The stranded-run timer: ends `failed` any one-user run that nothing can finish any more, and
+sends the fetch messages of a run of many users whose creator died before sending them.
 
 A one-user run is driven by one `review-user` message (shared/pipeline/user_reviews.py). Its
 life is bounded by the platform's settings in host.json:
@@ -18,11 +19,22 @@ finish it (its message was lost, or the poison move or its function failed too):
 The timer runs every 15 minutes (SCHEDULE), so such a run ends `failed` at most 217.5 minutes
 after it was asked for. A delivery that comes later still finds the run ended and does nothing.
 
-Scheduled, tenant and privileged runs are left alone: they have no such bound (a large tenant's
+Scheduled, tenant and privileged runs are not ended: they have no such bound (a large tenant's
 weekend at Graph's ceiling takes hours), and each of their steps is a message of its own whose
 poison function settles its slice or batch, so the run goes on to `partial`. Nor can "nothing
 changed for a while" stand in for a bound there: their fetch slices wait, unchanged, for as long
 as another run holds the tenant's one fetch lease (shared/pipeline/steps.py).
+
+What no message carries yet is such a run's start: `start_run` writes the slice records, then
+the run record marked `starting`, then one fetch message per slice, then clears the mark. A
+process that dies in between (or a send that fails) leaves a run `fetching` that no message
+names. Its creator is an invocation (the POST /api/reviews call, the Monday timer), which the
+host ends after `functionTimeout`; so a run still `starting` and `fetching` past STARTING_AFTER
+(functionTimeout) from its creation has lost its creator, and the timer sends its fetch messages
+(`resume`). It ends as any run does, `complete` or `partial`, at most STARTING_AFTER +
+SWEEP_EVERY = 45 minutes late. Sending twice is harmless (every step takes a message again, and
+`tests/e2e/test_pipeline_faults.py` delivers each one twice), so the bound only spares a slow
+creator a duplicate; it does not make the timer correct.
 """
 
 from __future__ import annotations
@@ -33,7 +45,7 @@ from datetime import datetime, timedelta
 from shared.logs import bound, event
 from shared.pipeline import adhoc
 from shared.pipeline.records import RunRecord
-from shared.pipeline.runs import Tables
+from shared.pipeline.runs import Tables, send_fetches
 from shared.services import Services
 
 # host.json (tests/unit/test_stranded.py keeps these equal to it)
@@ -57,12 +69,46 @@ def stranded_after(*, function_timeout: timedelta = FUNCTION_TIMEOUT,
 
 
 STRANDED_AFTER = stranded_after()
+# The longest the invocation that created a run of many users can still be sending its messages.
+STARTING_AFTER = FUNCTION_TIMEOUT
 WORKING = ("queued", "fetching", "scoring", "finalizing")
 
 
 def is_stranded(run: RunRecord, now: datetime, bound_: timedelta = STRANDED_AFTER) -> bool:
     """Whether nothing can finish this run any more: a one-user run not ended past the bound."""
     return run.kind == "user" and run.status in WORKING and now - run.created_at > bound_
+
+
+def is_unstarted(run: RunRecord, now: datetime, bound_: timedelta = STARTING_AFTER) -> bool:
+    """Whether a run of many users lost the fetch messages its creator was to send."""
+    return (run.kind != "user" and run.starting and run.status == "fetching"
+            and now - run.created_at > bound_)
+
+
+def on_timer(services: Services, now: datetime | None = None) -> None:
+    """The `stranded_runs` timer: end stranded one-user runs, start runs that lost their start."""
+    now = now or services.clock()
+    sweep(services, now)
+    resume(services, now)
+
+
+def resume(services: Services, now: datetime | None = None) -> list[str]:
+    """Send the fetch messages of every run whose creator died before sending them all; the ids
+    of those runs."""
+    now = now or services.clock()
+    tables = Tables.of(services.store)
+    marked = tables.runs.query("RowKey eq 'run' and starting eq true and status eq 'fetching'")
+    resumed = []
+    for run in marked:
+        if not is_unstarted(run, now):
+            continue
+        with bound(runId=run.run_id):
+            event("run.start_resumed", logging.WARNING, kind=run.kind,
+                  slices=len(run.slice_ids), age=_minutes(now - run.created_at))
+            send_fetches(services, tables, run)
+        resumed.append(run.run_id)
+    event("runs.start_sweep", resumed=len(resumed))
+    return resumed
 
 
 def sweep(services: Services, now: datetime | None = None) -> list[str]:
