@@ -25,6 +25,14 @@ def review_schedule(timer: func.TimerRequest) -> None:
     steps.on_timer(current(), past_due=timer.past_due)
 
 
+@app.timer_trigger(arg_name="timer", schedule="%PRIVILEGED_REVIEW_SCHEDULE%",
+                   run_on_startup=False)
+def privileged_review_schedule(timer: func.TimerRequest) -> None:
+    from shared.pipeline import steps
+
+    steps.on_privileged_timer(current(), past_due=timer.past_due)
+
+
 # --- the queue-driven steps ----------------------------------------------------------------
 
 

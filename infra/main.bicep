@@ -35,6 +35,9 @@ param evidencePolicyLocked bool = false
 @description('NCRONTAB schedule (six fields, UTC). Every business-day morning: the program decides whether that morning has a window to review (after a weekend or a holiday).')
 param reviewSchedule string = '0 0 6 * * 1-5'
 
+@description('NCRONTAB schedule (six fields, UTC) of the quarterly review of privileged accounts: mornings of the first week of each quarter; the program starts it on the first business day only, for the quarter just ended.')
+param privilegedReviewSchedule string = '0 0 6 1-7 1,4,7,10 *'
+
 @description('IANA time zone the review windows, business hours and holidays are read in.')
 param tenantTimeZone string = 'UTC'
 
@@ -102,6 +105,7 @@ var loginEndpoint = environment().authentication.loginEndpoint
 // the program's defaults; tests/infra lists each one with the reason its default is safe.
 var reviewSettings = {
   REVIEW_SCHEDULE: reviewSchedule
+  PRIVILEGED_REVIEW_SCHEDULE: privilegedReviewSchedule
   TENANT_TIME_ZONE: tenantTimeZone
   BUSINESS_HOURS: businessHours
   BUSINESS_DAYS: businessDays

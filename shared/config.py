@@ -58,6 +58,9 @@ DEFAULTS: dict[str, str | None] = {
     # (after a weekend or holiday; nightly only with REVIEW_WEEKDAY_NIGHTS). A Monday-only
     # schedule could not review the morning after a Monday holiday.
     "REVIEW_SCHEDULE": "0 0 6 * * 1-5",
+    # The quarterly review of privileged accounts: mornings of the first week of each quarter;
+    # the planner starts it on the first business day of the quarter only (shared.pipeline.window).
+    "PRIVILEGED_REVIEW_SCHEDULE": "0 0 6 1-7 1,4,7,10 *",
     "TENANT_TIME_ZONE": "UTC",
     "BUSINESS_HOURS": "08:00-18:00",
     "BUSINESS_DAYS": "Mon,Tue,Wed,Thu,Fri",
@@ -139,6 +142,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     signin_settle_minutes: int = 15
 
     review_schedule: str
+    privileged_review_schedule: str
     time_zone: str
     business_start: time
     business_end: time
@@ -313,6 +317,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         remediator_directory_roles=tuple(
             r for r in _list(get("REMEDIATOR_DIRECTORY_ROLES")) if r.lower() != "none"),
         review_schedule=get("REVIEW_SCHEDULE"),
+        privileged_review_schedule=get("PRIVILEGED_REVIEW_SCHEDULE"),
         time_zone=_zone(get("TENANT_TIME_ZONE")),
         business_start=start,
         business_end=end,

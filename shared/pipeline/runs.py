@@ -98,6 +98,7 @@ def start_run(
     ticket_id: str | None = None,
     requested_by: str | None = None,
     source: str | None = None,
+    keyed: bool = False,
 ) -> RunRecord:
     """Create the run and enqueue one fetch message per slice; returns at once. `source` names
     the sign-in source (default: the SIGNIN_SOURCE setting); the run keeps it to the end.
@@ -112,7 +113,7 @@ def start_run(
     store = services.store
     tables = Tables.of(store)
     run_id = run_id_for(window, kind)
-    if kind != "scheduled":
+    if kind != "scheduled" and not keyed:  # keyed: a timer's run, one per window
         run_id += "-" + uuid.uuid4().hex[:8]
     reader = open_source(services, source)
     read, described = readable_part(window, kind, reader.name, services.clock())

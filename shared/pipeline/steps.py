@@ -37,13 +37,14 @@ from shared.model import DataSource
 from shared.pipeline import fetch, finalize, scoring
 from shared.pipeline.records import FetchSlice, RunReady, RunRecord, ScoreUsers, SliceRecord
 from shared.pipeline.runs import Tables, batch_settled, slice_settled, start_run, with_source
-from shared.pipeline.window import scheduled_window
+from shared.pipeline.window import quarterly_window, scheduled_window
 from shared.risk_inventory import RiskySignIns
 from shared.services import Services
 from shared.sources import gap_sources
 from shared.store import QueueMessage, decode_message
 
-__all__ = ["fetch_slice", "on_poison", "on_timer", "plan_scoring", "score_users", "start_run"]
+__all__ = ["fetch_slice", "on_poison", "on_privileged_timer", "on_timer", "plan_scoring",
+           "score_users", "start_run"]
 
 
 def on_timer(services: Services, *, past_due: bool = False) -> RunRecord | None:
@@ -56,6 +57,17 @@ def on_timer(services: Services, *, past_due: bool = False) -> RunRecord | None:
         event("timer.nothing_to_review", now=now.isoformat(), pastDue=past_due)
         return None
     return start_run(services, window=window, kind="scheduled")
+
+
+def on_privileged_timer(services: Services, *, past_due: bool = False) -> RunRecord | None:
+    """The quarterly timer: on the first business morning of a quarter, the privileged-account
+    review of the quarter just ended (its id from its window, so a second firing finds it)."""
+    window = quarterly_window(services.clock(), services.settings)
+    if window is None:
+        event("timer.no_quarter_to_review", now=services.clock().isoformat(), pastDue=past_due)
+        return None
+    return start_run(services, window=window, kind="privileged", keyed=True,
+                     requested_by="quarterly schedule")
 
 
 M = TypeVar("M", bound=QueueMessage)

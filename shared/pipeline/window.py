@@ -61,6 +61,27 @@ def scheduled_window(now: datetime, settings: Settings) -> Window | None:
     return Window(start=start, end=end)
 
 
+QUARTER_FIRST_MONTHS = (1, 4, 7, 10)
+
+
+def quarterly_window(now: datetime, settings: Settings) -> Window | None:
+    """The quarter just ended, when `now` is the first business morning of a quarter (in the
+    tenant's time zone); else None. The quarter runs from its first local midnight to the next
+    quarter's, so a timer that fires twice or late that morning computes the same window."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    zone = settings.zone
+    today = now.astimezone(zone).date()
+    if today.month not in QUARTER_FIRST_MONTHS or not is_business_day(today, settings):
+        return None
+    if any(is_business_day(today.replace(day=d), settings) for d in range(1, today.day)):
+        return None  # an earlier business day of the quarter already reviewed it
+    year, month = (today.year, today.month - 3) if today.month > 1 else (today.year - 1, 10)
+    start = datetime(year, month, 1, tzinfo=zone).astimezone(UTC)
+    end = datetime(today.year, today.month, 1, tzinfo=zone).astimezone(UTC)
+    return Window(start=start, end=end - timedelta(microseconds=1))
+
+
 def slices(window: Window, hours: int) -> list[Window]:
     """Split a window into consecutive slices of at most `hours`, covering it exactly once.
 

@@ -188,6 +188,27 @@ def test_privileged_scope_scores_role_holders_only(
     assert review.unreviewed == [a.user_principal_name or a.user_id for a in review.accounts]
 
 
+def test_quarterly_timer_starts_one_privileged_run_per_quarter(
+    pipeline_services: Callable[..., Services], sample_tenant: Tenant
+) -> None:
+    """The first business morning of a quarter (Tuesday 1 April 2025) starts the privileged
+    review of January to March, once however often the timer fires; the next morning nothing."""
+    from datetime import UTC, datetime
+
+    from shared.pipeline.steps import on_privileged_timer
+
+    services = pipeline_services(sample_tenant, clock=datetime(2025, 4, 1, 6, tzinfo=UTC))
+    first = on_privileged_timer(services)
+    again = on_privileged_timer(services, past_due=True)
+    assert first is not None and again is not None and again.run_id == first.run_id
+    assert first.kind == "privileged" and first.requested_by == "quarterly schedule"
+    assert (first.window_start, first.window_end.month) == (datetime(2025, 1, 1, tzinfo=UTC), 3)
+    runs = list(Tables.of(services.store).runs.query("RowKey eq 'run'"))
+    assert [r.run_id for r in runs] == [first.run_id]
+    later = pipeline_services(sample_tenant, clock=datetime(2025, 4, 2, 6, tzinfo=UTC))
+    assert on_privileged_timer(later) is None
+
+
 def test_command_line_learn_and_one_user_review(
     pipeline_services: Callable[..., Services], sample_tenant: Tenant,
     storage_connection_string: str, graph: GraphEmulator,

@@ -75,6 +75,7 @@ def test_template_sets_only_settings_someone_reads() -> None:
 def test_issue_settings_come_from_parameters() -> None:
     settings = variable(module("main"), "reviewSettings")
     assert settings["REVIEW_SCHEDULE"] == "reviewSchedule"
+    assert settings["PRIVILEGED_REVIEW_SCHEDULE"] == "privilegedReviewSchedule"
     assert settings["TENANT_TIME_ZONE"] == "tenantTimeZone"
     assert settings["BUSINESS_HOURS"] == "businessHours"
     assert settings["BUSINESS_DAYS"] == "businessDays"
@@ -82,6 +83,7 @@ def test_issue_settings_come_from_parameters() -> None:
     assert settings["GRAPH_API_VERSION"] == "graphApiVersion"
     params = module("main")["parameters"]
     assert params["reviewSchedule"]["default"] == DEFAULTS["REVIEW_SCHEDULE"]
+    assert params["privilegedReviewSchedule"]["default"] == DEFAULTS["PRIVILEGED_REVIEW_SCHEDULE"]
     assert params["graphApiVersion"]["default"] == DEFAULTS["GRAPH_API_VERSION"]
 
 

@@ -42,6 +42,10 @@ def test_timer_schedule_comes_from_a_setting(bindings: dict[str, list[dict[str, 
     assert timer["schedule"] == "%REVIEW_SCHEDULE%"
     assert timer["runOnStartup"] is False  # a restart must never start a review by itself
     assert "REVIEW_SCHEDULE" in config.DEFAULTS
+    quarterly = trigger(bindings, "privileged_review_schedule")
+    assert quarterly["schedule"] == "%PRIVILEGED_REVIEW_SCHEDULE%"
+    assert quarterly["runOnStartup"] is False
+    assert "PRIVILEGED_REVIEW_SCHEDULE" in config.DEFAULTS
 
 
 def test_stranded_run_timer_runs_on_the_documented_schedule(

@@ -9,10 +9,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from shared import config
 from shared.api.validation import ReviewBody, review_window
 from shared.errors import InputError
 from shared.model import Window
 from shared.pipeline.runs import readable_part
+from shared.pipeline.window import quarterly_window
 
 NOW = datetime(2026, 10, 1, 7, tzinfo=UTC)
 QUARTER = Window(start=datetime(2026, 7, 1, tzinfo=UTC),
@@ -51,3 +53,23 @@ def test_archive_and_log_analytics_read_the_whole_quarter() -> None:
         read, said = readable_part(QUARTER, "privileged", source, NOW)
         assert read == QUARTER and said is not None and said.available
     assert readable_part(QUARTER, "tenant", "graph", NOW) == (QUARTER, None)
+
+
+def test_the_quarterly_timer_reviews_the_quarter_just_ended_on_its_first_business_morning(
+) -> None:
+    """Berlin's time zone; 1 October 2026 is a Thursday: the review of July to September starts
+    that morning, and the days after do nothing. On 1 January 2027 (a Friday, a holiday) the
+    first business morning is Monday 4 January."""
+    settings = config.load({"AzureWebJobsStorage": "UseDevelopmentStorage=true",
+                            "TENANT_TIME_ZONE": "Europe/Berlin", "HOLIDAYS": "2027-01-01"})
+    window = quarterly_window(datetime(2026, 10, 1, 4, tzinfo=UTC), settings)
+    assert window is not None
+    assert window.start == datetime(2026, 6, 30, 22, tzinfo=UTC)  # 1 July, 00:00 in Berlin
+    assert window.end == datetime(2026, 9, 30, 21, 59, 59, 999999, tzinfo=UTC)
+    assert quarterly_window(datetime(2026, 10, 2, 4, tzinfo=UTC), settings) is None
+    assert quarterly_window(datetime(2026, 11, 2, 5, tzinfo=UTC), settings) is None
+    assert quarterly_window(datetime(2027, 1, 1, 5, tzinfo=UTC), settings) is None  # holiday
+    assert quarterly_window(datetime(2027, 1, 2, 5, tzinfo=UTC), settings) is None  # Saturday
+    january = quarterly_window(datetime(2027, 1, 4, 5, tzinfo=UTC), settings)
+    assert january is not None and january.start == datetime(2026, 9, 30, 22, tzinfo=UTC)
+    assert settings.privileged_review_schedule == "0 0 6 1-7 1,4,7,10 *"
