@@ -4,8 +4,9 @@ weekend review of the same tenant needs.
 
 Input (untimed): a generated 1,000-user tenant with 91 days of history before its weekend and
 about 270 sign-ins per user (a quarter of routine), copied five times under new ids and UPNs
-(5,000 users, 20 administrators), written as the archive writes it: Azure Monitor records, one a
-line (local/archive.py), one file per day and category in a temporary folder.
+(5,000 users, 20 administrators), written as the archive keeps it: Azure Monitor records, one a
+line (local/archive.py), one file per hour and category (the archive's hour blobs) in a temporary
+folder.
 
 Measured, each in a fresh process (`signin-review analyze`, reading the archive's records):
 - `privileged_weekend_peak_rss_mb`: the weekend review of every user (the weekend's files);
@@ -52,10 +53,10 @@ def write_archive(folder: Path, users: int, copies: int) -> dict[str, Any]:
     tenant = generate(users=users, seed=11, history_days=91, sign_ins_per_user=270)
     window = tenant.window
     days: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-    for row in tenant.sign_ins:
-        days[(container_of(row), str(row["createdDateTime"])[:10])].append(row)
-    weekend_days = {d for _, d in days
-                    if window.start.date().isoformat() <= d <= window.end.date().isoformat()}
+    for row in tenant.sign_ins:  # by hour: "2025-03-14T18"
+        days[(container_of(row), str(row["createdDateTime"])[:13])].append(row)
+    first_hour, last_hour = window.start.isoformat()[:13], window.end.isoformat()[:13]
+    weekend_days = {d for _, d in days if first_hour <= d <= last_hour}
     (folder / "quarter").mkdir()
     (folder / "weekend").mkdir()
     rows = weekend_rows = 0

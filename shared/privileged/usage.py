@@ -5,15 +5,9 @@
   name). Non-interactive sign-ins (token refreshes) are left out: they renew a session and need
   no factor of their own, so they show single-factor whatever the session's sign-in satisfied.
   Sources without the field cannot say, and count none.
-- Legacy protocols: `clientAppUsed` values Microsoft lists as legacy authentication clients
-  (Conditional Access conditions, "Legacy authentication clients":
-  https://learn.microsoft.com/en-us/entra/identity/conditional-access/concept-conditional-access-conditions#legacy-authentication-clients
-  and "Block legacy authentication",
-  https://learn.microsoft.com/en-us/entra/identity/conditional-access/policy-block-legacy-authentication):
-  Authenticated SMTP, AutoDiscover, Exchange ActiveSync, Exchange Online PowerShell, Exchange Web
-  Services, IMAP4, MAPI Over HTTP, Offline Address Book, Other clients, Outlook Anywhere (RPC over
-  HTTP), POP3, Reporting Web Services, Universal Outlook. Attempts count, failed ones included:
-  a password tried over IMAP is the exposure the reviewer must see.
+- Legacy protocols: the `clientAppUsed` values Microsoft lists as legacy authentication clients
+  (shared.detect.protocols, with its sources). Attempts count, failed ones included: a password
+  tried over IMAP is the exposure the reviewer must see.
 - Unmanaged device: `deviceDetail.isManaged` and `deviceDetail.isCompliant` both false (Graph's
   deviceDetail resource). Where the source carries neither, the sign-in is counted as unknown.
 - Failures: credential failures and lockouts (shared.detect.codes); lockouts alone as well.
