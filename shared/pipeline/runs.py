@@ -21,6 +21,7 @@ from shared.model import DataSource, Window
 from shared.pipeline.records import (
     FetchSlice,
     RunKind,
+    RunReady,
     RunRecord,
     SliceRecord,
     VerdictRecord,
@@ -149,6 +150,8 @@ def send_fetches(services: Services, tables: Tables, run: RunRecord) -> RunRecor
     for slice_id in run.slice_ids:
         store.queues.send(store.names.signin_slices, FetchSlice(run_id=run.run_id,
                                                                 slice_id=slice_id))
+    if not run.slice_ids:  # nothing its source can read (a period past Graph's 30 days):
+        store.queues.send(store.names.run_ready, RunReady(run_id=run.run_id))  # settled
     if not run.starting:
         return run
     return tables.change_run(run.run_id, lambda r: replace(r, starting=False))[1]

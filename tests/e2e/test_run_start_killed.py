@@ -23,9 +23,10 @@ import pytest
 from local.graph_emulator import GraphEmulator
 from local.runner import QueueRunner
 from local.stack import local_settings
+from shared.model import Window
 from shared.pipeline import stranded
 from shared.pipeline.records import RunRecord
-from shared.pipeline.runs import Tables
+from shared.pipeline.runs import Tables, start_run
 from shared.services import Services
 from tests.e2e.test_user_review_worker import sign_in
 from tests.fixtures.api import FAST_GRAPH, USERS
@@ -118,3 +119,29 @@ def test_a_tenant_run_whose_starter_died_is_started_by_the_timer_and_ends(
 
 def ended(run: RunRecord) -> bool:
     return run.status in ("complete", "partial", "failed")
+
+
+@pytest.mark.slow
+def test_a_privileged_period_graph_no_longer_keeps_ends_instead_of_waiting_for_slices(
+    storage_connection_string: str, graph: GraphEmulator
+) -> None:
+    """A quarter that ended more than 30 days ago leaves Graph nothing to read: no slice, so no
+    fetch message would ever settle the run; it goes on to scoring at once and ends."""
+    graph.load(users=[dict(u) for u in USERS], sign_ins=[sign_in(90)])
+    services = Services(local_settings(storage_connection_string, graph.base_url, graph.token,
+                                       **FAST_GRAPH), store_prefix="q" + uuid.uuid4().hex[:10])
+    services.store.ensure_resources()
+    try:
+        now = datetime.now(UTC)
+        period = Window(start=now - timedelta(days=130), end=now - timedelta(days=40))
+        run = start_run(services, window=period, kind="privileged")
+        assert (run.slice_ids, run.starting) == ([], False)
+        tables = Tables.of(services.store)
+        QueueRunner(services).drain_until(lambda: ended(tables.run(run.run_id)),
+                                          timeout_s=GUARD_S)
+        final = tables.run(run.run_id)
+        assert final.status in ("complete", "partial"), (final.status, final.failure)
+        period_read = next(s for s in final.sources if s.name == "privilegedPeriod")
+        assert not period_read.available and "Graph keeps sign-ins 30 days" in period_read.detail
+    finally:
+        services.store.close()
