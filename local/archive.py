@@ -134,3 +134,46 @@ def write_archive(connection_string: str, sign_ins: Sequence[dict[str, Any]], *,
         with ThreadPoolExecutor(max_workers=parallel) as pool:
             list(pool.map(put, items))
     return len(items)
+
+
+def audit_record(row: dict[str, Any], tenant_id: str) -> dict[str, Any]:
+    """One directory audit row as the AuditLogs category archives it (the envelope of the
+    records in elastic/integrations' azure auditlogs test data: time, resourceId, operationName,
+    category "AuditLogs", callerIpAddress, correlationId, Level, and Graph's directoryAudit in
+    `properties`)."""
+    user = (row.get("initiatedBy") or {}).get("user") or {}
+    return {
+        "time": row["activityDateTime"],
+        "resourceId": f"/tenants/{tenant_id}/providers/Microsoft.aadiam",
+        "operationName": row["activityDisplayName"], "operationVersion": "1.0",
+        "category": "AuditLogs", "tenantId": tenant_id, "resultSignature": "None",
+        "durationMs": 0, "callerIpAddress": user.get("ipAddress"),
+        "correlationId": row.get("correlationId"), "Level": 4, "properties": row,
+    }
+
+
+def write_audit_archive(connection_string: str, audits: Sequence[dict[str, Any]], *,
+                        tenant_id: str = SAMPLE_TENANT_ID) -> int:
+    """The directory audit rows into `insights-logs-auditlogs`, one blob per hour that has
+    rows (an hour without activity gets no blob here); returns the blobs written."""
+    from azure.core.exceptions import ResourceExistsError
+    from azure.storage.blob import BlobServiceClient
+
+    from shared.sources.audit_archive import AUDIT_CONTAINER
+
+    hours: defaultdict[datetime, bytearray] = defaultdict(bytearray)
+    for row in audits:
+        moment = datetime.fromisoformat(str(row["activityDateTime"]).replace("Z", "+00:00"))
+        hours[moment.replace(minute=0, second=0, microsecond=0)] += \
+            _encode(audit_record(row, tenant_id)) + b"\n"
+    with BlobServiceClient.from_connection_string(connection_string) as service:
+        try:
+            service.create_container(AUDIT_CONTAINER)
+        except ResourceExistsError:
+            pass
+        for hour, body in hours.items():
+            blob = service.get_blob_client(AUDIT_CONTAINER,
+                                           HourBlob(hour, AUDIT_CONTAINER, tenant_id).name)
+            blob.create_append_blob()
+            blob.upload_blob(bytes(body), blob_type="AppendBlob")
+    return len(hours)

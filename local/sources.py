@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from local.archive import SAMPLE_TENANT_ID, quiet_hour, write_archive
+from local.archive import SAMPLE_TENANT_ID, quiet_hour, write_archive, write_audit_archive
 from local.log_analytics_emulator import LogAnalyticsEmulator
 
 if TYPE_CHECKING:
@@ -32,6 +32,7 @@ def sign_in_source(name: str, tenant: Tenant, storage: str, token: str, *,
         write_archive(storage, tenant.sign_ins, tenant_id=tenant_id, until=tenant.window.end,
                       since=None if history else tenant.window.start,
                       missing=[missing] if missing else [])
+        write_audit_archive(storage, tenant.directory_audits, tenant_id=tenant_id)
         yield {"SIGNIN_SOURCE": "archive", "ARCHIVE_CONNECTION_STRING": storage,
                "ARCHIVE_TENANT_ID": tenant_id}
     elif name == "log-analytics":

@@ -203,7 +203,8 @@ def _review(services: Services, tables: Tables, run: RunRecord, user: str, windo
     roles, risky, detections, sources = asyncio.run(_directory(services, window, known))
     trusted, trusted_source = read_trusted(services)
     audit, audit_pages, audit_source = read_audit_log(
-        services, run_id, window.start, max(window.end, services.clock()), user=known)
+        services, run_id, window.start, max(window.end, services.clock()), user=known,
+        source=run.source)
     sources = [*sources, audit_source]
     context = ScoringContext(
         run_id=run_id, window=window,

@@ -25,6 +25,7 @@ from shared.logs import event
 from shared.model import DataSource, UserVerdict
 from shared.persistence.records import AuditEvent, Followed
 from shared.services import Services
+from shared.sources.audit_archive import read_archived_audit
 from shared.store import JSON, EvidenceRef
 
 
@@ -33,10 +34,24 @@ def audit_page_name(run_id: str, n: int) -> str:
 
 
 def read_audit_log(services: Services, run_id: str, start: datetime, end: datetime,
-                   user: str | None = None
+                   user: str | None = None, source: str | None = None
                    ) -> tuple[list[AuditEvent] | None, list[EvidenceRef], DataSource]:
     """The rows that matter (None when the log could not be read), the raw pages as evidence,
-    and how the report lists the source."""
+    and how the report lists the source. A run reading sign-ins from the archive reads the
+    audit log there when the AuditLogs category is exported (shared/sources/audit_archive.py),
+    else from Graph."""
+    if source == "archive":
+        archived = read_archived_audit(services.settings, start, end)
+        if archived is not None:
+            refs = [services.store.evidence.put_or_adopt(audit_page_name(run_id, n), body,
+                                                         content_type=JSON)[0]
+                    for n, (_, body) in enumerate(archived.blobs)]
+            events = archived.events
+            if user is not None:
+                keys = frozenset({user.lower()})
+                events = [e for e in events if e.concerns(keys)]
+            return events, refs, DataSource("directoryAudits", True, archived.detail())
+
     async def read() -> tuple[AuditRead | None, DataSource]:
         async with services.graph() as graph:
             try:
@@ -45,14 +60,14 @@ def read_audit_log(services: Services, run_id: str, start: datetime, end: dateti
                 return None, DataSource("directoryAudits", False, f"unavailable: {exc.message}")
             return (found.value if found.available else None), found.source("directoryAudits")
 
-    audit, source = asyncio.run(read())
+    audit, described = asyncio.run(read())
     if audit is None:
-        event("score.audit_unavailable", detail=source.detail)
-        return None, [], source
+        event("score.audit_unavailable", detail=described.detail)
+        return None, [], described
     refs = [services.store.evidence.put_or_adopt(audit_page_name(run_id, n), page,
                                                  content_type=JSON)[0]
             for n, page in enumerate(audit.pages)]
-    return audit.events, refs, source
+    return audit.events, refs, described
 
 
 def followed_of(audit: Sequence[AuditEvent] | None, user_id: str, upn: str | None,

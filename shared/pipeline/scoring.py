@@ -283,7 +283,8 @@ def build_context(services: Services, run: RunRecord, signals: TenantSignals,
     inventory = (risky_sign_ins or RiskySignIns()).inventory(detections, window)
     networks, source = trusted or (TrustedNetworks(), None)
     audit, audit_pages, audit_source = read_audit_log(services, run.run_id, window.start,
-                                                      max(window.end, services.clock()))
+                                                      max(window.end, services.clock()),
+                                                      source=run.source)
     return ScoringContext(
         run_id=run.run_id, window=window, signals=signals, privileged=roles, risky_users=risky,
         risk_detections=detections, identity_protection=available,

@@ -15,6 +15,7 @@ from shared.pipeline.runs import Tables
 from shared.pipeline.scoring import stored_context, user_bundle
 from shared.services import Services
 from tests.e2e.test_pipeline import run_monday
+from tests.e2e.test_sources import monday, source_stack  # noqa: F401  (a fixture)
 
 
 def _scenario_users(tenant: Tenant) -> dict[str, str]:
@@ -77,3 +78,25 @@ def test_persistence_through_the_pipeline(
             if truth.scenario == benign and uid in verdicts:
                 assert "persistence" not in verdicts[uid].finding_types, benign
 
+
+
+def test_an_archive_run_reads_the_exported_audit_log_not_graph(
+    source_stack: Callable[..., Services],  # noqa: F811  (the fixture imported above)
+    sample_tenant: Tenant, graph: GraphEmulator,
+) -> None:
+    """Sign-ins from the diagnostic-settings archive, AuditLogs exported beside them: the audit
+    rows come from `insights-logs-auditlogs` (no directoryAudits request spends the reports
+    budget), their hour blobs are the evidence, and the persistence findings are the same."""
+    services = source_stack(sample_tenant, "archive")
+    run, verdicts = monday(services, sample_tenant)
+    assert run.source == "archive"
+    assert not [c for c in graph.calls if "directoryAudits" in c["path"]]
+    (source,) = [s for s in run.sources if s.name == "directoryAudits"]
+    assert source.available and "insights-logs-auditlogs" in source.detail
+    context = stored_context(services, run)
+    assert context is not None and context.audit_events is not None
+    assert len(context.audit_pages) == len({str(r["activityDateTime"])[:13]
+                                            for r in sample_tenant.directory_audits})
+    users = _scenario_users(sample_tenant)
+    for scenario in ("impossible_travel", "new_country_success"):
+        assert "persistence" in verdicts[users[scenario]][1], scenario
