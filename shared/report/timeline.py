@@ -9,7 +9,7 @@ finding's number, so a reviewer can check every reason against the sign-ins behi
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from shared.detect.codes import ErrorClass, error_class
@@ -30,6 +30,11 @@ def outcome(error_code: int) -> Outcome:
     if error_code == 0:
         return "success"
     return "interrupt" if error_class(error_code) in _INTERRUPTS else "failure"
+
+
+# A row whose device, software and user agent are the row above's says so instead of repeating
+# them (a long user agent on every row was a tenth of a large report).
+SAME_DEVICE = "same software and user agent as above"
 
 
 @dataclass(frozen=True)
@@ -140,10 +145,17 @@ def timeline(
                  else _kept_positions([s.id in cited for s in ordered], limit))
     rows: list[TimelineRow | TimelineGap] = []
     previous = -1
+    shown = None  # the last row's device and its detail: said once while they repeat
     for pos in positions:
         if pos > previous + 1:
             rows.append(TimelineGap(skipped=pos - previous - 1))
-        rows.append(timeline_row(ordered[pos], cited.get(ordered[pos].id, ())))
+            shown = None
+        row = timeline_row(ordered[pos], cited.get(ordered[pos].id, ()))
+        if shown == (row.device, row.device_detail) and row.device_detail:
+            row = replace(row, device_detail=SAME_DEVICE)
+        else:
+            shown = (row.device, row.device_detail)
+        rows.append(row)
         previous = pos
     if previous < len(ordered) - 1:
         rows.append(TimelineGap(skipped=len(ordered) - 1 - previous))
