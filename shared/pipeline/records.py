@@ -62,7 +62,9 @@ class RunRecord(msgspec.Struct, kw_only=True):
 
     @property
     def slices_settled(self) -> bool:
-        return len(set(self.slices_done) | set(self.slices_failed)) >= len(self.slice_ids)
+        # only the run's slices count: a split slice, gone from the list, settles nothing
+        settled = (set(self.slices_done) | set(self.slices_failed)) & set(self.slice_ids)
+        return len(settled) >= len(self.slice_ids)
 
     @property
     def batches_settled(self) -> bool:

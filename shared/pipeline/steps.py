@@ -333,6 +333,11 @@ def _on_poison(services: Services, queue: str, body: bytes) -> None:
     try:
         if isinstance(message, FetchSlice):
             record = tables.slice(message.run_id, message.slice_id)
+            if record.status == "split":  # its halves settle the run: send them once more
+                with bound(runId=message.run_id, sliceId=message.slice_id):
+                    event("fetch.split_poisoned", halves=record.split_into)
+                    fetch.send_halves(services, message.run_id, record.split_into)
+                return
             reason = (f"fetch failed after {record.attempts} attempts: "
                       f"{record.last_error or 'no reason recorded'}")
             with bound(runId=message.run_id, sliceId=message.slice_id):

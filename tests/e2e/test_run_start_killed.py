@@ -19,15 +19,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from msgspec.structs import replace
 
 from local.graph_emulator import GraphEmulator
 from local.runner import QueueRunner
 from local.stack import local_settings
 from shared.model import Window
-from shared.pipeline import stranded
-from shared.pipeline.records import RunRecord
+from shared.pipeline import fetch, steps, stranded
+from shared.pipeline.records import FetchSlice, RunRecord
 from shared.pipeline.runs import Tables, start_run
 from shared.services import Services
+from shared.store import encode_message
 from tests.e2e.test_user_review_worker import sign_in
 from tests.fixtures.api import FAST_GRAPH, USERS
 
@@ -143,5 +145,44 @@ def test_a_privileged_period_graph_no_longer_keeps_ends_instead_of_waiting_for_s
         assert final.status in ("complete", "partial"), (final.status, final.failure)
         period_read = next(s for s in final.sources if s.name == "privilegedPeriod")
         assert not period_read.available and "Graph keeps sign-ins 30 days" in period_read.detail
+    finally:
+        services.store.close()
+
+
+@pytest.mark.slow
+def test_a_split_slice_s_poisoned_message_sends_its_halves_and_settles_nothing(
+    storage_connection_string: str, graph: GraphEmulator
+) -> None:
+    """The message of a slice split in two lands in the poison queue (sending its halves failed
+    on every delivery): the halves are sent once more, the split slice is not counted as a
+    failed slice of the run, and the run ends with every half read."""
+    graph.load(users=[dict(u) for u in USERS], sign_ins=[sign_in(90), sign_in(30)])
+    services = Services(local_settings(storage_connection_string, graph.base_url, graph.token,
+                                       SLICE_HOURS="6", **FAST_GRAPH),
+                        store_prefix="p" + uuid.uuid4().hex[:10])
+    services.store.ensure_resources()
+    try:
+        now = datetime.now(UTC)
+        run = start_run(services, window=Window(start=now - timedelta(hours=12), end=now),
+                        kind="tenant")
+        tables = Tables.of(services.store)
+        last = run.slice_ids[-1]
+        halves = fetch.split_slice(services, tables.slice(run.run_id, last))
+        steps.on_poison(services, "signin-slices",
+                        encode_message(FetchSlice(run_id=run.run_id, slice_id=last)))
+        split = tables.run(run.run_id)
+        assert split.slice_ids == [*run.slice_ids[:-1], *halves] and split.slices_failed == {}
+        assert tables.slice(run.run_id, last).status == "split"
+        queue = services.store.names.signin_slices
+        assert services.store.queues.approximate_count(queue) == len(run.slice_ids) + 4
+        # had it been counted, the split slice would have stood for a half still unread
+        assert not replace(split, slices_done=[halves[0], *run.slice_ids[:-1]],
+                           slices_failed={last: "poisoned"}).slices_settled
+
+        runner = QueueRunner(services)
+        runner.drain_until(lambda: ended(tables.run(run.run_id)), timeout_s=GUARD_S)
+        final = tables.run(run.run_id)
+        assert final.status == "complete", (final.slices_failed, runner.failures)
+        assert sorted(final.slices_done) == sorted(split.slice_ids) and final.sign_ins == 2
     finally:
         services.store.close()
