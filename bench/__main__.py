@@ -26,6 +26,7 @@ BENCHMARKS = [
     "bench.pipeline_bench",
     "bench.analyze_bench",
     "bench.archive_bench",
+    "bench.privileged_bench",
 ]
 
 

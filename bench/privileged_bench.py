@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -33,6 +34,7 @@ from typing import Any
 
 import msgspec
 
+from bench.machine import conditions
 from local.archive import container_of, monitor_record
 from local.tenant import generate
 
@@ -116,6 +118,7 @@ def run(users_per_copy: int = 1000, copies: int = 5) -> dict[str, Any]:
         start, end = facts.pop("window")
         first = facts.pop("first")
         out = str(folder / "out.json")
+        load_before = os.getloadavg()
         weekend, weekend_s, _ = measure([str(folder / "weekend"), "--format", "azure-monitor",
                                          "--quiet", "--out", out])
         quarter, quarter_s, code = measure([
@@ -129,7 +132,8 @@ def run(users_per_copy: int = 1000, copies: int = 5) -> dict[str, Any]:
             "privileged_quarter_accounts": len(review["accounts"]),
             "privileged_quarter_exit": code,
             "privileged_quarter_within_weekend": quarter <= weekend,
-            "privileged_weekend_window": f"{start} to {end}"}
+            "privileged_weekend_window": f"{start} to {end}",
+            "privileged_conditions": conditions(load_before)}
 
 
 if __name__ == "__main__":
