@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime
+from typing import Any
 
 import msgspec
 import pytest
@@ -176,3 +177,89 @@ def test_a_table_that_was_never_created_is_a_storage_error(store: Store) -> None
     table = store.table("neverCreated" + store.names.prefix, Run, keys=lambda r: (r.run_id, "run"))
     with pytest.raises(StorageError, match=r"TableNotFound.*ensure_resources"):
         table.get("r1", "run")
+
+
+# --- transactions ---------------------------------------------------------------------------
+# Table transactions: at most 100 operations, one PartitionKey, 4 MiB of payload
+# (https://learn.microsoft.com/rest/api/storageservices/performing-entity-group-transactions).
+
+
+class Spied:
+    """The table client's `submit_transaction`, recording each transaction's partitions and size,
+    and failing the transactions whose (0-based) numbers are in `fail`, once each."""
+
+    def __init__(self, table: EntityTable[Any], fail: set[int] | None = None) -> None:
+        self.sizes: list[int] = []
+        self.partitions: list[set[str]] = []
+        self.fail = set(fail or ())
+        self._submit = table._client.submit_transaction
+        table._client.submit_transaction = self  # type: ignore[method-assign]
+
+    def __call__(self, operations: list[Any], **kwargs: Any) -> Any:
+        number = len(self.sizes)
+        self.sizes.append(len(operations))
+        self.partitions.append({op[1]["PartitionKey"] for op in operations})
+        if number in self.fail:
+            self.fail.discard(number)
+            from azure.core.exceptions import ServiceRequestError
+
+            raise ServiceRequestError("connection reset (injected)")
+        return self._submit(operations, **kwargs)
+
+
+def _verdicts(run_id: str, count: int, level: str = "none") -> list[Verdict]:
+    return [Verdict(run_id=run_id, user_id=f"u{i:04d}", level=level, findings=[])
+            for i in range(count)]
+
+
+def test_many_records_go_in_transactions_of_at_most_100_of_one_partition(store: Store) -> None:
+    table = verdicts(store)
+    spied = Spied(table)
+    table.create_many(_verdicts("r1", 250) + _verdicts("r2", 30))
+    assert spied.sizes == [100, 100, 50, 30]
+    assert all(len(p) == 1 for p in spied.partitions)
+    assert len(table.query_partition("r1")) == 250 and len(table.query_partition("r2")) == 30
+    spied.sizes.clear()
+    table.upsert_many(_verdicts("r1", 250, level="low"))
+    assert spied.sizes == [100, 100, 50]
+    assert {v.level for v in table.query_partition("r1")} == {"low"}
+
+
+def test_large_records_split_transactions_by_size(store: Store) -> None:
+    table = verdicts(store)
+    spied = Spied(table)
+    big = [Verdict(run_id="r1", user_id=f"u{i:02d}", level="none", findings=[],
+                   bundle="x" * 100_000) for i in range(40)]  # about 200 KB each in UTF-16
+    table.upsert_many(big)
+    assert len(spied.sizes) > 1 and sum(spied.sizes) == 40
+    assert len(table.query_partition("r1")) == 40
+
+
+def test_create_many_leaves_an_existing_record_and_creates_the_others(store: Store) -> None:
+    table = verdicts(store)
+    first = Verdict(run_id="r1", user_id="u0057", level="high", findings=[], bundle="first")
+    table.create(first)
+    table.create_many(_verdicts("r1", 150))  # its transaction is refused: one by one
+    found = {v.user_id: v for v in table.query_partition("r1")}
+    assert len(found) == 150
+    assert found["u0057"] == first  # create-only: never overwritten
+
+
+def test_a_transaction_failing_midway_is_retried_idempotently(store: Store) -> None:
+    """The second of three transactions fails (the message is redelivered): the first stays
+    written, and the redelivery creates the rest without touching what is there."""
+    table = verdicts(store)
+    spied = Spied(table, fail={1})
+    records = _verdicts("r1", 250, level="medium")
+    with pytest.raises(StorageError):
+        table.create_many(records)
+    assert len(table.query_partition("r1")) == 100
+    table.create_many(records)  # the redelivery
+    assert sorted(table.query_partition("r1"), key=lambda v: v.user_id) == records
+    table.create_many(records)  # and once more: nothing changes, nothing fails
+    assert len(table.query_partition("r1")) == 250
+    spied.fail = {len(spied.sizes)}
+    with pytest.raises(StorageError):
+        table.upsert_many(_verdicts("r1", 250, level="low"))
+    table.upsert_many(_verdicts("r1", 250, level="low"))
+    assert {v.level for v in table.query_partition("r1")} == {"low"}
