@@ -18,6 +18,7 @@ client's read timeout: a process that died mid-request) counts from then.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Awaitable, Callable
 
@@ -30,6 +31,12 @@ from shared.store.tables import EntityTable
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 POLL_S = 0.25  # how often a waiter behind an unanswered request looks again
+# How often a caller waiting behind another of the same process's callers looks again. Within a
+# process one caller at a time reads and writes the entity: sixteen scoring batches waking at
+# once for one free slot made fifteen lost writes and sixteen reads per slot (a run of 5,000
+# users read the entity 6,689 times for about 600 requests), and the conflicts slowed the rate
+# below the budget's.
+GATE_POLL_S = 0.02
 
 
 class Slot(msgspec.Struct, array_like=True):
@@ -65,6 +72,7 @@ class SharedBudget:
         self._clock = clock
         self._sleep = sleep
         self.waited_s = 0.0
+        self._gate = threading.Lock()  # one caller of this process at a time takes a slot
 
     def now(self) -> float:
         return self._clock()
@@ -95,7 +103,17 @@ class SharedBudget:
         return now  # still on its way: it blocks the window until answered
 
     async def acquire(self) -> float:
-        """Wait for a free slot and take it; the send time (pass it to `settle`)."""
+        """Wait for a free slot and take it; the send time (pass it to `settle`). The process's
+        other callers wait here meanwhile (threads each with an event loop, so the gate is a
+        thread lock, polled: a cancelled waiter never holds it)."""
+        while not self._gate.acquire(blocking=False):
+            await asyncio.sleep(GATE_POLL_S)
+        try:
+            return await self._take()
+        finally:
+            self._gate.release()
+
+    async def _take(self) -> float:
         while True:
             current = await asyncio.to_thread(self.table.get_versioned, "budget", self.name)
             record = current.record if current else BudgetRecord(name=self.name)

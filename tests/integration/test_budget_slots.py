@@ -61,3 +61,37 @@ def test_an_unanswered_slot_counts_from_its_timeout(store: Store) -> None:
         return clock.now
 
     assert asyncio.run(run()) == pytest.approx(30.0 + 10.0, abs=POLL_S)
+
+
+def test_callers_of_one_process_take_slots_without_losing_writes(store: Store) -> None:
+    """Eight threads (each with its event loop, as scoring batches run) take a slot each at
+    once: within a process one caller at a time reads and writes the entity, so no write of a
+    slot is lost to another caller of the same process, and every slot is recorded."""
+    import threading
+
+    name = store.names.graph_budget
+    store.clients.table_service.create_table_if_not_exists(name)
+    shared = SharedBudget(store.table(name, BudgetRecord, budget_keys), "signIns test", 8, 10.0)
+    lost: list[bool] = []
+    write = shared._write
+
+    def counted(record: BudgetRecord, etag: str | None) -> bool:
+        written = write(record, etag)
+        lost.append(not written)
+        return written
+
+    shared._write = counted  # type: ignore[method-assign]
+    start = threading.Barrier(8)
+
+    def caller() -> None:
+        start.wait()
+        asyncio.run(shared.acquire())
+
+    threads = [threading.Thread(target=caller) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    record = shared.table.get("budget", "signIns test")
+    assert record is not None and len(record.slots) == 8
+    assert lost == [False] * 8
