@@ -7,6 +7,9 @@ message (or only the first) names its slices. Nothing would ever change it; the 
 timer sends its messages once its creator's functionTimeout has passed, not before, and the run
 then ends like any other. Nothing waits for a sleep to be long enough: the kill happens at the
 send itself, and the timer is given its time.
+
+Beside it, the other ways a run of many users could wait for a message that never comes: a
+period with nothing to fetch, and a split slice whose own message is poisoned.
 """
 
 from __future__ import annotations
