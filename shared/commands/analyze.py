@@ -207,12 +207,17 @@ def render(result: ReviewResult, timelines: Timelines, output: str) -> bytes:
     return render_review(result, timelines).encode()
 
 
-def _table(result: ReviewResult) -> str:
+def _table(result: ReviewResult, width: int | None = None) -> str:
+    """The table at the terminal's width when it goes to one (100 columns otherwise)."""
     try:
         from shared.report.terminal import render_table
     except ImportError:
         return _plain_table(result)
-    return render_table(result, width=100)
+    if width is None:
+        import shutil
+
+        width = shutil.get_terminal_size((100, 24)).columns if sys.stdout.isatty() else 100
+    return render_table(result, width=max(60, width))
 
 
 def _plain_table(result: ReviewResult) -> str:
@@ -300,12 +305,15 @@ def check_arguments(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     from shared.commands.progress import AnalyzeProgress
 
+    global _SUMMARY_IN_OUTPUT
     try:
         check_arguments(args)
         args.output = chosen_output(args)
     except InputError as error:
         print(f"signin-review analyze: {error.message}", file=sys.stderr)
         return exits.USAGE
+    _SUMMARY_IN_OUTPUT = args.output == "table" and not args.out and sys.stdout.isatty() \
+        and sys.stderr.isatty()
     try:
         with AnalyzeProgress.for_terminal(quiet=args.quiet) as progress:
             result, timelines = _review(args, progress)
@@ -444,12 +452,19 @@ def _review_privileged(args: argparse.Namespace, progress: AnalyzeProgress
     return result, timelines
 
 
+# Set when the table goes to the same terminal as stderr: it carries the loss summary, which is
+# then not printed twice.
+_SUMMARY_IN_OUTPUT = False
+
+
 def _say_what_was_read(summary: InputSummary, *, usable: bool) -> None:
-    """The loss summary on stderr; refuses the run when nothing usable remains."""
+    """The loss summary on stderr (unless the table on the same terminal shows it); refuses the
+    run when nothing usable remains."""
     from shared.report.loss import loss_lines, nothing_usable
 
-    for line in loss_lines(summary):
-        print(f"analyze: {line}", file=sys.stderr)
+    if not _SUMMARY_IN_OUTPUT or not usable:
+        for line in loss_lines(summary):
+            print(f"analyze: {line}", file=sys.stderr)
     if not usable:
         raise InputError(nothing_usable(summary))
 

@@ -17,7 +17,6 @@ from datetime import datetime
 
 from shared.model import ReviewResult, RiskEntry, UserVerdict
 from shared.report.html import flagged_first
-from shared.report.loss import loss_lines
 from shared.report.risk_table import only_risk, user_lookup, verdict_of
 from shared.report.text import plain, utc
 
@@ -51,11 +50,10 @@ def _yes_no(flag: bool) -> str:
 
 
 def render_csv(result: ReviewResult) -> str:
-    """CSV text with a header row, one row per user, highest verdict first. A review of exported
-    logs starts with `# ` comment lines: the loss summary (what was read, kept and lost)."""
+    """CSV text with a header row, one row per user, highest verdict first: a clean table that
+    spreadsheets read as it is. The loss summary of exported logs (what was read, kept and lost)
+    goes to stderr, the JSON and the HTML, not into the table."""
     out = io.StringIO()
-    if result.input is not None:
-        out.writelines(f"# {line}\r\n" for line in loss_lines(result.input))
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(COLUMNS)
     writer.writerows(_row(user) for user in flagged_first(result.users))
@@ -111,11 +109,9 @@ PRIVILEGED_COLUMNS = (
 
 def render_privileged_csv(result: ReviewResult) -> str:
     """The privileged-account review, one row per account in the report's order (what needs a
-    decision first); the loss summary as `# ` comment lines for exported logs."""
+    decision first); a clean table, the loss summary going to stderr, the JSON and the HTML."""
     review = result.privileged_review
     out = io.StringIO()
-    if result.input is not None:
-        out.writelines(f"# {line}\r\n" for line in loss_lines(result.input))
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(PRIVILEGED_COLUMNS)
     for a in review.accounts if review is not None else ():

@@ -12,22 +12,27 @@ from shared.model import InputSummary
 from shared.report.text import plain
 
 
+def counted(number: int, singular: str, plural: str | None = None) -> str:
+    """`1 row`, `2 rows`, `1,234 rows`."""
+    return f"{number:,} {singular if number == 1 else plural or singular + 's'}"
+
+
 def headline(summary: InputSummary) -> str:
     """`1,234 rows read from 3 files: 1,200 sign-ins kept, 30 rows rejected, ...`"""
-    files = f"{summary.files:,} file{'s' * (summary.files != 1)}"
-    parts = [f"{summary.sign_ins_kept:,} sign-ins kept"]
+    parts = [f"{counted(summary.sign_ins_kept, 'sign-in')} kept"]
     if summary.rejected:
-        parts.append(f"{summary.rejected:,} rows rejected")
+        parts.append(f"{counted(summary.rejected, 'row')} rejected")
     if summary.without_user:
         parts.append(f"{summary.without_user:,} without a user (service principals) skipped")
     if summary.repeated:
-        parts.append(f"{summary.repeated:,} repeats kept once")
+        parts.append(f"{counted(summary.repeated, 'repeat')} kept once")
     if summary.conflicting_ids:
-        parts.append(f"{summary.conflicting_ids:,} ids shared by sign-ins that disagree "
+        parts.append(f"{counted(summary.conflicting_ids, 'id')} shared by sign-ins that disagree "
                      "(other user, time or address: all kept)")
     if summary.set_aside:
-        parts.append(f"{summary.set_aside:,} unreadable fields set aside")
-    return f"{summary.rows_read:,} rows read from {files}: " + ", ".join(parts)
+        parts.append(f"{counted(summary.set_aside, 'unreadable field')} set aside")
+    return (f"{counted(summary.rows_read, 'row')} read from {counted(summary.files, 'file')}: "
+            + ", ".join(parts))
 
 
 def loss_lines(summary: InputSummary, *, examples: bool = True) -> list[str]:
@@ -50,7 +55,8 @@ def nothing_usable(summary: InputSummary) -> str:
     if summary.rejected:
         reasons = ", ".join(f"{plain(r, limit=60)} x{n:,}"
                             for r, n in _largest_first(summary.rows_rejected))
-        return f"no user sign-in could be read: {summary.rejected:,} rows rejected ({reasons})"
+        return f"no user sign-in could be read: {counted(summary.rejected, 'row')} rejected " \
+            f"({reasons})"
     if summary.without_user:
         return (f"no user sign-ins: the {summary.without_user:,} sign-ins read are service "
                 "principal or managed identity sign-ins")

@@ -1,4 +1,6 @@
-"""The review as plain terminal text, readable at 100 columns: `analyze --output table`, the demo.
+"""The review as plain terminal text, laid out by rich to the width asked for (the terminal's, or
+100 columns in a file): `analyze --output table`, the demo. An address is never broken across
+lines while the terminal is wide enough to hold it.
 
 Log text goes in as `rich.text.Text`, never as markup, so a UPN like `[bold]x` prints as written;
 control characters (terminal escape sequences) are removed before anything is printed.
@@ -16,7 +18,7 @@ from rich.text import Text
 
 from shared.model import LEVELS, CampaignSummary, ReviewResult, UserVerdict
 from shared.report.html import flagged_first
-from shared.report.loss import loss_lines
+from shared.report.loss import counted, loss_lines
 from shared.report.risk_table import inventory_users, only_risk
 from shared.report.text import plain, utc_text
 
@@ -31,8 +33,8 @@ def _summary_lines(result: ReviewResult) -> list[Text]:
     levels = ", ".join(f"{counts[level]} {level}" for level in reversed(LEVELS))
     lines = [
         Text(f"Sign-in review {window}", style="bold"),
-        Text(f"{result.tenant.sign_ins:,} sign-ins, {len(result.users):,} users reviewed: "
-             f"{levels}"),
+        Text(f"{counted(result.tenant.sign_ins, 'sign-in')}, "
+             f"{counted(len(result.users), 'user')} reviewed: {levels}"),
     ]
     if result.input is not None:
         lines.extend(Text(f"  {line}") for line in loss_lines(result.input))
@@ -43,7 +45,8 @@ def _summary_lines(result: ReviewResult) -> list[Text]:
     for spray in result.tenant.spraying_sources:
         network = f" (AS{spray.network})" if spray.network is not None else ""
         lines.append(Text(f"  spray source {plain(spray.ip, limit=45)}{network}: "
-                          f"{spray.failed_users} users failed, {spray.succeeded_users} succeeded"))
+                          f"{counted(spray.failed_users, 'user')} failed, "
+                          f"{spray.succeeded_users:,} succeeded"))
     return lines
 
 
@@ -56,10 +59,11 @@ def _risk_lines(result: ReviewResult) -> list[Text]:
         users = inventory_users(result)
         quiet = sum(only_risk(u) for u in users.values())
         signs = sum(e.kind == "signIn" for e in entries)
-        lines.append(Text(f"  risk inventory: {signs} risky sign-ins, {len(entries) - signs} "
-                          f"risk detections, {len(users)} users ({quiet} with no other finding)"))
+        lines.append(Text(f"  risk inventory: {counted(signs, 'risky sign-in')}, "
+                          f"{counted(len(entries) - signs, 'risk detection')}, "
+                          f"{counted(len(users), 'user')} ({quiet} with no other finding)"))
     if hidden:
-        lines.append(Text(f"  risk level hidden (no Entra ID P2) on {hidden:,} sign-ins"))
+        lines.append(Text(f"  risk level hidden (no Entra ID P2) on {counted(hidden, 'sign-in')}"))
     return lines
 def _campaign_table(campaigns: list[CampaignSummary]) -> Table:
     """One row per spray campaign: source, extent, accounts tried and where it got in."""
@@ -83,11 +87,16 @@ def _campaign_table(campaigns: list[CampaignSummary]) -> Table:
     return table
 
 
-def _user_table(users: list[UserVerdict]) -> Table:
+def _user_table(users: list[UserVerdict], width: int = 100) -> Table:
     table = Table(box=box.SIMPLE_HEAD, expand=True, pad_edge=False, show_edge=False,
                   collapse_padding=True)
     table.add_column("Level", no_wrap=True)
-    table.add_column("User", ratio=3, min_width=24, overflow="fold")
+    # The longest address shown fits on one line, as far as the width leaves room (the other
+    # columns need about 50); past that it folds rather than hide part of an address.
+    longest = max((len(plain(u.user_principal_name or u.user_id, limit=80)) for u in users),
+                  default=24)
+    table.add_column("User", ratio=3, min_width=max(24, min(longest, width - 50)),
+                     overflow="fold")
     table.add_column("Priv", no_wrap=True)
     table.add_column("Got in", no_wrap=True)
     # one finding a line: a type name is never folded mid-word ("unfamiliar_location" is 19)
@@ -96,7 +105,8 @@ def _user_table(users: list[UserVerdict]) -> Table:
     table.add_column("Fail", justify="right", no_wrap=True)
     table.add_column("Where", min_width=5, max_width=10, overflow="fold")  # wraps at ", "
     for user in users:
-        types = sorted({finding.type for finding in user.findings})
+        # context (off-hours on a known device and network) is no finding of an unflagged user
+        types = sorted({f.type for f in user.findings if not f.context or user.verdict != "none"})
         table.add_row(
             Text(user.verdict.upper() if user.verdict != "none" else "-"),
             Text(plain(user.user_principal_name or user.user_id, limit=80)),
@@ -117,7 +127,8 @@ def _reasons(user: UserVerdict, width: int) -> list[Text]:
         lines.append(Text(textwrap.fill(plain(reason, limit=400), width=width,
                                         initial_indent="  - ", subsequent_indent="    ")))
     if len(user.reasons) > _REASONS_SHOWN:
-        lines.append(Text(f"  ... {len(user.reasons) - _REASONS_SHOWN} more reasons"))
+        more = len(user.reasons) - _REASONS_SHOWN
+        lines.append(Text(f"  ... {more} more {'reason' if more == 1 else 'reasons'}"))
     if user.proposed_actions:
         actions = ", ".join(plain(a, limit=40) for a in user.proposed_actions)
         lines.append(Text(f"  proposed (needs approval): {actions}"))
@@ -139,9 +150,10 @@ def render_table(result: ReviewResult, *, width: int = 100, quiet_rows: int = QU
     ordered = flagged_first(result.users)
     flagged = [u for u in ordered if u.verdict != "none"]
     quiet = len(ordered) - len(flagged)
-    console.print(_user_table(ordered[: len(flagged) + quiet_rows]))
+    console.print(_user_table(ordered[: len(flagged) + quiet_rows], width))
     if quiet > quiet_rows:
-        console.print(Text(f"... and {quiet - quiet_rows:,} more users with nothing flagged"))
+        console.print(Text(f"... and {counted(quiet - quiet_rows, 'more user', 'more users')} "
+                           "with nothing flagged"))
     for user in flagged:
         for line in _reasons(user, width):
             console.print(line)

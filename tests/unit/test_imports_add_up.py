@@ -149,7 +149,7 @@ def test_rows_sharing_an_id_but_not_the_sign_in_are_all_kept_and_counted(tmp_pat
     assert len(result.sign_ins) == 5
     summary = result.summary
     assert (summary.repeated, summary.conflicting_ids, summary.sign_ins_kept) == (1, 1, 5)
-    assert "1 ids shared by sign-ins that disagree (other user, time or address: all kept)" in \
+    assert "1 id shared by sign-ins that disagree (other user, time or address: all kept)" in \
         loss_lines(summary)[0]
 
 

@@ -46,3 +46,30 @@ def test_quiet_users_are_capped_flagged_never() -> None:
     assert "erin@contoso.com" in text and "frank@contoso.com" not in text
     assert "... and 2 more users with nothing flagged" in text
     assert all(f"{n}@contoso.com" in text for n in ("alice", "bob", "carol", "dave"))
+
+
+LONG_UPN = "christopher.vandenberghe-oconnor@subsidiary.contoso-holdings.example.com"  # 72
+
+
+def test_a_wide_terminal_keeps_every_address_on_one_line() -> None:
+    result, _ = sample_review()
+    result.users[0].user_principal_name = LONG_UPN
+    wide = render_table(result, width=160)
+    assert max(len(line) for line in wide.splitlines()) <= 160
+    assert any(LONG_UPN in line for line in wide.splitlines())  # not folded mid-address
+    narrow = render_table(result, width=80)
+    assert max(len(line) for line in narrow.splitlines()) <= 80
+
+
+def test_unflagged_users_show_no_findings_and_counts_are_singular() -> None:
+    from shared.model import Finding
+
+    result, _ = sample_review()
+    quiet = UserVerdict("id-q", "quinn@contoso.com", "none", False,
+                        [Finding("off_hours", "low", "context.", ["s1"], context=True)],
+                        ["context."], UserStats(sign_ins=1))
+    result.users = [*result.users, quiet]
+    line = next(row for row in render_table(result).splitlines() if "quinn@contoso.com" in row)
+    assert "off_hours" not in line
+    text = render_table(result, quiet_rows=len(result.users))
+    assert " 1 users" not in text and " 1 rows" not in text and " 1 repeats" not in text
