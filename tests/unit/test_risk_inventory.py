@@ -215,4 +215,4 @@ def test_terminal_summary_counts_the_inventory() -> None:
     text = render_table(result)
     assert "risk inventory: 2 risky sign-ins, 2 risk detections, 3 users (2 with no other " \
            "finding)" in text
-    assert "risk level hidden (no Entra ID P2) on 1 sign-ins" in text
+    assert "risk level hidden (no Entra ID P2) on 1 sign-in" in text
