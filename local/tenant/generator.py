@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from operator import itemgetter
 
-from local.tenant import attacks, benign, campaigns, followed
+from local.tenant import attacks, benign, campaigns, followed, newcomers
 from local.tenant.people import Person, graph_user, make_people
 from local.tenant.places import OFFICES, VPN_EGRESS
 from local.tenant.quarter import QuarterExpectation, add_quarter
@@ -44,6 +44,12 @@ SCENARIOS: dict[str, Scenario] = {
     "risk_remediated_last_month": benign.risk_remediated_last_month,
     "vpn_egress": benign.vpn_egress,
     "ordinary_weekend": benign.ordinary_weekend,
+    "new_hire_taken_over": newcomers.new_hire_taken_over,
+    "legacy_protocol_success": newcomers.legacy_protocol_success,
+    "device_code_phishing": newcomers.device_code_phishing,
+    "new_hire_first_day": newcomers.new_hire_first_day,
+    "guest_first_visit": newcomers.guest_first_visit,
+    "conference_room_device_code": newcomers.conference_room_device_code,
 }
 
 
@@ -117,6 +123,8 @@ def _generate(users: int, seed: int, window: Window, history_days: int,
     for person, scenario in roles.roles:
         play = SCENARIOS.get(scenario)
         away = play(scene, person) if play else []
+        if scenario in newcomers.NO_HISTORY:
+            continue  # accounts without a history: only what the scenario adds
         until = clock.start if scenario in ATTACKS else None
         benign.routine(scene, person, per_workday, until=until, away=away)
     quarter = add_quarter(scene.log, roles.admins, {p.upn for p in people}, clock.window,

@@ -24,10 +24,16 @@ EXCHANGE_ADMINISTRATOR = "29232cdf-9323-42fd-ade2-1d097af3e4de"
 ATTACKS = ("impossible_travel", "new_country_success", "password_spray", "brute_force",
            "mfa_fatigue", "privileged_thin_anomaly", "disabled_account", "risky_sign_in",
            "slow_spray", "slow_brute_force", "travel_across_window_start",
-           "privileged_odd_hour_device")
+           "privileged_odd_hour_device", "new_hire_taken_over", "legacy_protocol_success",
+           "device_code_phishing")
 NOISE = ("carrier_ip_churn", "flight_abroad", "consent_storm", "mfa_interrupts",
          "typo_then_success", "weekend_worker", "empty_location", "ipv6_home",
-         "risk_remediated_last_month", "vpn_egress")
+         "risk_remediated_last_month", "vpn_egress", "new_hire_first_day", "guest_first_visit",
+         "conference_room_device_code")
+# Played by the last people cast (before the spray targets), so adding them moved nobody else;
+# only in tenants with room for them besides the spray's targets (70 users and more).
+NEWCOMERS = ("new_hire_taken_over", "legacy_protocol_success", "device_code_phishing",
+             "new_hire_first_day", "guest_first_visit", "conference_room_device_code")
 # Weekday workers who catch up one weekend morning: many, so the share of quiet users at `low`
 # is measurable (one in twelve, at least two).
 ORDINARY_WEEKEND = "ordinary_weekend"
@@ -64,6 +70,15 @@ EXPECTED: dict[str, tuple[Level, Level, tuple[str, ...]]] = {
     "slow_brute_force": ("medium", "medium", ("repeated_failures",)),
     "travel_across_window_start": ("high", "high", ("impossible_travel",)),
     "privileged_odd_hour_device": ("medium", "high", ("off_hours",)),
+    # No history: judged against the tenant's baseline (local/tenant/newcomers.py).
+    "new_hire_taken_over": ("high", "high", ("unfamiliar_location",)),
+    # A slow IMAP guess that got in: no MFA asked; a brute force ends in a success.
+    "legacy_protocol_success": ("high", "high", ("legacy_protocol", "repeated_failures")),
+    # Tokens used from a new country (v1.0 and beta); beta adds `device_code`.
+    "device_code_phishing": ("high", "high", ("unfamiliar_location",)),
+    "new_hire_first_day": ("none", "none", ()),
+    "guest_first_visit": ("none", "none", ()),
+    "conference_room_device_code": ("none", "none", ()),
     # Global and Security Administrators whose weekend is their phone refreshing mail.
     BENIGN_ADMIN: ("none", "low", ()),
 }
@@ -108,6 +123,8 @@ def cast(people: list[Person], rng: random.Random) -> Cast:
         return len(person.office_days) < 5
 
     for scenario in ATTACKS:
+        if scenario in NEWCOMERS:
+            continue  # taken last, so every other part keeps its player
         take(scenario, (lambda p: european(p) and home_days(p))
              if scenario == "privileged_odd_hour_device" else european)
     admins = [(take(BENIGN_ADMIN, european), GLOBAL_ADMINISTRATOR),
@@ -120,12 +137,18 @@ def cast(people: list[Person], rng: random.Random) -> Cast:
     }
     fits["vpn_egress"] = lambda p: p.country == "GB" and not p.works_weekends and home_days(p)
     for scenario in NOISE:
+        if scenario in NEWCOMERS:
+            continue
         for _ in range(per_noise):
             person = take(scenario, fits.get(scenario, home_days))
             if scenario == "weekend_worker" and not person.works_weekends:
                 replaced[person.index] = dataclasses.replace(person, works_weekends=True)
     for _ in range(max(2, len(people) // 12)):
         take(ORDINARY_WEEKEND, lambda p: not p.works_weekends and home_days(p))
+    if len(people) - len(chosen) - len(NEWCOMERS) >= SPRAY_TARGETS_SMALL:  # room for them
+        for scenario in NEWCOMERS:  # accounts without a history, legacy protocols, device code
+            take(scenario, (lambda p: european(p) and len(p.office_days) >= 3)
+                 if scenario == "conference_room_device_code" else european)
     free = len(people) - len(chosen)
     n_targets = min(SPRAY_TARGETS_SMALL, free) if len(people) < 400 else len(people) // 20
     if n_targets < SPRAY_TARGETS_MIN:

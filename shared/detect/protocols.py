@@ -26,8 +26,9 @@ Only the sign-in logs show it.
   user's own networks (an old mail client at home, a printer's SMTP at the office) or a trusted
   named location: nothing.
 - `device_code`: a device-code sign-in that succeeded from a source the user does not use, or
-  followed within `DEVICE_CODE_FOLLOW_HOURS` by a successful sign-in of the same application, or
-  a non-interactive one, from such a source (the tokens used elsewhere): `high`. A conference-room
+  followed within `DEVICE_CODE_FOLLOW_HOURS` by a successful sign-in of the same application
+  (a non-interactive one when the application is not named) from such a source (the tokens used
+  elsewhere): `high`. A conference-room
   device signing in by code from the office, its tokens used there: nothing. Without a baseline:
   `low` (worth a glance; nothing says whose sources these are), unless from a trusted location or
   from a country and network the tenant's users sign in from.
@@ -139,7 +140,8 @@ def detect_device_code(sign_ins: Sequence[SignIn], context: DetectionContext) ->
         used = [
             s for s in sign_ins
             if at < s.created_date_time <= at + follow and _code(s) == 0
-            and (s.is_interactive is False or s.app_id == code_sign_in.app_id)
+            and (s.app_id == code_sign_in.app_id if code_sign_in.app_id
+                 else s.is_interactive is False)
             and not is_device_code(s) and _stranger(s, context)
         ]
         stranger = _stranger(code_sign_in, context)

@@ -24,7 +24,8 @@ Cautions honoured (the design notes' Detections and Baselines sections):
   the tenant's users instead of the user's own window (any user's only sign-in is "new in this
   window"): routine interrupts from the tenant's usual countries and networks are nothing; a
   success from a country or network the tenant rarely or never sees is a finding whose level
-  rises with failures before it and with an hour the tenant does not work, and says so.
+  rises with failures before it and with an hour the tenant does not work, and says so (against
+  a baseline learned from the window alone, only after failures).
 """
 
 from __future__ import annotations
@@ -182,7 +183,8 @@ def _against_tenant(sign_ins: Sequence[SignIn], context: DetectionContext,
     (ASN) it rarely sees, is a finding; `low`, `medium` when the tenant has never seen the
     country, one level more for each of: credential failures before it in the window, an hour
     the tenant's users do not work at. Prompts alone from such a place are `low`; anything from
-    the tenant's usual countries and networks is nothing."""
+    the tenant's usual countries and networks is nothing. Against a baseline learned from the
+    window alone (no history anywhere), a rare place is a finding only after failures."""
     trusted = context.trusted if context.trusted else None
     seen: dict[str, list[SignIn]] = {}
     failed_before: float | None = None
@@ -208,11 +210,12 @@ def _against_tenant(sign_ins: Sequence[SignIn], context: DetectionContext,
             key = country if rare_country and country else \
                 f"AS{sign_in.autonomous_system_number}"
             seen.setdefault(key, []).append(sign_in)
-    return [_tenant_finding(where, rows, tenant, failed_before) for where, rows in seen.items()]
+    found = (_tenant_finding(where, rows, tenant, failed_before) for where, rows in seen.items())
+    return [finding for finding in found if finding is not None]
 
 
 def _tenant_finding(where: str, seen: list[SignIn], tenant: TenantBaseline,
-                    failed_before: float | None) -> Finding:
+                    failed_before: float | None) -> Finding | None:
     successes = [sign_in for sign_in in seen if _code(sign_in) == 0]
     first = successes[0] if successes else seen[0]
     prompts_only = not successes and all(is_prompt(_code(sign_in)) for sign_in in seen)
@@ -226,6 +229,8 @@ def _tenant_finding(where: str, seen: list[SignIn], tenant: TenantBaseline,
     if tenant.night(first.created_date_time.hour):
         why.append(f"at {first.created_date_time:%H}:00 UTC, when the tenant's users do not "
                    "work")
+    if tenant.from_window and not why:
+        return None  # a window alone is a weak yardstick: a rare place needs failures before it
     level = 0 if prompts_only else min(len(_LEVELS) - 1, int(never) + len(why))
     place = (f"{where}, a country the tenant's users {'never' if never else 'rarely'} sign in "
              "from" if is_country else f"network {where}, which the tenant's users rarely sign in "

@@ -125,3 +125,27 @@ def test_slow_and_distributed_sprays_are_campaigns_over_the_window(reviewed):
     flagged = {user.user_id for user in result.users
                if any(f.type == "password_spray" for f in user.findings)}
     assert targeted <= flagged
+
+
+def test_newcomers_legacy_protocols_and_device_code(reviewed):
+    """The sample tenant's accounts without a history are judged against the tenant (the new hire
+    taken over says so; the new hire and the guest at home are nothing); the IMAP guess that got
+    in says no MFA was asked; the device-code sign-in whose tokens went to Sao Paulo is a
+    `device_code` finding (the records carry Graph beta's fields), the meeting room's is not."""
+    result, truth = reviewed
+    by_scenario = {truth[u.user_id].scenario: u for u in result.users if u.user_id in truth}
+    if "new_hire_taken_over" not in by_scenario:
+        assert len(truth) < 70  # a tenant too small for these parts
+        return
+    taken = by_scenario["new_hire_taken_over"]
+    assert taken.verdict == "high"
+    assert any("judged against the tenant's" in f.summary for f in taken.findings)
+    for benign in ("new_hire_first_day", "guest_first_visit", "conference_room_device_code"):
+        assert by_scenario[benign].verdict == "none", by_scenario[benign].reasons
+    legacy = by_scenario["legacy_protocol_success"]
+    assert {"legacy_protocol", "repeated_failures"} <= {f.type for f in legacy.findings}
+    assert any("no MFA was asked" in f.summary for f in legacy.findings)
+    phished = by_scenario["device_code_phishing"]
+    assert phished.verdict == "high" and "device_code" in {f.type for f in phished.findings}
+    assert "device_code" not in {f.type for f in by_scenario[
+        "conference_room_device_code"].findings}

@@ -35,6 +35,7 @@ def test_msticnb_nobody_is_flagged_for_interrupts_from_the_tenants_usual_country
     assert len(interrupted) == 4
     flagged = {u.user_id for u in result.users if u.verdict != "none"}
     assert not flagged & interrupted
+    assert not flagged  # benign data; its few rare countries come without failures
     for verdict in result.users:  # whatever is flagged says it was judged against the tenant
         for finding in verdict.findings:
             if finding.type == "unfamiliar_location":
