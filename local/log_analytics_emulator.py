@@ -14,8 +14,12 @@ What it models, and where that comes from:
 
 The query text is not interpreted beyond the three parts of the KQL we send: the `project`
 column list, the `CreatedDateTime >= datetime(..) and CreatedDateTime < datetime(..)` range and a
-`UserId == "..."` filter. Rows are also limited by the request body's `timespan` (ISO 8601
-`start/end`, which filters TimeGenerated, as in the service).
+`UserId == "..."` filter; for `AuditLogs` (the directory audit log: the table's columns as the
+AuditLogs table reference lists them,
+https://learn.microsoft.com/azure/azure-monitor/reference/tables/auditlogs) the
+`ActivityDateTime` range and the `ActivityDisplayName in (...)` list. Rows are also limited by
+the request body's `timespan` (ISO 8601 `start/end`, which filters TimeGenerated, as in the
+service).
 """
 
 from __future__ import annotations
@@ -36,6 +40,9 @@ _PROJECT = re.compile(r"\|\s*project\s+([A-Za-z0-9_, ]+)\s*$")
 _USER = re.compile(r'UserId == "((?:[^"\\]|\\.)*)"')
 _CREATED = re.compile(r"CreatedDateTime >= datetime\(([^)]+)\) and "
                       r"CreatedDateTime < datetime\(([^)]+)\)")
+_ACTIVITY_RANGE = re.compile(r"ActivityDateTime >= datetime\(([^)]+)\) and "
+                             r"ActivityDateTime < datetime\(([^)]+)\)")
+_IN_LIST = re.compile(r"ActivityDisplayName in \((.*)\)\s*$", re.MULTILINE)
 _NESTED = {"Status": "status", "DeviceDetail": "deviceDetail", "LocationDetails": "location",
            "RiskEventTypes_V2": "riskEventTypes_v2"}
 _PLAIN = {"Id": "id", "CreatedDateTime": "createdDateTime", "UserId": "userId",
@@ -81,6 +88,8 @@ class LogAnalyticsEmulator:
         self.timeout_requests: set[int] = set()  # ... answered 504 (the query ran too long)
         self.requests: list[dict[str, Any]] = []  # every query body, in order
         self._rows: list[tuple[datetime, dict[str, Any]]] = []
+        self._audits: list[tuple[datetime, dict[str, Any]]] = []
+        self.audit_requests: list[dict[str, Any]] = []  # AuditLogs queries, apart from the rest
         self._lock = threading.Lock()
         self._server: LoopbackServer | None = None
 
@@ -88,6 +97,12 @@ class LogAnalyticsEmulator:
         rows = [log_analytics_row(r) for r in sign_ins]
         self._rows = sorted(((_moment(r["TimeGenerated"]), r) for r in rows),
                             key=lambda pair: pair[0])
+
+    def load_audits(self, audits: Iterable[dict[str, Any]]) -> None:
+        """Directory audit rows (Graph's directoryAudit) as AuditLogs rows."""
+        rows = [audit_logs_row(r) for r in audits]
+        self._audits = sorted(((_moment(r["ActivityDateTime"]), r) for r in rows),
+                              key=lambda pair: pair[0])
 
     @property
     def endpoint(self) -> str:
@@ -112,6 +127,8 @@ class LogAnalyticsEmulator:
     def answer(self, workspace: str, body: dict[str, Any], authorization: str
                ) -> tuple[int, dict[str, str], dict[str, Any]]:
         """(status, headers, JSON body) for one query request."""
+        if str(body.get("query", "")).lstrip().startswith("AuditLogs"):
+            return self._audit_answer(workspace, body, authorization)
         with self._lock:
             self.requests.append(body)
             number = len(self.requests)
@@ -144,6 +161,52 @@ class LogAnalyticsEmulator:
         if len(chosen) <= self.row_limit:
             return 200, {}, {"tables": [table]}
         return 200, {}, {"tables": [table], "error": _partial(self.row_limit)}
+
+
+    def _audit_answer(self, workspace: str, body: dict[str, Any], authorization: str
+                      ) -> tuple[int, dict[str, str], dict[str, Any]]:
+        """An `AuditLogs` query: the ActivityDateTime range and the `ActivityDisplayName in
+        (...)` list of the KQL we send, and its project list."""
+        with self._lock:
+            self.audit_requests.append(body)
+        if authorization != f"Bearer {self.token}":
+            return 401, {}, _error("InvalidAuthenticationToken", "no valid bearer token")
+        if workspace != self.workspace_id:
+            return 404, {}, _error("WorkspaceNotFoundError", f"workspace {workspace} not found")
+        query = str(body.get("query", ""))
+        span = _ACTIVITY_RANGE.search(query)
+        listed = _IN_LIST.search(query)
+        if span is None:
+            return 400, {}, _error("BadArgumentError", "an ActivityDateTime range")
+        start, end = _moment(span.group(1)), _moment(span.group(2))
+        wanted = set(re.findall(r'"((?:[^"\\]|\\.)*)"', listed.group(1))) if listed else None
+        chosen = [r for t, r in self._audits if start <= t < end
+                  and (wanted is None or r["ActivityDisplayName"] in wanted)]
+        columns = _columns(query)
+        return 200, {}, {"tables": [{
+            "name": "PrimaryResult",
+            "columns": [{"name": c, "type": "datetime" if c in ("ActivityDateTime",
+                                                               "TimeGenerated") else "string"}
+                        for c in columns],
+            "rows": [[r.get(c) for c in columns] for r in chosen]}]}
+
+
+def audit_logs_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A Graph directoryAudit as an AuditLogs row (PascalCase columns, dynamic ones as JSON
+    text: the AuditLogs table reference)."""
+    return {
+        "TimeGenerated": row["activityDateTime"], "Id": row["id"],
+        "ActivityDateTime": row["activityDateTime"],
+        "ActivityDisplayName": row["activityDisplayName"],
+        "OperationName": row["activityDisplayName"], "Category": row.get("category"),
+        "LoggedByService": row.get("loggedByService"),
+        "AADOperationType": row.get("operationType"), "Result": row.get("result"),
+        "ResultReason": row.get("resultReason") or "", "CorrelationId": row.get("correlationId"),
+        "InitiatedBy": json.dumps(row.get("initiatedBy") or {}),
+        "TargetResources": json.dumps(row.get("targetResources") or []),
+        "AdditionalDetails": json.dumps(row.get("additionalDetails") or []),
+        "Type": "AuditLogs",
+    }
 
 
 def _columns(query: str) -> list[str]:

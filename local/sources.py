@@ -40,6 +40,7 @@ def sign_in_source(name: str, tenant: Tenant, storage: str, token: str, *,
         if row_limit is not None:
             emulator.row_limit = row_limit
         emulator.load(tenant.sign_ins)
+        emulator.load_audits(tenant.directory_audits)
         with emulator:
             yield {"SIGNIN_SOURCE": "log-analytics", "LOG_ANALYTICS_ENDPOINT": emulator.endpoint,
                    "LOG_ANALYTICS_WORKSPACE_ID": emulator.workspace_id}

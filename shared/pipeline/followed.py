@@ -26,6 +26,7 @@ from shared.model import DataSource, UserVerdict
 from shared.persistence.records import AuditEvent, Followed
 from shared.services import Services
 from shared.sources.audit_archive import read_archived_audit
+from shared.sources.audit_log_analytics import read_queried_audit
 from shared.store import JSON, EvidenceRef
 
 
@@ -37,9 +38,9 @@ def read_audit_log(services: Services, run_id: str, start: datetime, end: dateti
                    user: str | None = None, source: str | None = None
                    ) -> tuple[list[AuditEvent] | None, list[EvidenceRef], DataSource]:
     """The rows that matter (None when the log could not be read), the raw pages as evidence,
-    and how the report lists the source. A run reading sign-ins from the archive reads the
-    audit log there when the AuditLogs category is exported (shared/sources/audit_archive.py),
-    else from Graph."""
+    and how the report lists the source. A run reading sign-ins from the archive or a Log
+    Analytics workspace reads the audit log there when the AuditLogs category is exported
+    (shared/sources/audit_archive.py, audit_log_analytics.py), else from Graph."""
     if source == "archive":
         archived = read_archived_audit(services.settings, start, end)
         if archived is not None:
@@ -51,6 +52,17 @@ def read_audit_log(services: Services, run_id: str, start: datetime, end: dateti
                 keys = frozenset({user.lower()})
                 events = [e for e in events if e.concerns(keys)]
             return events, refs, DataSource("directoryAudits", True, archived.detail())
+    if source == "log-analytics":
+        queried = read_queried_audit(services.settings, start, end)
+        if queried is not None:
+            ref = services.store.evidence.put_or_adopt(audit_page_name(run_id, 0), queried.body,
+                                                       content_type=JSON)[0]
+            events = queried.events
+            if user is not None:
+                keys = frozenset({user.lower()})
+                events = [e for e in events if e.concerns(keys)]
+            workspace = services.settings.log_analytics_workspace_id or ""
+            return events, [ref], DataSource("directoryAudits", True, queried.detail(workspace))
 
     async def read() -> tuple[AuditRead | None, DataSource]:
         async with services.graph() as graph:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+
 from local.graph_emulator import GraphEmulator
 from local.tenant import Tenant
 from shared.audit.manifest import decode_manifest
@@ -80,23 +82,27 @@ def test_persistence_through_the_pipeline(
 
 
 
-def test_an_archive_run_reads_the_exported_audit_log_not_graph(
+@pytest.mark.parametrize(("source", "where", "pages"), [
+    ("archive", "insights-logs-auditlogs", "hours"), ("log-analytics", "(AuditLogs)", "one")])
+def test_a_run_reads_the_exported_audit_log_where_its_sign_ins_come_from(
     source_stack: Callable[..., Services],  # noqa: F811  (the fixture imported above)
-    sample_tenant: Tenant, graph: GraphEmulator,
+    sample_tenant: Tenant, graph: GraphEmulator, source: str, where: str, pages: str,
 ) -> None:
-    """Sign-ins from the diagnostic-settings archive, AuditLogs exported beside them: the audit
-    rows come from `insights-logs-auditlogs` (no directoryAudits request spends the reports
-    budget), their hour blobs are the evidence, and the persistence findings are the same."""
-    services = source_stack(sample_tenant, "archive")
+    """Sign-ins from the diagnostic-settings archive or a Log Analytics workspace, AuditLogs
+    exported beside them: the audit rows come from there (no directoryAudits request spends
+    Graph's reports budget), the hour blobs or the query's answer are the evidence, and the
+    persistence findings are the same."""
+    services = source_stack(sample_tenant, source)
     run, verdicts = monday(services, sample_tenant)
-    assert run.source == "archive"
+    assert run.source == source
     assert not [c for c in graph.calls if "directoryAudits" in c["path"]]
-    (source,) = [s for s in run.sources if s.name == "directoryAudits"]
-    assert source.available and "insights-logs-auditlogs" in source.detail
+    (described,) = [s for s in run.sources if s.name == "directoryAudits"]
+    assert described.available and where in described.detail
     context = stored_context(services, run)
     assert context is not None and context.audit_events is not None
-    assert len(context.audit_pages) == len({str(r["activityDateTime"])[:13]
-                                            for r in sample_tenant.directory_audits})
+    hours = len({str(r["activityDateTime"])[:13] for r in sample_tenant.directory_audits})
+    assert len(context.audit_pages) == (hours if pages == "hours" else 1)
+    assert all(services.store.evidence.verify_evidence(p) for p in context.audit_pages)
     users = _scenario_users(sample_tenant)
     for scenario in ("impossible_travel", "new_country_success"):
         assert "persistence" in verdicts[users[scenario]][1], scenario
