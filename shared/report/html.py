@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,7 @@ class UserSection:
     sign_in_count: int
     picture: MapPicture
     remediations: list[RemediationLine] | None
+    addresses: list[str] = field(default_factory=list)  # every IP of the window, first use first
 
 
 _REMEDIATION_FIELDS = {
@@ -106,7 +107,18 @@ def user_section(
         sign_in_count=len(sign_ins),
         picture=map_picture(sign_ins),
         remediations=remediation_lines(remediations) if remediations is not None else None,
+        addresses=addresses_used(sign_ins),
     )
+
+
+def addresses_used(sign_ins: Sequence[SignIn]) -> list[str]:
+    """Every IP address the user's sign-ins of the window came from, in order of first use: a
+    timeline long enough to be shortened still names them all."""
+    seen: dict[str, None] = {}
+    for sign_in in sorted(sign_ins, key=lambda s: s.created_date_time):
+        if sign_in.ip_address:
+            seen.setdefault(plain(sign_in.ip_address, limit=45), None)
+    return list(seen)
 
 
 def _window_length(result: ReviewResult) -> str:
@@ -175,8 +187,37 @@ def render_review(
         risk=risk_table(result, {s.verdict.user_id: s.anchor for s in sections}),
         outlines=world_outlines() if sections else None,
         remediations_given=remediations is not None,
+        sprays=spray_rows(result),
         loss=loss_lines(result.input) if result.input is not None else [],
     ))
+
+
+@dataclass(frozen=True)
+class SprayRow:
+    """One row of the report's single spray section (and its tile's count)."""
+
+    source: str
+    kind: str
+    addresses: list[str]
+    network: int | None
+    first_attempt: Any
+    last_attempt: Any
+    failures: int | None
+    accounts_tried: int
+    accounts_succeeded: int
+
+
+def spray_rows(result: ReviewResult) -> list[SprayRow]:
+    """The window's campaigns, then each 20-minute spraying source no campaign holds: one list,
+    so the section and the tile that counts it cannot disagree."""
+    rows = [SprayRow(c.source, c.kind, list(c.addresses), c.network, c.first_attempt,
+                     c.last_attempt, c.failures, c.accounts_tried, c.accounts_succeeded)
+            for c in result.campaigns]
+    held = {address for c in result.campaigns for address in c.addresses}
+    rows += [SprayRow(s.ip, "burst", [s.ip], s.network, None, None, None, s.users,
+                      s.succeeded_users)
+             for s in result.tenant.spraying_sources if s.ip not in held]
+    return rows
 
 
 _INDENT = re.compile(r"\n[ \t]+")

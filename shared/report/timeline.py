@@ -14,6 +14,7 @@ from typing import Literal
 
 from shared.detect.codes import ErrorClass, error_class
 from shared.model import Finding, SignIn
+from shared.report.apps import app_name
 from shared.report.text import place_text, plain, utc_text
 
 Outcome = Literal["success", "failure", "interrupt"]
@@ -100,7 +101,7 @@ def timeline_row(sign_in: SignIn, cited_by: tuple[int, ...] = ()) -> TimelineRow
         network=f"AS{asn}" if asn is not None else "",
         device=device,
         device_detail=device_detail,
-        app=plain(sign_in.app_display_name or sign_in.app_id, limit=60),
+        app=plain(app_name(sign_in.app_id, sign_in.app_display_name), limit=60),
         client=plain(sign_in.client_app_used, limit=40),
         outcome=how,
         result=result,

@@ -47,5 +47,20 @@ def test_html_has_a_campaigns_card_and_context_for_quiet_users() -> None:
 
 def test_no_campaigns_no_card() -> None:
     result, timelines = sample_review()
+    result.tenant.spraying_sources = []
     assert 'id="campaigns"' not in render_review(result, timelines)
     assert "Spray campaigns" not in render_table(result)
+
+
+def test_one_spray_section_and_its_tile_agree() -> None:
+    import re
+
+    result, timelines = sample_review()
+    result.campaigns = [SLOW]  # its addresses do not include the sample's 20-minute source
+    page = render_review(result, timelines)
+    assert page.count("<h3>Password spray") == 1
+    card = page[page.index('id="campaigns"'):]
+    rows = card[card.index("<tbody>"):card.index("</tbody>")].count("<tr>")
+    tile = re.search(r'<div class="n">(\d+)</div><div class="l">Spray sources</div>', page)
+    assert tile is not None and int(tile.group(1)) == rows == 2
+    assert "burst" in card and "203.0.113.50" in card

@@ -55,7 +55,7 @@ def test_overview_has_window_sources_verdicts_sprays_and_chart(page: str) -> Non
     assert "Identity Protection risk detections" in page
     assert "403 Forbidden: the tenant has no Entra ID P2 licence" in page
     assert re.search(r"<span class=\"src-missing\">missing</span>", page)
-    assert "Password spray sources" in page and "203.0.113.50" in page
+    assert "Password spray (1 source)" in page and "203.0.113.50" in page
     assert "Sign-ins over the window" in page and "<rect" in page
     for level in ("high", "medium", "low", "none"):
         assert f'<span class="badge lvl-{level}">{level}</span>' in page
@@ -120,3 +120,36 @@ def test_without_remediations_or_flagged_users() -> None:
     assert "<title>Quiet week</title>" in html
     assert "No user was flagged in this window." in html
     assert "<h4>Remediation</h4>" not in html
+
+
+def test_every_address_of_a_flagged_user_is_named() -> None:
+    from shared.report.html import render_review
+    from tests.unit.test_report_sample import sample_review
+
+    result, timelines = sample_review()
+    page = render_review(result, timelines)
+    for number, user in enumerate((u for u in html_flagged(result)), start=1):
+        article = page[page.index(f'id="user-{number}"'):]
+        article = article[:article.index("</article>")]
+        used = {s.ip_address for s in timelines.get(user.user_id, ()) if s.ip_address}
+        row = article[article.index("<td>Addresses</td>"):]
+        row = row[:row.index("</tr>")]
+        assert used and all(ip in row for ip in used), (user.user_id, used - set(row.split()))
+
+
+def html_flagged(result):
+    from shared.report.html import flagged_first
+
+    return [u for u in flagged_first(result.users) if u.verdict != "none"]
+
+
+def test_first_party_app_ids_are_named_others_shown_as_they_are() -> None:
+    # learn.microsoft.com/troubleshoot/entra/entra-id/governance/verify-first-party-apps-sign-in
+    from shared.report.apps import app_name
+
+    assert app_name("1fec8e78-bce4-4aaf-ab1b-5451cc387264", None) == "Microsoft Teams"
+    assert app_name("00000003-0000-0FF1-CE00-000000000000", "") == "Office 365 SharePoint Online"
+    assert app_name("1fec8e78-bce4-4aaf-ab1b-5451cc387264", "Teams (as exported)") == \
+        "Teams (as exported)"
+    unknown = "0a0b0c0d-0000-4000-8000-000000000001"
+    assert app_name(unknown, unknown) == unknown and app_name(None, None) == ""
