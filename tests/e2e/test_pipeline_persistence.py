@@ -13,6 +13,7 @@ import pytest
 from local.graph_emulator import GraphEmulator
 from local.tenant import Tenant
 from shared.audit.manifest import decode_manifest
+from shared.pipeline.adhoc import review_user
 from shared.pipeline.runs import Tables
 from shared.pipeline.scoring import stored_context, user_bundle
 from shared.services import Services
@@ -106,3 +107,22 @@ def test_a_run_reads_the_exported_audit_log_where_its_sign_ins_come_from(
     users = _scenario_users(sample_tenant)
     for scenario in ("impossible_travel", "new_country_success"):
         assert "persistence" in verdicts[users[scenario]][1], scenario
+
+
+def test_a_one_user_review_reads_what_the_user_did_and_finds_the_authenticator(
+    pipeline_services: Callable[..., Services], sample_tenant: Tenant, graph: GraphEmulator
+) -> None:
+    """The ticket's one-user review: the audit rows the user initiated (filtered at Graph), the
+    user's methods, rules and grants; the AiTM user's authenticator is found as in the run."""
+    services = pipeline_services(sample_tenant)
+    user_id = _scenario_users(sample_tenant)["impossible_travel"]
+    verdict = review_user(services, user=user_id, window=sample_tenant.window)
+    assert verdict.verdict == "high" and "persistence" in verdict.finding_types
+    (query,) = [c["query"]["$filter"] for c in graph.calls if "directoryAudits" in c["path"]]
+    assert query.endswith(f"and initiatedBy/user/id eq '{user_id}'")
+    bundle = user_bundle(services.store.evidence.read_evidence(verdict.evidence), user_id)
+    assert bundle.followed is not None and bundle.followed.methods is not None
+    named = [o.label for f in bundle.verdict.findings if f.type == "persistence"
+             for o in f.objects]
+    assert named == ["microsoftAuthenticator (SM-A515F)"]
+    assert "removeMethods" in verdict.proposed_actions
