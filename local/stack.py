@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from local.azurite import Azurite
 from local.graph_emulator import GraphEmulator
@@ -54,14 +54,14 @@ def local_stack(*, users: int = 50, seed: int = 7, tenant: Tenant | None = None,
         graph.start()
         try:
             graph.load(**tenant.emulator_data())
-            moment = clock or tenant.window.end
             with sign_in_source(source, tenant, azurite.connection_string,
                                 graph.token) as chosen:
-                services = Services(
-                    local_settings(azurite.connection_string, graph.base_url, graph.token,
-                                   **chosen, **settings),
-                    clock=utc_now if real_clock else (lambda: moment),
-                )
+                config = local_settings(azurite.connection_string, graph.base_url, graph.token,
+                                        **chosen, **settings)
+                # once the window's last sign-ins have settled in the log (SIGNIN_SETTLE_MINUTES)
+                moment = clock or tenant.window.end + timedelta(
+                    minutes=config.signin_settle_minutes)
+                services = Services(config, clock=utc_now if real_clock else (lambda: moment))
                 services.store.ensure_resources()
                 yield LocalStack(azurite=azurite, graph=graph, tenant=tenant, services=services)
         finally:

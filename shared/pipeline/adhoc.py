@@ -61,7 +61,7 @@ from shared.pipeline.scoring import (
     score,
     store_context,
 )
-from shared.pipeline.window import run_id_for
+from shared.pipeline.window import run_id_for, settling_note
 from shared.services import Services
 from shared.sources import Gap, gap_sources, open_source
 from shared.store import EvidenceRef, page_name
@@ -201,6 +201,9 @@ def _review(services: Services, tables: Tables, run: RunRecord, user: str, windo
     history.sort(key=lambda s: (s.created_date_time, s.id))
     known = user_id if odata.is_guid(user_id) else user
     roles, risky, detections, sources = asyncio.run(_directory(services, window, known))
+    # a review ending now: its last minutes may not be in the log yet
+    settling = settling_note(window, services.clock(), services.settings)
+    notes = [settling] if settling is not None else []
     trusted, trusted_source = read_trusted(services)
     audit, audit_pages, audit_source = read_audit_log(
         services, run_id, window.start, max(window.end, services.clock()), user=known,
@@ -210,7 +213,7 @@ def _review(services: Services, tables: Tables, run: RunRecord, user: str, windo
         run_id=run_id, window=window,
         signals=TenantSignalsBuilder(trusted=trusted).add_all(timeline).build(),
         privileged=roles, risky_users=risky, risk_detections=detections,
-        sources=[*sources, trusted_source], trusted=trusted,
+        sources=[*sources, trusted_source, *notes], trusted=trusted,
         identity_protection=all(s.available for s in sources
                                 if s.name in ("riskyUsers", "riskDetections")),
         holidays=list(services.settings.holidays), audit_events=audit, audit_pages=audit_pages,
@@ -223,7 +226,7 @@ def _review(services: Services, tables: Tables, run: RunRecord, user: str, windo
     def complete(current: RunRecord) -> RunRecord:
         return replace(current, status="complete", slices_done=["s000"], scoring_planned=True,
                        context=context_ref, audit_pages=context.audit_pages,
-                       sources=[*current.sources, *sources, trusted_source,
+                       sources=[*current.sources, *sources, trusted_source, *notes,
                                 *gap_sources("s000", gaps)],
                        users=1,
                        user_id=user_id, sign_ins=len(timeline), verdicts={verdict.verdict: 1},

@@ -18,6 +18,7 @@ Failure rules:
 
 from __future__ import annotations
 
+from math import ceil
 from typing import TypeVar
 
 from msgspec.structs import replace
@@ -37,7 +38,7 @@ from shared.model import DataSource
 from shared.pipeline import fetch, finalize, scoring
 from shared.pipeline.records import FetchSlice, RunReady, RunRecord, ScoreUsers, SliceRecord
 from shared.pipeline.runs import Tables, batch_settled, slice_settled, start_run, with_source
-from shared.pipeline.window import quarterly_window, scheduled_window
+from shared.pipeline.window import quarterly_window, scheduled_window, settle_wait
 from shared.risk_inventory import RiskySignIns
 from shared.services import Services
 from shared.sources import gap_sources
@@ -74,6 +75,7 @@ M = TypeVar("M", bound=QueueMessage)
 
 FETCH_LEASE = "fetch-sign-ins"  # one fetcher at a time per tenant (storage account)
 FETCH_DEFER_S = 20  # a slice that finds the lease taken comes back this much later
+SETTLE_DEFER_MAX_S = 3600  # a slice waiting for its sign-ins to settle looks again at least hourly
 
 
 def _decode(body: bytes, kind: type[M], queue: str) -> M | None:
@@ -106,6 +108,14 @@ def _fetch_slice(services: Services, body: bytes, dequeue_count: int) -> None:
             event("message.rejected", queue="signin-slices", reason=exc.message)
             return
         if record.status == "pending":
+            hold = settle_wait(record.end, services.clock(), services.settings) \
+                if run.source == "graph" else 0.0
+            if hold > 0:  # sign-ins arrive late: read the window's end once they have settled
+                delay = min(ceil(hold), SETTLE_DEFER_MAX_S)
+                services.store.queues.send(services.store.names.signin_slices, message,
+                                           delay_s=delay)
+                event("fetch.settling", delayS=delay, sliceEnd=record.end.isoformat())
+                return
             lease = services.store.try_lease(FETCH_LEASE)
             if lease is None:  # another instance is fetching: Graph's budget is the tenant's
                 services.store.queues.send(services.store.names.signin_slices, message,

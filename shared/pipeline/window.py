@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 from shared.config import Settings
-from shared.model import Window
+from shared.model import DataSource, Window
 
 MAX_LOOKBACK_DAYS = 30  # Graph keeps sign-ins 30 days (P1/P2); a longer span cannot be fetched
 
@@ -80,6 +80,31 @@ def quarterly_window(now: datetime, settings: Settings) -> Window | None:
     start = datetime(year, month, 1, tzinfo=zone).astimezone(UTC)
     end = datetime(today.year, today.month, 1, tzinfo=zone).astimezone(UTC)
     return Window(start=start, end=end - timedelta(microseconds=1))
+
+
+def settle_wait(end: datetime, now: datetime, settings: Settings) -> float:
+    """Seconds until sign-ins up to `end` have settled in the log (0 when they have).
+
+    Sign-ins reach Graph late: Microsoft's report-latency figures give p95 about 2 minutes and
+    p99 about 5 minutes for sign-in logs, sometimes much later (REFERENCE.md). A slice read at
+    its end's minute misses its last rows; one read SIGNIN_SETTLE_MINUTES (default 15) later
+    does not, except in an incident."""
+    settled = end + timedelta(minutes=settings.signin_settle_minutes)
+    return max(0.0, (settled - now).total_seconds())
+
+
+def settling_note(window: Window, now: datetime, settings: Settings) -> DataSource | None:
+    """What a review of a window that ends less than SIGNIN_SETTLE_MINUTES ago says about its
+    last minutes (None when the window has settled)."""
+    if settle_wait(window.end, now, settings) <= 0:
+        return None
+    since = max(window.start, window.end - timedelta(minutes=settings.signin_settle_minutes))
+    return DataSource(
+        "signInLatency", False,
+        f"the window ends less than {settings.signin_settle_minutes} minutes before the review: "
+        f"sign-ins after {since:%Y-%m-%d %H:%M} UTC may not have reached the log yet "
+        "(Microsoft's sign-in log latency: p95 about 2 minutes, p99 about 5); review again "
+        "later for them")
 
 
 def slices(window: Window, hours: int) -> list[Window]:

@@ -176,3 +176,36 @@ def test_an_expired_skip_token_restarts_after_what_is_stored(
                 and window.start.timestamp() <= epoch(s["createdDateTime"])
                 <= window.end.timestamp()}
     assert run.sign_ins == len(expected)  # every sign-in once, none twice
+
+
+def test_the_last_slice_is_read_once_its_sign_ins_have_settled(
+    pipeline_services: Callable[..., Services], sample_tenant: Tenant, graph: GraphEmulator,
+) -> None:
+    """Sign-ins reach the log late (Microsoft: p95 ~2 min, p99 ~5 min): a timer firing at the
+    window's very end reads every slice but the last, which comes back once the window's end
+    is SIGNIN_SETTLE_MINUTES (15) in the past; then the run completes."""
+    from shared.pipeline.records import FetchSlice
+
+    window = sample_tenant.window
+    services = pipeline_services(sample_tenant, SLICE_HOURS="24", clock=window.end)
+    learn(services, until=window.start)
+    graph.reset()
+    runner = QueueRunner(services)
+    runner.fire_timer()
+    runner.drain()
+    tables = Tables.of(services.store)
+    (run,) = tables.runs.query("RowKey eq 'run'")
+    last = tables.slice(run.run_id, run.slice_ids[-1])
+    assert run.status != "complete" and last.status == "pending" and last.end == window.end
+    assert all(tables.slice(run.run_id, s).status == "done" for s in run.slice_ids[:-1])
+    end = window.end.strftime("%Y-%m-%dT%H:%M:%SZ")
+    filters = [c["query"].get("$filter", "") for c in graph.calls
+               if "signins" in c["path"].lower()]
+    assert filters and not any(f"le {end}" in f for f in filters)  # the end not read yet
+
+    services.clock = lambda: window.end + timedelta(minutes=15)  # the lag has passed
+    services.store.queues.send(services.store.names.signin_slices,  # the deferred message
+                               FetchSlice(run_id=run.run_id, slice_id=last.slice_id))
+    runner.drain()
+    (run,) = tables.runs.query("RowKey eq 'run'")
+    assert run.status == "complete" and not mismatches(services, sample_tenant, run.run_id)

@@ -84,3 +84,21 @@ def test_holiday_dates_are_local_dates() -> None:
     settings = config.load({"TENANT_TIME_ZONE": "Pacific/Auckland", "HOLIDAYS": "2026-12-25"})
     assert date(2026, 12, 25) in settings.holidays
     assert scheduled_window(at("2026-12-25T06:00:00+13:00"), settings) is None
+
+
+def test_sign_ins_settle_for_fifteen_minutes_by_default() -> None:
+    from shared.pipeline.window import settle_wait, settling_note
+
+    settings = config.load({})
+    end = at("2026-11-23T06:00:00+00:00")
+    assert settings.signin_settle_minutes == 15
+    assert settle_wait(end, end, settings) == 900.0
+    assert settle_wait(end, end + timedelta(minutes=14), settings) == 60.0
+    assert settle_wait(end, end + timedelta(minutes=15), settings) == 0.0
+    window = Window(start=end - timedelta(hours=2), end=end)
+    note = settling_note(window, end + timedelta(minutes=1), settings)
+    assert note is not None and not note.available
+    assert "after 2026-11-23 05:45 UTC may not have reached the log" in note.detail
+    assert settling_note(window, end + timedelta(minutes=15), settings) is None
+    none = config.load({"SIGNIN_SETTLE_MINUTES": "0"})
+    assert settle_wait(end, end, none) == 0.0
