@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +90,9 @@ def measure(users: int, period_s: float) -> dict[str, Any]:
                     azurite.connection_string, url, TOKEN,
                     GRAPH_SIGNIN_REQUESTS=str(REQUESTS), GRAPH_SIGNIN_PERIOD_SECONDS=str(period_s),
                     GRAPH_RISK_REQUESTS_PER_SECOND="10", GRAPH_API_VERSION="beta")
-                services = Services(settings, clock=lambda: window.end)
+                # the Monday morning once the window's last sign-ins have settled in the log
+                settled = window.end + timedelta(minutes=settings.signin_settle_minutes)
+                services = Services(settings, clock=lambda: settled)
                 services.store.ensure_resources()
                 started = time.perf_counter()
                 rows = asyncio.run(pure_fetch(services, window))
@@ -97,7 +100,7 @@ def measure(users: int, period_s: float) -> dict[str, Any]:
                 fetch_requests = signin_requests(url)
                 # Baselines first, untimed and unthrottled: a one-off, not part of a Monday run.
                 fast = Services(replace(settings, graph_signin_requests=100,
-                                        graph_signin_period_s=0.1), clock=lambda: window.end)
+                                        graph_signin_period_s=0.1), clock=lambda: settled)
                 learn(fast, until=window.start)
                 signin_requests(url)  # the baselines' requests are not the Monday run's
                 time.sleep(period_s)  # Graph's window is clear on a Monday morning: so is ours

@@ -106,6 +106,7 @@ class Switches:
     empty_page_loop: bool = False          # signIns pages after the first: empty, link to self
     repeat_pages: int = 0                  # next N signIns pages are served twice
     next_link_base: str | None = None      # nextLinks point at this origin instead of ours
+    history_since: str | None = None       # an upgraded tenant: no sign-ins before this time
 
 
 SWITCH_NAMES = frozenset(f.name for f in fields(Switches))

@@ -206,10 +206,11 @@ def _reject_unknown(options: dict[str, str], allowed: frozenset[str]) -> None:
 
 
 def list_sign_ins(table: SignInTable, req: ListRequest,
-                  repeat: Callable[[], bool] = lambda: False) -> dict[str, Any]:
+                  repeat: Callable[[], bool] = lambda: False,
+                  since: float | None = None) -> dict[str, Any]:
     """GET auditLogs/signIns: newest first, interactive only unless beta asks for other types.
     `repeat()` says whether a page with more after it should be served once more (its nextLink
-    leads to the same rows again)."""
+    leads to the same rows again); sign-ins before `since` (epoch seconds) are not kept."""
     _reject_unknown(req.options, frozenset({"filter", "top", "skiptoken", "select"}))
     options, cursor = _resume(req)
     beta = req.version == "beta"
@@ -217,6 +218,9 @@ def list_sign_ins(table: SignInTable, req: ListRequest,
     if node is None or not mentions(node, "signInEventTypes"):
         filtered = predicate
         predicate = lambda rec: INTERACTIVE in rec.types and filtered(rec)  # noqa: E731
+    if since is not None:
+        kept = predicate
+        predicate = lambda rec: rec.ts >= since and kept(rec)  # noqa: E731
     top = _top(options, 1000, 1000)
     rows, more = table.page(predicate, plan_scan(node, "createdDateTime"), top=top,
                             after_rank=cursor)

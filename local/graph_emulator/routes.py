@@ -16,8 +16,10 @@ from local.graph_emulator.responses import GraphFault, now_iso
 from local.graph_emulator.tenancy import (
     as_tenant_sends,
     empty_page_to_itself,
+    history_since,
     remediation_refusal,
     revoke_refusal,
+    subscribed_skus,
 )
 
 if TYPE_CHECKING:
@@ -66,7 +68,8 @@ def answer(emulator: GraphEmulator, req: GraphRequest) -> Answer:
                 return Answer(200, empty_page_to_itself(req.version,
                                                         emulator.base_url + req.raw_target))
             page = queries.list_sign_ins(tenant.sign_ins, listing(),
-                                         repeat=lambda: emulator.faults.take("repeat_pages"))
+                                         repeat=lambda: emulator.faults.take("repeat_pages"),
+                                         since=history_since(emulator.faults.switches))
             return Answer(200, as_tenant_sends(page, emulator.faults.switches))
         case ("GET", ["auditlogs", "directoryaudits"]):
             return Answer(200, persistence.list_audits(tenant.directory.audits, listing()))
@@ -110,6 +113,8 @@ def answer(emulator: GraphEmulator, req: GraphRequest) -> Answer:
         case ("GET", ["rolemanagement", "directory", "roleeligibilityschedules"]):
             return Answer(200, queries.role_assignments(tenant.directory, listing(),
                                                         eligible=True))
+        case ("GET", ["subscribedskus"]):
+            return Answer(200, subscribed_skus(req.version, emulator.faults.switches))
         case ("GET", ["users", _]):
             return Answer(200, queries.get_user(tenant.directory, req.version, segments[1],
                                                 req.options))

@@ -34,6 +34,12 @@ Each behaviour is a switch (`faults.Switches`) and traces to a public source:
 - Foreign nextLinks (`next_link_base`): kiota's allowed-hosts check compares host names only,
   not ports or schemes (kiota_abstractions/authentication/allowed_hosts_validator.py), so a
   link to another port would carry the token; the client must check every link it follows.
+- Licences and retention (`tier`, `premium`, `history_since`): /subscribedSkus lists the
+  tenant's subscriptions with their service plans (AAD_PREMIUM for P1, AAD_PREMIUM_P2 for P2;
+  https://learn.microsoft.com/en-us/graph/api/subscribedsku-list and "Product names and service
+  plan identifiers for licensing"); sign-ins are kept 7 days free, 30 days P1/P2, and a tenant
+  that has just upgraded sees only about 7 days at first (reference-reports-data-retention;
+  REFERENCE.md): `history_since` hides sign-ins before a moment.
 - Remediation: an app changing accountEnabled or passwordProfile of an administrator needs a
   role that may act on them, else 403 `Authorization_RequestDenied`: User Administrator may act
   on Helpdesk, Password and User Administrators and Directory Readers, anyone else with a role
@@ -60,6 +66,7 @@ TENANCY_SWITCHES = frozenset({
     "tier", "lowercase_next_link", "fractional_retry_after", "flaky_licence_next",
     "audit_log_permission", "slow_query_hours", "expire_skiptokens", "lowercase_upns",
     "caller_roles", "silent_slow_query", "empty_page_loop", "repeat_pages", "next_link_base",
+    "history_since",
 })
 
 LICENCE_CODE = "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
@@ -96,6 +103,11 @@ def tenancy_value(name: str, value: Any) -> Any:
         return max(0, int(value))
     if name == "slow_query_hours":
         return None if value is None else max(0.0, float(value))
+    if name == "history_since":
+        if value is None:
+            return None
+        datetime.fromisoformat(str(value).replace("Z", "+00:00"))  # ValueError when not a time
+        return str(value)
     if name == "next_link_base":
         return None if value is None else str(value).rstrip("/")
     if name == "caller_roles":
@@ -181,6 +193,29 @@ def as_tenant_sends(page: dict[str, Any], switches: Switches) -> dict[str, Any]:
     if switches.lowercase_upns:
         page["value"] = [sign_in_as_stored(row) for row in page["value"]]
     return page
+
+
+def history_since(switches: Switches) -> float | None:
+    """`history_since` in epoch seconds (None: the whole retention period is there)."""
+    if switches.history_since is None:
+        return None
+    return datetime.fromisoformat(switches.history_since.replace("Z", "+00:00")).timestamp()
+
+
+def subscribed_skus(version: str, switches: Switches) -> dict[str, Any]:
+    """GET /subscribedSkus: an Office subscription, and Entra ID P1 or P2 as the tier says (none
+    when the tenant has no premium licence)."""
+    def sku(part: str, plans: list[str]) -> dict[str, Any]:
+        return {"skuPartNumber": part, "capabilityStatus": "Enabled", "appliesTo": "User",
+                "servicePlans": [{"servicePlanName": name, "provisioningStatus": "Success",
+                                  "appliesTo": "User"} for name in plans]}
+
+    skus = [sku("O365_BUSINESS_PREMIUM", ["EXCHANGE_S_STANDARD", "SHAREPOINTSTANDARD"])]
+    if switches.premium:
+        skus.append(sku("AAD_PREMIUM_P2", ["AAD_PREMIUM", "AAD_PREMIUM_P2"])
+                    if switches.tier == "P2" else sku("AAD_PREMIUM", ["AAD_PREMIUM"]))
+    return {"@odata.context": f"https://graph.microsoft.com/{version}/$metadata#subscribedSkus",
+            "value": skus}
 
 
 def empty_page_to_itself(version: str, request_url: str) -> dict[str, Any]:

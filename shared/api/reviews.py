@@ -64,7 +64,8 @@ def verdict_url(run_id: str, user_id: str) -> str:
 
 
 def create_review(services: Services, request: ApiRequest) -> ApiResponse:
-    order = review_order(decode_body(request, ReviewBody), services.clock())
+    order = review_order(decode_body(request, ReviewBody), services.clock(),
+                         services.settings.signin_source)
     if order.source is not None:
         require_source(services, order.source)
     if order.user is not None:

@@ -27,7 +27,7 @@ V = TypeVar("V")
 MAX_BODY_BYTES = 64 * 1024
 DEFAULT_LOOKBACK_HOURS = 72
 MAX_LOOKBACK_HOURS = 720
-RETENTION = timedelta(days=30)  # Graph keeps sign-ins 30 days (P1/P2)
+RETENTION = timedelta(days=30)
 MAX_WINDOW = timedelta(days=31)
 # A privileged-account review covers a quarter (92 days at most) and reads what the run's source
 # keeps: the archive and Log Analytics far longer than Graph (Log Analytics keeps up to two years
@@ -35,6 +35,13 @@ MAX_WINDOW = timedelta(days=31)
 # On Graph the run reads the last 30 days of it and its report says so (shared.pipeline.runs).
 MAX_PRIVILEGED_WINDOW = timedelta(days=93)
 PRIVILEGED_LOOKBACK = timedelta(days=730)
+# How far back each sign-in source reaches. Graph keeps sign-ins 30 days with P1/P2, which reading
+# them at all needs (7 days without; a tenant just upgraded sees about 7 at first, which the
+# review reports: shared/graph/retention.py). The archive and a Log Analytics workspace keep
+# what their owner set (a storage lifecycle rule; up to 2 years of interactive workspace
+# retention): their windows are not held to Graph's 30 days.
+SOURCE_RETENTION: dict[str, timedelta] = {
+    "graph": RETENTION, "archive": PRIVILEGED_LOOKBACK, "log-analytics": PRIVILEGED_LOOKBACK}
 CLOCK_SKEW = timedelta(minutes=5)
 ALLOWED_QUERY = frozenset({"code"})  # the platform's function key may come as ?code=
 
@@ -183,7 +190,8 @@ def given(value: V | UnsetType) -> V | None:
     return None if isinstance(value, UnsetType) else value
 
 
-def review_order(body: ReviewBody, now: datetime) -> ReviewOrder:
+def review_order(body: ReviewBody, now: datetime, default_source: str = "graph"
+                 ) -> ReviewOrder:
     """Exactly one of `user` / `scope`, and a window Graph can still answer for."""
     user, scope = given(body.user), given(body.scope)
     if (user is None) == (scope is None):
@@ -195,14 +203,14 @@ def review_order(body: ReviewBody, now: datetime) -> ReviewOrder:
     return ReviewOrder(
         kind=kind,
         user=user_key(user, field="user") if user is not None else None,
-        window=review_window(body, now),
+        window=review_window(body, now, given(body.source) or default_source),
         ticket_id=given(body.ticket_id),
         requested_by=given(body.requested_by),
         source=given(body.source),
     )
 
 
-def review_window(body: ReviewBody, now: datetime) -> Window:
+def review_window(body: ReviewBody, now: datetime, source: str = "graph") -> Window:
     start, end, hours = given(body.start), given(body.end), given(body.lookback_hours)
     if hours is not None and (start or end):
         raise InputError("give `start` and `end`, or `lookbackHours`, not both",
@@ -224,9 +232,11 @@ def review_window(body: ReviewBody, now: datetime) -> Window:
             raise InputError("a privileged-account review covers at most 93 days (a quarter)",
                              source="end")
         return Window(start=start, end=min(end, now))
-    if start < now - RETENTION:
-        raise InputError("must be within the last 30 days (Graph keeps sign-ins 30 days)",
-                         source="start")
+    kept = SOURCE_RETENTION.get(source, RETENTION)
+    if start < now - kept:
+        keeps = "Graph keeps sign-ins 30 days" if kept == RETENTION else \
+            "the longest a source keeps sign-ins"
+        raise InputError(f"must be within the last {kept.days} days ({keeps})", source="start")
     if end - start > MAX_WINDOW:
         raise InputError("the window must be at most 31 days long", source="end")
     return Window(start=start, end=min(end, now))

@@ -46,6 +46,7 @@ from shared.graph import (
     risk_detections,
     risky_users,
 )
+from shared.graph.retention import history_reach, tenant_licence
 from shared.logs import bound, event
 from shared.model import DataSource, RiskDetection, RiskyUser, SignIn, Window
 from shared.pipeline.fetch import put_page
@@ -66,7 +67,9 @@ from shared.services import Services
 from shared.sources import Gap, gap_sources, open_source
 from shared.store import EvidenceRef, page_name
 
-RETENTION = timedelta(days=30)  # Graph keeps sign-ins 30 days (P1/P2); older reads return nothing
+# Graph keeps sign-ins 30 days with P1/P2 (what reading them at all needs); the licence read
+# before a history is fetched says how long (shared/graph/retention.py)
+RETENTION = timedelta(days=30)
 NO_SPRAY_PASS = DataSource(
     "tenantSignals", False,
     "a one-user review does not read other users' failures: password spray across the tenant "
@@ -79,11 +82,21 @@ FINAL = ("complete", "partial", "failed")  # run statuses nothing changes any mo
 Directory = tuple[dict[str, list[str]], list[RiskyUser], list[RiskDetection], list[DataSource]]
 
 
-def history_span(window: Window, now: datetime) -> Window | None:
+def history_span(window: Window, now: datetime, retention_days: int = RETENTION.days
+                 ) -> Window | None:
     """The retention period before the window that Graph can still answer for, if any."""
-    start = max(window.start - timedelta(days=HISTORY_DAYS), now - RETENTION)
+    start = max(window.start - timedelta(days=HISTORY_DAYS), now - timedelta(days=retention_days))
     end = window.start - timedelta(microseconds=1)
     return Window(start=start, end=end) if start < end else None
+
+
+async def _retention(services: Services, now: datetime) -> tuple[int, list[DataSource]]:
+    """How many days of sign-ins the tenant's licence keeps, and what the review says about it
+    (the tier; a history shorter than the licence keeps, as after an upgrade)."""
+    async with services.graph() as graph:
+        licence = await tenant_licence(graph)
+        reach = await history_reach(graph, now, licence.value)
+    return licence.value.sign_in_days, [licence.source("licence"), *([reach] if reach else [])]
 
 
 async def _fetch(services: Services, run: RunRecord, user: str, span: Window, first: int,
@@ -188,7 +201,12 @@ def _review(services: Services, tables: Tables, run: RunRecord, user: str, windo
     timeline, pages = asyncio.run(_fetch(services, run, user, window, 0, gaps))
     user_id = next((s.user_id for s in timeline if s.user_id), user.lower())
     baseline = baselines_table(services.store).get("baseline", user_id)
-    span = history_span(window, services.clock()) if timeline and baseline is None else None
+    kept = RETENTION.days
+    history_notes: list[DataSource] = []
+    if timeline and baseline is None and run.source == "graph":  # the licence says how far back
+        kept, history_notes = asyncio.run(_retention(services, services.clock()))
+    span = history_span(window, services.clock(), kept) if timeline and baseline is None \
+        else None
     history: list[SignIn] = []
     if span is not None:  # no stored profile: learn one from the user's own recent history
         key = user_id if odata.is_guid(user_id) else user
@@ -203,7 +221,7 @@ def _review(services: Services, tables: Tables, run: RunRecord, user: str, windo
     roles, risky, detections, sources = asyncio.run(_directory(services, window, known))
     # a review ending now: its last minutes may not be in the log yet
     settling = settling_note(window, services.clock(), services.settings)
-    notes = [settling] if settling is not None else []
+    notes = [*history_notes, *([settling] if settling is not None else [])]
     trusted, trusted_source = read_trusted(services)
     audit, audit_pages, audit_source = read_audit_log(
         services, run_id, window.start, max(window.end, services.clock()), user=known,

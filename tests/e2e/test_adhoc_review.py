@@ -162,3 +162,20 @@ def test_a_review_ending_now_says_its_last_minutes_may_be_incomplete(
     again = review_user(later, user=user_id, window=window)
     assert not [s for s in Tables.of(later.store).run(again.run_id).sources
                 if s.name == "signInLatency"]
+
+
+def test_a_short_history_is_reported_with_the_licence(
+    pipeline_services: Callable[..., Services], sample_tenant: Tenant, graph: GraphEmulator
+) -> None:
+    """A user without a stored baseline is judged against their own recent history: the review
+    reads the licence (how many days Graph keeps) and reports a history shorter than it, as
+    after an upgrade (reference-reports-data-retention), instead of assuming 30 days."""
+    services = pipeline_services(sample_tenant)
+    user_id, _ = _user(sample_tenant, "mfa_fatigue")
+    graph.configure(history_since=(sample_tenant.window.start - timedelta(days=1)).isoformat())
+    verdict = review_user(services, user=user_id, window=sample_tenant.window)
+    sources = {s.name: s for s in Tables.of(services.store).run(verdict.run_id).sources}
+    assert sources["licence"].available and "P2" in sources["licence"].detail
+    assert not sources["signInHistory"].available
+    assert "missing, not quiet" in sources["signInHistory"].detail
+    assert any(c["path"] == "/v1.0/subscribedSkus" for c in graph.calls)

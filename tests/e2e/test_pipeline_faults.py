@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -168,7 +169,8 @@ def test_storage_outage_mid_run_is_survived(
     with Azurite(location=tmp_path / "azurite") as azurite:
         settings = local_settings(azurite.connection_string, graph.base_url, graph.token,
                                   GRAPH_PAGE_SIZE="100", SLICE_HOURS="3")
-        moment = sample_tenant.window.end
+        # the Monday morning once the window's last sign-ins have settled in the log
+        moment = sample_tenant.window.end + timedelta(minutes=settings.signin_settle_minutes)
         services = Services(settings, store_prefix="outage", clock=lambda: moment)
         services.store.ensure_resources()
         learn(services, until=sample_tenant.window.start)

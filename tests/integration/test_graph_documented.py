@@ -215,3 +215,52 @@ def test_one_users_roles_include_pim_eligibility(graph: GraphEmulator) -> None:
     assert all(f"principalId eq '{PLAIN}'" in f or f"principalId eq '{ADMIN}'" in f
                for f in filters)
     assert sum("roleEligibilitySchedules" in c["path"] for c in graph.calls) == 2
+
+
+# --- retention: by licence, and a short history reported -----------------------------------
+
+
+@pytest.mark.parametrize(("switches", "tier", "days"), [
+    ({}, "P2", (30, 90)),
+    ({"tier": "P1"}, "P1", (30, 30)),
+    ({"premium": False}, "free", (7, 7)),
+])
+def test_retention_follows_the_licence(graph: GraphEmulator, switches: dict[str, Any],
+                                       tier: str, days: tuple[int, int]) -> None:
+    """reference-reports-data-retention: sign-ins 7 days free, 30 with P1/P2; risky sign-ins
+    7 / 30 / 90. The tier is read from the subscriptions' service plans."""
+    from shared.graph.retention import tenant_licence
+
+    graph.configure(**switches)
+    found = in_run(tenant_licence, graph)
+    assert found.available and found.value.tier == tier
+    assert (found.value.sign_in_days, found.value.risky_sign_in_days) == days
+    assert graph.calls[0]["path"] == "/v1.0/subscribedSkus"
+
+
+def test_unreadable_subscriptions_say_why_and_assume_what_signins_need(
+        graph: GraphEmulator) -> None:
+    from shared.graph.retention import tenant_licence
+
+    graph.configure(forbidden_paths=["subscribedSkus"])
+    found = in_run(tenant_licence, graph)
+    assert not found.available and found.reason == "permission"
+    assert found.value.sign_in_days == 30
+
+
+def test_an_upgraded_tenants_short_history_is_reported(graph: GraphEmulator) -> None:
+    """After an upgrade only about 7 days of sign-ins are visible at first: no sign-in older
+    than 7 days within the 30 the licence keeps is reported, not taken for a quiet user."""
+    from shared.graph.retention import Retention, history_reach
+
+    now = WINDOW.end
+    old = sign_in(1, at=now - timedelta(days=12))
+    graph.load(sign_ins=[sign_in(i) for i in range(2, 20)] + [old])
+    assert in_run(lambda g: history_reach(g, now, Retention("P2")), graph) is None
+    assert graph.calls[0]["query"]["$top"] == "1"
+    graph.configure(history_since=(now - timedelta(days=3)).isoformat())
+    note = in_run(lambda g: history_reach(g, now, Retention("P2")), graph)
+    assert note is not None and not note.available
+    assert "just upgraded sees only about 7 days" in note.detail
+    free = in_run(lambda g: history_reach(g, now, Retention("free")), graph)
+    assert free is not None and "keeps sign-ins 7 days" in free.detail
