@@ -34,11 +34,16 @@ from shared.errors import (
 )
 from shared.graph.signins import WindowTooSlow
 from shared.logs import bound, event
-from shared.model import DataSource
+from shared.model import DataSource, Window
 from shared.pipeline import fetch, finalize, scoring
 from shared.pipeline.records import FetchSlice, RunReady, RunRecord, ScoreUsers, SliceRecord
 from shared.pipeline.runs import Tables, batch_settled, slice_settled, start_run, with_source
-from shared.pipeline.window import quarterly_window, scheduled_window, settle_wait
+from shared.pipeline.window import (
+    quarterly_window,
+    scheduled_window,
+    settle_wait,
+    settling_note,
+)
 from shared.risk_inventory import RiskySignIns
 from shared.services import Services
 from shared.sources import gap_sources
@@ -108,13 +113,7 @@ def _fetch_slice(services: Services, body: bytes, dequeue_count: int) -> None:
             event("message.rejected", queue="signin-slices", reason=exc.message)
             return
         if record.status == "pending":
-            hold = settle_wait(record.end, services.clock(), services.settings) \
-                if run.source == "graph" else 0.0
-            if hold > 0:  # sign-ins arrive late: read the window's end once they have settled
-                delay = min(ceil(hold), SETTLE_DEFER_MAX_S)
-                services.store.queues.send(services.store.names.signin_slices, message,
-                                           delay_s=delay)
-                event("fetch.settling", delayS=delay, sliceEnd=record.end.isoformat())
+            if _settling(services, tables, run, record, message):
                 return
             lease = services.store.try_lease(FETCH_LEASE)
             if lease is None:  # another instance is fetching: Graph's budget is the tenant's
@@ -148,6 +147,29 @@ def _fetch_slice(services: Services, body: bytes, dequeue_count: int) -> None:
         else:  # a redelivery after the slice settled: make sure fan-in happened
             failure = (record.last_error or "failed") if record.status == "failed" else None
             _settle_slice(services, tables, message, failure=failure)
+
+
+def _settling(services: Services, tables: Tables, run: RunRecord, record: SliceRecord,
+              message: FetchSlice) -> bool:
+    """Sign-ins arrive late: a scheduled run's Graph slice ending less than
+    SIGNIN_SETTLE_MINUTES ago goes back on its queue until they have settled (True). A run asked
+    for by a person (tenant or privileged, ending now) is read at once, and its sources say its
+    last minutes may be incomplete, as a one-user review's do."""
+    now = services.clock()
+    hold = settle_wait(record.end, now, services.settings) if run.source == "graph" else 0.0
+    if hold <= 0:
+        return False
+    if run.kind != "scheduled":
+        note = settling_note(Window(start=run.window_start, end=run.window_end), now,
+                             services.settings)
+        if note is not None:
+            tables.change_run(run.run_id,
+                              lambda r: replace(r, sources=with_source(r.sources, note)))
+        return False
+    delay = min(ceil(hold), SETTLE_DEFER_MAX_S)
+    services.store.queues.send(services.store.names.signin_slices, message, delay_s=delay)
+    event("fetch.settling", delayS=delay, sliceEnd=record.end.isoformat())
+    return True
 
 
 def _note_gaps(tables: Tables, record: SliceRecord) -> None:
