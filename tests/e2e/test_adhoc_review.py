@@ -179,3 +179,19 @@ def test_a_short_history_is_reported_with_the_licence(
     assert not sources["signInHistory"].available
     assert "missing, not quiet" in sources["signInHistory"].detail
     assert any(c["path"] == "/v1.0/subscribedSkus" for c in graph.calls)
+
+
+def test_a_page_graph_serves_twice_is_counted_once_in_a_one_user_review(
+    pipeline_services: Callable[..., Services], sample_tenant: Tenant, graph: GraphEmulator
+) -> None:
+    """A page served a second time under a new link is kept as evidence as Graph sent it, but
+    its sign-ins are counted once: the verdict is the one the plain read gives."""
+    user_id, _ = _user(sample_tenant, "mfa_fatigue")
+    plain = review_user(pipeline_services(sample_tenant, GRAPH_PAGE_SIZE="5"), user=user_id,
+                        window=sample_tenant.window)
+    graph.configure(repeat_pages=1)
+    twice = review_user(pipeline_services(sample_tenant, GRAPH_PAGE_SIZE="5"), user=user_id,
+                        window=sample_tenant.window)
+    assert len(twice.pages) == len(plain.pages) + 1  # the repeated page is in the evidence
+    assert twice.detail.stats.sign_ins == plain.detail.stats.sign_ins > 5
+    assert twice.verdict == plain.verdict

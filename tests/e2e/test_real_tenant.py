@@ -209,3 +209,21 @@ def test_the_last_slice_is_read_once_its_sign_ins_have_settled(
     runner.drain()
     (run,) = tables.runs.query("RowKey eq 'run'")
     assert run.status == "complete" and not mismatches(services, sample_tenant, run.run_id)
+
+
+def test_a_tenant_run_ending_now_is_read_at_once_and_says_so(
+    pipeline_services: Callable[..., Services], sample_tenant: Tenant, graph: GraphEmulator,
+) -> None:
+    """A review a person asks for (here a tenant run) whose window ends now is not held back:
+    it is read at once, and its sources say its last minutes may not be in the log yet."""
+    from shared.pipeline.runs import start_run
+
+    window = sample_tenant.window
+    services = pipeline_services(sample_tenant, SLICE_HOURS="24", clock=window.end)
+    learn(services, until=window.start)
+    run = start_run(services, window=window, kind="tenant", ticket_id="INC-NOW")
+    QueueRunner(services).drain()
+    run = Tables.of(services.store).run(run.run_id)
+    assert run.status == "complete"
+    (note,) = [s for s in run.sources if s.name == "signInLatency"]
+    assert not note.available and "may not have reached the log yet" in note.detail
