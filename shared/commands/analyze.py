@@ -316,8 +316,10 @@ def run(args: argparse.Namespace) -> int:
         and sys.stderr.isatty()
     try:
         with AnalyzeProgress.for_terminal(quiet=args.quiet) as progress:
+            progress.input_size(*_input_size(args.paths))
             result, timelines = _review(args, progress)
-        output = render(result, timelines, args.output)
+            progress.writing(REPORT_NAMES.get(args.output, args.output))
+            output = render(result, timelines, args.output)
     except InputError as error:
         print(f"signin-review analyze: {error.message}", file=sys.stderr)
         return exits.USAGE
@@ -344,6 +346,7 @@ def _review(args: argparse.Namespace, progress: AnalyzeProgress) -> tuple[Review
         return _review_sharded(args, privileged, progress)
     imported = read_paths(args.paths, format=args.format, date_order=args.date_order)
     progress.rows_read(imported.summary.rows_read)
+    progress.input_read()
     _say_what_was_read(imported.summary, usable=bool(imported.sign_ins))
     window = window_of(args, imported.sign_ins)
     audit, audit_sources = _audit_events(args)
@@ -381,9 +384,11 @@ def _review_sharded(args: argparse.Namespace, privileged: set[str],
                                                 part_bytes=max(1, int(args.part_size * 1e6))):
             shards.add_all(sign_ins)
             tenant.add_all(sign_ins)
-            progress.rows_read(log.rows_read - shown.get(path, 0))
+            progress.rows_read(log.rows_read - shown.get(path, 0), path,
+                               part_bytes=max(1, int(args.part_size * 1e6)))
             shown[path] = log.rows_read
             del sign_ins
+        progress.input_read()
         if not shards.rows:
             _say_what_was_read(summary, usable=False)
         detections = _risk_detections(args.risk_detections)
@@ -424,9 +429,9 @@ def _review_privileged(args: argparse.Namespace, progress: AnalyzeProgress
     summary = InputSummary()
     kept: dict[str, SignIn] = {}
     others = 0
-    for _, _, sign_ins, log in read_each(args.paths, summary, format=args.format,
-                                         date_order=args.date_order):
-        progress.rows_read(log.rows_read)
+    for path, _, sign_ins, log in read_each(args.paths, summary, format=args.format,
+                                            date_order=args.date_order):
+        progress.rows_read(log.rows_read, path)
         for sign_in in sign_ins:
             if (sign_in.user_id or "").lower() in keys or \
                     (sign_in.user_principal_name or "").lower() in keys:
@@ -467,6 +472,24 @@ def _say_what_was_read(summary: InputSummary, *, usable: bool) -> None:
             print(f"analyze: {line}", file=sys.stderr)
     if not usable:
         raise InputError(nothing_usable(summary))
+
+
+REPORT_NAMES = {"html": "the HTML report", "json": "the JSON review", "table": "the table",
+                "csv": "the CSV", "risk-csv": "the risk CSV"}
+
+
+def _input_size(paths: list[str]) -> tuple[int, int]:
+    """How many files the paths name and their bytes (folders and patterns expanded)."""
+    from shared.imports.paths import expand_paths
+
+    files = total = 0
+    for path in expand_paths(paths):
+        try:
+            total += path.stat().st_size
+        except OSError:
+            continue
+        files += 1
+    return files, total
 
 
 def input_megabytes(paths: list[str]) -> float:
