@@ -222,9 +222,12 @@ def not_carried_out(services: Services, verdict: VerdictRecord | None,
     if verdict is None:
         return []
     synced = any(s.status == "on-premises" for s in verdict.detail.remediation)
+    # the plan read the user's directory roles: one beyond User Administrator's reach (an admin
+    # role the review does not count as privileged) is treated as an administrator here too
+    beyond = any(s.status == "needs-role" for s in verdict.detail.remediation)
     results = []
     for action in actions:
-        step = plan_step(action, privileged=verdict.privileged, synced=synced,
+        step = plan_step(action, privileged=verdict.privileged or beyond, synced=synced,
                          remediator_roles=services.settings.remediator_directory_roles)
         if step.status != "will-run":
             results.append(ActionResult(action=action, outcome=step.status,

@@ -479,6 +479,21 @@ def test_synced_user_reset_is_on_premises_not_sent(api: ApiClient) -> None:
     assert [c["method"] for c in api.graph.remediation_calls] == ["POST"]
 
 
+def test_a_user_the_plan_found_beyond_user_administrators_reach_is_not_sent(
+        api: ApiClient) -> None:
+    """A user not counted as privileged whose directory roles (read when the verdict was
+    planned) put them beyond User Administrator's reach, e.g. an Intune Administrator: the
+    approved revoke is named, not sent (who-can-act table; Azure-Sentinel #783)."""
+    run_id = new_run_id()
+    steps = [PlannedStep("revokeSessions", "needs-role", "needs Privileged Authentication "
+                                                         "Administrator")]
+    seed_verdict(api.services, run_id, ALICE, remediation=steps)
+    record = api.remediate(approval(run_id, ALICE, actions=["revokeSessions"])).json()
+    assert {r["action"]: r["outcome"] for r in record["results"]} == \
+        {"revokeSessions": "needs-role"}
+    assert api.graph.remediation_calls == []
+
+
 def test_graph_refusing_a_synced_user_says_on_premises(api: ApiClient) -> None:
     run_id = new_run_id()
     seed_verdict(api.services, run_id, BOB, upn="o'brien@contoso.com")  # verdict did not know
