@@ -141,8 +141,8 @@ def test_slices_graph_never_answers_in_time_are_fetched_as_halves(
     """A slow query more often gets no answer within ~300 s than a 504 (msgraph-sdk-powershell
     #3146): a slice whose first page times out (GRAPH_READ_TIMEOUT_SECONDS) is split like one
     that got a 504, instead of asking for the same window nine times."""
-    # 3 s: far longer than the emulator takes to answer a 12-hour slice on a busy machine
-    services = pipeline_services(sample_tenant, SLICE_HOURS="24", GRAPH_READ_TIMEOUT_SECONDS="3")
+    # 5 s: far longer than the emulator takes to answer a 12-hour slice on a busy machine
+    services = pipeline_services(sample_tenant, SLICE_HOURS="24", GRAPH_READ_TIMEOUT_SECONDS="5")
     learn(services, until=sample_tenant.window.start)
     graph.configure(slow_query_hours=12, silent_slow_query=True)
     runner, run = completed_run(services, sample_tenant)
