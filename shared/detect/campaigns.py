@@ -15,7 +15,9 @@ A source is one of:
   fold into it.
 - `cluster`: addresses outside any ip/network campaign that share one user agent and whose
   failures follow each other with no gap over `campaign_max_gap_hours` (a distributed spray through
-  proxies in many networks): >= `campaign_cluster_min_users` accounts from >= 3 addresses.
+  proxies in many networks): >= `campaign_cluster_min_users` accounts from >= 3 addresses. In
+  v1.0 rows (no user agent, no ASN, no device), by the accounts and failure pattern alone: twice
+  as many accounts, at most two attempts each, from >= `campaign_cluster_min_networks` /24s.
 
 Familiar sources (a fleet on one browser build sends one user agent, and carrier-grade NAT puts
 many users behind one address): a failure from the user's own registered device, or from a
@@ -166,11 +168,14 @@ def build_campaigns(
 
 def _clusters(failures: list[Failure], wins: Wins, s: DetectionSettings,
               familiar: Familiar) -> Iterable[Campaign]:
-    """Distributed sprays: one user agent over many addresses, failures without long gaps."""
+    """Distributed sprays: one user agent over many addresses, failures without long gaps; and,
+    in v1.0 rows (no user agent, no ASN), one password per account from many networks."""
     by_agent: defaultdict[str, list[Failure]] = defaultdict(list)
     for failure in failures:
         if failure.agent:
             by_agent[failure.agent].append(failure)
+        elif not failure.asn and not failure.device:
+            by_agent[""].append(failure)  # v1.0: nothing but accounts, addresses and times
     gap = s.campaign_max_gap_hours * 3600
     for agent, events in by_agent.items():
         if len({f.user for f in events}) < s.campaign_cluster_min_users:
@@ -190,11 +195,25 @@ def _cluster(session: list[Failure], agent: str, wins: Wins, s: DetectionSetting
     ips = {f.ip for f in session}
     if len(ips) < 3:
         return
+    min_users = s.campaign_cluster_min_users
+    if not agent and not _one_password_each(session, s, ips):
+        return
+    if not agent:
+        min_users *= 2  # no user agent to tie them: twice the accounts
     succeeded = len({user for ip in ips for user in wins.get(ip, {})})
-    found = _judge(_Group("cluster", session, agent=agent), wins, succeeded,
-                   s.campaign_cluster_min_users, s, burst=False, familiar=familiar)
+    found = _judge(_Group("cluster", session, agent=agent or None), wins, succeeded,
+                   min_users, s, burst=False, familiar=familiar)
     if found is not None:
         yield found
+
+
+def _one_password_each(session: list[Failure], s: DetectionSettings, ips: set[str]) -> bool:
+    """The failure pattern of a spray in rows that name no agent or network: at most two
+    attempts per account (one or two passwords each), from addresses in at least
+    `campaign_cluster_min_networks` /24s or /48s."""
+    tried = {f.user for f in session}
+    networks = {network_prefix(ip) for ip in ips} - {None}
+    return len(session) <= 2 * len(tried) and len(networks) >= s.campaign_cluster_min_networks
 
 
 def _judge(group: _Group, wins: Wins, succeeded_anywhere: int, min_users: int,
@@ -233,7 +252,10 @@ def _label(group: _Group, ips: list[str]) -> str:
         return ips[0]
     if group.kind == "network":
         return f"AS{group.network}" if group.network else str(group.prefix)
-    agent = (group.agent or "")[:40]
+    if not group.agent:
+        networks = len({network_prefix(ip) for ip in ips} - {None})
+        return f"{len(ips)} addresses in {networks} networks, one password per account"
+    agent = group.agent[:40]
     return f"{len(ips)} addresses sharing the user agent {agent!r}"
 
 

@@ -48,6 +48,7 @@ class DetectionSettings(msgspec.Struct, frozen=True, kw_only=True):
     campaign_min_users: int = 6  # accounts one address failed over the window
     campaign_network_min_users: int = 10
     campaign_cluster_min_users: int = 10
+    campaign_cluster_min_networks: int = 5  # v1.0 rows (no agent): addresses in this many /24s
     campaign_max_gap_hours: float = 6.0  # a cluster's failures follow each other closer than this
     campaign_max_attempts_per_account: float = 4.0  # mean failures per account, at most
     # repeated_failures (brute force)
