@@ -145,12 +145,18 @@ class UserObjects:
                                    ("grants", self.grants)) if not part.available}
 
 
-async def user_objects(graph: GraphConnection, user_id: str) -> UserObjects:
-    """A user's authentication methods, inbox rules and delegated grants now."""
+NOT_NEEDED = "not needed"
+
+
+async def user_objects(graph: GraphConnection, user_id: str, *,
+                       skip_methods: str | None = None) -> UserObjects:
+    """A user's authentication methods, inbox rules and delegated grants now; with
+    `skip_methods` (why) the methods are not read, and marked unread with that reason."""
     user = graph.client.users.by_user_id(user_id.lower())
-    methods: DirectoryResult[list[AuthMethod]] = await _collection(
-        graph, user.authentication.methods, AuthMethodPage, "authentication methods",
-        graph.signin_limiter)
+    methods: DirectoryResult[list[AuthMethod]] = DirectoryResult(
+        [], available=False, reason=NOT_NEEDED, detail=skip_methods) if skip_methods else \
+        await _collection(graph, user.authentication.methods, AuthMethodPage,
+                          "authentication methods", graph.signin_limiter)
     rules: DirectoryResult[list[InboxRule]] = await _collection(
         graph, user.mail_folders.by_mail_folder_id("inbox").message_rules, InboxRulePage,
         "inbox rules", None)
@@ -159,4 +165,5 @@ async def user_objects(graph: GraphConnection, user_id: str) -> UserObjects:
     return UserObjects(methods, rules, grants)
 
 
-__all__ = ["AuditRead", "UserObjects", "directory_audits", "refusal_reason", "user_objects"]
+__all__ = ["NOT_NEEDED", "AuditRead", "UserObjects", "directory_audits", "refusal_reason",
+           "user_objects"]

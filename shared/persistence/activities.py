@@ -51,6 +51,10 @@ ACTIVITIES: dict[str, Kind] = {
     "add eligible member to role": "role",
 }
 
+# Security-info activity: a user with none of it in a complete audit log since the window's
+# start registered, changed and deleted no method since (shared/pipeline/followed.py).
+SECURITY_INFO: frozenset[Kind] = frozenset({"method_added", "method_removed"})
+
 # What the reasons call each kind.
 DESCRIBED: dict[Kind, str] = {
     "method_added": "security info was registered",

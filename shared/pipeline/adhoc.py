@@ -223,7 +223,9 @@ def _review(services: Services, tables: Tables, run: RunRecord, user: str, windo
     settling = settling_note(window, services.clock(), services.settings)
     notes = [*history_notes, *([settling] if settling is not None else [])]
     trusted, trusted_source = read_trusted(services)
-    audit, audit_pages, audit_source = read_audit_log(
+    # read by initiator: an admin's change to the user is not in it, so the user's methods are
+    # read whatever it holds (the context's audit_complete stays False)
+    audit, audit_pages, audit_source, _ = read_audit_log(
         services, run_id, window.start, max(window.end, services.clock()), user=known,
         source=run.source)
     sources = [*sources, audit_source]

@@ -10,12 +10,27 @@
   low or above after a first scoring, and go into that user's evidence bundle (write-once,
   SHA-256 in the verdict) before the user is scored again with them: nothing is remediated on
   objects that are not evidence.
+- Authentication methods spend the reports budget that signIns and directoryAudits spend (5
+  requests per 10 s per app per tenant: Graph throttling limits, "Identity and access reports
+  service limits"), one request per user: 540 users at low or above are 18 minutes of it. A
+  method registered, changed or deleted after the suspicious sign-in is logged as security-info
+  activity for the user ("User registered security info", "Admin registered security info", ...;
+  shared/persistence/activities.py), and the run's audit log covers the window's start until
+  the review. So a user's methods are read only when that log shows security-info activity for
+  them, or when the log is not complete (not read, a gap, lines set aside, a read filtered to
+  one initiator): then they are read as before, never assumed. A user left unread has the reason
+  in their evidence (`unread["methods"]`) and their report entry.
+- Inbox rules and grants are not on the reports budget: rules are Outlook's (10,000 requests per
+  10 minutes per app per mailbox, 4 at a time), grants the directory's (resource units per app
+  per tenant, a GET costing 1 to 2); one request per user each is far inside both
+  (https://learn.microsoft.com/graph/throttling-limits#outlook-service-limits,
+  #identity-and-access-service-limits). They are read for every user at low or above.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from shared.errors import GraphError
@@ -23,6 +38,7 @@ from shared.graph import odata
 from shared.graph.persistence import AuditRead, UserObjects, directory_audits, user_objects
 from shared.logs import event
 from shared.model import DataSource, UserVerdict
+from shared.persistence.activities import SECURITY_INFO, kind_of
 from shared.persistence.records import AuditEvent, Followed
 from shared.services import Services
 from shared.sources.audit_archive import read_archived_audit
@@ -36,11 +52,12 @@ def audit_page_name(run_id: str, n: int) -> str:
 
 def read_audit_log(services: Services, run_id: str, start: datetime, end: datetime,
                    user: str | None = None, source: str | None = None
-                   ) -> tuple[list[AuditEvent] | None, list[EvidenceRef], DataSource]:
+                   ) -> tuple[list[AuditEvent] | None, list[EvidenceRef], DataSource, bool]:
     """The rows that matter (None when the log could not be read), the raw pages as evidence,
-    and how the report lists the source. A run reading sign-ins from the archive or a Log
-    Analytics workspace reads the audit log there when the AuditLogs category is exported
-    (shared/sources/audit_archive.py, audit_log_analytics.py), else from Graph."""
+    how the report lists the source, and whether the read is complete for every user (no hour
+    missing, no line set aside, not filtered to one initiator). A run reading sign-ins from the
+    archive or a Log Analytics workspace reads the audit log there when the AuditLogs category
+    is exported (shared/sources/audit_archive.py, audit_log_analytics.py), else from Graph."""
     if source == "archive":
         archived = read_archived_audit(services.settings, start, end)
         if archived is not None:
@@ -51,7 +68,8 @@ def read_audit_log(services: Services, run_id: str, start: datetime, end: dateti
             if user is not None:
                 keys = frozenset({user.lower()})
                 events = [e for e in events if e.concerns(keys)]
-            return events, refs, DataSource("directoryAudits", True, archived.detail())
+            complete = user is None and not archived.missing_hours and not archived.unreadable
+            return events, refs, DataSource("directoryAudits", True, archived.detail()), complete
     if source == "log-analytics":
         queried = read_queried_audit(services.settings, start, end)
         if queried is not None:
@@ -62,7 +80,9 @@ def read_audit_log(services: Services, run_id: str, start: datetime, end: dateti
                 keys = frozenset({user.lower()})
                 events = [e for e in events if e.concerns(keys)]
             workspace = services.settings.log_analytics_workspace_id or ""
-            return events, [ref], DataSource("directoryAudits", True, queried.detail(workspace))
+            complete = user is None and not queried.unreadable
+            return (events, [ref], DataSource("directoryAudits", True, queried.detail(workspace)),
+                    complete)
 
     async def read() -> tuple[AuditRead | None, DataSource]:
         async with services.graph() as graph:
@@ -75,11 +95,11 @@ def read_audit_log(services: Services, run_id: str, start: datetime, end: dateti
     audit, described = asyncio.run(read())
     if audit is None:
         event("score.audit_unavailable", detail=described.detail)
-        return None, [], described
+        return None, [], described, False
     refs = [services.store.evidence.put_or_adopt(audit_page_name(run_id, n), page,
                                                  content_type=JSON)[0]
             for n, page in enumerate(audit.pages)]
-    return audit.events, refs, described
+    return audit.events, refs, described, user is None
 
 
 def followed_of(audit: Sequence[AuditEvent] | None, user_id: str, upn: str | None,
@@ -105,13 +125,30 @@ def needs_objects(verdict: UserVerdict) -> bool:
     return verdict.verdict != "none"
 
 
-def read_objects(services: Services, user_ids: Sequence[str]) -> dict[str, UserObjects]:
+def methods_unread_reason(audit: Sequence[AuditEvent] | None, complete: bool, user_id: str,
+                          upn: str | None, since: datetime) -> str | None:
+    """Why the user's authentication methods need not be read (None: read them): the audit log,
+    complete from `since`, shows no security-info activity for the user, whatever its result. A
+    log not read or not complete leaves them to be read."""
+    if audit is None or not complete:
+        return None
+    keys = frozenset({user_id.lower(), (upn or "").lower()} - {""})
+    if any(kind_of(e) in SECURITY_INFO and e.concerns(keys) for e in audit):
+        return None
+    return f"no security-info change in the directory audit log since {since:%Y-%m-%d %H:%M} UTC"
+
+
+def read_objects(services: Services, user_ids: Sequence[str],
+                 skip_methods: Mapping[str, str] | None = None) -> dict[str, UserObjects]:
     """Each user's methods, rules and grants now (object ids only: Graph addresses users by id
-    or UPN, and the review keys users by object id)."""
+    or UPN, and the review keys users by object id); the methods of a user in `skip_methods`
+    are not read, its value recorded as why."""
     wanted = [u for u in user_ids if odata.is_guid(u)]
+    skipped = skip_methods or {}
 
     async def read() -> dict[str, UserObjects]:
         async with services.graph() as graph:
-            return {user: await user_objects(graph, user) for user in wanted}
+            return {user: await user_objects(graph, user, skip_methods=skipped.get(user))
+                    for user in wanted}
 
     return asyncio.run(read()) if wanted else {}

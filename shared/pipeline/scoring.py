@@ -45,7 +45,7 @@ from shared.graph import (
     synced_users,
     trusted_networks,
 )
-from shared.graph.persistence import UserObjects
+from shared.graph.persistence import NOT_NEEDED, UserObjects
 from shared.logs import event
 from shared.model import (
     DataSource,
@@ -58,7 +58,13 @@ from shared.model import (
 )
 from shared.persistence.records import AuditEvent, Followed
 from shared.pipeline.fetch import decode_shard_row
-from shared.pipeline.followed import followed_of, needs_objects, read_audit_log, read_objects
+from shared.pipeline.followed import (
+    followed_of,
+    methods_unread_reason,
+    needs_objects,
+    read_audit_log,
+    read_objects,
+)
 from shared.pipeline.records import RunRecord, VerdictRecord
 from shared.pipeline.runs import Tables
 from shared.remediation_plan import apply_plan, needs_facts, needs_roles
@@ -107,6 +113,10 @@ class ScoringContext(msgspec.Struct, kw_only=True):
     # read), and the raw pages they came from (shared.pipeline.followed)
     audit_events: list[AuditEvent] | None = None
     audit_pages: list[EvidenceRef] = msgspec.field(default_factory=list)
+    # whether that read holds every row of the span, whoever initiated it: only then may a user
+    # without security-info activity in it go without a read of their methods (followed.py);
+    # False for a context stored without the field, a user-filtered read or a gap
+    audit_complete: bool = False
     # where the tenant's users sign in from (stored beside the baselines, else this window's):
     # the yardstick for users without a baseline of their own
     tenant_baseline: TenantBaseline | None = None
@@ -282,15 +292,14 @@ def build_context(services: Services, run: RunRecord, signals: TenantSignals,
     available = all(s.available for s in sources if s.name in ("riskyUsers", "riskDetections"))
     inventory = (risky_sign_ins or RiskySignIns()).inventory(detections, window)
     networks, source = trusted or (TrustedNetworks(), None)
-    audit, audit_pages, audit_source = read_audit_log(services, run.run_id, window.start,
-                                                      max(window.end, services.clock()),
-                                                      source=run.source)
+    audit, audit_pages, audit_source, audit_complete = read_audit_log(
+        services, run.run_id, window.start, max(window.end, services.clock()), source=run.source)
     return ScoringContext(
         run_id=run.run_id, window=window, signals=signals, privileged=roles, risky_users=risky,
         risk_detections=detections, identity_protection=available,
         sources=sources + ([source] if source is not None else []) + [audit_source],
         trusted=networks, risk_inventory=inventory, holidays=list(services.settings.holidays),
-        audit_events=audit, audit_pages=audit_pages,
+        audit_events=audit, audit_pages=audit_pages, audit_complete=audit_complete,
         tenant_baseline=tenant_baseline,
     )
 
@@ -377,15 +386,21 @@ class UserInput(msgspec.Struct, kw_only=True):
         return None, "none"
 
 
+def _upn(user: UserInput) -> str | None:
+    return next((s.user_principal_name for s in user.timeline if s.user_principal_name), None)
+
+
 def assess(context: ScoringContext, context_ref: EvidenceRef | None, user: UserInput,
            objects: UserObjects | None = None) -> UserEvidence:
     """Detections and verdict for one user, as the evidence bundle that records them (pure);
     `objects`: the user's methods, rules and grants, when read."""
     profile, described = user.profile()
-    upn = next((s.user_principal_name for s in user.timeline if s.user_principal_name), None)
+    upn = _upn(user)
     followed = followed_of(context.audit_events, user.user_id, upn, objects)
     verdict = score_user(user.timeline,
                          user_context(context, user.user_id, upn, profile, followed))
+    if objects is not None and objects.methods.reason == NOT_NEEDED:
+        verdict.reasons.append(f"Authentication methods not read: {objects.methods.detail}.")
     place = profile.last_place if profile is not None else None
     earlier = [place.as_sign_in()] if place is not None and place.id in suspicious_ids(verdict) \
         and place.id not in {s.id for s in user.timeline} else []
@@ -455,8 +470,11 @@ def follow_up(services: Services, context: ScoringContext, context_ref: Evidence
     wanted = [b.user_id for b in bundles if needs_objects(b.verdict)]
     if not wanted:
         return bundles
-    objects = read_objects(services, wanted)
     by_id = {u.user_id: u for u in users}
+    skip = {user_id: why for user_id in wanted if (why := methods_unread_reason(
+        context.audit_events, context.audit_complete, user_id, _upn(by_id[user_id]),
+        context.window.start)) is not None}
+    objects = read_objects(services, wanted, skip)
     return [assess(context, context_ref, by_id[b.user_id], objects[b.user_id])
             if b.user_id in objects else b for b in bundles]
 

@@ -13,6 +13,7 @@ import pytest
 from local.graph_emulator import GraphEmulator
 from local.tenant import Tenant
 from shared.audit.manifest import decode_manifest
+from shared.persistence.activities import SECURITY_INFO, kind_of
 from shared.pipeline.adhoc import review_user
 from shared.pipeline.runs import Tables
 from shared.pipeline.scoring import stored_context, user_bundle
@@ -126,3 +127,63 @@ def test_a_one_user_review_reads_what_the_user_did_and_finds_the_authenticator(
              for o in f.objects]
     assert named == ["microsoftAuthenticator (SM-A515F)"]
     assert "removeMethods" in verdict.proposed_actions
+
+
+def _method_reads(graph: GraphEmulator) -> list[str]:
+    """The users whose authentication methods the run read, one entry per request."""
+    return [c["path"].split("/users/")[1].split("/")[0].lower() for c in graph.calls
+            if c["path"].endswith("/authentication/methods")]
+
+
+def test_methods_are_read_only_for_users_with_security_info_activity(
+    pipeline_services: Callable[..., Services], sample_tenant: Tenant, graph: GraphEmulator
+) -> None:
+    """Authentication methods spend the reports budget: a user at low or above is read only
+    when the run's complete audit log shows security-info activity for them (hostile: the AiTM
+    user's authenticator), else not, with the reason in their evidence and report entry
+    (benign: flagged users who registered nothing). Inbox rules and grants, on other budgets,
+    are read for every user at low or above."""
+    services = pipeline_services(sample_tenant)
+    _, run_id = run_monday(services, sample_tenant)
+    tables = Tables.of(services.store)
+    context = stored_context(services, tables.run(run_id))
+    assert context is not None and context.audit_events is not None and context.audit_complete
+    verdicts = {v.user_id: v for v in tables.verdicts.query_partition(run_id)}
+    flagged = {uid.lower() for uid, v in verdicts.items() if v.verdict != "none"}
+    active = {uid for uid in flagged
+              if any(kind_of(e) in SECURITY_INFO and e.concerns(frozenset({uid}))
+                     for e in context.audit_events)}
+    reads = _method_reads(graph)
+    assert sorted(reads) == sorted(active)  # one request each, no one else
+    aitm = _scenario_users(sample_tenant)["impossible_travel"].lower()
+    assert aitm in active
+    rules = [c for c in graph.calls if c["path"].endswith("/messageRules")]
+    assert len(rules) == len(flagged)
+    skipped = flagged - active
+    assert skipped, "the sample tenant has flagged users who registered nothing"
+    since = f"{context.window.start:%Y-%m-%d %H:%M} UTC"
+    for uid in skipped:
+        verdict = verdicts[uid]
+        bundle = user_bundle(services.store.evidence.read_evidence(verdict.evidence), uid)
+        assert bundle.followed is not None and bundle.followed.methods is None
+        assert bundle.followed.unread["methods"] == (
+            f"not needed: no security-info change in the directory audit log since {since}")
+        assert (f"Authentication methods not read: no security-info change in the directory "
+                f"audit log since {since}.") in verdict.detail.reasons
+        assert "removeMethods" not in verdict.proposed_actions
+
+
+def test_methods_are_read_for_every_flagged_user_when_the_audit_log_is_not_read(
+    pipeline_services: Callable[..., Services], sample_tenant: Tenant, graph: GraphEmulator
+) -> None:
+    """No audit log (403 on directoryAudits): nothing says who registered nothing, so every
+    user at low or above has their methods read, as before (fail closed)."""
+    graph.configure(forbidden_paths=["auditLogs/directoryAudits"])
+    services = pipeline_services(sample_tenant)
+    _, run_id = run_monday(services, sample_tenant)
+    tables = Tables.of(services.store)
+    context = stored_context(services, tables.run(run_id))
+    assert context is not None and context.audit_events is None and not context.audit_complete
+    flagged = {v.user_id.lower() for v in tables.verdicts.query_partition(run_id)
+               if v.verdict != "none"}
+    assert sorted(_method_reads(graph)) == sorted(flagged)
