@@ -31,8 +31,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from shared.detect.context import DetectionSettings
 from shared.errors import GraphError
 from shared.graph import odata
 from shared.graph.persistence import AuditRead, UserObjects, directory_audits, user_objects
@@ -125,12 +126,25 @@ def needs_objects(verdict: UserVerdict) -> bool:
     return verdict.verdict != "none"
 
 
+# How late a directory audit row may reach the log: Microsoft's report-latency page gives p99
+# about 5 minutes for sign-ins (REFERENCE.md, "Sign-in latency"), rows can come much later in an
+# incident; this margin is generous on purpose.
+AUDIT_LATENCY = timedelta(minutes=30)
+
+
 def methods_unread_reason(audit: Sequence[AuditEvent] | None, complete: bool, user_id: str,
-                          upn: str | None, since: datetime) -> str | None:
+                          upn: str | None, since: datetime, *, window_end: datetime,
+                          last_sign_in: datetime | None) -> str | None:
     """Why the user's authentication methods need not be read (None: read them): the audit log,
     complete from `since`, shows no security-info activity for the user, whatever its result. A
-    log not read or not complete leaves them to be read."""
+    log not read or not complete leaves them to be read, and so does a sign-in so close to the
+    window's end (the audit read ends later still) that a method created within the persistence
+    tie time after it may not be in the log yet (the detection ties a method by its creation
+    time alone only within that time)."""
     if audit is None or not complete:
+        return None
+    tie = timedelta(minutes=DetectionSettings().persistence_tie_minutes)
+    if last_sign_in is not None and last_sign_in >= window_end - tie - AUDIT_LATENCY:
         return None
     keys = frozenset({user_id.lower(), (upn or "").lower()} - {""})
     if any(kind_of(e) in SECURITY_INFO and e.concerns(keys) for e in audit):

@@ -473,7 +473,9 @@ def follow_up(services: Services, context: ScoringContext, context_ref: Evidence
     by_id = {u.user_id: u for u in users}
     skip = {user_id: why for user_id in wanted if (why := methods_unread_reason(
         context.audit_events, context.audit_complete, user_id, _upn(by_id[user_id]),
-        context.window.start)) is not None}
+        context.window.start, window_end=context.window.end,
+        last_sign_in=max((s.created_date_time for s in by_id[user_id].timeline), default=None)))
+        is not None}
     objects = read_objects(services, wanted, skip)
     return [assess(context, context_ref, by_id[b.user_id], objects[b.user_id])
             if b.user_id in objects else b for b in bundles]
