@@ -3,7 +3,8 @@ on the sample tenant, from the archive source, on 127.0.0.1 only.
 
 The tenant gains a quarter of history for its administrators (local/tenant/quarter.py: a dormant
 admin eligible through PIM, one signing in single-factor, one on IMAP, one whose session is used
-mid-quarter from abroad, and the ordinary ones). The diagnostic-settings archive is written into
+mid-quarter from abroad, one holding a role only through a role-assignable group, and the
+ordinary ones). The diagnostic-settings archive is written into
 Azurite, a privileged run over the quarter goes through the function app's own queue handlers,
 the review is checked against the planted ground truth, each account is signed off through the
 attestations route, and verify-evidence checks the run, sign-offs included.
@@ -87,7 +88,7 @@ def review_table(review: PrivilegedReview) -> str:
              f"{'legacy':>6}  needs a decision"]
     for a in review.accounts:
         roles = ", ".join(r.role + (" (eligible)" if r.assignment == "eligible" else "")
-                          for r in a.roles)
+                          + (f" via {r.via}" if r.via else "") for r in a.roles)
         name = (a.user_principal_name or a.user_id)[:34]
         lines.append(f"{name:34} {roles[:38]:38} {a.verdict:7} {a.sign_ins:>8} "
                      f"{a.single_factor_sign_ins:>4} {a.legacy_protocol_sign_ins:>6}  "
@@ -109,6 +110,8 @@ def ground_truth_problems(review: PrivilegedReview, tenant: Tenant) -> list[str]
             problems.append(f"{truth.scenario}: no single-factor sign-in found")
         if truth.legacy_protocol and not account.legacy_protocol_sign_ins:
             problems.append(f"{truth.scenario}: no legacy-protocol sign-in found")
+        if truth.via_group and not any(r.via == truth.via_group for r in account.roles):
+            problems.append(f"{truth.scenario}: no role held via {truth.via_group}")
         if not level_rank(truth.min_verdict) <= level_rank(account.verdict) \
                 <= level_rank(truth.max_verdict):
             problems.append(f"{truth.scenario}: verdict {account.verdict}")

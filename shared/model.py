@@ -345,7 +345,9 @@ class ReviewResult(msgspec.Struct, rename="camel"):
 
 class RoleHolding(msgspec.Struct, rename="camel", frozen=True):
     """One privileged role an account holds, and how: `active` (assigned), `eligible` (PIM,
-    activated on demand) or `group` (a member of a role-assignable group holding it, `via`)."""
+    activated on demand) or `group` (a member of a role-assignable group holding it, `via`);
+    `eligible` with `via` is eligibility assigned to a role-assignable group the account is a
+    member of."""
 
     role: str
     assignment: str = "active"

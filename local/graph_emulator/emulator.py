@@ -20,6 +20,7 @@ DATA_FILES = {
     "named_locations": "namedLocations",
     "directory_audits": "directoryAudits", "authentication_methods": "authenticationMethods",
     "message_rules": "messageRules", "permission_grants": "oauth2PermissionGrants",
+    "groups": "groups",
 }
 
 
@@ -95,16 +96,19 @@ class GraphEmulator:
              directory_audits: Iterable[dict[str, Any]] = (),
              authentication_methods: Iterable[dict[str, Any]] = (),
              message_rules: Iterable[dict[str, Any]] = (),
-             permission_grants: Iterable[dict[str, Any]] = ()) -> None:
+             permission_grants: Iterable[dict[str, Any]] = (),
+             groups: Iterable[dict[str, Any]] = ()) -> None:
         """Replace the tenant's data with these Graph JSON dicts (sorted and indexed here).
-        Methods and rules carry `_owner`, the user's object id (graph_emulator.persistence)."""
+        Methods and rules carry `_owner`, the user's object id (graph_emulator.persistence);
+        groups `_members`, their members' object ids."""
         tenant = Tenant(
             SignInTable(sign_ins),
             Directory(users=users, risky_users=risky_users, risk_detections=risk_detections,
                       role_assignments=role_assignments, role_eligibilities=role_eligibilities,
                       named_locations=named_locations, directory_audits=directory_audits,
                       authentication_methods=authentication_methods,
-                      message_rules=message_rules, permission_grants=permission_grants),
+                      message_rules=message_rules, permission_grants=permission_grants,
+                      groups=groups),
             self._tenant.generation + 1,
         )
         with self.data_lock:

@@ -7,6 +7,7 @@ whose `$skiptoken` carries the filter and the last position, so the link alone c
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -126,6 +127,12 @@ ROLE_ASSIGNMENT: Schema = {
     ("roleDefinitionId",): Field("string", EQ, _path("roleDefinitionId")),
     ("principalId",): Field("string", EQ, _path("principalId")),
     ("directoryScopeId",): Field("string", EQ, _path("directoryScopeId")),
+}
+
+# A group's members are directoryObjects; the emulator lists user members and filters on id.
+# https://learn.microsoft.com/en-us/graph/api/group-list-members
+MEMBER: Schema = {
+    ("id",): Field("string", EQ, _path("id")),
 }
 
 
@@ -289,6 +296,29 @@ def role_assignments(directory: Directory, req: ListRequest, *, eligible: bool =
     return list_records(directory.role_assignments, req, schema=ROLE_ASSIGNMENT,
                         resource=kind,
                         fragment="roleManagement/directory/roleAssignments", expand=shape)
+
+
+def group_members(directory: Directory, req: ListRequest, group_id: str) -> dict[str, Any]:
+    """GET /groups/{id}/members: the group's direct members, each a directoryObject with its
+    @odata.type and (users) Graph's default user properties; pages of 100 by default, `$top` at
+    most 999 (https://learn.microsoft.com/en-us/graph/api/group-list-members,
+    https://learn.microsoft.com/en-us/graph/paging). An unknown group is a 404, as for users.
+    Role-assignable groups hold no groups ("Group nesting isn't supported",
+    https://learn.microsoft.com/en-us/entra/identity/role-based-access-control/groups-concept),
+    so direct members are all of them."""
+    group = directory.group(group_id)
+    if group is None:
+        raise user_not_found(group_id)
+    rows = []
+    for member_id in group.get("_members", ()):
+        user = directory.user(str(member_id))
+        if user is None:
+            continue
+        rows.append(Record({"@odata.type": "#microsoft.graph.user",
+                            **{name: user.get(name, [] if name == "businessPhones" else None)
+                               for name in USER_DEFAULT_FIELDS}}, -math.inf))
+    return list_records(rows, req, schema=MEMBER, resource="directoryObject",
+                        fragment="directoryObjects", default_top=100, maximum_top=999)
 
 
 # Properties GET /users/{id} returns when no $select is given (Graph's default set).

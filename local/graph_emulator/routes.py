@@ -113,6 +113,8 @@ def answer(emulator: GraphEmulator, req: GraphRequest) -> Answer:
         case ("GET", ["rolemanagement", "directory", "roleeligibilityschedules"]):
             return Answer(200, queries.role_assignments(tenant.directory, listing(),
                                                         eligible=True))
+        case ("GET", ["groups", _, "members"]):
+            return Answer(200, queries.group_members(tenant.directory, listing(), segments[1]))
         case ("GET", ["subscribedskus"]):
             return Answer(200, subscribed_skus(req.version, emulator.faults.switches))
         case ("GET", ["users", _]):
@@ -123,7 +125,7 @@ def answer(emulator: GraphEmulator, req: GraphRequest) -> Answer:
         case ("POST", ["users", _, "revokesigninsessions"]):
             return revoke_sessions(emulator, req, segments[1])
     known = {"auditlogs", "identityprotection", "rolemanagement", "users", "identity",
-             "oauth2permissiongrants"}
+             "oauth2permissiongrants", "groups"}
     if lower and lower[0] in known:
         raise GraphFault(405, "Request_BadRequest",
                          f"The request method '{req.method}' is not supported for "

@@ -173,7 +173,7 @@ def select(row: dict[str, Any], fields: Sequence[str] | None) -> dict[str, Any]:
 
 
 class Directory:
-    """Users, risky users, risk detections, role assignments, Conditional Access named
+    """Users, groups, risky users, risk detections, role assignments, Conditional Access named
     locations, directory audit rows, and users' authentication methods, inbox rules and
     delegated grants of the emulated tenant."""
 
@@ -185,8 +185,11 @@ class Directory:
                  directory_audits: Iterable[dict[str, Any]] = (),
                  authentication_methods: Iterable[dict[str, Any]] = (),
                  message_rules: Iterable[dict[str, Any]] = (),
-                 permission_grants: Iterable[dict[str, Any]] = ()) -> None:
+                 permission_grants: Iterable[dict[str, Any]] = (),
+                 groups: Iterable[dict[str, Any]] = ()) -> None:
         self.users = [dict(u) for u in users]
+        # groups carry `_members`, their members' object ids (GET /groups/{id}/members)
+        self.groups = {str(g.get("id", "")).lower(): dict(g) for g in groups}
         self.user_by_key: dict[str, dict[str, Any]] = {}
         for user in self.users:
             for key in (user.get("id"), user.get("userPrincipalName")):
@@ -223,8 +226,16 @@ class Directory:
         """The role template ids the principal holds, active or PIM-eligible."""
         return set(self.role_holders.get(principal_id.lower(), ()))
 
+    def group(self, group_id: str) -> dict[str, Any] | None:
+        return self.groups.get(group_id.lower())
+
     def principal(self, principal_id: str) -> dict[str, Any] | None:
-        """The principal of a role assignment as `$expand=principal` embeds it (users only)."""
+        """The principal of a role assignment as `$expand=principal` embeds it (a user, or a
+        role-assignable group the role is assigned to)."""
+        group = self.group(principal_id)
+        if group is not None:
+            return {"@odata.type": "#microsoft.graph.group", "id": group.get("id"),
+                    "displayName": group.get("displayName")}
         user = self.user(principal_id)
         if user is None:
             return None

@@ -12,7 +12,7 @@ from operator import itemgetter
 from local.tenant import attacks, benign, campaigns, followed, newcomers
 from local.tenant.people import Person, graph_user, make_people
 from local.tenant.places import OFFICES, VPN_EGRESS
-from local.tenant.quarter import QuarterExpectation, add_quarter
+from local.tenant.quarter import ROLE_GROUP, ROLE_GROUP_ID, QuarterExpectation, add_quarter
 from local.tenant.records import SignInLog
 from local.tenant.scene import Away, Scene
 from local.tenant.timeline import Timeline, weekend_window
@@ -79,6 +79,8 @@ class Tenant:
     # the quarter of privileged history (`privileged_quarter`), and what its review must conclude
     privileged_quarter: Window | None = None
     quarter_truth: dict[str, QuarterExpectation] = field(default_factory=dict)
+    # role-assignable groups (GET /groups/{id}/members), `_members` their members' object ids
+    groups: list[dict[str, object]] = field(default_factory=list)
 
     def emulator_data(self) -> dict[str, list[dict[str, object]]]:
         """Everything the Graph emulator's load() takes."""
@@ -89,7 +91,8 @@ class Tenant:
                 "named_locations": self.named_locations,
                 "directory_audits": self.directory_audits,
                 "authentication_methods": self.authentication_methods,
-                "message_rules": self.message_rules, "permission_grants": self.permission_grants}
+                "message_rules": self.message_rules, "permission_grants": self.permission_grants,
+                "groups": self.groups}
 
 
 def generate(users: int = 50, seed: int = 7, window_end: datetime | None = None,
@@ -151,7 +154,25 @@ def _generate(users: int, seed: int, window: Window, history_days: int,
             tenant.users.append(graph_user(person))
             entry = _role_assignment(person, role, rng)
             (tenant.role_eligibilities if eligible else tenant.role_assignments).append(entry)
+        for person, role in quarter.group_members:
+            tenant.users.append(graph_user(person))
+            entry = _role_assignment(person, role, rng)
+            entry["principalId"] = ROLE_GROUP_ID
+            entry["principal"] = {"@odata.type": "#microsoft.graph.group", "id": ROLE_GROUP_ID,
+                                  "displayName": ROLE_GROUP}
+            tenant.role_assignments.append(entry)
+        if quarter.group_members:
+            tenant.groups.append(role_group([p for p, _ in quarter.group_members]))
     return tenant
+
+
+def role_group(members: list[Person]) -> dict[str, object]:
+    """A role-assignable group as GET /groups/{id} describes one (isAssignableToRole, security
+    enabled, not mail enabled: https://learn.microsoft.com/en-us/entra/identity/
+    role-based-access-control/groups-create-eligible), with its members' ids in `_members`."""
+    return {"id": ROLE_GROUP_ID, "displayName": ROLE_GROUP, "isAssignableToRole": True,
+            "securityEnabled": True, "mailEnabled": False, "groupTypes": [],
+            "_members": [p.id for p in members]}
 
 
 def named_locations() -> list[dict[str, object]]:

@@ -13,7 +13,10 @@ added, each planted with what the review must find:
 - imap_admin: an Exchange Administrator whose mail client still reads over IMAP4 every week, on
   no registered device (legacy authentication);
 - anomaly_admin: a Privileged Role Administrator whose session was used once mid-quarter at night
-  from a country and network never seen before, on an unregistered device (a high verdict).
+  from a country and network never seen before, on an unregistered device (a high verdict);
+- group_admin: a Security Administrator only through the role-assignable group "Tier-0
+  operators" (the role is assigned to the group, and the admin is its member): the review must
+  find the account and show the role as held via the group.
 
 The original administrators are the ordinary ones: nothing to decide.
 """
@@ -47,17 +50,21 @@ PRIVILEGED_ROLE_ADMINISTRATOR = "e8611ab8-c189-46e8-94e1-60213ab1f814"
 IMAP = App(EXCHANGE.app_id, EXCHANGE.name, "IMAP4")
 ANOMALY_PLACE = (CITIES["Lagos"], Network("MTN Nigeria", 29465, "102.89."))
 PER_WORKDAY = 3.0
+ROLE_GROUP = "Tier-0 operators"
+ROLE_GROUP_ID = "7e40c0de-0000-4000-8000-000000000024"
 
 
 class QuarterExpectation(msgspec.Struct, rename="camel", frozen=True):
     """What the quarterly review must conclude about one privileged account."""
 
-    scenario: str  # ordinary_admin, dormant_admin, single_factor_admin, imap_admin, anomaly_admin
+    # ordinary_admin, dormant_admin, single_factor_admin, imap_admin, anomaly_admin, group_admin
+    scenario: str
     dormant: bool = False
     single_factor: bool = False
     legacy_protocol: bool = False
     min_verdict: str = "none"
     max_verdict: str = "low"
+    via_group: str | None = None  # the role is held through this role-assignable group
 
 
 @dataclass
@@ -65,6 +72,7 @@ class Quarter:
     period: Window
     people: list[tuple[Person, str, str, bool]]  # (person, scenario, role id, eligible)
     truth: dict[str, QuarterExpectation]
+    group_members: list[tuple[Person, str]]  # (person, role id held via ROLE_GROUP)
 
 
 def previous_quarter(moment: datetime) -> Window:
@@ -87,14 +95,15 @@ def add_quarter(log: SignInLog, admins: list[tuple[Person, str]], taken: set[str
                             end=period.end + timedelta(hours=1)), history_days=days)
     scene = Scene(log, clock, rng)
     newcomers = [p for p in make_people(40, random.Random(rng.getrandbits(64)))
-                 if p.upn not in taken and p.country in ("GB", "DE")][:4]
+                 if p.upn not in taken and p.country in ("GB", "DE")][:5]
     planted = [(newcomers[0], "dormant_admin", GLOBAL_ADMINISTRATOR, True),
                (newcomers[1], "single_factor_admin", SECURITY_ADMINISTRATOR, False),
                (newcomers[2], "imap_admin", EXCHANGE_ADMINISTRATOR, False),
                (newcomers[3], "anomaly_admin", PRIVILEGED_ROLE_ADMINISTRATOR, False)]
     ordinary = [(p, "ordinary_admin", role, False) for p, role in admins]
+    through_group = (newcomers[4], "group_admin", SECURITY_ADMINISTRATOR, False)
     until = int(period.end.timestamp()) + 1
-    for person, scenario, _, _ in ordinary + planted:
+    for person, scenario, _, _ in ordinary + planted + [through_group]:
         if scenario == "dormant_admin":
             continue
         first = len(log.rows)
@@ -115,8 +124,10 @@ def add_quarter(log: SignInLog, admins: list[tuple[Person, str]], taken: set[str
         planted[2][0].id: QuarterExpectation(scenario="imap_admin", legacy_protocol=True),
         planted[3][0].id: QuarterExpectation(scenario="anomaly_admin", min_verdict="high",
                                              max_verdict="high"),
+        through_group[0].id: QuarterExpectation(scenario="group_admin", via_group=ROLE_GROUP),
     }
-    return Quarter(period=period, people=planted, truth=truth)
+    return Quarter(period=period, people=planted, truth=truth,
+                   group_members=[(through_group[0], through_group[2])])
 
 
 def _imap_every_week(scene: Scene, person: Person, period: Window) -> None:

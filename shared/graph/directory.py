@@ -88,6 +88,7 @@ class _Collection(msgspec.Struct, Generic[T]):
 class _Principal(msgspec.Struct, rename="camel"):
     id: str | None = None
     user_principal_name: str | None = None
+    display_name: str | None = None
     odata_type: str | None = msgspec.field(default=None, name="@odata.type")
 
 
@@ -149,6 +150,22 @@ def role_ids(graph: GraphConnection) -> dict[str, str]:
 
 
 ELIGIBLE = " (eligible)"
+VIA_GROUP = "via group "
+
+
+def via_group(role: str, group: str, *, eligible: bool = False) -> str:
+    """A role held through a role-assignable group, as `role_holders` names it:
+    "Global Administrator (via group Tier-0 admins)", "... (eligible, via group ...)"."""
+    return f"{role} ({'eligible, ' if eligible else ''}{VIA_GROUP}{group})"
+
+
+@dataclass
+class _GroupHolding:
+    """A group some privileged roles are assigned to (or made eligible for): its name (from
+    `$expand=principal`) and the roles its members hold through it, named by `via_group`."""
+
+    name: str
+    roles: list[str] = field(default_factory=list)
 
 
 async def privileged_role_members(graph: GraphConnection) -> DirectoryResult[dict[str, list[str]]]:
@@ -165,21 +182,29 @@ async def privileged_roles_of(graph: GraphConnection, user_id: str
 
 async def role_holders(graph: GraphConnection, user_id: str | None = None
                        ) -> DirectoryResult[dict[str, list[str]]]:
-    """User id -> names of the privileged roles the user holds directly: active assignments,
-    and PIM-eligible ones (marked "(eligible)"), which `roleAssignments` does not list
+    """User id -> names of the privileged roles the user holds: active assignments, and
+    PIM-eligible ones (marked "(eligible)"), which `roleAssignments` does not list
     (https://learn.microsoft.com/en-us/graph/api/rbacapplication-list-roleeligibilityschedules;
     RoleEligibilitySchedule.Read.Directory). An admin who can activate a role in minutes is an
     admin to review.
 
     For the tenant (`user_id` None): a query per privileged role, filtered on roleDefinitionId.
+    A role assigned (or made eligible) to a role-assignable group is held by each of the group's
+    members: the group's members are read (GET /groups/{id}/members, GroupMember.Read.All,
+    https://learn.microsoft.com/en-us/graph/api/group-list-members) and each user member holds
+    the role "via group <name>" (`via_group`). Direct members are all there is: a role-assignable
+    group cannot have groups as members ("Group nesting isn't supported",
+    https://learn.microsoft.com/en-us/entra/identity/role-based-access-control/groups-concept).
+    Without the permission the group assignments are counted in `detail`, not expanded.
+
     For one user: one query of each kind filtered on `principalId`, which unifiedRoleAssignment
     and unifiedRoleEligibilitySchedule document as filterable (eq), the way Microsoft's own "list
     role assignments of a user" example reads them
     (https://learn.microsoft.com/en-us/graph/api/resources/unifiedroleassignment,
     https://learn.microsoft.com/en-us/entra/identity/role-based-access-control/view-assignments).
+    Roles the user holds through a group are not found this way.
 
-    Assignments to groups (role-assignable groups) are counted in `detail`, not expanded. A
-    tenant without PIM (no P2) or an app without the permission still gets the active ones;
+    A tenant without PIM (no P2) or an app without the permission still gets the active ones;
     `detail` says eligibility could not be read.
     """
     members: dict[str, list[str]] = {}
@@ -188,33 +213,49 @@ async def role_holders(graph: GraphConnection, user_id: str | None = None
         filters = [(f"roleDefinitionId eq {odata.quote(r)}", n) for r, n in privileged.items()]
     else:
         filters = [(f"principalId eq {odata.quote(user_id.lower())}", "")]
-    groups = 0
+    groups: dict[str, _GroupHolding] = {}
     try:
         for clause, name in filters:
             builder = graph.client.role_management.directory.role_assignments
-            groups += await _role_holders(graph, builder, clause, name, privileged, members)
+            await _role_holders(graph, builder, clause, name, privileged, members, groups)
     except GraphUnavailable as exc:
         return unavailable({}, exc)
-    notes = [f"{groups} assignment(s) to groups not expanded"] if groups else []
+    notes = []
     try:
         for clause, name in filters:
             builder = graph.client.role_management.directory.role_eligibility_schedules
-            groups += await _role_holders(graph, builder, clause, name, privileged, members,
-                                          eligible=True)
+            await _role_holders(graph, builder, clause, name, privileged, members, groups,
+                                eligible=True)
     except GraphUnavailable as exc:
         notes.append(f"PIM-eligible assignments not read ({refusal_reason(exc)}: "
                      f"{exc.message})")
+    if groups and user_id is None:
+        through: dict[str, list[str]] = {}  # merged only when every group was read
+        try:
+            missing = await _group_members(graph, groups, through)
+        except GraphUnavailable as exc:
+            notes.insert(0, f"{len(groups)} group(s) holding a privileged role not expanded "
+                            f"({refusal_reason(exc)}: {exc.message})")
+        else:
+            for key, names in through.items():
+                held = members.setdefault(key, [])
+                held.extend(name for name in names if name not in held)
+            notes.insert(0, f"members of {len(groups) - len(missing)} role-assignable "
+                            "group(s) included" + (f"; group(s) not found: {', '.join(missing)}"
+                                                   if missing else ""))
+    elif groups:
+        notes.insert(0, f"{len(groups)} assignment(s) to groups not expanded")
     if user_id is not None:
         members = {key: sorted(names) for key, names in members.items()}
     return DirectoryResult(members, detail="; ".join(notes))
 
 
 async def _role_holders(graph: GraphConnection, builder: Any, clause: str, name: str,
-                        privileged: dict[str, str], members: dict[str, list[str]], *,
-                        eligible: bool = False) -> int:
+                        privileged: dict[str, str], members: dict[str, list[str]],
+                        groups: dict[str, _GroupHolding], *, eligible: bool = False) -> None:
     """Add the users the query (`clause`, active or eligible per `builder`) finds holding a
-    privileged role to `members` (under `name`, or the row's role when `name` is empty); the
-    number of assignments to groups, which are not expanded."""
+    privileged role to `members` (under `name`, or the row's role when `name` is empty), and the
+    groups it finds holding one to `groups`."""
     from msgraph.generated.role_management.directory.role_assignments.role_assignments_request_builder import (  # noqa: E501
         RoleAssignmentsRequestBuilder as Builder,
     )
@@ -222,22 +263,61 @@ async def _role_holders(graph: GraphConnection, builder: Any, clause: str, name:
     decode = msgspec.json.Decoder(_Collection[_RoleAssignment]).decode
     query = Builder.RoleAssignmentsRequestBuilderGetQueryParameters(
         filter=clause, expand=["principal"])
-    groups = 0
     kind = "role eligibilities" if eligible else "role assignments"
     listing = _Listing[_RoleAssignment](f"{kind} ({name or clause})", decode)
     for row in await _list_all(graph, builder, query, listing):
         kind = (row.principal.odata_type or "") if row.principal else ""
-        if kind and not kind.endswith(".user"):
-            groups += kind.endswith(".group")
-            continue
         role = name or privileged.get(row.role_definition_id.lower())
+        if kind and not kind.endswith(".user"):
+            if kind.endswith(".group") and role is not None:
+                key = row.principal_id.lower()
+                group = groups.setdefault(key, _GroupHolding(
+                    (row.principal.display_name if row.principal else None) or key))
+                held = via_group(role, group.name, eligible=eligible)
+                if held not in group.roles:
+                    group.roles.append(held)
+            continue
         if role is None:
             continue
         role += ELIGIBLE if eligible else ""
         roles = members.setdefault(row.principal_id.lower(), [])
         if role not in roles and role.removesuffix(ELIGIBLE) not in roles:
             roles.append(role)
-    return groups
+
+
+class _Member(msgspec.Struct, rename="camel"):
+    id: str
+    odata_type: str | None = msgspec.field(default=None, name="@odata.type")
+
+
+async def _group_members(graph: GraphConnection, groups: dict[str, _GroupHolding],
+                         members: dict[str, list[str]]) -> list[str]:
+    """Each user member of each group holds the group's roles. One listing per group, read like
+    the role assignments (the same calls, retries and nextLink checks); service principals and
+    other non-user members are not accounts to review. The names of groups Graph no longer
+    knows (404) are returned."""
+    missing: list[str] = []
+    decode = msgspec.json.Decoder(_Collection[_Member]).decode
+    for group_id, group in groups.items():
+        if not odata.is_guid(group_id):
+            continue
+        builder = graph.client.groups.by_group_id(group_id).members
+        listing = _Listing[_Member](f"members of group {group.name}", decode)
+        try:
+            found = await _list_all(graph, builder, None, listing)
+        except GraphUnavailable:
+            raise
+        except GraphError as exc:
+            if exc.status != 404:
+                raise
+            missing.append(group.name)  # deleted since its assignment was read
+            continue
+        for member in found:
+            if member.odata_type and not member.odata_type.endswith(".user"):
+                continue
+            roles = members.setdefault(member.id.lower(), [])
+            roles.extend(role for role in group.roles if role not in roles)
+    return missing
 
 
 async def directory_roles(graph: GraphConnection, user_ids: list[str]

@@ -3,21 +3,22 @@ run's own write-once evidence, shown with its sign-offs when the report is read 
 
 Every account holding a privileged role when the run was planned (the scoring context: active
 assignments, PIM-eligible ones, PRIVILEGED_ROLE_IDS) is an account of the review, those without a
-sign-in in the period included. Members of role-assignable groups holding a role are not
-expanded yet (the directory read counts such group assignments in its detail). Each account's
+sign-in in the period included, and so is each member of a role-assignable group holding one
+(the role shown as held via that group). Each account's
 sign-ins are its timeline in its evidence bundle (hash-checked on read), so the review rests on
 what the manifest seals.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from msgspec.structs import replace
 
 from shared.audit.attestations import AttestationRecord
-from shared.graph.directory import ELIGIBLE
+from shared.graph.directory import ELIGIBLE, VIA_GROUP
 from shared.model import Attestation, PrivilegedReview, RoleHolding, SignIn, Window
 from shared.pipeline.records import RunRecord, SliceRecord, VerdictRecord
 from shared.pipeline.scoring import ScoringContext, stored_timelines
@@ -25,6 +26,8 @@ from shared.privileged.review import review_privileged
 from shared.services import Services
 
 READERS = 8
+_VIA = re.compile(r"^(?P<role>.+) \((?P<eligible>eligible, )?" + re.escape(VIA_GROUP)
+                  + r"(?P<group>.+)\)$")
 
 
 def run_review(services: Services, run: RunRecord, context: ScoringContext | None,
@@ -51,7 +54,13 @@ def run_review(services: Services, run: RunRecord, context: ScoringContext | Non
 
 
 def holding(role: str) -> RoleHolding:
-    """A role name as the directory read gives it: PIM-eligible ones end in " (eligible)"."""
+    """A role name as the directory read gives it: PIM-eligible ones end in " (eligible)", those
+    held through a role-assignable group in " (via group <name>)" or " (eligible, via group
+    <name>)" (`shared.graph.directory.via_group`)."""
+    through = _VIA.match(role)
+    if through is not None:
+        return RoleHolding(through["role"], "eligible" if through["eligible"] else "group",
+                           via=through["group"])
     if role.endswith(ELIGIBLE):
         return RoleHolding(role[:-len(ELIGIBLE)], "eligible")
     return RoleHolding(role)

@@ -196,10 +196,13 @@ def _proposal(a: PrivilegedAccount, weekly: WeeklyJudgement) -> list[str]:
                         for action in weekly.verdict.proposed_actions)
     if a.dormant:
         for held in a.roles:
+            if held.via:  # held through a role-assignable group (eligible for it, or not)
+                what = ("eligibility for " if held.assignment == "eligible" else "") + held.role
+                proposal.append(f"remove the membership of group {held.via} granting {what}")
+                continue
             how = {"eligible": "the eligibility for", "group": "the membership granting"}.get(
                 held.assignment, "the assignment of")
-            via = f" ({held.via})" if held.via else ""
-            proposal.append(f"remove {how} {held.role}{via}")
+            proposal.append(f"remove {how} {held.role}")
     if a.single_factor_sign_ins:
         proposal.append("require multifactor authentication for this account")
     if a.legacy_protocol_sign_ins:

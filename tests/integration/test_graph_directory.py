@@ -48,6 +48,11 @@ def assignment(n: int, role: str, principal: str, kind: str = "user") -> dict[st
     return row
 
 
+# A role-assignable group (isAssignableToRole) and its members' object ids (`_members`).
+TIER0 = {"id": GROUP, "displayName": "Tier-0 admins", "isAssignableToRole": True,
+         "securityEnabled": True, "mailEnabled": False, "_members": [CAROL, BOB]}
+
+
 def detection(n: int, at: datetime, user: str = ALICE) -> dict[str, Any]:
     stamp = at.strftime("%Y-%m-%dT%H:%M:%SZ")
     return {"id": f"rd-{n}", "riskEventType": "unfamiliarFeatures", "riskLevel": "medium",
@@ -85,9 +90,63 @@ def test_privileged_members_by_role_users_only(graph: GraphEmulator) -> None:
         ALICE: ["Global Administrator", "Security Administrator"],
         BOB: ["Security Administrator"],
     }
-    assert "1 assignment(s) to groups" in result.detail
+    assert "1 group(s) holding a privileged role" not in result.detail
+    assert "group(s) not found: " + GROUP in result.detail  # no such group in the tenant
     queries = [call["query"] for call in graph.calls]
     assert {"$filter": f"roleDefinitionId eq '{GLOBAL_ADMIN}'", "$expand": "principal"} in queries
+
+
+def test_members_of_a_role_assignable_group_hold_its_roles(graph: GraphEmulator) -> None:
+    """A role assigned to a role-assignable group is held by each member, shown "via group";
+    one assigned to it as eligible is eligible through it. The group's members are read once,
+    however many roles it holds."""
+    graph.load(users=USERS, groups=[TIER0], role_assignments=[
+        assignment(1, GLOBAL_ADMIN, ALICE), assignment(3, SECURITY_ADMIN, BOB),
+        assignment(4, GLOBAL_ADMIN, GROUP, "group"),
+    ], role_eligibilities=[assignment(6, SECURITY_ADMIN, GROUP, "group")])
+    result = run(connection(graph), privileged_role_members)
+    assert result.available
+    assert result.value == {
+        ALICE: ["Global Administrator"],
+        BOB: ["Security Administrator", "Global Administrator (via group 96a0b000-0000-4000-8000-"
+              "000000000004)", "Security Administrator (eligible, via group 96a0b000-0000-4000-"
+              "8000-000000000004)"],
+        CAROL: ["Global Administrator (via group 96a0b000-0000-4000-8000-000000000004)",
+                "Security Administrator (eligible, via group 96a0b000-0000-4000-8000-"
+                "000000000004)"],
+    }
+    assert result.detail == "members of 1 role-assignable group(s) included"
+    member_reads = [c for c in graph.calls if c["path"].lower().endswith("/members")]
+    assert len(member_reads) == 1
+
+
+def test_group_name_comes_from_the_expanded_principal(graph: GraphEmulator) -> None:
+    # The emulator embeds the group as $expand=principal does when the row carries none.
+    row = assignment(4, GLOBAL_ADMIN, GROUP)
+    graph.load(users=USERS, groups=[TIER0], role_assignments=[row])
+    result = run(connection(graph), privileged_role_members)
+    assert result.value == {key: ["Global Administrator (via group Tier-0 admins)"]
+                            for key in (CAROL, BOB)}
+
+
+def test_group_members_across_pages(graph: GraphEmulator) -> None:
+    many = [{"id": f"00000000-0000-4000-8000-{n:012d}", "userPrincipalName": f"u{n}@contoso.com"}
+            for n in range(205)]
+    group = {**TIER0, "_members": [u["id"] for u in many]}
+    graph.load(users=many, groups=[group], role_assignments=[assignment(4, GLOBAL_ADMIN, GROUP)])
+    result = run(connection(graph), privileged_role_members)
+    assert len(result.value) == 205  # Graph's pages of 100 (group-list-members), all followed
+    assert sum(c["path"].lower().endswith("/members") for c in graph.calls) == 3
+
+
+def test_group_members_without_permission_are_named_not_guessed(graph: GraphEmulator) -> None:
+    graph.load(users=USERS, groups=[TIER0], role_assignments=[
+        assignment(1, GLOBAL_ADMIN, ALICE), assignment(4, GLOBAL_ADMIN, GROUP)])
+    graph.configure(forbidden_paths=["groups"])
+    result = run(connection(graph), privileged_role_members)
+    assert result.value == {ALICE: ["Global Administrator"]}
+    assert result.detail.startswith("1 group(s) holding a privileged role not expanded "
+                                     "(permission")
 
 
 def test_configured_extra_roles_are_included(graph: GraphEmulator) -> None:

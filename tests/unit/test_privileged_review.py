@@ -219,6 +219,26 @@ def test_analyze_privileged_review_needs_the_accounts(
     assert "--privileged-review needs --privileged FILE" in capsys.readouterr().err
 
 
+def test_roles_held_through_a_group_read_back_and_proposed_for_removal() -> None:
+    """The directory read names a role held through a role-assignable group "via group <name>"
+    (eligible or not); the review shows it so and proposes removing the membership."""
+    from shared.graph.directory import via_group
+    from shared.privileged.pipeline import holding
+
+    active = holding(via_group("Global Administrator", "Tier-0 admins"))
+    eligible = holding(via_group("Security Administrator", "Tier-0 (EU)", eligible=True))
+    assert active == RoleHolding("Global Administrator", "group", via="Tier-0 admins")
+    assert eligible == RoleHolding("Security Administrator", "eligible", via="Tier-0 (EU)")
+    assert holding("Exchange Administrator (eligible)") == RoleHolding(
+        "Exchange Administrator", "eligible")
+    assert holding("Exchange Administrator") == RoleHolding("Exchange Administrator")
+    review = review_privileged([], PERIOD, {"idle@contoso.com": [active, eligible]})
+    assert review.accounts[0].proposal == [
+        "remove the membership of group Tier-0 admins granting Global Administrator",
+        "remove the membership of group Tier-0 (EU) granting eligibility for "
+        "Security Administrator"]
+
+
 def test_sample_tenant_quarter_matches_its_ground_truth() -> None:
     """The demo's quarter (local/tenant/quarter.py) reviewed from its rows alone, as the run does
     from the evidence bundles: the planted accounts come out as planted, the ordinary ones with
@@ -231,10 +251,15 @@ def test_sample_tenant_quarter_matches_its_ground_truth() -> None:
     assert quarter is not None and (quarter.start.month, quarter.end.month) == (10, 12)
     rows = [msgspec.convert(r, SignIn) for r in tenant.sign_ins
             if r["userId"] in tenant.quarter_truth]
+    holdings = {user: [RoleHolding("role", "group", via=truth.via_group) if truth.via_group
+                       else RoleHolding("role")] for user, truth in tenant.quarter_truth.items()}
     review = review_privileged([s for s in rows if s.created_date_time <= quarter.end], quarter,
-                               {user: [RoleHolding("role")] for user in tenant.quarter_truth})
+                               holdings)
     assert ground_truth_problems(review, tenant) == []
+    grouped = [a for a in review.accounts if a.user_id in tenant.groups[0]["_members"]]
+    assert len(grouped) == 1 and not grouped[0].dormant and grouped[0].proposal == ["keep"]
+    assert tenant.groups[0]["isAssignableToRole"] is True
     ordinary = [a for a in review.accounts
                 if tenant.quarter_truth[a.user_id].scenario == "ordinary_admin"]
     assert len(ordinary) == 4 and all(a.proposal == ["keep"] for a in ordinary)
-    assert len(tenant.role_eligibilities) == 1 and len(tenant.users) == 64
+    assert len(tenant.role_eligibilities) == 1 and len(tenant.users) == 65
