@@ -10,6 +10,7 @@ time. The files are deleted when the shards are closed.
 from __future__ import annotations
 
 import tempfile
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
@@ -35,9 +36,10 @@ class UserShards:
         self._decoder = msgspec.json.Decoder(SignIn)
         self.rows = 0
         self.repeated = 0  # found by the last full pass of `users()`
-        # ids one user's sign-ins share with different times or addresses (all kept); ids shared
-        # across users are not seen here, each user being read alone
+        # ids carried by sign-ins that disagree (other user, time or address; all kept), found
+        # by the last full pass of `users()`
         self.conflicting_ids = 0
+        self._id_paths = [root / f"ids-{n:03d}.txt" for n in range(shards)]
 
     def add_all(self, sign_ins: Iterable[SignIn]) -> None:
         buffers, encode_into, count = self._buffers, self._encoder.encode_into, len(self._buffers)
@@ -61,6 +63,7 @@ class UserShards:
             if self._buffers[index]:
                 self._flush(index)
         self.repeated = self.conflicting_ids = 0
+        ids = _IdShards(self._id_paths)
         for path in self._paths:
             if not path.exists():
                 continue
@@ -68,10 +71,10 @@ class UserShards:
             for user, timeline in group_by_user(rows).items():
                 unique = _without_repeats(timeline)
                 self.repeated += len(timeline) - len(unique)
-                if len(unique) > 1 and len({s.id for s in unique}) < len(unique):
-                    self.conflicting_ids += _conflicting_ids(unique)
+                ids.add(unique)
                 yield user, unique
             del rows
+        self.conflicting_ids = ids.conflicting()
 
     def close(self) -> None:
         self._directory.cleanup()
@@ -84,12 +87,48 @@ class UserShards:
         self.close()
 
 
-def _conflicting_ids(unique: list[SignIn]) -> int:
-    """How many ids more than one of these (repeat-free) sign-ins carries."""
-    counts: dict[str, int] = {}
-    for sign_in in unique:
-        counts[sign_in.id] = counts.get(sign_in.id, 0) + 1
-    return sum(count > 1 for count in counts.values())
+_IDS_PER_FLUSH = 2_000  # per id file: 128 files hold at most 256,000 ids before writing
+
+
+class _IdShards:
+    """The ids of every user's kept sign-ins, spread over files by id, to find the ids that
+    sign-ins of different users (or one user's at other times or addresses) share."""
+
+    def __init__(self, paths: list[Path]) -> None:
+        self._paths = paths
+        self._pending: list[list[str]] = [[] for _ in paths]
+        for path in paths:
+            path.unlink(missing_ok=True)  # a second pass of `users()` starts afresh
+
+    def add(self, unique: list[SignIn]) -> None:
+        pending, count = self._pending, len(self._pending)
+        for sign_in in unique:
+            key = sign_in.id
+            if "\n" in key:  # one id a line: such an id is written as JSON (no raw line break)
+                key = msgspec.json.encode(key).decode()
+            index = hash(key) % count
+            ids = pending[index]
+            ids.append(key)
+            if len(ids) >= _IDS_PER_FLUSH:
+                self._flush(index)
+
+    def _flush(self, index: int) -> None:
+        with self._paths[index].open("a", encoding="utf-8", errors="surrogatepass",
+                                     newline="") as stream:
+            stream.write("\n".join(self._pending[index]) + "\n")
+        self._pending[index].clear()
+
+    def conflicting(self) -> int:
+        """How many ids more than one kept sign-in carries."""
+        found = 0
+        for index, path in enumerate(self._paths):
+            if self._pending[index]:
+                self._flush(index)
+            if path.exists():
+                counts = Counter(path.read_bytes().split(b"\n"))
+                found += sum(seen > 1 for line, seen in counts.items() if line)
+                path.unlink()
+        return found
 
 
 def _without_repeats(timeline: list[SignIn]) -> list[SignIn]:
