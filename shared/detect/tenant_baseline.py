@@ -24,6 +24,7 @@ from operator import attrgetter
 import msgspec
 
 from shared.baseline import HOURS_OF_WEEK, BaselineProfile
+from shared.detect.hosting import hosting_provider
 from shared.model import SignIn
 
 USUAL_SHARE = 0.05
@@ -63,6 +64,18 @@ class TenantBaseline(msgspec.Struct, rename="camel", kw_only=True):
         network is rare for the tenant as a whole."""
         asn = sign_in.autonomous_system_number
         return bool(asn) and bool(self.networks) and _share(self.networks, asn) < RARE_SHARE
+
+    def unusual_hosting(self, sign_in: SignIn, own: int = 0) -> str | None:
+        """The provider when the sign-in comes from a hosting network (`shared.detect.hosting`)
+        the tenant's users do not use routinely (under `USUAL_SHARE` of their successes, leaving
+        out the user's own `own` there when learned from the window), else None."""
+        asn = sign_in.autonomous_system_number
+        provider = hosting_provider(asn)
+        if provider is None or asn is None:
+            return None
+        total = sum(self.networks.values()) - own
+        usual = total > 0 and (self.networks.get(asn, 0) - own) / total >= USUAL_SHARE
+        return None if usual else provider
 
     def night(self, hour: int) -> bool:
         """An hour of the day (UTC) the tenant's users rarely work at (with the hours beside it);

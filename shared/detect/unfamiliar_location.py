@@ -24,8 +24,11 @@ Cautions honoured (the design notes' Detections and Baselines sections):
   the tenant's users instead of the user's own window (any user's only sign-in is "new in this
   window"): routine interrupts from the tenant's usual countries and networks are nothing; a
   success from a country or network the tenant rarely or never sees is a finding whose level
-  rises with failures before it and with an hour the tenant does not work, and says so (against
-  a baseline learned from the window alone, only after failures).
+  rises with failures before it, with an hour the tenant does not work and with a hosting network
+  (`shared.detect.hosting`: a cloud or VPS provider the tenant's users do not use routinely), and
+  says so (against a baseline learned from the window alone, only after failures or from a
+  hosting network). A success from such a hosting network is a finding even in the tenant's
+  usual country.
 """
 
 from __future__ import annotations
@@ -182,18 +185,24 @@ def _against_tenant(sign_ins: Sequence[SignIn], context: DetectionContext,
     validated password) from a country the tenant rarely or never sees, or from a network
     (ASN) it rarely sees, is a finding; `low`, `medium` when the tenant has never seen the
     country, one level more for each of: credential failures before it in the window, an hour
-    the tenant's users do not work at. Prompts alone from such a place are `low`; anything from
-    the tenant's usual countries and networks is nothing. Against a baseline learned from the
-    window alone (no history anywhere), a rare place is a finding only after failures."""
+    the tenant's users do not work at, a hosting network the tenant does not use routinely (which
+    alone makes a finding, `medium`, in any country). Prompts alone from such a place are `low`;
+    anything else from the tenant's usual countries and networks is nothing. Against a baseline
+    learned from the window alone (no history anywhere), a rare place is a finding only after
+    failures or from a hosting network."""
     trusted = context.trusted if context.trusted else None
     seen: dict[str, list[SignIn]] = {}
     failed_before: float | None = None
     own: dict[str, int] = {}  # learned from the window, the tenant's counts hold the user's own
+    own_networks: dict[int, int] = {}
     if tenant.from_window:
         for sign_in in sign_ins:
             if _code(sign_in) == 0 and sign_in.country:
                 own[sign_in.country] = own.get(sign_in.country, 0) + 1
+            if _code(sign_in) == 0 and (asn := sign_in.autonomous_system_number):
+                own_networks[asn] = own_networks.get(asn, 0) + 1
     own_total = sum(own.values())
+    hosting: dict[str, str] = {}  # where -> the hosting provider a sign-in there came from
     for sign_in in sign_ins:
         code = _code(sign_in)
         if code in FAILURE_CODES and failed_before is None:
@@ -206,16 +215,23 @@ def _against_tenant(sign_ins: Sequence[SignIn], context: DetectionContext,
             continue
         rare_country = bool(country) and tenant.rare_country(
             country or "", own.get(country or "", 0), own_total)
-        if rare_country or tenant.rare_network(sign_in):
-            key = country if rare_country and country else \
-                f"AS{sign_in.autonomous_system_number}"
+        asn = sign_in.autonomous_system_number
+        provider = tenant.unusual_hosting(sign_in, own_networks.get(asn or 0, 0))
+        rare = rare_country or tenant.rare_network(sign_in)
+        if provider and not rare and is_prompt(code):
+            continue  # a prompt completed nothing: from the tenant's usual places, nothing
+        if rare or provider:
+            key = country if rare_country and country else f"AS{asn}"
             seen.setdefault(key, []).append(sign_in)
-    found = (_tenant_finding(where, rows, tenant, failed_before) for where, rows in seen.items())
+            if provider:
+                hosting.setdefault(key, f"{provider}, AS{asn}")
+    found = (_tenant_finding(where, rows, tenant, failed_before, hosting.get(where))
+             for where, rows in seen.items())
     return [finding for finding in found if finding is not None]
 
 
 def _tenant_finding(where: str, seen: list[SignIn], tenant: TenantBaseline,
-                    failed_before: float | None) -> Finding | None:
+                    failed_before: float | None, hosting: str | None = None) -> Finding | None:
     successes = [sign_in for sign_in in seen if _code(sign_in) == 0]
     first = successes[0] if successes else seen[0]
     prompts_only = not successes and all(is_prompt(_code(sign_in)) for sign_in in seen)
@@ -229,12 +245,15 @@ def _tenant_finding(where: str, seen: list[SignIn], tenant: TenantBaseline,
     if tenant.night(first.created_date_time.hour):
         why.append(f"at {first.created_date_time:%H}:00 UTC, when the tenant's users do not "
                    "work")
+    if hosting:
+        why.append(f"from a hosting network ({hosting}: rented servers)")
     if tenant.from_window and not why:
         return None  # a window alone is a weak yardstick: a rare place needs failures before it
     level = 0 if prompts_only else min(len(_LEVELS) - 1, int(never) + len(why))
+    rarely = "rarely" if tenant.rare_network(first) else "seldom"
     place = (f"{where}, a country the tenant's users {'never' if never else 'rarely'} sign in "
-             "from" if is_country else f"network {where}, which the tenant's users rarely sign in "
-             "from")
+             "from" if is_country else f"network {where}, which the tenant's users {rarely} sign "
+             "in from")
     if successes:
         text = (f"{wording.count(len(successes), 'successful sign-in')} from {place}, the first "
                 f"at {wording.when(first.created_date_time)} from {wording.origin(first)}")
