@@ -21,8 +21,9 @@
   one initiator): then they are read as before, never assumed. A user left unread has the reason
   in their evidence (`unread["methods"]`) and their report entry.
 - Inbox rules and grants are not on the reports budget: rules are Outlook's (10,000 requests per
-  10 minutes per app per mailbox, 4 at a time), grants the directory's (resource units per app
-  per tenant, a GET costing 1 to 2); one request per user each is far inside both
+  10 minutes per app per mailbox, 4 at a time), grants the directory's (3,500 to 8,000 resource
+  units per 10 s per app and tenant, an unlisted GET costing 1); one request per user each is
+  far inside both
   (https://learn.microsoft.com/graph/throttling-limits#outlook-service-limits,
   #identity-and-access-service-limits). They are read for every user at low or above.
 """
