@@ -138,7 +138,8 @@ def methods_unread_reason(audit: Sequence[AuditEvent] | None, complete: bool, us
                           last_sign_in: datetime | None) -> str | None:
     """Why the user's authentication methods need not be read (None: read them): the audit log,
     complete from `since`, shows no security-info activity for the user, whatever its result. A
-    log not read or not complete leaves them to be read, and so does a sign-in so close to the
+    log not read or not complete leaves them to be read, and so does a successful sign-in (what
+    the detection ties a change to; `last_sign_in` is the latest) so close to the
     window's end (the audit read ends later still) that a method created within the persistence
     tie time after it may not be in the log yet (the detection ties a method by its creation
     time alone only within that time)."""

@@ -474,7 +474,8 @@ def follow_up(services: Services, context: ScoringContext, context_ref: Evidence
     skip = {user_id: why for user_id in wanted if (why := methods_unread_reason(
         context.audit_events, context.audit_complete, user_id, _upn(by_id[user_id]),
         context.window.start, window_end=context.window.end,
-        last_sign_in=max((s.created_date_time for s in by_id[user_id].timeline), default=None)))
+        last_sign_in=max((s.created_date_time for s in by_id[user_id].timeline
+                          if s.error_code == 0), default=None)))  # the detection ties successes
         is not None}
     objects = read_objects(services, wanted, skip)
     return [assess(context, context_ref, by_id[b.user_id], objects[b.user_id])
