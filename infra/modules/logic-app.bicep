@@ -6,6 +6,11 @@
 // answer nothing happens. No function key: the route checks that token in process (see
 // shared/api/auth.py), so nothing here reads the function host's keys while provisioning.
 // The trigger URL carries a signature, so it goes to Key Vault, never to an output.
+// A privileged-account review's run (the quarterly timer's) also carries `privilegedReview`: one
+// mail asking the approvers to sign the review off, quiet quarter or not, with the report link
+// and the sign-off route (Office 365 "Send an email (V2)", POST /v2/Mail,
+// https://learn.microsoft.com/en-us/connectors/office365/#send-an-email-(v2)); its sign-offs come
+// back through POST /api/approvals/privileged-reviews/{runId}/attestations, not through here.
 
 @description('Logic App (workflow) name.')
 param name string
@@ -124,6 +129,27 @@ var askApprover = {
   }
 }
 
+var review = 'triggerBody()?[\'privilegedReview\']'
+
+var askForSignOff = {
+  type: 'ApiConnection'
+  inputs: {
+    host: {
+      connection: {
+        name: '@parameters(\'$connections\')[\'office365\'][\'connectionId\']'
+      }
+    }
+    method: 'post'
+    path: '/v2/Mail'
+    body: {
+      To: approverEmail
+      Subject: '@{${review}?[\'subject\']}'
+      Body: '@{${review}?[\'mailHtml\']}'
+      Importance: 'Normal'
+    }
+  }
+}
+
 var callRemediations = {
   type: 'Http'
   inputs: {
@@ -200,6 +226,17 @@ resource workflow 'Microsoft.Logic/workflows@2019-05-01' = {
                 reportUrl: {
                   type: 'string'
                 }
+                privilegedReview: {
+                  type: 'object'
+                  properties: {
+                    subject: {
+                      type: 'string'
+                    }
+                    mailHtml: {
+                      type: 'string'
+                    }
+                  }
+                }
                 verdicts: {
                   type: 'array'
                   items: verdictSchema
@@ -210,6 +247,28 @@ resource workflow 'Microsoft.Logic/workflows@2019-05-01' = {
         }
       }
       actions: {
+        If_privileged_review: {
+          type: 'If'
+          runAfter: {}
+          expression: {
+            and: [
+              {
+                not: {
+                  equals: [
+                    '@${review}'
+                    '@null'
+                  ]
+                }
+              }
+            ]
+          }
+          actions: {
+            Ask_for_sign_off: askForSignOff
+          }
+          else: {
+            actions: {}
+          }
+        }
         For_each_verdict: {
           type: 'Foreach'
           foreach: '@triggerBody()?[\'verdicts\']'

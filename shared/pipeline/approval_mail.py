@@ -12,11 +12,13 @@ from __future__ import annotations
 from html import escape
 from urllib.parse import quote
 
-from shared.model import UserVerdict
+from shared.model import PrivilegedReview, UserVerdict
 from shared.remediation_objects import CONTAINMENT, describe
 from shared.remediation_plan import summary
 
 APPROVER_REPORT_ROUTE = "/api/approvals/reports/{run_id}"
+# Where an approver signs an account off with their platform sign-in (docs/api.md).
+APPROVER_ATTESTATIONS_ROUTE = "/api/approvals/privileged-reviews/{run_id}/attestations"
 
 
 def report_url(public_base_url: str | None, run_id: str) -> str | None:
@@ -26,6 +28,58 @@ def report_url(public_base_url: str | None, run_id: str) -> str | None:
         return None
     path = APPROVER_REPORT_ROUTE.format(run_id=quote(run_id, safe=""))
     return public_base_url.rstrip("/") + path
+
+
+def attestations_url(public_base_url: str | None, run_id: str) -> str | None:
+    """The absolute address approvers sign accounts off at, None without PUBLIC_BASE_URL."""
+    if not public_base_url:
+        return None
+    path = APPROVER_ATTESTATIONS_ROUTE.format(run_id=quote(run_id, safe=""))
+    return public_base_url.rstrip("/") + path
+
+
+def review_request(review: PrivilegedReview, run_id: str, report: str | None,
+                   attest: str | None) -> dict[str, object]:
+    """What a privileged-account review asks the approvers' group, quiet quarter or not: every
+    account to sign off (what needs a decision first, as the report orders them), the dormant
+    ones, the report link and the sign-off route; `mailHtml` the mail's body, every value
+    escaped, as the approval mails' are."""
+    period = f"{review.period.start:%Y-%m-%d} to {review.period.end:%Y-%m-%d}"
+    dormant = [a.user_principal_name or a.user_id for a in review.accounts if a.dormant]
+    rows = "".join(
+        f"<li>{escape(a.user_principal_name or a.user_id)}: {escape(a.verdict)}"
+        f"{' (dormant)' if a.dormant else ''}; {escape('; '.join(a.attention) or 'nothing')}"
+        f" &rarr; proposed: {escape(', '.join(a.proposal))}</li>" for a in review.accounts)
+    if report:
+        link = (f'<p><a href="{escape(report, quote=True)}">Open the review</a> '
+                "(sign in with your work account)</p>")
+    else:
+        link = "<p>The report link is not available: PUBLIC_BASE_URL is not set.</p>"
+    sign_off = (f"<p>Sign each account off (keep, remove-role or investigate) with a POST to "
+                f"{escape(attest)}, signed in as for the report.</p>" if attest else "")
+    parts = [
+        f"<p><b>Privileged-account review:</b> {escape(period)}</p>",
+        f"<p><b>Read:</b> {escape(review.read_detail)}</p>",
+        f"<p><b>Accounts to sign off:</b> {len(review.accounts)}; dormant: "
+        f"{escape(', '.join(dormant)) or 'none'}</p>",
+        f"<ul>{rows}</ul>" if rows else "",
+        f"<p><b>Run:</b> {escape(run_id)}</p>",
+        link,
+        sign_off,
+    ]
+    return {
+        "subject": f"Sign-in review: sign off the privileged-account review for {period} "
+                   f"({len(review.accounts)} accounts, {len(dormant)} dormant)",
+        "period": {"start": review.period.start.isoformat(),
+                   "end": review.period.end.isoformat()},
+        "accounts": [{"userId": a.user_id, "userPrincipalName": a.user_principal_name,
+                      "verdict": a.verdict, "dormant": a.dormant, "proposal": a.proposal}
+                     for a in review.accounts],
+        "dormant": dormant,
+        "reportUrl": report,
+        "attestationsUrl": attest,
+        "mailHtml": "".join(parts),
+    }
 
 
 def mail_html(user: UserVerdict, run_id: str, link: str | None) -> str:

@@ -26,6 +26,7 @@ from shared.errors import EvidenceError
 from shared.logs import event
 from shared.model import (
     LEVELS,
+    PrivilegedReview,
     ReviewResult,
     RiskInventory,
     SignIn,
@@ -34,7 +35,7 @@ from shared.model import (
     Window,
     level_rank,
 )
-from shared.pipeline.approval_mail import mail_html, report_url
+from shared.pipeline.approval_mail import attestations_url, mail_html, report_url, review_request
 from shared.pipeline.records import RunRecord, VerdictRecord
 from shared.pipeline.runs import Tables
 from shared.pipeline.scoring import ScoringContext, stored_context, stored_timelines
@@ -164,15 +165,36 @@ def finalize(services: Services, run_id: str, context: ScoringContext | None) ->
     _, run = tables.change_run(run_id, complete)
     event("run.finalized", status=run.status, users=run.users, verdicts=counts,
           manifestSha256=run.manifest.sha256 if run.manifest else None)
-    request_approval(services, tables, run, result.users)
+    request_approval(services, tables, run, result.users, result.privileged_review)
     return run
 
 
+class _Sealed(msgspec.Struct, rename="camel"):
+    privileged_review: PrivilegedReview | None = None
+
+
+def sealed_review(services: Services, run: RunRecord) -> PrivilegedReview | None:
+    """A privileged run's review as its JSON report seals it (hash-checked on read); None for
+    other runs, or when the report is missing or does not match its hash (then no review request
+    goes out on a guess: the run's approval error says why)."""
+    if run.kind != "privileged" or "json" not in run.reports:
+        return None
+    data = services.store.evidence.read_evidence(run.reports["json"])
+    return msgspec.json.decode(data, type=_Sealed).privileged_review
+
+
 def approval_payload(run: RunRecord, users: Sequence[UserVerdict],
-                     public_base_url: str | None = None) -> dict[str, object]:
+                     public_base_url: str | None = None,
+                     review: PrivilegedReview | None = None) -> dict[str, object]:
+    """The approval webhook's body: one approval per medium/high verdict and, for a
+    privileged-account review (`review`), `privilegedReview`, the request to sign it off."""
     flagged = [u for u in users if level_rank(u.verdict) >= level_rank("medium")]
     link = report_url(public_base_url, run.run_id)
-    return {
+    extra: dict[str, object] = {}
+    if review is not None:
+        extra["privilegedReview"] = review_request(
+            review, run.run_id, link, attestations_url(public_base_url, run.run_id))
+    return {**extra,
         "runId": run.run_id,
         "window": {"start": run.window_start.isoformat(), "end": run.window_end.isoformat()},
         "reportUrl": link,
@@ -193,18 +215,30 @@ def approval_payload(run: RunRecord, users: Sequence[UserVerdict],
 
 
 def request_approval(services: Services, tables: Tables, run: RunRecord,
-                     users: Sequence[UserVerdict]) -> None:
-    """POST medium/high verdicts to the approval webhook, once per run."""
+                     users: Sequence[UserVerdict],
+                     review: PrivilegedReview | None = None) -> None:
+    """POST medium/high verdicts to the approval webhook, once per run; a privileged-account
+    review's run always asks (its sign-off request), even when the quarter was quiet. The
+    review is the one just built, or the one the run's JSON report seals."""
     url = services.settings.approval_webhook_url
-    payload = approval_payload(run, users, services.settings.public_base_url)
     flagged = len([u for u in users if level_rank(u.verdict) >= level_rank("medium")])
-    if not url or not flagged or run.approval_requested:
+    privileged = run.kind == "privileged" and bool(run.reports)
+    if not url or not (flagged or privileged) or run.approval_requested:
         return
     before, _ = tables.change_run(run.run_id, lambda r: replace(r, approval_requested=True))
     if before.approval_requested:
         return  # another delivery got there first
     error = None
-    if not url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+    if privileged and review is None:
+        try:
+            review = sealed_review(services, run)
+        except EvidenceError as exc:
+            error = f"the privileged review could not be read for its sign-off request: {exc}"
+        if review is None and error is None:
+            error = "the privileged review is not in the run's JSON report"
+    payload = approval_payload(run, users, services.settings.public_base_url, review)
+    if error is None and not url.startswith(("https://", "http://127.0.0.1",
+                                             "http://localhost")):
         error = "APPROVAL_WEBHOOK_URL must be an https URL"
     request = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST",  # noqa: S310
                                      headers={"Content-Type": "application/json"})
@@ -212,7 +246,8 @@ def request_approval(services: Services, tables: Tables, run: RunRecord,
         if error:
             raise urllib.error.URLError(error)
         with urllib.request.urlopen(request, timeout=APPROVAL_TIMEOUT_S) as answer:  # noqa: S310
-            event("approval.requested", status=answer.status, users=flagged)
+            event("approval.requested", status=answer.status, users=flagged,
+                  privilegedReview=review is not None)
     except (urllib.error.URLError, OSError) as exc:
         error = f"the approval webhook failed: {exc}"
         event("approval.failed", reason=str(exc))

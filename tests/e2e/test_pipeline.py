@@ -188,6 +188,38 @@ def test_privileged_scope_scores_role_holders_only(
     assert review.unreviewed == [a.user_principal_name or a.user_id for a in review.accounts]
 
 
+def test_a_quiet_privileged_run_still_asks_the_approvers_to_sign_it_off(
+    pipeline_services: Callable[..., Services], sample_tenant: Tenant
+) -> None:
+    """A privileged period in which no administrator signed in (before the tenant's history):
+    nothing to approve, every role holder dormant, and still one request to sign the review off,
+    with the report link and the sign-off route."""
+    from datetime import timedelta
+
+    from shared.model import Window
+
+    base = "https://func-abc123.azurewebsites.net"
+    start = sample_tenant.window.start - timedelta(days=26)
+    with ApprovalInbox() as inbox:
+        services = pipeline_services(sample_tenant, APPROVAL_WEBHOOK_URL=inbox.url,
+                                     PUBLIC_BASE_URL=base)
+        run = start_run(services, window=Window(start=start, end=start + timedelta(days=2)),
+                        kind="privileged", requested_by="quarterly schedule")
+        QueueRunner(services).drain()
+    (request,) = inbox.requests
+    done = Tables.of(services.store).run(run.run_id)
+    assert done.status == "complete" and done.approval_requested and not done.approval_error
+    assert request["verdicts"] == []
+    asked = request["privilegedReview"]
+    admins = {a["principalId"] for a in sample_tenant.role_assignments}
+    assert {a["userId"] for a in asked["accounts"]} == admins
+    assert all(a["dormant"] for a in asked["accounts"]) and len(asked["dormant"]) == len(admins)
+    assert asked["reportUrl"] == f"{base}/api/approvals/reports/{run.run_id}"
+    assert asked["attestationsUrl"] == \
+        f"{base}/api/approvals/privileged-reviews/{run.run_id}/attestations"
+    assert f'href="{asked["reportUrl"]}"' in asked["mailHtml"]
+
+
 def test_quarterly_timer_starts_one_privileged_run_per_quarter(
     pipeline_services: Callable[..., Services], sample_tenant: Tenant
 ) -> None:

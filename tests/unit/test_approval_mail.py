@@ -10,8 +10,8 @@ import pytest
 
 from shared import config
 from shared.errors import ConfigError
-from shared.model import UserStats, UserVerdict
-from shared.pipeline.approval_mail import mail_html, report_url
+from shared.model import PrivilegedAccount, PrivilegedReview, UserStats, UserVerdict, Window
+from shared.pipeline.approval_mail import mail_html, report_url, review_request
 from shared.pipeline.finalize import approval_payload
 from shared.pipeline.records import RunRecord
 
@@ -123,3 +123,71 @@ def test_the_mail_says_which_steps_will_run_and_which_are_refused() -> None:
     assert "Will run here once approved: confirm compromised." in text
     assert "Not offered (needs a role): revoke sessions needs the remediator" in text
     assert "Not offered (needs a role): disable the account needs the remediator" in text
+
+
+def account(upn: str, *, dormant: bool = False, verdict: str = "none",
+            attention: tuple[str, ...] = (), proposal: tuple[str, ...] = ("keep",)
+            ) -> PrivilegedAccount:
+    return PrivilegedAccount(
+        user_id=f"id-{upn}", user_principal_name=upn, roles=[], sign_ins=0,
+        successful_sign_ins=0, by_month=[], last_successful_sign_in=None, dormant=dormant,
+        countries=[], networks=[], devices=[], applications=[], single_factor_sign_ins=0,
+        legacy_protocol_sign_ins=0, legacy_protocols={}, unmanaged_device_sign_ins=0,
+        device_state_unknown_sign_ins=0, failures=0, lockouts=0, findings=[],
+        anomalous_weeks=[], verdict=verdict, reasons=[],  # type: ignore[arg-type]
+        attention=list(attention), proposal=list(proposal))
+
+
+QUARTER = Window(start=datetime(2025, 1, 1, tzinfo=UTC),
+                 end=datetime(2025, 3, 31, 23, 59, 59, tzinfo=UTC))
+
+
+def privileged_run() -> RunRecord:
+    return RunRecord(run_id="q1/2025", kind="privileged", status="complete",
+                     window_start=QUARTER.start, window_end=QUARTER.end,
+                     created_at=datetime(2025, 4, 1, 6, tzinfo=UTC), api_version="v1.0")
+
+
+def test_a_quiet_quarter_still_asks_for_sign_off_with_both_links() -> None:
+    """Nothing medium or high: no approval, but the review request names every account to sign
+    off, the dormant one first among them, and links to the report and the sign-off route."""
+    review = PrivilegedReview(period=QUARTER, read=QUARTER, read_detail="the whole period",
+                              accounts=[account("idle@contoso.com", dormant=True,
+                                                attention=["dormant: no sign-in at all"],
+                                                proposal=["remove the eligibility for X"]),
+                                        account("ops@contoso.com")])
+    payload = approval_payload(privileged_run(), [verdict(verdict="low")], BASE, review)
+    assert payload["verdicts"] == []
+    asked = payload["privilegedReview"]
+    assert isinstance(asked, dict)
+    report = f"{BASE}/api/approvals/reports/q1%2F2025"
+    attest = f"{BASE}/api/approvals/privileged-reviews/q1%2F2025/attestations"
+    assert (asked["reportUrl"], asked["attestationsUrl"]) == (report, attest)
+    assert asked["dormant"] == ["idle@contoso.com"]
+    assert [a["userPrincipalName"] for a in asked["accounts"]] == ["idle@contoso.com",
+                                                                   "ops@contoso.com"]
+    assert asked["subject"] == ("Sign-in review: sign off the privileged-account review for "
+                                "2025-01-01 to 2025-03-31 (2 accounts, 1 dormant)")
+    body = read(asked["mailHtml"])
+    assert body.links == [report] and "\n" not in asked["mailHtml"]
+    text = "".join(body.text)
+    assert attest in text and "idle@contoso.com: none (dormant)" in text
+    assert "remove the eligibility for X" in text
+
+
+def test_review_request_escapes_what_accounts_carry_and_says_when_links_are_missing() -> None:
+    review = PrivilegedReview(period=QUARTER, read=QUARTER, read_detail="<b>x</b>",
+                              accounts=[account('<a href="https://evil.example">x</a>')])
+    asked = review_request(review, "r<1>", None, None)
+    body = read(str(asked["mailHtml"]))
+    assert body.links == [] and set(body.tags) == {"p", "b", "ul", "li"}
+    assert "PUBLIC_BASE_URL is not set" in "".join(body.text)
+    assert asked["reportUrl"] is None and asked["attestationsUrl"] is None
+
+
+def test_other_runs_carry_no_review_request() -> None:
+    start = datetime(2025, 6, 6, 18, tzinfo=UTC)
+    run = RunRecord(run_id="r1", kind="scheduled", status="complete", window_start=start,
+                    window_end=datetime(2025, 6, 9, 6, tzinfo=UTC), created_at=start,
+                    api_version="v1.0")
+    assert "privilegedReview" not in approval_payload(run, [verdict()], BASE)
