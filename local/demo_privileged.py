@@ -61,6 +61,13 @@ def run_privileged_demo(users: int, seed: int, out: Path) -> int:
         total = len(tenant.quarter_truth)
         print(f"Against the quarter's ground truth: {total - len(wrong)}/{total} privileged "
               "accounts as planted" + (f"; off: {'; '.join(wrong)}" if wrong else ""))
+        asked = [r["privilegedReview"] for r in inbox.requests if r.get("privilegedReview")]
+        if asked:
+            print(f"Sign-off request to the approval webhook: {len(asked[0]['accounts'])} "
+                  f"accounts, dormant: {', '.join(asked[0]['dormant']) or 'none'}.")
+        else:
+            print("No sign-off request reached the approval webhook.")
+            wrong.append("no sign-off request")
         signed = sign_off(services, run.run_id, review, tenant)
         print(f"Signed off {signed} accounts through POST /api/privileged-reviews/"
               f"{run.run_id}/attestations (one write-once audit entry each).")

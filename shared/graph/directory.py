@@ -54,6 +54,8 @@ class DirectoryResult(Generic[T]):
     available: bool = True
     reason: str | None = None  # "licence" or "permission" when not available
     detail: str = ""
+    # user id (lower case) -> UPN, where the read carried it (role holders: $expand=principal)
+    names: dict[str, str] = field(default_factory=dict)
 
     def source(self, name: str) -> DataSource:
         """How the report lists this data source."""
@@ -214,10 +216,12 @@ async def role_holders(graph: GraphConnection, user_id: str | None = None
     else:
         filters = [(f"principalId eq {odata.quote(user_id.lower())}", "")]
     groups: dict[str, _GroupHolding] = {}
+    names: dict[str, str] = {}
     try:
         for clause, name in filters:
             builder = graph.client.role_management.directory.role_assignments
-            await _role_holders(graph, builder, clause, name, privileged, members, groups)
+            await _role_holders(graph, builder, clause, name, privileged, members, groups,
+                                names=names)
     except GraphUnavailable as exc:
         return unavailable({}, exc)
     notes = []
@@ -225,21 +229,21 @@ async def role_holders(graph: GraphConnection, user_id: str | None = None
         for clause, name in filters:
             builder = graph.client.role_management.directory.role_eligibility_schedules
             await _role_holders(graph, builder, clause, name, privileged, members, groups,
-                                eligible=True)
+                                eligible=True, names=names)
     except GraphUnavailable as exc:
         notes.append(f"PIM-eligible assignments not read ({refusal_reason(exc)}: "
                      f"{exc.message})")
     if groups and user_id is None:
         through: dict[str, list[str]] = {}  # merged only when every group was read
         try:
-            missing = await _group_members(graph, groups, through)
+            missing = await _group_members(graph, groups, through, names)
         except GraphUnavailable as exc:
             notes.insert(0, f"{len(groups)} group(s) holding a privileged role not expanded "
                             f"({refusal_reason(exc)}: {exc.message})")
         else:
-            for key, names in through.items():
+            for key, via in through.items():
                 held = members.setdefault(key, [])
-                held.extend(name for name in names if name not in held)
+                held.extend(role for role in via if role not in held)
             notes.insert(0, f"members of {len(groups) - len(missing)} role-assignable "
                             "group(s) included" + (f"; group(s) not found: {', '.join(missing)}"
                                                    if missing else ""))
@@ -247,12 +251,13 @@ async def role_holders(graph: GraphConnection, user_id: str | None = None
         notes.insert(0, f"{len(groups)} assignment(s) to groups not expanded")
     if user_id is not None:
         members = {key: sorted(names) for key, names in members.items()}
-    return DirectoryResult(members, detail="; ".join(notes))
+    return DirectoryResult(members, detail="; ".join(notes), names=names)
 
 
 async def _role_holders(graph: GraphConnection, builder: Any, clause: str, name: str,
                         privileged: dict[str, str], members: dict[str, list[str]],
-                        groups: dict[str, _GroupHolding], *, eligible: bool = False) -> None:
+                        groups: dict[str, _GroupHolding], *, eligible: bool = False,
+                        names: dict[str, str] | None = None) -> None:
     """Add the users the query (`clause`, active or eligible per `builder`) finds holding a
     privileged role to `members` (under `name`, or the row's role when `name` is empty), and the
     groups it finds holding one to `groups`."""
@@ -280,6 +285,8 @@ async def _role_holders(graph: GraphConnection, builder: Any, clause: str, name:
         if role is None:
             continue
         role += ELIGIBLE if eligible else ""
+        if names is not None and row.principal and row.principal.user_principal_name:
+            names.setdefault(row.principal_id.lower(), row.principal.user_principal_name)
         roles = members.setdefault(row.principal_id.lower(), [])
         if role not in roles and role.removesuffix(ELIGIBLE) not in roles:
             roles.append(role)
@@ -287,11 +294,12 @@ async def _role_holders(graph: GraphConnection, builder: Any, clause: str, name:
 
 class _Member(msgspec.Struct, rename="camel"):
     id: str
+    user_principal_name: str | None = None
     odata_type: str | None = msgspec.field(default=None, name="@odata.type")
 
 
 async def _group_members(graph: GraphConnection, groups: dict[str, _GroupHolding],
-                         members: dict[str, list[str]]) -> list[str]:
+                         members: dict[str, list[str]], names: dict[str, str]) -> list[str]:
     """Each user member of each group holds the group's roles. One listing per group, read like
     the role assignments (the same calls, retries and nextLink checks); service principals and
     other non-user members are not accounts to review. The names of groups Graph no longer
@@ -317,6 +325,8 @@ async def _group_members(graph: GraphConnection, groups: dict[str, _GroupHolding
                 continue
             roles = members.setdefault(member.id.lower(), [])
             roles.extend(role for role in group.roles if role not in roles)
+            if member.user_principal_name:
+                names.setdefault(member.id.lower(), member.user_principal_name)
     return missing
 
 

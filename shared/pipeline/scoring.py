@@ -120,6 +120,9 @@ class ScoringContext(msgspec.Struct, kw_only=True):
     # where the tenant's users sign in from (stored beside the baselines, else this window's):
     # the yardstick for users without a baseline of their own
     tenant_baseline: TenantBaseline | None = None
+    # role holders' UPNs as the directory read gives them (user id, lower case -> UPN): how a
+    # privileged account without a sign-in in the period is named
+    privileged_names: dict[str, str] = msgspec.field(default_factory=dict)
 
 
 class UserEvidence(msgspec.Struct, kw_only=True):
@@ -244,16 +247,17 @@ def context_name(run_id: str) -> str:
 
 
 async def directory_data(services: Services, window: Window
-                         ) -> tuple[dict[str, list[str]], list[RiskyUser], list[RiskDetection],
-                                    list[DataSource]]:
-    """Privileged role members and Identity Protection data, each with its availability."""
+                         ) -> tuple[DirectoryResult[dict[str, list[str]]], list[RiskyUser],
+                                    list[RiskDetection], list[DataSource]]:
+    """Privileged role members (with their UPNs) and Identity Protection data, each with its
+    availability."""
     async with services.graph() as graph:
         roles = await privileged_role_members(graph)
         risky = await risky_users(graph)
         detections = await risk_detections(graph, window)
     sources = [roles.source("privilegedRoles"), risky.source("riskyUsers"),
                detections.source("riskDetections")]
-    return roles.value, risky.value, detections.value, sources
+    return roles, risky.value, detections.value, sources
 
 
 async def _trusted(services: Services) -> tuple[TrustedNetworks, DataSource]:
@@ -295,7 +299,8 @@ def build_context(services: Services, run: RunRecord, signals: TenantSignals,
     audit, audit_pages, audit_source, audit_complete = read_audit_log(
         services, run.run_id, window.start, max(window.end, services.clock()), source=run.source)
     return ScoringContext(
-        run_id=run.run_id, window=window, signals=signals, privileged=roles, risky_users=risky,
+        run_id=run.run_id, window=window, signals=signals, privileged=roles.value,
+        privileged_names=roles.names, risky_users=risky,
         risk_detections=detections, identity_protection=available,
         sources=sources + ([source] if source is not None else []) + [audit_source],
         trusted=networks, risk_inventory=inventory, holidays=list(services.settings.holidays),

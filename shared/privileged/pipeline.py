@@ -50,7 +50,7 @@ def run_review(services: Services, run: RunRecord, context: ScoringContext | Non
     detail = next((s.detail for s in run.sources if s.name == "privilegedPeriod"),
                   "the whole period")
     return review_privileged(rows, period, holdings, read=read, read_detail=detail,
-                             trusted=context.trusted)
+                             trusted=context.trusted, names=context.privileged_names)
 
 
 def holding(role: str) -> RoleHolding:

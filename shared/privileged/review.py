@@ -45,17 +45,20 @@ def review_privileged(
     sign_ins: Iterable[SignIn], period: Window, holdings: Holdings, *,
     read: Window | None = None, read_detail: str = "",
     settings: DetectionSettings | None = None, trusted: TrustedNetworks | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> PrivilegedReview:
     """The review of every account in `holdings` over `period` (`read`: the part of the period
-    the source could read, the whole period when None)."""
+    the source could read, the whole period when None; `names`: holder key -> UPN, for accounts
+    no sign-in names)."""
     return review_with_verdicts(sign_ins, period, holdings, read=read, read_detail=read_detail,
-                                settings=settings, trusted=trusted)[0]
+                                settings=settings, trusted=trusted, names=names)[0]
 
 
 def review_with_verdicts(
     sign_ins: Iterable[SignIn], period: Window, holdings: Holdings, *,
     read: Window | None = None, read_detail: str = "",
     settings: DetectionSettings | None = None, trusted: TrustedNetworks | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> tuple[PrivilegedReview, list[UserVerdict]]:
     """`review_privileged`, plus the verdict of each account with a week that stood out (its
     worst week's, holding the findings of every week), for the weekend report's user sections."""
@@ -89,7 +92,8 @@ def review_with_verdicts(
             verdicts.append(msgspec.structs.replace(weekly.verdict, findings=weekly.findings))
         accounts.append(_account(holder, held, rows, weekly, months,
                                  user_id=id_of.get(holder, holder),
-                                 upn=upn_of.get(holder) or (holder if "@" in holder else None)))
+                                 upn=upn_of.get(holder) or (names or {}).get(holder)
+                                 or (holder if "@" in holder else None)))
     accounts.sort(key=_order)
     verdicts.sort(key=lambda v: (-level_rank(v.verdict), (v.user_principal_name or v.user_id)))
     return PrivilegedReview(period=period, read=read or period,

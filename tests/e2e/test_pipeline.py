@@ -214,6 +214,9 @@ def test_a_quiet_privileged_run_still_asks_the_approvers_to_sign_it_off(
     admins = {a["principalId"] for a in sample_tenant.role_assignments}
     assert {a["userId"] for a in asked["accounts"]} == admins
     assert all(a["dormant"] for a in asked["accounts"]) and len(asked["dormant"]) == len(admins)
+    # named by their UPN, as the role read's $expand=principal gives it, not by their object id
+    upns = {a["principal"]["userPrincipalName"] for a in sample_tenant.role_assignments}
+    assert set(asked["dormant"]) == upns
     assert asked["reportUrl"] == f"{base}/api/approvals/reports/{run.run_id}"
     assert asked["attestationsUrl"] == \
         f"{base}/api/approvals/privileged-reviews/{run.run_id}/attestations"

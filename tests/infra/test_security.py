@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 from tests.infra.templates import (
     accessor,
@@ -206,6 +207,25 @@ def test_no_function_key_and_the_trigger_url_stays_inside_the_logic_app_module()
     assert "listCallbackUrl" in text(secret["properties"]["value"])
     call = variable(logic, "callRemediations")
     assert call["runtimeConfiguration"]["secureData"]["properties"] == ["inputs"]
+
+
+def test_a_privileged_review_is_mailed_for_sign_off_from_the_apps_own_fields() -> None:
+    """The workflow mails `privilegedReview.subject` / `mailHtml` (shared/pipeline/approval_mail
+    .review_request) when the trigger body carries one, whatever the verdicts."""
+    from shared.model import PrivilegedReview, Window
+    from shared.pipeline.approval_mail import review_request
+
+    logic = module("logic-app")
+    ask = variable(logic, "askForSignOff")
+    assert ask["type"] == "ApiConnection" and ask["inputs"]["path"] == "/v2/Mail"
+    assert "privilegedReview" in text(variable(logic, "review"))
+    mail = ask["inputs"]["body"]
+    assert "'subject'" in text(mail["Subject"]).replace("\\", "")
+    assert "'mailHtml'" in text(mail["Body"]).replace("\\", "")
+    moment = Window(start=datetime(2025, 1, 1, tzinfo=UTC), end=datetime(2025, 3, 31, tzinfo=UTC))
+    sent = review_request(PrivilegedReview(period=moment, read=moment, read_detail="",
+                                           accounts=[]), "r1", None, None)
+    assert {"subject", "mailHtml"} <= set(sent)
 
 
 def test_every_role_assignment_is_generated_and_named_by_scope_principal_role() -> None:

@@ -116,6 +116,9 @@ def test_members_of_a_role_assignable_group_hold_its_roles(graph: GraphEmulator)
                 "000000000004)"],
     }
     assert result.detail == "members of 1 role-assignable group(s) included"
+    # each holder's UPN, from $expand=principal or the group's member listing
+    assert result.names == {ALICE: "alice@contoso.com", BOB: "bob@contoso.com",
+                            CAROL: "carol@contoso.com"}
     member_reads = [c for c in graph.calls if c["path"].lower().endswith("/members")]
     assert len(member_reads) == 1
 

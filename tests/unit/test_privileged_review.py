@@ -233,6 +233,9 @@ def test_roles_held_through_a_group_read_back_and_proposed_for_removal() -> None
         "Exchange Administrator", "eligible")
     assert holding("Exchange Administrator") == RoleHolding("Exchange Administrator")
     review = review_privileged([], PERIOD, {"idle@contoso.com": [active, eligible]})
+    named = review_privileged([], PERIOD, {"5c0ffee0-0000-4000-8000-000000000001": [active]},
+                              names={"5c0ffee0-0000-4000-8000-000000000001": "idle@contoso.com"})
+    assert named.accounts[0].user_principal_name == "idle@contoso.com"  # no sign-in names it
     assert review.accounts[0].proposal == [
         "remove the membership of group Tier-0 admins granting Global Administrator",
         "remove the membership of group Tier-0 (EU) granting eligibility for "
