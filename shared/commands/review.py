@@ -60,7 +60,7 @@ def _fail(message: str, code: int) -> int:
 
 
 def run_learn(args: argparse.Namespace) -> int:
-    from shared.pipeline.learn import learn
+    from shared.pipeline.learn import learn_report
     from shared.services import current
 
     if not 1 <= args.days <= 30:
@@ -68,11 +68,15 @@ def run_learn(args: argparse.Namespace) -> int:
                      exits.USAGE)
     try:
         services = current()
-        users = learn(services, until=args.until or services.clock(), days=args.days,
-                      source=args.source)
+        learned = learn_report(services, until=args.until or services.clock(),
+                               days=args.days, source=args.source)
     except SigninReviewError as exc:
         return _fail(exc.message, exits.for_error(exc))
-    print(f"learned {users} baselines")
+    read = f" from {learned.window.start:%Y-%m-%d %H:%M} UTC" if learned.window else ""
+    print(f"learned {learned.users} baselines{read}")
+    for note in learned.notes:  # the licence, and a history shorter than it keeps
+        print(f"{note.name}: {note.detail}" if note.available else
+              f"warning: {note.name}: {note.detail}")
     return 0
 
 

@@ -46,7 +46,6 @@ from shared.graph import (
     risk_detections,
     risky_users,
 )
-from shared.graph.retention import history_reach, tenant_licence
 from shared.logs import bound, event
 from shared.model import DataSource, RiskDetection, RiskyUser, SignIn, Window
 from shared.pipeline.fetch import put_page
@@ -54,10 +53,11 @@ from shared.pipeline.followed import read_audit_log
 from shared.pipeline.records import RunRecord, RunStatus, SliceRecord, VerdictRecord
 from shared.pipeline.runs import Tables
 from shared.pipeline.scoring import (
-    HISTORY_DAYS,
     ScoringContext,
     UserInput,
     baselines_table,
+    graph_retention,
+    history_window,
     read_trusted,
     score,
     store_context,
@@ -85,18 +85,7 @@ Directory = tuple[dict[str, list[str]], list[RiskyUser], list[RiskDetection], li
 def history_span(window: Window, now: datetime, retention_days: int = RETENTION.days
                  ) -> Window | None:
     """The retention period before the window that Graph can still answer for, if any."""
-    start = max(window.start - timedelta(days=HISTORY_DAYS), now - timedelta(days=retention_days))
-    end = window.start - timedelta(microseconds=1)
-    return Window(start=start, end=end) if start < end else None
-
-
-async def _retention(services: Services, now: datetime) -> tuple[int, list[DataSource]]:
-    """How many days of sign-ins the tenant's licence keeps, and what the review says about it
-    (the tier; a history shorter than the licence keeps, as after an upgrade)."""
-    async with services.graph() as graph:
-        licence = await tenant_licence(graph)
-        reach = await history_reach(graph, now, licence.value)
-    return licence.value.sign_in_days, [licence.source("licence"), *([reach] if reach else [])]
+    return history_window(window.start, now, retention_days)
 
 
 async def _fetch(services: Services, run: RunRecord, user: str, span: Window, first: int,
@@ -204,7 +193,7 @@ def _review(services: Services, tables: Tables, run: RunRecord, user: str, windo
     kept = RETENTION.days
     history_notes: list[DataSource] = []
     if timeline and baseline is None and run.source == "graph":  # the licence says how far back
-        kept, history_notes = asyncio.run(_retention(services, services.clock()))
+        kept, history_notes = asyncio.run(graph_retention(services))
     span = history_span(window, services.clock(), kept) if timeline and baseline is None \
         else None
     history: list[SignIn] = []

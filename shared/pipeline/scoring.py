@@ -46,6 +46,7 @@ from shared.graph import (
     trusted_networks,
 )
 from shared.graph.persistence import NOT_NEEDED, UserObjects
+from shared.graph.retention import history_reach, tenant_licence
 from shared.logs import event
 from shared.model import (
     DataSource,
@@ -123,6 +124,9 @@ class ScoringContext(msgspec.Struct, kw_only=True):
     # role holders' UPNs as the directory read gives them (user id, lower case -> UPN): how a
     # privileged account without a sign-in in the period is named
     privileged_names: dict[str, str] = msgspec.field(default_factory=dict)
+    # how many days of sign-ins Graph keeps for the tenant, by its licence (None: the run reads
+    # another source, whose history is not held to Graph's retention)
+    history_days: int | None = None
 
 
 class UserEvidence(msgspec.Struct, kw_only=True):
@@ -298,15 +302,42 @@ def build_context(services: Services, run: RunRecord, signals: TenantSignals,
     networks, source = trusted or (TrustedNetworks(), None)
     audit, audit_pages, audit_source, audit_complete = read_audit_log(
         services, run.run_id, window.start, max(window.end, services.clock()), source=run.source)
+    kept, history = asyncio.run(graph_retention(services)) if run.source == "graph" \
+        else (None, [])
     return ScoringContext(
         run_id=run.run_id, window=window, signals=signals, privileged=roles.value,
         privileged_names=roles.names, risky_users=risky,
         risk_detections=detections, identity_protection=available,
-        sources=sources + ([source] if source is not None else []) + [audit_source],
+        sources=sources + ([source] if source is not None else []) + [audit_source] + history,
         trusted=networks, risk_inventory=inventory, holidays=list(services.settings.holidays),
         audit_events=audit, audit_pages=audit_pages, audit_complete=audit_complete,
-        tenant_baseline=tenant_baseline,
+        tenant_baseline=tenant_baseline, history_days=kept,
     )
+
+
+async def graph_retention(services: Services) -> tuple[int, list[DataSource]]:
+    """How many days of sign-ins Graph keeps for the tenant (its licence) and what a run says
+    about it: the tier, and a history shorter than the licence keeps (as after an upgrade).
+    A probe Graph refuses is reported, and the licence's days are kept."""
+    async with services.graph() as graph:
+        licence = await tenant_licence(graph)
+        try:
+            reach = await history_reach(graph, services.clock(), licence.value)
+        except SigninReviewError as exc:
+            reach = DataSource("signInHistory", False, "how far back the sign-ins reach could "
+                               f"not be checked: {exc.message[:200]}")
+    return licence.value.sign_in_days, [licence.source("licence"), *([reach] if reach else [])]
+
+
+def history_window(before: datetime, now: datetime, kept_days: int | None = None,
+                   days: int = HISTORY_DAYS) -> Window | None:
+    """The `days` before `before`, from no earlier than `kept_days` before `now` when the
+    source keeps only that many (Graph, by licence); None when nothing of it is kept."""
+    start = before - timedelta(days=days)
+    if kept_days is not None:
+        start = max(start, now - timedelta(days=kept_days))
+    end = before - timedelta(microseconds=1)
+    return Window(start=start, end=end) if start < end else None
 
 
 def store_context(services: Services, context: ScoringContext) -> tuple[EvidenceRef,
@@ -535,7 +566,7 @@ def stored_baselines(store: Store, user_ids: Sequence[str]) -> dict[str, Baselin
 
 
 async def fetch_histories(services: Services, user_ids: Sequence[str], before: datetime,
-                          source: str | None = None
+                          source: str | None = None, kept_days: int | None = None
                           ) -> tuple[dict[str, list[SignIn]], dict[str, str]]:
     """Each user's own sign-ins over the retention period before the window, read from the
     run's sign-in source; and why, for those that could not be read. Graph is asked for the
@@ -544,9 +575,12 @@ async def fetch_histories(services: Services, user_ids: Sequence[str], before: d
     Graph filters by user on its side, so each user is one query (paced by the tenant's shared
     sign-in budget). The archive and Log Analytics read whole hours or time ranges and filter
     here, so one pass over the period serves every user asked for: a query per user would read
-    the whole retention period again for each of them."""
-    window = Window(start=before - timedelta(days=HISTORY_DAYS),
-                    end=before - timedelta(microseconds=1))
+    the whole retention period again for each of them. `kept_days`: how many days Graph keeps
+    for the tenant (its licence); nothing older is asked for."""
+    window = history_window(before, services.clock(), kept_days)
+    if window is None:
+        kept = f"the tenant's sign-ins are kept {kept_days} days: none before the window remain"
+        return {}, dict.fromkeys(user_ids[:HISTORY_FETCHES_PER_BATCH], kept)
     reader = open_source(services, source)
     if reader.name != "graph" and len(user_ids) > 1:
         return await _histories_in_one_pass(reader, user_ids, window)
@@ -602,8 +636,9 @@ def score_batch(services: Services, run: RunRecord, context: ScoringContext,
     rows = reader.rows_for_users(user_ids)
     profiles = stored_baselines(store, user_ids)
     missing = [u for u in user_ids if u not in profiles]
-    histories, unread = asyncio.run(fetch_histories(services, missing, run.window_start,
-                                                    run.source)) if missing else ({}, {})
+    histories, unread = asyncio.run(fetch_histories(
+        services, missing, run.window_start, run.source, context.history_days)) \
+        if missing else ({}, {})
     users = []
     for user_id in user_ids:
         timeline, pages = _timeline(rows.get(user_id, []), slice_pages, reader, user_id)
