@@ -14,9 +14,12 @@ import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+import msgspec
+
 from local.graph_emulator import GraphEmulator
 from local.runner import QueueRunner
 from local.tenant import Tenant
+from shared.model import ReviewResult
 from shared.pipeline.learn import learn_report
 from shared.pipeline.runs import Tables
 from shared.pipeline.scoring import graph_retention, history_window
@@ -54,6 +57,9 @@ def test_a_monday_run_on_an_upgraded_tenant_reports_its_short_history(
     assert sources["licence"].available and "P2" in (sources["licence"].detail or "")
     assert not sources["signInHistory"].available
     assert "missing, not quiet" in (sources["signInHistory"].detail or "")
+    report = msgspec.json.decode(services.store.evidence.read_evidence(run.reports["json"]),
+                                 type=ReviewResult)
+    assert {s.name: s for s in report.sources}["signInHistory"] == sources["signInHistory"]
     starts = _starts(graph)
     assert any(s < sample_tenant.window.start for s in starts)  # histories were read ...
     assert min(starts) >= now - timedelta(days=30)  # ... never further back than Graph keeps
