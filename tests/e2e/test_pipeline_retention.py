@@ -15,10 +15,13 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import msgspec
+import pytest
 
 from local.graph_emulator import GraphEmulator
 from local.runner import QueueRunner
 from local.tenant import Tenant
+from shared.cli import main
+from shared.commands import exits
 from shared.model import ReviewResult
 from shared.pipeline.learn import learn_report
 from shared.pipeline.runs import Tables
@@ -113,3 +116,21 @@ def test_a_free_tenant_keeps_seven_days(
     span = history_window(sample_tenant.window.start, now, kept)
     assert span is not None and span.start == now - timedelta(days=7)
     assert history_window(now - timedelta(days=8), now, kept) is None
+
+
+def test_the_learn_command_prints_the_licence_and_a_short_history(
+    pipeline_services: Callable[..., Services], sample_tenant: Tenant, graph: GraphEmulator,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    from shared import services as current
+
+    services = pipeline_services(sample_tenant)
+    monkeypatch.setattr(current, "_current", services)
+    graph.configure(history_since=(sample_tenant.window.start - timedelta(days=2)).isoformat())
+    until = sample_tenant.window.start.isoformat()
+    assert main(["learn", "--until", until]) == exits.OK
+    out = capsys.readouterr().out
+    oldest = services.clock() - timedelta(days=30)
+    assert f"baselines from {oldest:%Y-%m-%d %H:%M} UTC" in out
+    assert "licence: Entra ID P2: sign-ins kept 30 days" in out
+    assert "warning: signInHistory: no sign-in older than 7 days was found" in out
