@@ -172,9 +172,7 @@ def _review(
     window = Window(start=_utc(window.start), end=_utc(window.end))
     timelines, histories = _split(grouped, window)
     del grouped
-    builder = TenantSignalsBuilder(settings, trusted)
-    for rows in histories.values():
-        builder.add_history(rows)
+    builder = TenantSignalsBuilder(settings, trusted).defer_history(histories)
     risky_sign_ins = RiskySignIns()
     for rows in timelines.values():
         builder.add_all(rows)

@@ -14,7 +14,7 @@ sets (the design notes' Detections section) and each detection module cites its 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from typing import Literal
 
@@ -167,6 +167,9 @@ class TenantSignalsBuilder:
         # seconds; history counts as -inf), and (user, device id) of their successes
         self._own_networks: dict[tuple[str, str], float] = {}
         self._own_devices: set[tuple[str, str]] = set()
+        # histories by user, learned from only when a user's own sources are asked for
+        self._deferred: Mapping[str, Iterable[SignIn]] = {}
+        self._learned: set[str] = set()
 
     def add(self, sign_in: SignIn) -> None:
         self._sign_ins += 1
@@ -217,6 +220,21 @@ class TenantSignalsBuilder:
                 self._own_devices.add((sign_in.user_key, sign_in.device_id))
         return self
 
+    def defer_history(self, histories: Mapping[str, Iterable[SignIn]]) -> TenantSignalsBuilder:
+        """The users' histories (keyed by `SignIn.user_key`), learned from as `add_history` does
+        but only for the users whose own sources a failure or a campaign asks about: most users
+        have neither, and this pass over every history row cost as much as the user baselines."""
+        self._deferred = histories
+        self._learned = set()
+        return self
+
+    def _learn_history(self, user: str) -> None:
+        if user not in self._learned:
+            self._learned.add(user)
+            rows = self._deferred.get(user)
+            if rows:
+                self.add_history(rows)
+
     def _learn_own_source(self, sign_in: SignIn, user: str, moment: float) -> None:
         prefix = network_prefix(sign_in.ip_address)
         if prefix:
@@ -230,12 +248,14 @@ class TenantSignalsBuilder:
     def familiar(self, user: str, ip: str, moment: float) -> bool:
         """Whether `user` signed in from the network of `ip` before `moment` (or in the
         history)."""
+        self._learn_history(user)
         prefix = network_prefix(ip)
         return prefix is not None and self._own_networks.get((user, prefix), float("inf")) < moment
 
     def _own_mistake(self, failure: Failure) -> bool:
         """A failure from the user's own registered device (Entra device ids are not the
         attacker's to send), or from a network the user signed in from before it."""
+        self._learn_history(failure.user)
         if failure.device and (failure.user, failure.device) in self._own_devices:
             return True
         return self.familiar(failure.user, failure.ip, failure.moment)
