@@ -47,6 +47,15 @@ LIMITED_ADMINS: dict[str, str] = {
     "fe930be7-5e62-47db-91af-98c3a49a38b1": "User Administrator",
     "88d8e3e3-8f55-4a1e-953a-9b9898b8876b": "Directory Readers",
 }
+# Markers `shared.graph.directory_roles` adds to a user's roles: a member of a role-assignable
+# group (isAssignableToRole) is protected like an administrator, whatever roles the group holds
+# ("Only Privileged Authentication Administrator and Global Administrator can reset passwords
+# or update sensitive attributes of members of role-assignable groups",
+# https://learn.microsoft.com/en-us/entra/identity/role-based-access-control/privileged-roles-permissions;
+# REFERENCE.md, "Who may act on whom"); and a user whose memberships could not be read is
+# taken to be one (a doubt is a refusal). Neither is within User Administrator's reach.
+ROLE_GROUP_MEMBER = "member of a role-assignable group"
+MEMBERSHIP_UNREAD = "role-assignable group memberships not read"
 WORDS = {"revokeSessions": "revoke sessions", "confirmCompromised": "confirm compromised",
          "forcePasswordReset": "force a password reset", "disableAccount": "disable the account",
          **CONTAINMENT_WORDS}
@@ -87,10 +96,15 @@ def plan_step(action: str, *, privileged: bool, synced: bool,
             "refuses the change"))
     if not may_act_on(remediator_roles, target_roles, privileged=privileged):
         held = ", ".join(remediator_roles) or "no directory role"
+        whom = "administrator"
+        if target_roles and MEMBERSHIP_UNREAD in target_roles:
+            whom = "user, whose role-assignable group memberships could not be read"
+        elif target_roles and ROLE_GROUP_MEMBER in target_roles:
+            whom = "member of a role-assignable group"
         return PlannedStep(action, "needs-role", (
             f"{WORDS[action]} needs the remediator to hold Privileged Authentication "
             f"Administrator (it holds {held}): Graph lets only a higher role act on this "
-            "administrator; do it by hand or grant the role"))
+            f"{whom}; do it by hand or grant the role"))
     return PlannedStep(action, "will-run")
 
 

@@ -321,6 +321,21 @@ def group_members(directory: Directory, req: ListRequest, group_id: str) -> dict
                         fragment="directoryObjects", default_top=100, maximum_top=999)
 
 
+def member_of_groups(directory: Directory, req: ListRequest, user_id: str) -> dict[str, Any]:
+    """GET /users/{id}/memberOf/microsoft.graph.group: the groups the user is a direct member of
+    (https://learn.microsoft.com/en-us/graph/api/user-list-memberof), each with its id,
+    displayName and isAssignableToRole. An unknown user is a 404."""
+    user = directory.user(user_id)
+    if user is None:
+        raise user_not_found(user_id)
+    rows = [Record({"@odata.type": "#microsoft.graph.group", "id": g.get("id"),
+                    "displayName": g.get("displayName"),
+                    "isAssignableToRole": g.get("isAssignableToRole")}, -math.inf)
+            for g in directory.groups_of(str(user.get("id", "")))]
+    return list_records(rows, req, schema=MEMBER, resource="group", fragment="groups",
+                        default_top=100, maximum_top=999)
+
+
 # Properties GET /users/{id} returns when no $select is given (Graph's default set).
 USER_DEFAULT_FIELDS = ("businessPhones", "displayName", "givenName", "jobTitle", "mail",
                        "mobilePhone", "officeLocation", "preferredLanguage", "surname",

@@ -113,6 +113,11 @@ def answer(emulator: GraphEmulator, req: GraphRequest) -> Answer:
         case ("GET", ["rolemanagement", "directory", "roleeligibilityschedules"]):
             return Answer(200, queries.role_assignments(tenant.directory, listing(),
                                                         eligible=True))
+        # the SDK's cast segment is the alias "graph.group" (its url template), others write
+        # "microsoft.graph.group": Graph takes both
+        case ("GET", ["users", _, "memberof", "graph.group" | "microsoft.graph.group"]):
+            return Answer(200, queries.member_of_groups(tenant.directory, listing(),
+                                                        segments[1]))
         case ("GET", ["groups", _, "members"]):
             return Answer(200, queries.group_members(tenant.directory, listing(), segments[1]))
         case ("GET", ["subscribedskus"]):

@@ -172,6 +172,11 @@ def select(row: dict[str, Any], fields: Sequence[str] | None) -> dict[str, Any]:
     return {k: row[k] for k in fields if k in row}
 
 
+# In `Directory.roles_of`: membership of a role-assignable group, which protects a user like a
+# role beyond User Administrator's reach.
+ROLE_GROUP_MEMBER = "member-of-role-assignable-group"
+
+
 class Directory:
     """Users, groups, risky users, risk detections, role assignments, Conditional Access named
     locations, directory audit rows, and users' authentication methods, inbox rules and
@@ -223,8 +228,23 @@ class Directory:
         return principal_id.lower() in self.role_holders
 
     def roles_of(self, principal_id: str) -> set[str]:
-        """The role template ids the principal holds, active or PIM-eligible."""
-        return set(self.role_holders.get(principal_id.lower(), ()))
+        """The role template ids the principal holds, active or PIM-eligible, directly or
+        through a role-assignable group; a member of such a group also gets
+        ROLE_GROUP_MEMBER: only Privileged Authentication or Global Administrator may change
+        sensitive attributes of members of role-assignable groups
+        (https://learn.microsoft.com/en-us/entra/identity/role-based-access-control/privileged-roles-permissions)."""
+        held = set(self.role_holders.get(principal_id.lower(), ()))
+        for group in self.groups_of(principal_id):
+            if group.get("isAssignableToRole") is True:
+                held.add(ROLE_GROUP_MEMBER)
+                held |= self.role_holders.get(str(group.get("id", "")).lower(), set())
+        return held
+
+    def groups_of(self, principal_id: str) -> list[dict[str, Any]]:
+        """The groups the principal is a direct member of (GET /users/{id}/memberOf)."""
+        key = principal_id.lower()
+        return [g for g in self.groups.values()
+                if key in {str(m).lower() for m in g.get("_members", ())}]
 
     def group(self, group_id: str) -> dict[str, Any] | None:
         return self.groups.get(group_id.lower())

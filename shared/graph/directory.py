@@ -25,6 +25,7 @@ from shared.graph.calls import call, native_config
 from shared.graph.client import GraphConnection, same_origin
 from shared.graph.limiter import Pacer
 from shared.model import DataSource, RiskDetection, RiskyUser, Window
+from shared.remediation_plan import MEMBERSHIP_UNREAD, ROLE_GROUP_MEMBER
 
 T = TypeVar("T")
 
@@ -335,7 +336,16 @@ async def directory_roles(graph: GraphConnection, user_ids: list[str]
     """The directory roles (template ids, lower case) each user holds, active or PIM-eligible,
     privileged or not: what decides whether the remediator may act on them (Microsoft's table of
     who may act on whom; `shared.remediation_plan`). Two queries per user, filtered on
-    principalId; ids that are not GUIDs are left out."""
+    principalId; ids that are not GUIDs are left out.
+
+    A member of a role-assignable group is protected like an administrator, whatever the group
+    holds: such a user also gets `ROLE_GROUP_MEMBER` (and the roles the group holds need no
+    reading: only Privileged Authentication or Global Administrator may act on the user either
+    way). The user's groups are read with GET /users/{id}/memberOf/microsoft.graph.group
+    ($select=id,isAssignableToRole; https://learn.microsoft.com/en-us/graph/api/user-list-memberof,
+    GroupMember.Read.All); direct memberships are all there is, since role-assignable groups
+    cannot be nested. When that read fails (no permission, an error, the user not found) the
+    user gets `MEMBERSHIP_UNREAD`: the plan then refuses rather than guesses."""
     from msgraph.generated.role_management.directory.role_assignments.role_assignments_request_builder import (  # noqa: E501
         RoleAssignmentsRequestBuilder as Builder,
     )
@@ -355,9 +365,35 @@ async def directory_roles(graph: GraphConnection, user_ids: list[str]
                 listing = _Listing[_RoleAssignment]("directory roles of one user", decode)
                 rows = await _list_all(graph, builder, query, listing)
                 held.update(row.role_definition_id.lower() for row in rows)
+            held.add(await _role_group_membership(graph, key))
+            held.discard("")
     except GraphUnavailable as exc:
         return unavailable({}, exc)
     return DirectoryResult(found)
+
+
+class _Group(msgspec.Struct, rename="camel"):
+    id: str
+    is_assignable_to_role: bool | None = None
+
+
+async def _role_group_membership(graph: GraphConnection, user_id: str) -> str:
+    """`ROLE_GROUP_MEMBER` if the user is a member of a role-assignable group, `MEMBERSHIP_UNREAD`
+    if that could not be read, "" if not."""
+    from msgraph.generated.users.item.member_of.graph_group.graph_group_request_builder import (
+        GraphGroupRequestBuilder as Builder,
+    )
+
+    decode = msgspec.json.Decoder(_Collection[_Group]).decode
+    query = Builder.GraphGroupRequestBuilderGetQueryParameters(
+        select=["id", "isAssignableToRole"])
+    builder = graph.client.users.by_user_id(user_id).member_of.graph_group
+    listing = _Listing[_Group]("group memberships of one user", decode)
+    try:
+        groups = await _list_all(graph, builder, query, listing)
+    except GraphError:
+        return MEMBERSHIP_UNREAD
+    return ROLE_GROUP_MEMBER if any(g.is_assignable_to_role for g in groups) else ""
 
 
 def risk_user_clause(user: str, *, id_field: str = "userId") -> str:

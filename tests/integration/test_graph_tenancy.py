@@ -17,6 +17,7 @@ import pytest
 from local.graph_emulator import GraphEmulator
 from shared.errors import GraphError, GraphUnavailable
 from shared.graph import (
+    directory_roles,
     disable_account,
     force_password_reset,
     privileged_role_members,
@@ -27,7 +28,15 @@ from shared.graph import (
 )
 from shared.graph.calls import retry_after_s
 from shared.graph.signins import WindowTooSlow, check_resume_link
-from shared.model import Window
+from shared.model import UserStats, UserVerdict, Window
+from shared.pipeline.approval_mail import mail_html
+from shared.remediation_plan import (
+    MEMBERSHIP_UNREAD,
+    ROLE_BOUND,
+    ROLE_GROUP_MEMBER,
+    apply_plan,
+    plan,
+)
 from tests.integration.test_graph_remediation import remediator
 from tests.integration.test_graph_remediation import run as act
 from tests.integration.test_graph_signins import WINDOW, collect, connection, ids, sign_in
@@ -252,6 +261,80 @@ def test_user_administrator_may_act_on_limited_administrators(graph: GraphEmulat
     assert act(remediator(graph), lambda g: disable_account(g, PLAIN)).status == 204
     assert act(remediator(graph), lambda g: revoke_sessions(g, GUEST)).status == 403
     assert act(remediator(graph), lambda g: disable_account(g, GUEST)).status == 403
+
+
+# A role-assignable group holding Global Administrator, a role-assignable group holding none,
+# and an ordinary group: a member of either role-assignable group is protected like an
+# administrator ("Only Privileged Authentication Administrator and Global Administrator can
+# reset passwords or update sensitive attributes of members of role-assignable groups",
+# https://learn.microsoft.com/en-us/entra/identity/role-based-access-control/privileged-roles-permissions).
+TIER0_GROUP = "9a000000-0000-4000-8000-0000000000e5"
+EMPTY_ROLE_GROUP = "9b000000-0000-4000-8000-0000000000e6"
+ORDINARY_GROUP = "9c000000-0000-4000-8000-0000000000e7"
+GROUPS = [
+    {"id": TIER0_GROUP, "displayName": "Tier-0 admins", "isAssignableToRole": True,
+     "securityEnabled": True, "mailEnabled": False, "_members": [ADMIN]},
+    {"id": EMPTY_ROLE_GROUP, "displayName": "Break-glass owners", "isAssignableToRole": True,
+     "securityEnabled": True, "mailEnabled": False, "_members": [GUEST]},
+    {"id": ORDINARY_GROUP, "displayName": "Sales", "isAssignableToRole": False,
+     "securityEnabled": True, "mailEnabled": False, "_members": [PLAIN, ADMIN, GUEST]},
+]
+STEPS = {"revokeSessions": revoke_sessions, "disableAccount": disable_account,
+         "forcePasswordReset": force_password_reset}
+
+
+def graph_allows(graph: GraphEmulator, user: str, action: str) -> bool:
+    outcome = act(remediator(graph), lambda g: STEPS[action](g, user))
+    assert outcome.ok or (outcome.status, outcome.graph_code) == \
+        (403, "Authorization_RequestDenied"), outcome
+    if action == "disableAccount" and outcome.ok:  # the next user's step starts afresh
+        graph.user(user)["accountEnabled"] = True  # type: ignore[index]
+    return outcome.ok
+
+
+def test_members_of_role_assignable_groups_are_planned_as_graph_refuses(
+        graph: GraphEmulator) -> None:
+    """ADMIN holds Global Administrator only through a group; GUEST is a member of a
+    role-assignable group that holds no role; PLAIN is in an ordinary group only. The plan of a
+    User Administrator remediator and the emulator agree step by step; a Privileged
+    Authentication Administrator may act on all three."""
+    graph.load(users=USERS, groups=GROUPS, role_assignments=[active(TIER0_GROUP)])
+    held = in_run(lambda g: directory_roles(g, [ADMIN, GUEST, PLAIN]), graph)
+    assert held.available
+    assert held.value == {ADMIN: {ROLE_GROUP_MEMBER}, GUEST: {ROLE_GROUP_MEMBER}, PLAIN: set()}
+    assert f"/v1.0/users/{GUEST}/memberOf/graph.group" in {c["path"] for c in graph.calls}
+    actions = sorted(ROLE_BOUND)
+    for caller, refused in ((("User Administrator",), {ADMIN, GUEST}),
+                            (("Privileged Authentication Administrator",), set())):
+        graph.configure(caller_roles=list(caller))
+        for user in (ADMIN, GUEST, PLAIN):
+            steps = plan(actions, privileged=False, synced=False, remediator_roles=caller,
+                         target_roles=held.value[user])
+            planned = {s.action: s.status == "will-run" for s in steps}
+            assert planned == {a: user not in refused for a in actions}, (caller, user)
+            assert {a: graph_allows(graph, user, a) for a in actions} == planned, (caller, user)
+
+
+def test_unreadable_group_memberships_fail_closed(graph: GraphEmulator) -> None:
+    """Without GroupMember.Read.All the plan cannot tell a plain user from a member of a
+    role-assignable group: nothing Graph might refuse is proposed, and the approval mail says
+    what will run and why the rest is not offered."""
+    graph.load(users=USERS, groups=GROUPS)
+    graph.configure(forbidden_paths=["/users/" + PLAIN + "/memberOf"])
+    held = in_run(lambda g: directory_roles(g, [PLAIN]), graph)
+    assert held.available and held.value == {PLAIN: {MEMBERSHIP_UNREAD}}
+    proposal = UserVerdict(
+        user_id=PLAIN, user_principal_name="pat@contoso.com", verdict="high", privileged=False,
+        findings=[], reasons=["password spray, then a success"],
+        stats=UserStats(sign_ins=4, failures=3, countries=["NL"], ips=2), got_in=True,
+        proposed_actions=["revokeSessions", "confirmCompromised", "disableAccount"])
+    planned = apply_plan(proposal, synced=False, remediator_roles=("User Administrator",),
+                         target_roles=held.value[PLAIN])
+    assert planned.proposed_actions == ["confirmCompromised"]
+    text = mail_html(planned, "r1", None)
+    assert "Will run here once approved: confirm compromised." in text
+    assert "Not offered (needs a role): revoke sessions needs the remediator" in text
+    assert "user, whose role-assignable group memberships could not be read" in text
 
 
 def test_synced_user_is_disabled_on_premises_only(graph: GraphEmulator) -> None:
