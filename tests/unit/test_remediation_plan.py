@@ -6,7 +6,13 @@ from __future__ import annotations
 import pytest
 
 from shared.model import UserStats, UserVerdict
-from shared.remediation_plan import apply_plan, plan, summary
+from shared.remediation_plan import (
+    MEMBERSHIP_UNREAD,
+    ROLE_GROUP_MEMBER,
+    apply_plan,
+    plan,
+    summary,
+)
 
 HIGH = ["revokeSessions", "forcePasswordReset", "confirmCompromised", "disableAccount"]
 USER_ADMIN = ("User Administrator",)
@@ -61,6 +67,13 @@ WHO_CAN_ACT = {
     "user_admin_on_helpdesk_and_global": ({HELPDESK, GLOBAL_ADMIN}, USER_ADMIN, "needs-role"),
     "paa_on_a_global_admin": ({GLOBAL_ADMIN}, PAA, "will-run"),
     "no_role_on_a_helpdesk_admin": ({HELPDESK}, (), "needs-role"),
+    # members of role-assignable groups: only PAA or Global Administrator (privileged-roles-
+    # permissions); memberships that could not be read are a refusal
+    "user_admin_on_a_role_group_member": ({ROLE_GROUP_MEMBER}, USER_ADMIN, "needs-role"),
+    "user_admin_on_a_helpdesk_in_a_role_group": ({HELPDESK, ROLE_GROUP_MEMBER}, USER_ADMIN,
+                                                 "needs-role"),
+    "user_admin_on_unread_memberships": ({MEMBERSHIP_UNREAD}, USER_ADMIN, "needs-role"),
+    "paa_on_a_role_group_member": ({ROLE_GROUP_MEMBER}, PAA, "will-run"),
 }
 
 
