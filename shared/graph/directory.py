@@ -343,9 +343,10 @@ async def directory_roles(graph: GraphConnection, user_ids: list[str]
     reading: only Privileged Authentication or Global Administrator may act on the user either
     way). The user's groups are read with GET /users/{id}/memberOf/microsoft.graph.group
     ($select=id,isAssignableToRole; https://learn.microsoft.com/en-us/graph/api/user-list-memberof,
-    GroupMember.Read.All); direct memberships are all there is, since role-assignable groups
-    cannot be nested. When that read fails (no permission, an error, the user not found) the
-    user gets `MEMBERSHIP_UNREAD`: the plan then refuses rather than guesses."""
+    Directory.Read.All, which the reader holds); direct memberships are all there is, since
+    role-assignable groups cannot be nested. When that read fails (no permission, an error, the
+    user not found) the user gets `MEMBERSHIP_UNREAD`: the plan then refuses rather than
+    guesses."""
     from msgraph.generated.role_management.directory.role_assignments.role_assignments_request_builder import (  # noqa: E501
         RoleAssignmentsRequestBuilder as Builder,
     )
