@@ -262,16 +262,26 @@ def remediation_problems(store: Store, chain: AuditChain, run: RunRecord, sequen
 
 def _audit_entry_problems(store: Store, chain: AuditChain, manifest: EvidenceRef,
                           record: RemediationRecord, audit: EvidenceRef) -> list[Problem]:
-    check = store.evidence.verify_evidence(audit)
     who = f"remediation {record.approval_id} (approved by {record.approver})"
+    return _chain_entry_problems(store, chain, manifest, audit, who)[0]
+
+
+def _chain_entry_problems(store: Store, chain: AuditChain, manifest: EvidenceRef,
+                          audit: EvidenceRef, who: str) -> tuple[list[Problem], bytes | None]:
+    """What is wrong with the write-once audit record `audit` of `who` (a remediation or a
+    sign-off): missing or altered, not an entry of the chain, not where the chain index puts it,
+    not linked to the entry before it, or naming another manifest than the run's. The record's
+    bytes are returned beside the problems when it could be read as an entry."""
+    check = store.evidence.verify_evidence(audit)
     if not check:
         reason = check.reason or "unreadable"
         state = "is missing" if reason.endswith("missing") else f"was altered: {reason}"
-        return [Problem(audit.name, f"The audit record {audit.name} of {who} {state}.")]
-    fields = entry_fields(read_blob(store, audit.name) or b"")
+        return [Problem(audit.name, f"The audit record {audit.name} of {who} {state}.")], None
+    data = read_blob(store, audit.name) or b""
+    fields = entry_fields(data)
     if fields is None:
         return [Problem(audit.name, f"The audit record {audit.name} of {who} is not an entry "
-                        f"of the audit chain.")]
+                        f"of the audit chain.")], None
     problems = []
     link = chain.link(fields.sequence)
     if link is None or (link.name, link.sha256) != (audit.name, audit.sha256):
@@ -283,8 +293,7 @@ def _audit_entry_problems(store: Store, chain: AuditChain, manifest: EvidenceRef
         named = fields.manifest.sha256 if fields.manifest else "no manifest"
         problems.append(Problem(audit.name, f"The audit record of {who} names manifest "
                                 f"{named}, not the run's {manifest.sha256}."))
-    return problems
-
+    return problems, data
 
 
 # --- attestations ---------------------------------------------------------------------------
@@ -314,27 +323,9 @@ def attestation_problems(store: Store, chain: AuditChain, run: RunRecord, sequen
 def _attestation_entry_problems(store: Store, chain: AuditChain, manifest: EvidenceRef,
                                 record: AttestationRecord, audit: EvidenceRef) -> list[Problem]:
     who = f"the sign-off of {record.user_principal_name or record.user_id} by {record.reviewer}"
-    check = store.evidence.verify_evidence(audit)
-    if not check:
-        reason = check.reason or "unreadable"
-        state = "is missing" if reason.endswith("missing") else f"was altered: {reason}"
-        return [Problem(audit.name, f"The audit record {audit.name} of {who} {state}.")]
-    data = read_blob(store, audit.name) or b""
-    fields = entry_fields(data)
-    if fields is None:
-        return [Problem(audit.name, f"The audit record {audit.name} of {who} is not an entry "
-                        f"of the audit chain.")]
-    problems = []
-    link = chain.link(fields.sequence)
-    if link is None or (link.name, link.sha256) != (audit.name, audit.sha256):
-        problems.append(Problem(audit.name, f"Audit chain entry {fields.sequence} should be "
-                                f"{audit.name}, but the chain index has {_described(link)}."))
-    if fields.sequence > 1:
-        problems += _back_link(store, chain, audit.name, fields.sequence, fields.previous)
-    if fields.manifest is None or fields.manifest.sha256 != manifest.sha256:
-        named = fields.manifest.sha256 if fields.manifest else "no manifest"
-        problems.append(Problem(audit.name, f"The audit record of {who} names manifest "
-                                f"{named}, not the run's {manifest.sha256}."))
+    problems, data = _chain_entry_problems(store, chain, manifest, audit, who)
+    if data is None:
+        return problems
     written = _attested(data)
     if written != (record.user_id, record.decision, record.reviewer, record.comment):
         problems.append(Problem(audit.name, f"Table runs and the audit record disagree on {who}:"
