@@ -85,7 +85,8 @@ def test_workflow_is_triggered_with_the_runs_verdicts() -> None:
     trigger = workflow["properties"]["definition"]["triggers"]["manual"]
     assert trigger["type"] == "Request" and trigger["kind"] == "Http"
     schema = trigger["inputs"]["schema"]
-    assert set(schema["properties"]) == {"runId", "reportUrl", "verdicts"}
+    # privilegedReview: the sign-off request of a privileged run (docs/privileged-review.md).
+    assert set(schema["properties"]) == {"runId", "reportUrl", "verdicts", "privilegedReview"}
     assert schema["properties"]["verdicts"]["items"] == "verdictSchema"
     verdict = variable(logic, "verdictSchema")["properties"]
     assert set(verdict) == {"userId", "userPrincipalName", "verdict", "reasons", "proposedActions",
