@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from operator import attrgetter
 
-from shared.baseline import BaselineProfile, build_profile
+from shared.baseline import BaselineProfile, build_profile, capped, uncapped_profile
 from shared.bulk import paused_gc
 from shared.detect import run_all
 from shared.detect.context import (
@@ -182,12 +182,12 @@ def _review(
     risky = list(risky_users)
     if identity_protection is None:
         identity_protection = bool(detections or risky)
+    profiles, tenant_baseline = _baselines(baselines, histories, timelines)
     scorer = _Scorer(
-        window=window, privileged=privileged, baselines=baselines, histories=histories,
+        window=window, privileged=privileged, baselines=profiles, histories=histories,
         detections=_by_user(detections, window), risky=_risky_by_user(risky), signals=signals,
         settings=settings, identity_protection=identity_protection, trusted=trusted,
-        audit=audit_by_user(audit_events),
-        tenant_baseline=_tenant_baseline(baselines, histories, timelines),
+        audit=audit_by_user(audit_events), tenant_baseline=tenant_baseline,
     )
     users = [scorer.score(user, rows) for user, rows in timelines.items()]
     sources = _sources(sum(len(rows) for rows in histories.values()), len(histories),
@@ -196,20 +196,30 @@ def _review(
     return _result(window, signals, users, sources, inventory), timelines
 
 
-def _tenant_baseline(baselines: Mapping[str, BaselineProfile] | None, histories: Timelines,
-                     timelines: Timelines) -> TenantBaseline | None:
-    """Where the tenant's users sign in from: their stored baselines, else their histories,
-    else (no history at all) the window's own sign-ins."""
+def _baselines(
+    baselines: Mapping[str, BaselineProfile] | None, histories: Timelines, timelines: Timelines,
+) -> tuple[Mapping[str, BaselineProfile] | None, TenantBaseline | None]:
+    """The profiles to judge users by, and the tenant baseline: the stored baselines and the
+    tenant's from them; else each reviewed user's profile built from their history, and the
+    tenant's from those same counts (one pass over a history serves both) and from the
+    histories of users without a sign-in in the window; else (no history at all) the tenant's
+    from the window's own sign-ins."""
     if baselines:
-        return from_profiles(baselines.values())
+        return baselines, from_profiles(baselines.values())
     counter = TenantCounter()
-    for rows in histories.values():
-        counter.add_all(rows)
+    profiles: dict[str, BaselineProfile] = {}
+    for user, rows in histories.items():
+        if user in timelines:
+            profile = uncapped_profile(rows)
+            counter.add_profile(user, profile)
+            profiles[user] = capped(profile)
+        else:
+            counter.add_all(rows)
     if counter.sign_ins:
-        return counter.result(from_window=False)
+        return profiles, counter.result(from_window=False)
     for rows in timelines.values():
         counter.add_all(rows)
-    return counter.result(from_window=True)
+    return profiles, counter.result(from_window=True)
 
 
 def _result(window: Window, signals: TenantSignals, users: list[UserVerdict],

@@ -160,9 +160,16 @@ def hour_of_week(moment: datetime) -> int:
 
 def build_profile(sign_ins: Iterable[SignIn]) -> BaselineProfile:
     """A fresh profile from a user's history (any order; only successful sign-ins count)."""
+    return capped(uncapped_profile(sign_ins))
+
+
+def uncapped_profile(sign_ins: Iterable[SignIn]) -> BaselineProfile:
+    """`build_profile` before its collections are cut to their caps: every country and network
+    counted, for a tenant-wide total that must not lose a user's rarer ones (`capped` then
+    gives the user's profile)."""
     profile = BaselineProfile()
     _add(profile, sign_ins)
-    return _capped(profile)
+    return profile
 
 
 def update_profile(
@@ -185,7 +192,7 @@ def update_profile(
     )
     _add(merged, sign_ins)
     merged.updated_at = now
-    return _capped(merged)
+    return capped(merged)
 
 
 _LOCATION = attrgetter("location")
@@ -253,7 +260,8 @@ def _top(counts: dict[K, int], cap: int) -> dict[K, int]:
     return dict(ranked)
 
 
-def _capped(profile: BaselineProfile) -> BaselineProfile:
+def capped(profile: BaselineProfile) -> BaselineProfile:
+    """The profile with each collection cut to its most frequent entries (CAPS)."""
     return msgspec.structs.replace(
         profile,
         countries=_top(profile.countries, CAPS["countries"]),

@@ -34,25 +34,25 @@ def level_rank(level: str) -> int:
     return LEVELS.index(level)  # type: ignore[arg-type,unused-ignore]
 
 
-class GeoCoordinates(msgspec.Struct, rename="camel", frozen=True, gc=False):
+class GeoCoordinates(msgspec.Struct, rename="camel", frozen=True, gc=False, cache_hash=True):
     latitude: float | None = None
     longitude: float | None = None
 
 
-class Location(msgspec.Struct, rename="camel", frozen=True, gc=False):
+class Location(msgspec.Struct, rename="camel", frozen=True, gc=False, cache_hash=True):
     city: str | None = None
     state: str | None = None
     country_or_region: str | None = None
     geo_coordinates: GeoCoordinates | None = None
 
 
-class Status(msgspec.Struct, rename="camel", frozen=True, gc=False):
+class Status(msgspec.Struct, rename="camel", frozen=True, gc=False, cache_hash=True):
     error_code: int = 0
     failure_reason: str | None = None
     additional_details: str | None = None
 
 
-class DeviceDetail(msgspec.Struct, rename="camel", frozen=True, gc=False):
+class DeviceDetail(msgspec.Struct, rename="camel", frozen=True, gc=False, cache_hash=True):
     device_id: str | None = None
     display_name: str | None = None
     operating_system: str | None = None
@@ -84,10 +84,14 @@ class SignIn(msgspec.Struct, rename="camel", frozen=True, gc=False):
     risk_level_during_sign_in: RiskLevel | None = None
     risk_level_aggregated: RiskLevel | None = None
     risk_state: RiskState | None = None
-    risk_event_types_v2: list[str] | None = msgspec.field(default=None, name="riskEventTypes_v2")
+    # Tuples, not lists: an empty one is Python's one shared (), and tuples of strings leave the
+    # cyclic collector's watch after its first pass, where a million lists would be walked by
+    # every collection (measured: 0.7 s of CPU a million sign-ins, once decoding ends).
+    risk_event_types_v2: tuple[str, ...] | None = msgspec.field(default=None,
+                                                                 name="riskEventTypes_v2")
     autonomous_system_number: int | None = None
     user_agent: str | None = None
-    sign_in_event_types: list[str] | None = None
+    sign_in_event_types: tuple[str, ...] | None = None
     # "singleFactorAuthentication" or "multiFactorAuthentication": the strongest authentication
     # any step of the sign-in needed (Graph beta signIn, Log Analytics' AuthenticationRequirement).
     # A string in Graph's schema, not an enum, so an unforeseen value is kept as it comes.

@@ -23,7 +23,7 @@ from operator import attrgetter
 
 import msgspec
 
-from shared.baseline import HOURS_OF_WEEK, BaselineProfile
+from shared.baseline import HOURS_OF_WEEK, BaselineProfile, hour_of_week
 from shared.detect.hosting import hosting_provider
 from shared.model import SignIn
 
@@ -142,9 +142,25 @@ class TenantCounter:
         self.users.update(map(_USER_KEY, successes))
         self.countries.update(filter(None, map(_COUNTRY, successes)))
         self.networks.update(filter(None, map(_ASN, successes)))
-        for hour, seen in Counter(s.created_date_time.hour for s in successes
+        for slot, seen in Counter(hour_of_week(s.created_date_time) for s in successes
                                   if s.is_interactive is not False).items():
-            self.hours[hour] += seen
+            self.hours[slot % 24] += seen
+
+    def add_profile(self, user: str, profile: BaselineProfile) -> None:
+        """Count a user's history through the profile already built from it, before its caps
+        (`shared.baseline.uncapped_profile`): the same figures as `add_all` over those rows
+        (successes by country, network and UTC hour of interactive ones), without a second pass
+        over them."""
+        if not profile.sign_ins:
+            return
+        self.sign_ins += profile.sign_ins
+        self.users.add(user)
+        self.countries.update(profile.countries)
+        self.networks.update(profile.networks)
+        hours = self.hours
+        for slot, seen in enumerate(profile.hours):
+            if seen:
+                hours[slot % 24] += seen
 
     def result(self, *, from_window: bool) -> TenantBaseline | None:
         tenant = TenantBaseline(from_window=from_window, hours=list(self.hours),

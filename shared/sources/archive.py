@@ -134,7 +134,7 @@ def _typed(sign_in: SignIn, category: str) -> SignIn:
     if sign_in.is_interactive is not interactive or not sign_in.sign_in_event_types:
         sign_in = msgspec.structs.replace(
             sign_in, is_interactive=interactive,
-            sign_in_event_types=sign_in.sign_in_event_types or ([event_type] if event_type
+            sign_in_event_types=sign_in.sign_in_event_types or ((event_type,) if event_type
                                                                 else None))
     return sign_in
 

@@ -65,7 +65,7 @@ def test_portal_csv_fields() -> None:
     assert mfa_denied.app_id == "5d661950-3475-41cd-a2c3-d671a3162bc1"  # "Application ID "
     assert mfa_denied.autonomous_system_number == 49505  # "Autonomous system  number"
     assert mfa_denied.client_app_used == "Browser"
-    assert mfa_denied.sign_in_event_types == ["interactiveUser"] and mfa_denied.is_interactive
+    assert mfa_denied.sign_in_event_types == ("interactiveUser",) and mfa_denied.is_interactive
     assert mfa_denied.created_date_time == datetime(2025, 3, 15, 2, 14, 30, tzinfo=UTC)
     first = by_id["a1f0c2d4-1111-4a6b-9c0d-1e2f3a4b5c01"]
     assert first.device_detail == DeviceDetail(
@@ -197,7 +197,7 @@ def test_azure_monitor_records_wrapper_and_lower_case(tmp_path: Path) -> None:
     assert result.formats[str(path)] == "azure-monitor"
     assert [s.ip_address for s in result.sign_ins] == ["4.4.4.4", "4.4.4.4"]
     assert {s.error_code for s in result.sign_ins} == {50126}
-    assert result.sign_ins[0].sign_in_event_types == ["nonInteractiveUser"]
+    assert result.sign_ins[0].sign_in_event_types == ("nonInteractiveUser",)
 
 
 def test_sentinel_json_with_nested_json_text(tmp_path: Path) -> None:

@@ -163,14 +163,14 @@ def test_no_conflict_no_mention():
 def test_old_risk_event_types_are_read_where_v2_is_absent(tmp_path, layout):
     rows = [record(riskEventTypes=["unfamiliarFeatures"], riskLevelDuringSignIn="medium")]
     result = read_paths([write(tmp_path, layout, rows)])
-    assert result.sign_ins[0].risk_event_types_v2 == ["unfamiliarFeatures"]
+    assert result.sign_ins[0].risk_event_types_v2 == ("unfamiliarFeatures",)
 
 
 @pytest.mark.parametrize("layout", ["page", "lines"])
 def test_v2_wins_where_both_are_given(tmp_path, layout):
     rows = [record(riskEventTypes=["unlikelyTravel"], riskEventTypes_v2=["anonymizedIPAddress"])]
     result = read_paths([write(tmp_path, layout, rows)])
-    assert result.sign_ins[0].risk_event_types_v2 == ["anonymizedIPAddress"]
+    assert result.sign_ins[0].risk_event_types_v2 == ("anonymizedIPAddress",)
 
 
 def test_old_risk_event_types_of_a_sentinel_csv(tmp_path):
@@ -184,4 +184,4 @@ def test_old_risk_event_types_of_a_sentinel_csv(tmp_path):
     path = tmp_path / "old.csv"
     path.write_text("\ufeff" + out.getvalue(), encoding="utf-8")
     (sign_in,) = read_paths([path]).sign_ins
-    assert sign_in.risk_event_types_v2 == ["unfamiliarFeatures"]
+    assert sign_in.risk_event_types_v2 == ("unfamiliarFeatures",)

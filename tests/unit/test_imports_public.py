@@ -180,7 +180,7 @@ def test_panther_records_envelope_and_properties() -> None:
     assert by_user["aragorn@lotr.com"].country == "CN"  # countryOrRegion "China"
     assert by_user["attacker@company.com"].error_code == 50126
     assert by_user["iotdevice@company.com"].error_code == 0  # resultType "Success"
-    assert by_user["jane.doe@example.com"].sign_in_event_types == ["nonInteractiveUser"]
+    assert by_user["jane.doe@example.com"].sign_in_event_types == ("nonInteractiveUser",)
     for sign_in in result.sign_ins:
         assert sign_in.created_date_time.tzinfo is not None
     # Service-principal sign-ins have no user to review: counted in a note, not imported; a

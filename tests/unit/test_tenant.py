@@ -133,8 +133,8 @@ def test_sign_ins_have_graph_shape_and_unique_ids(tenant: Tenant, sign_ins: list
         assert field in row, field
     assert str(row["createdDateTime"]).endswith("Z")
     for s in sign_ins:
-        assert s.sign_in_event_types == (["interactiveUser"] if s.is_interactive
-                                         else ["nonInteractiveUser"])
+        assert s.sign_in_event_types == (("interactiveUser",) if s.is_interactive
+                                         else ("nonInteractiveUser",))
     users = {u["id"] for u in tenant.users}
     assert {s.user_id for s in sign_ins} <= users == set(tenant.ground_truth)
 
@@ -259,7 +259,7 @@ def test_risky_sign_in(tenant: Tenant, by_scenario: dict[str, list[str]],
     _, window = _split(tenant, by_user[user])
     risky = next(s for s in window if s.risk_level_during_sign_in == "high")
     assert risky.error_code == 0
-    assert risky.risk_event_types_v2 == ["anonymizedIPAddress"]
+    assert risky.risk_event_types_v2 == ("anonymizedIPAddress",)
     detection = next(d for d in tenant.risk_detections if d["requestId"] == risky.id)
     assert (detection["userId"], detection["riskLevel"]) == (user, "high")
     assert detection["riskEventType"] == "anonymizedIPAddress"
@@ -341,7 +341,7 @@ def test_a_dismissed_risk_lies_in_the_window(tenant: Tenant, by_scenario: dict[s
         (risky,) = [s for s in _split(tenant, by_user[user])[1] if s.risk_state != "none"]
         assert (risky.risk_level_during_sign_in, risky.risk_state, risky.country) == (
             "low", "dismissed", "US")
-        assert risky.is_interactive and risky.risk_event_types_v2 == ["unfamiliarFeatures"]
+        assert risky.is_interactive and risky.risk_event_types_v2 == ("unfamiliarFeatures",)
         (detection,) = [d for d in tenant.risk_detections if d["userId"] == user]
         assert (detection["requestId"], detection["riskState"]) == (risky.id, "dismissed")
 

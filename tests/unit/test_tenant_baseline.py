@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import msgspec
+
 from shared.analysis import review
 from shared.baseline import build_profile
 from shared.detect.codes import is_prompt
@@ -75,3 +77,34 @@ def test_a_window_baseline_never_calls_an_hour_night():
     rows = [_sign_in(n, f"u{n % 6}", "GB", 9) for n in range(40)]
     tenant = from_sign_ins(rows, from_window=True)
     assert tenant is not None and not tenant.night(3)
+
+
+def test_counted_through_uncapped_profiles_as_row_by_row():
+    """The review counts a reviewed user's history into the tenant baseline through the profile
+    it builds anyway (`TenantCounter.add_profile`): the same figures as counting the rows, with
+    a user past every cap (45 countries, 70 networks), failures, non-interactive sign-ins, no
+    location, and times written with an offset (hours are UTC either way)."""
+    from datetime import timezone
+
+    from shared.baseline import CAPS, uncapped_profile
+    from shared.detect.tenant_baseline import TenantCounter
+
+    countries = [f"C{n}" for n in range(45)]
+    rows = [_sign_in(n, f"u{n % 7}", countries[n % 45], n % 24, asn=64500 + n % 70,
+                     code=50126 if n % 11 == 0 else 0) for n in range(700)]
+    rows += [SignIn(id="nl", created_date_time=datetime(2025, 3, 4, 9, tzinfo=UTC),
+                    user_id="u1", status=Status())]
+    rows += [msgspec.structs.replace(r, id=f"{r.id}-o", is_interactive=n % 2 == 0,
+                                     created_date_time=r.created_date_time.astimezone(
+                                         timezone(timedelta(hours=5, minutes=30))))
+             for n, r in enumerate(rows[:90])]
+    by_row, by_profile = TenantCounter(), TenantCounter()
+    by_row.add_all(rows)
+    for user in sorted({r.user_key for r in rows}):
+        mine = [r for r in rows if r.user_key == user]
+        profile = uncapped_profile(mine)
+        assert len(profile.countries) > CAPS["countries"] or user != "u0"
+        by_profile.add_profile(user, profile)
+    by_profile.add_profile("nobody", uncapped_profile([rows[0]]))  # a failure only: no user
+    assert by_profile.result(from_window=False) == by_row.result(from_window=False)
+    assert sum(by_row.hours) and by_row.users == {f"u{n}" for n in range(7)}
