@@ -22,7 +22,7 @@ from typing import TypeVar
 
 import msgspec
 
-from shared.model import GeoCoordinates, Location, SignIn, Status
+from shared.model import DeviceDetail, GeoCoordinates, Location, SignIn, Status
 
 HOURS_OF_WEEK = 168
 CAPS = {
@@ -195,9 +195,7 @@ def update_profile(
     return capped(merged)
 
 
-_LOCATION = attrgetter("location")
-_DEVICE = attrgetter("device_detail")
-_ASN = attrgetter("autonomous_system_number")
+_PLACE_DEVICE_NETWORK = attrgetter("location", "device_detail", "autonomous_system_number")
 _IP = attrgetter("ip_address")
 _CREATED = attrgetter("created_date_time")
 
@@ -209,8 +207,11 @@ def _successes(sign_ins: Iterable[SignIn]) -> list[SignIn]:
 def _add(profile: BaselineProfile, sign_ins: Iterable[SignIn]) -> None:
     """Count successful sign-ins into the profile.
 
-    Hot in bulk scoring, so each field is counted by C-level `Counter(map(...))` over the
-    records (locations and devices are frozen, hashable, and few per user), then folded.
+    Hot in bulk scoring, so fields are counted by C-level `Counter(map(...))` over the records,
+    then folded. Place, device and network are counted together, as one key (each is frozen,
+    hashable, and few per user, so their combinations are few too): one pass over the records
+    instead of three, which costs about half as much, and each value still first counted where
+    it first appears.
     """
     successes = _successes(sign_ins)
     if not successes:
@@ -218,18 +219,25 @@ def _add(profile: BaselineProfile, sign_ins: Iterable[SignIn]) -> None:
     place = last_place(successes)
     if place is not None and (profile.last_place is None or place.at > profile.last_place.at):
         profile.last_place = place
-    for location, seen in Counter(map(_LOCATION, successes)).items():
+    locations: Counter[Location | None] = Counter()
+    devices: Counter[DeviceDetail | None] = Counter()
+    networks: Counter[int | None] = Counter()
+    for (location, device, asn), seen in Counter(map(_PLACE_DEVICE_NETWORK, successes)).items():
+        locations[location] += seen
+        devices[device] += seen
+        networks[asn] += seen
+    for location, seen in locations.items():
         if location is not None and location.country_or_region:
             country = location.country_or_region
             _add_count(profile.countries, country, seen)
             if location.city:
                 _add_count(profile.cities, f"{location.city}, {country}", seen)
-    for device, seen in Counter(map(_DEVICE, successes)).items():
+    for device, seen in devices.items():
         if device is not None:
             _add_count(profile.devices, device.device_id, seen)
             _add_count(profile.platforms, _platform(device.operating_system, device.browser),
                        seen)
-    for asn, seen in Counter(map(_ASN, successes)).items():
+    for asn, seen in networks.items():
         if asn:
             profile.networks[asn] = profile.networks.get(asn, 0) + seen
     for ip, seen in Counter(map(_IP, successes)).items():
