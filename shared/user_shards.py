@@ -18,6 +18,7 @@ from types import TracebackType
 import msgspec
 
 from shared.analysis import group_by_user
+from shared.imports.lines import SignInLines
 from shared.model import SignIn
 
 SHARDS = 128
@@ -42,15 +43,37 @@ class UserShards:
         self._id_paths = [root / f"ids-{n:03d}.txt" for n in range(shards)]
 
     def add_all(self, sign_ins: Iterable[SignIn]) -> None:
+        """Spill the sign-ins: the lines they were read from when they come with them
+        (shared.imports.lines), else each encoded again."""
+        if isinstance(sign_ins, SignInLines):
+            self._add_lines(sign_ins, sign_ins.lines)
+            return
         buffers, encode_into, count = self._buffers, self._encoder.encode_into, len(self._buffers)
         for sign_in in sign_ins:
-            index = hash(sign_in.user_key) % count
+            index = hash(sign_in.user_id or (sign_in.user_principal_name or "").lower()) % count
             buffer = buffers[index]
             encode_into(sign_in, buffer, -1)
             buffer.extend(b"\n")
             if len(buffer) > _FLUSH_BYTES:
                 self._flush(index)
             self.rows += 1
+
+    def _add_lines(self, sign_ins: list[SignIn], lines: list[bytes]) -> None:
+        """Each line to its user's shard (chosen as `add_all` chooses it: the key is the user's,
+        SignIn.user_key), one shard's lines joined at a time."""
+        count = len(self._buffers)
+        by_shard: list[list[bytes]] = [[] for _ in range(count)]
+        for sign_in, line in zip(sign_ins, lines, strict=True):
+            by_shard[hash(sign_in.user_id or (sign_in.user_principal_name or "").lower())
+                     % count].append(line)
+        for index, shard_lines in enumerate(by_shard):
+            if shard_lines:
+                buffer = self._buffers[index]
+                buffer += b"\n".join(shard_lines)
+                buffer += b"\n"
+                if len(buffer) > _FLUSH_BYTES:
+                    self._flush(index)
+        self.rows += len(lines)
 
     def _flush(self, index: int) -> None:
         with self._paths[index].open("ab") as stream:
@@ -68,12 +91,14 @@ class UserShards:
             if not path.exists():
                 continue
             rows = self._decoder.decode_lines(path.read_bytes())
+            kept: list[str] = []  # the ids of the shard's kept sign-ins
             for user, timeline in group_by_user(rows).items():
                 unique = _without_repeats(timeline)
                 self.repeated += len(timeline) - len(unique)
-                ids.add(unique)
+                kept += [sign_in.id for sign_in in unique]
                 yield user, unique
             del rows
+            ids.add(kept)
         self.conflicting_ids = ids.conflicting()
 
     def close(self) -> None:
@@ -100,16 +125,15 @@ class _IdShards:
         for path in paths:
             path.unlink(missing_ok=True)  # a second pass of `users()` starts afresh
 
-    def add(self, unique: list[SignIn]) -> None:
+    def add(self, ids: list[str]) -> None:
         pending, count = self._pending, len(self._pending)
-        for sign_in in unique:
-            key = sign_in.id
-            if "\n" in key:  # one id a line: such an id is written as JSON (no raw line break)
-                key = msgspec.json.encode(key).decode()
-            index = hash(key) % count
-            ids = pending[index]
-            ids.append(key)
-            if len(ids) >= _IDS_PER_FLUSH:
+        if "\n".join(ids).count("\n") >= len(ids):
+            # one id a line: an id holding a line break is written as JSON
+            ids = [msgspec.json.encode(key).decode() if "\n" in key else key for key in ids]
+        for key in ids:
+            pending[hash(key) % count].append(key)
+        for index, waiting in enumerate(pending):
+            if len(waiting) >= _IDS_PER_FLUSH:
                 self._flush(index)
 
     def _flush(self, index: int) -> None:

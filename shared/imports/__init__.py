@@ -33,6 +33,7 @@ from shared.imports.csvfiles import read_csv
 from shared.imports.dates import DATE_ORDERS, DateOrder
 from shared.imports.detect import FORMATS
 from shared.imports.jsonfiles import read_json
+from shared.imports.lines import users_only
 from shared.imports.paths import expand_paths
 from shared.imports.problems import ImportProblem, ImportResult, ProblemLog, add_to_summary
 from shared.imports.sources import Source
@@ -83,7 +84,9 @@ def read_each(
     (shared.imports.parts), the same path several times with the same log, whose counts so far
     cover the parts given; the file's counts reach `summary` after its last part. A file refused
     after some of its parts were given (broken JSON part-way) is refused as a whole file would
-    be, and the refusal says how many of its sign-ins were given before."""
+    be, and the refusal says how many of its sign-ins were given before. With `part_bytes`,
+    Graph JSON lines also come with their lines where they can, for spilling them to shard files
+    as read (shared.imports.lines)."""
     if format != "auto" and format not in FORMATS:
         raise InputError(f"unknown format {format!r}: use auto, {', '.join(FORMATS)}")
     if date_order is not None and date_order not in DATE_ORDERS:
@@ -106,7 +109,8 @@ def read_each(
                 continue
         try:
             with paused_gc():
-                fmt, sign_ins, log = _read_one(path, format, date_order)
+                fmt, sign_ins, log = _read_one(path, format, date_order,
+                                               keep_lines=part_bytes is not None)
         except InputError as error:
             if len(files) == 1:
                 raise
@@ -141,8 +145,8 @@ def _read_in_parts(path: Path, format: str, part_bytes: int,
     log = ProblemLog(source.name)
     fmt, read, given = "", 0, 0
     try:
-        for fmt, sign_ins in read_parts(source, format, log, part_bytes):
-            users = [s for s in sign_ins if s.user_id or s.user_principal_name]
+        for fmt, sign_ins in read_parts(source, format, log, part_bytes, keep_lines=True):
+            users = users_only(sign_ins)
             read += len(sign_ins)
             log.without_user += len(sign_ins) - len(users)
             log.rows_read = read + log.rejected.total()
@@ -175,7 +179,7 @@ def read_file(
 
 
 def _read_one(
-    path: Path, format: str, date_order: DateOrder | None
+    path: Path, format: str, date_order: DateOrder | None, *, keep_lines: bool = False
 ) -> tuple[str, list[SignIn], ProblemLog]:
     """(format, user sign-ins, the file's log with its counts). Raises InputError when the
     file is not an export, or when none of its records is a user's sign-in."""
@@ -184,8 +188,8 @@ def _read_one(
     if source.layout == "csv":
         fmt, sign_ins = read_csv(source, format, date_order, log)
     else:
-        fmt, sign_ins = read_json(source, format, log)
-    users = [s for s in sign_ins if s.user_id or s.user_principal_name]
+        fmt, sign_ins = read_json(source, format, log, keep_lines=keep_lines)
+    users = users_only(sign_ins)
     without_user = len(sign_ins) - len(users)
     if not users and not log.rejected:
         raise InputError(_why_empty(fmt, without_user), source=source.name)

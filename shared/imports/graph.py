@@ -12,6 +12,7 @@ from typing import Any
 
 import msgspec
 
+from shared.imports.lines import with_lines
 from shared.imports.records import RowError, has_bad_address, settle, sign_in_from_fields
 from shared.model import SignIn, SignInPage
 
@@ -43,15 +44,17 @@ def decode_document(data: bytes | memoryview) -> list[SignIn] | None:
     return [settle(sign_in) for sign_in in sign_ins]
 
 
-def decode_lines(data: bytes | memoryview) -> list[SignIn] | None:
-    """All sign-ins of well-formed Graph JSON lines, or None when a line does not fit."""
+def decode_lines(data: bytes | memoryview, *, keep_lines: bool = False) -> list[SignIn] | None:
+    """All sign-ins of well-formed Graph JSON lines, or None when a line does not fit. With
+    `keep_lines`, as `SignInLines` when each record's line can be kept (shared.imports.lines)."""
     try:
         sign_ins = _ONE.decode_lines(data)
     except (msgspec.DecodeError, RecursionError):
         return None
     if has_bad_address(sign_ins) or _needs_lenient_path(data):
         return None
-    return [settle(sign_in) for sign_in in sign_ins]
+    settled = [settle(sign_in) for sign_in in sign_ins]
+    return with_lines(data, sign_ins, settled) if keep_lines else settled
 
 
 def sign_in_from_json(raw: bytes | msgspec.Raw, fallback_id: str,

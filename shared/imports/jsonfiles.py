@@ -25,10 +25,12 @@ _WRAPPERS = ("value", "records", "Records")  # Graph responses, Azure Monitor st
 _SNIFF_RECORDS = 5
 
 
-def read_json(source: Source, wanted: str, log: ProblemLog) -> tuple[str, list[SignIn]]:
-    """(format, sign-ins) of a JSON or JSON-lines export; `wanted` is a format or "auto"."""
+def read_json(source: Source, wanted: str, log: ProblemLog, *,
+              keep_lines: bool = False) -> tuple[str, list[SignIn]]:
+    """(format, sign-ins) of a JSON or JSON-lines export; `wanted` is a format or "auto". With
+    `keep_lines`, Graph JSON lines come with their lines where they can (shared.imports.lines)."""
     if source.layout == "json-lines":
-        return _read_lines(source, wanted, log)
+        return _read_lines(source, wanted, log, keep_lines)
     with source.json_bytes() as data:
         if wanted in ("auto", "graph", "portal"):
             fast = _graph_fast_path(source, data)
@@ -38,7 +40,7 @@ def read_json(source: Source, wanted: str, log: ProblemLog) -> tuple[str, list[S
     try:
         records = _records_in(blob)
     except _NotOneDocument:
-        return _read_lines(source, wanted, log)
+        return _read_lines(source, wanted, log, keep_lines)
     except msgspec.DecodeError as exc:
         raise InputError(f"not valid JSON ({exc})", source=source.name) from None
     except RecursionError:
@@ -93,7 +95,8 @@ def _records_in(blob: bytes) -> list[msgspec.Raw]:
     return [msgspec.Raw(blob)]  # a single record, like the schema examples in the docs
 
 
-def _read_lines(source: Source, wanted: str, log: ProblemLog) -> tuple[str, list[SignIn]]:
+def _read_lines(source: Source, wanted: str, log: ProblemLog,
+                keep_lines: bool = False) -> tuple[str, list[SignIn]]:
     lines = source.json_lines()
     sniffed: list[tuple[int, bytes]] = []
     for numbered in lines:
@@ -103,7 +106,7 @@ def _read_lines(source: Source, wanted: str, log: ProblemLog) -> tuple[str, list
     fmt = _format_of(source, wanted, (_object_or_none(line) for _, line in sniffed))
     if fmt in ("graph", "portal"):
         with source.json_bytes() as data:
-            fast = graph.decode_lines(data)
+            fast = graph.decode_lines(data, keep_lines=keep_lines)
         if fast is not None:
             return fmt, fast
     convert = _converter(fmt, log.set_aside)

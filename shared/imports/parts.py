@@ -46,13 +46,14 @@ def splittable(source: Source, wanted: str) -> bool:
     return source.layout == "json-lines" or wanted in ("auto", "graph", "portal")
 
 
-def read_parts(source: Source, wanted: str, log: ProblemLog,
-               part_bytes: int = PART_BYTES) -> Iterator[tuple[str, list[SignIn]]]:
+def read_parts(source: Source, wanted: str, log: ProblemLog, part_bytes: int = PART_BYTES, *,
+               keep_lines: bool = False) -> Iterator[tuple[str, list[SignIn]]]:
     """(format, sign-ins) part after part; problems and counts go to `log` as they are met.
     Raises InputError as reading whole would (not an export, not valid JSON), and
-    `NotSplittable` before yielding anything when a document is not a Graph one."""
+    `NotSplittable` before yielding anything when a document is not a Graph one. With
+    `keep_lines`, Graph JSON lines come with their lines where they can (shared.imports.lines)."""
     if source.layout == "json-lines":
-        yield from _lines(source, wanted, log, part_bytes)
+        yield from _lines(source, wanted, log, part_bytes, keep_lines)
     else:
         yield from _document(source, wanted, log, part_bytes)
 
@@ -83,8 +84,8 @@ def _blocks(stream: IO[bytes], part_bytes: int, skip_bom: bool) -> Iterator[byte
         yield data[:end]
 
 
-def _lines(source: Source, wanted: str, log: ProblemLog,
-           part_bytes: int) -> Iterator[tuple[str, list[SignIn]]]:
+def _lines(source: Source, wanted: str, log: ProblemLog, part_bytes: int,
+           keep_lines: bool) -> Iterator[tuple[str, list[SignIn]]]:
     sniffed = []
     for _, line in source.json_lines():
         sniffed.append(_object_or_none(line))
@@ -97,7 +98,8 @@ def _lines(source: Source, wanted: str, log: ProblemLog,
     with source.path.open("rb") as stream:
         for block in _blocks(stream, part_bytes, source.encoding == "utf-8-sig"):
             with paused_gc():
-                fast = graph.decode_lines(block) if fmt in ("graph", "portal") else None
+                fast = graph.decode_lines(block, keep_lines=keep_lines) \
+                    if fmt in ("graph", "portal") else None
                 if fast is None:
                     fast = []
                     for number, line in enumerate(block.splitlines(), line_before + 1):
