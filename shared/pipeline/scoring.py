@@ -16,7 +16,8 @@ run that last updated it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing
 from datetime import date, datetime, timedelta
@@ -93,6 +94,19 @@ EVIDENCE_WRITERS = 8  # blobs of evidence bundles uploaded at once
 # 17 s after fetching against Azurite); 50 a blob keeps a blob to a few MB, which is what
 # remediation's evidence check reads back for one user.
 BUNDLES_PER_BLOB = 50
+# Histories read at planning (sources other than Graph) are written as shards of about this
+# many bytes of rows each, so planning holds one part at a time whatever the period holds.
+HISTORY_PART_BYTES = 64 * 1024 * 1024
+
+
+class PlannedHistories(msgspec.Struct, kw_only=True):
+    """The histories of the users without a stored baseline, read once at planning for all of
+    them (sources that read whole hours or ranges): the shard folder of the run that holds
+    them, or why they could not be read."""
+
+    kind: str
+    users: int
+    error: str | None = None
 
 
 class ScoringContext(msgspec.Struct, kw_only=True):
@@ -127,6 +141,8 @@ class ScoringContext(msgspec.Struct, kw_only=True):
     # how many days of sign-ins Graph keeps for the tenant, by its licence (None: the run reads
     # another source, whose history is not held to Graph's retention)
     history_days: int | None = None
+    # the histories planning read for users without a baseline (None: each batch reads them)
+    histories: PlannedHistories | None = None
 
 
 class UserEvidence(msgspec.Struct, kw_only=True):
@@ -604,27 +620,119 @@ async def _read_all(reader: SignInSource, window: Window, user: str | None) -> l
     return rows
 
 
-async def _histories_in_one_pass(reader: SignInSource, user_ids: Sequence[str], window: Window
-                                 ) -> tuple[dict[str, list[SignIn]], dict[str, str]]:
-    """The users' histories from one read of the period, each row kept for the users it
-    belongs to by Graph's one-user filter (`of_user`: the object id, or the UPN in any case)."""
-    found: dict[str, list[SignIn]] = {user_id: [] for user_id in user_ids}
+def _owners_of(user_ids: Sequence[str]) -> Callable[[SignIn], set[str]]:
+    """Which of the users a row belongs to by Graph's one-user filter (`of_user`: the object
+    id, or the UPN in any case)."""
+    ids = set(user_ids)
     by_upn: dict[str, list[str]] = {}
     for user_id in user_ids:
         by_upn.setdefault(user_id.lower(), []).append(user_id)
+
+    def owners(sign_in: SignIn) -> set[str]:
+        found = {sign_in.user_id} if sign_in.user_id in ids else set()
+        found.update(by_upn.get((sign_in.user_principal_name or "").lower(), ()))
+        return found
+
+    return owners
+
+
+async def _histories_in_one_pass(reader: SignInSource, user_ids: Sequence[str], window: Window
+                                 ) -> tuple[dict[str, list[SignIn]], dict[str, str]]:
+    """The users' histories from one read of the period, each row kept for the users it
+    belongs to."""
+    found: dict[str, list[SignIn]] = {user_id: [] for user_id in user_ids}
+    owners = _owners_of(user_ids)
     stream = reader.pages(window)
     try:
         async with aclosing(stream):
             async for page in stream:
                 for sign_in in page.sign_ins:
-                    owners = {sign_in.user_id} if sign_in.user_id in found else set()
-                    owners.update(by_upn.get((sign_in.user_principal_name or "").lower(), ()))
-                    for user_id in owners:
+                    for user_id in owners(sign_in):
                         found[user_id].append(sign_in)
     except SigninReviewError as exc:
         event("score.history_unavailable", users=len(user_ids), reason=exc.message)
         return {}, dict.fromkeys(user_ids, exc.message[:300])
     return found, {}
+
+
+# --- histories read once, at planning -----------------------------------------------------
+
+
+def plan_histories(services: Services, run: RunRecord, user_ids: Sequence[str],
+                   kept_days: int | None = None) -> PlannedHistories | None:
+    """For a source that reads whole hours or ranges (the archive, Log Analytics): the
+    histories of the users without a stored baseline, read in one pass over the period before
+    the window for all of them and written as shards of the run (`history_shards`), which
+    each batch reads by user. Every batch reading the period again for its own users was most
+    of the run's time after the last page. None when Graph is the source (it filters by user:
+    each batch asks for its users, on the tenant's budget) or every user has a baseline."""
+    window = history_window(run.window_start, services.clock(), kept_days)
+    if (run.source or services.settings.signin_source) == "graph" or window is None:
+        return None
+    reader = open_source(services, run.source)
+    if reader.name == "graph":
+        return None
+    store = services.store
+    stored = baselines_table(store).row_keys("baseline")
+    missing = [u for u in user_ids if u not in stored]
+    if not missing:
+        return None
+    # a folder of this attempt's own: a second planning of the run writes beside it, and the
+    # context stored first names the folder its batches read
+    kind = f"histories/{uuid.uuid4().hex}"
+    parts = 0
+
+    def put(rows_by_user: Mapping[str, list[bytes]]) -> None:
+        nonlocal parts
+        store.shards.put_shard(run.run_id, f"p{parts:05d}", rows_by_user, kind=kind)
+        parts += 1
+
+    error = asyncio.run(_history_parts(reader, missing, window, put))
+    event("score.histories_planned", users=len(missing), parts=parts, failed=error is not None)
+    return PlannedHistories(kind=kind, users=len(missing), error=error)
+
+
+_encode_sign_in = msgspec.json.Encoder().encode
+_decode_sign_in = msgspec.json.Decoder(SignIn).decode
+
+
+async def _history_parts(reader: SignInSource, user_ids: Sequence[str], window: Window,
+                         put: Callable[[Mapping[str, list[bytes]]], None]) -> str | None:
+    """`_histories_in_one_pass`, its rows handed to `put` by user in parts of about
+    HISTORY_PART_BYTES; why the period could not be read, or None."""
+    owners = _owners_of(user_ids)
+    part: dict[str, list[bytes]] = {}
+    size = 0
+    stream = reader.pages(window)
+    try:
+        async with aclosing(stream):
+            async for page in stream:
+                for sign_in in page.sign_ins:
+                    found = owners(sign_in)
+                    if found:
+                        row = _encode_sign_in(sign_in)
+                        size += len(row) * len(found)
+                        for user_id in found:
+                            part.setdefault(user_id, []).append(row)
+                if size >= HISTORY_PART_BYTES:
+                    put(part)
+                    part, size = {}, 0
+    except SigninReviewError as exc:
+        event("score.history_unavailable", users=len(user_ids), reason=exc.message)
+        return exc.message[:300]
+    if part:
+        put(part)
+    return None
+
+
+def planned_histories(store: Store, run_id: str, planned: PlannedHistories,
+                      user_ids: Sequence[str]
+                      ) -> tuple[dict[str, list[SignIn]], dict[str, str]]:
+    """The users' histories as planning read them (what `fetch_histories` gives for them)."""
+    if planned.error is not None:
+        return {}, dict.fromkeys(user_ids, planned.error)
+    rows = store.shards.reader(run_id, planned.kind).rows_for_users(user_ids)
+    return {u: [_decode_sign_in(row) for row in rows[u]] for u in user_ids}, {}
 
 
 def score_batch(services: Services, run: RunRecord, context: ScoringContext,
@@ -636,9 +744,14 @@ def score_batch(services: Services, run: RunRecord, context: ScoringContext,
     rows = reader.rows_for_users(user_ids)
     profiles = stored_baselines(store, user_ids)
     missing = [u for u in user_ids if u not in profiles]
-    histories, unread = asyncio.run(fetch_histories(
-        services, missing, run.window_start, run.source, context.history_days)) \
-        if missing else ({}, {})
+    if not missing:
+        histories: dict[str, list[SignIn]] = {}
+        unread: dict[str, str] = {}
+    elif context.histories is not None:
+        histories, unread = planned_histories(store, run.run_id, context.histories, missing)
+    else:
+        histories, unread = asyncio.run(fetch_histories(
+            services, missing, run.window_start, run.source, context.history_days))
     users = []
     for user_id in user_ids:
         timeline, pages = _timeline(rows.get(user_id, []), slice_pages, reader, user_id)

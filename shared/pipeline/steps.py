@@ -255,7 +255,9 @@ def _plan_scoring(services: Services, body: bytes, dequeue_count: int) -> None:
         tenant_baseline = stored_tenant if counter is None else counter.result(from_window=True)
         context = scoring.build_context(services, run, signals, risky_sign_ins, trusted,
                                         tenant_baseline)
-        ref, context = scoring.store_context(services, context)
+        context.histories = scoring.plan_histories(services, run, _scored(run, context, users),
+                                                   context.history_days)
+        ref, context = scoring.store_context(services, context)  # a retry adopts the first
         users = _scored(run, context, users)
         groups = scoring.batches(users, services.settings.scoring_batch_users)
         batch_ids = [f"b{n:05d}" for n in range(len(groups))]

@@ -55,8 +55,12 @@ class ShardIndex(msgspec.Struct, frozen=True):
         return sum(r.rows for r in self.users.values())
 
 
-def shard_prefix(run_id: str) -> str:
-    return f"runs/{checked_id('run id', run_id)}/shards/"
+SLICE_SHARDS = "shards"  # the fetched slices' shards; other kinds hold other rows of the run
+
+
+def shard_prefix(run_id: str, kind: str = SLICE_SHARDS) -> str:
+    folder = "/".join(checked_id("shard kind", part) for part in kind.split("/"))
+    return f"runs/{checked_id('run id', run_id)}/{folder}/"
 
 
 def _layout(rows_by_user: Mapping[str, list[bytes]]) -> dict[str, UserRange]:
@@ -129,15 +133,17 @@ def _merged(
 class ShardReader:
     """Reads users' rows across every slice shard of one run. Loads each index once."""
 
-    def __init__(self, container: ContainerClient, run_id: str) -> None:
+    def __init__(self, container: ContainerClient, run_id: str, kind: str = SLICE_SHARDS
+                 ) -> None:
         self._container = container
         self.run_id = run_id
+        self.kind = kind
         self._indexes: list[ShardIndex] | None = None
 
     def indexes(self) -> list[ShardIndex]:
         """Every slice's index, in slice id order."""
         if self._indexes is None:
-            prefix = shard_prefix(self.run_id)
+            prefix = shard_prefix(self.run_id, self.kind)
             found = []
             with storage_errors("reading shard indexes of run " + self.run_id, run_id=self.run_id):
                 for item in self._container.list_blobs(name_starts_with=prefix):
@@ -193,10 +199,12 @@ class ShardStore:
         self._container = container
 
     def put_shard(
-        self, run_id: str, slice_id: str, rows_by_user: Mapping[str, list[bytes]]
+        self, run_id: str, slice_id: str, rows_by_user: Mapping[str, list[bytes]],
+        kind: str = SLICE_SHARDS,
     ) -> ShardIndex:
-        """Write one slice's rows grouped by user, then its index. Redoing a slice replaces both."""
-        prefix = shard_prefix(run_id) + checked_id("slice id", slice_id)
+        """Write one slice's rows grouped by user, then its index. Redoing a slice replaces both.
+        `kind`: the folder of the run's shards (other rows than the fetched slices')."""
+        prefix = shard_prefix(run_id, kind) + checked_id("slice id", slice_id)
         ranges = _layout(rows_by_user)
         size = sum(r.length for r in ranges.values())
         with storage_errors("writing shard " + prefix, run_id=run_id):
@@ -211,9 +219,9 @@ class ShardStore:
             )
         return index
 
-    def reader(self, run_id: str) -> ShardReader:
+    def reader(self, run_id: str, kind: str = SLICE_SHARDS) -> ShardReader:
         """A reader for scoring batches: loads the run's indexes once, then ranged reads."""
-        return ShardReader(self._container, run_id)
+        return ShardReader(self._container, run_id, kind)
 
     def read_user_rows(self, run_id: str, user_id: str) -> list[bytes]:
         """One user's rows across all slice shards of a run (ranged reads of that user only)."""

@@ -276,6 +276,13 @@ class EntityTable(Generic[T]):
         """Every record in one partition, in RowKey order."""
         return list(self.query("PartitionKey eq @pk", pk=encode_key(partition_key)))
 
+    def row_keys(self, partition_key: str) -> set[str]:
+        """The (raw) row keys of one partition, read without the records' other properties."""
+        with storage_errors("listing keys of " + self.name):
+            return {decode_key(entity["RowKey"]) for entity in self._client.query_entities(
+                "PartitionKey eq @pk", parameters={"pk": encode_key(partition_key)},
+                select=["RowKey"])}
+
     def query(self, query_filter: str, **parameters: Any) -> Iterator[T]:
         """Records matching an OData filter; values go in `parameters` (escaped by the SDK),
         referenced as @name, never formatted into the filter text."""

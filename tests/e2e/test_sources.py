@@ -162,3 +162,43 @@ def test_one_user_review_names_the_hours_it_could_not_read(
     assert "no blob insights-logs-" in missing[0].detail
     # the review's clock is the window's end: its last two hours are within the delivery lag
     assert len(late) == 1 and "05:00 UTC" in late[0].detail
+
+
+def test_histories_are_read_once_per_run_with_the_same_verdicts(
+        source_stack: Callable[..., Services], sample_tenant: Tenant,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over the archive, planning reads the histories of the users without a baseline in one
+    pass for the whole run; the batches score them as when each batch read the period for its
+    own users (the same verdicts and the same profiles built from the same sign-ins)."""
+
+    def run(per_batch: bool) -> tuple[list[str | None], Verdicts, dict[str, str]]:
+        with monkeypatch.context() as patched:
+            if per_batch:  # as before: no histories at planning, each batch reads its own
+                patched.setattr(scoring, "plan_histories", lambda *args: None)
+            services = source_stack(sample_tenant, "archive", history=True,
+                                    SCORING_BATCH_USERS="7")
+            learn(services, until=sample_tenant.window.start, source="graph")
+            table = scoring.baselines_table(services.store)
+            for record in table.query_partition("baseline")[::2]:  # half without a baseline
+                table.delete("baseline", record.user_id)
+            reads = _count_source_reads(patched)
+            runner = QueueRunner(services)
+            runner.fire_timer()
+            runner.drain()
+        tables = Tables.of(services.store)
+        (record,) = tables.runs.query("RowKey eq 'run'")
+        assert record.status == "complete", (record.batches_failed, runner.failures)
+        assert len(record.batch_ids) > 3
+        verdicts = tables.verdicts.query_partition(record.run_id)
+        bundles = {b.user_id: b.baseline for name in {v.evidence.name for v in verdicts}
+                   for b in scoring.stored_bundles(services.store.evidence.read_evidence(
+                       next(v.evidence for v in verdicts if v.evidence.name == name)))}
+        return reads, {v.user_id: (v.verdict, tuple(sorted(v.finding_types)))
+                       for v in verdicts}, bundles
+
+    once, verdicts, baselines = run(per_batch=False)
+    each, expected, expected_baselines = run(per_batch=True)
+    assert once == [None] and len(each) > 1
+    assert verdicts == expected
+    assert baselines == expected_baselines
+    assert any(b.startswith("built from") for b in baselines.values())

@@ -263,3 +263,14 @@ def test_a_transaction_failing_midway_is_retried_idempotently(store: Store) -> N
         table.upsert_many(_verdicts("r1", 250, level="low"))
     table.upsert_many(_verdicts("r1", 250, level="low"))
     assert {v.level for v in table.query_partition("r1")} == {"low"}
+
+
+def test_row_keys_lists_one_partition_raw(store: Store) -> None:
+    table = verdicts(store)
+    users = ["o'brien@contoso.com", "guest_x#EXT#@contoso.onmicrosoft.com", "u/1"]
+    table.upsert_many(Verdict(run_id=run, user_id=u, level="none", findings=[])
+                      for run in ("r1", "r2") for u in users)
+    table.upsert(Verdict(run_id="r2", user_id="only-r2", level="none", findings=[]))
+    assert table.row_keys("r1") == set(users)
+    assert table.row_keys("r2") == {*users, "only-r2"}
+    assert table.row_keys("r3") == set()
