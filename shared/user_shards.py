@@ -18,7 +18,7 @@ from types import TracebackType
 import msgspec
 
 from shared.analysis import group_by_user
-from shared.imports.lines import SignInLines
+from shared.imports.lines import Record, SignInLines
 from shared.model import SignIn
 
 SHARDS = 128
@@ -43,7 +43,7 @@ class UserShards:
         self._id_paths = [root / f"ids-{n:03d}.txt" for n in range(shards)]
 
     def add_all(self, sign_ins: Iterable[SignIn]) -> None:
-        """Spill the sign-ins: the lines they were read from when they come with them
+        """Spill the sign-ins: the JSON they were read from when they come with it
         (shared.imports.lines), else each encoded again."""
         if isinstance(sign_ins, SignInLines):
             self._add_lines(sign_ins, sign_ins.lines)
@@ -58,11 +58,11 @@ class UserShards:
                 self._flush(index)
             self.rows += 1
 
-    def _add_lines(self, sign_ins: list[SignIn], lines: list[bytes]) -> None:
-        """Each line to its user's shard (chosen as `add_all` chooses it: the key is the user's,
-        SignIn.user_key), one shard's lines joined at a time."""
+    def _add_lines(self, sign_ins: list[SignIn], lines: list[Record]) -> None:
+        """Each sign-in's JSON to its user's shard (chosen as `add_all` chooses it: the key is
+        SignIn.user_key), one shard's records joined at a time."""
         count = len(self._buffers)
-        by_shard: list[list[bytes]] = [[] for _ in range(count)]
+        by_shard: list[list[Record]] = [[] for _ in range(count)]
         for sign_in, line in zip(sign_ins, lines, strict=True):
             by_shard[hash(sign_in.user_id or (sign_in.user_principal_name or "").lower())
                      % count].append(line)
