@@ -2,14 +2,24 @@
 
 It does what the host does for this app and nothing more: fires the timer handler, receives
 messages from the Azurite queues and hands each to the same queue-trigger function the host would
-call (a real `func.QueueMessage` with its dequeue count), deletes it on success, leaves it for
-redelivery on failure, and after host.json's maxDequeueCount moves it to `<queue>-poison`, whose
-trigger then runs. Queue names come from the store, so tests can run with prefixed queues.
+call (a real `func.QueueMessage` with its dequeue count), keeps it invisible while the function
+runs, deletes it on success, leaves it for redelivery on failure, and after host.json's
+maxDequeueCount moves it to `<queue>-poison`, whose trigger then runs. Queue names come from the
+store, so tests can run with prefixed queues.
+
+Visibility, as the Functions host's queue listener handles it (Azure/azure-sdk-for-net,
+sdk/storage/Microsoft.Azure.WebJobs.Extensions.Storage.Common/src/Shared/Queues/QueueListener.cs):
+messages are received invisible for 10 minutes and, while the function runs, a timer renews that
+when it is halfway to expiring (`CreateUpdateMessageVisibilityTimer`, "Update a message's
+visibility when it is halfway to expiring"), so a long scoring batch is never delivered again
+while it runs; only an instance that dies stops renewing. host.json's `visibilityTimeout` is
+something else: how long a failed message waits before it is retried (`retry_delay_s` here).
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -22,10 +32,12 @@ from azure.functions.queue import QueueMessage
 from azure.functions.timer import TimerRequest
 
 import function_app
+from shared.errors import SigninReviewError
 from shared.services import Services, install
-from shared.store import ReceivedMessage
+from shared.store import QueueStore, ReceivedMessage
 
 HOST_JSON = Path(__file__).resolve().parent.parent / "host.json"
+HOST_VISIBILITY_S = 600  # the host's queue listener receives messages invisible for 10 minutes
 
 
 def user_function(builder: Any) -> Callable[..., Any]:
@@ -61,9 +73,9 @@ class QueueRunner:
     # batchSize) on its worker threads. Fetch slices stay one at a time: Graph's limit is per
     # tenant.
     scoring_concurrency: int = field(default_factory=queue_batch_size)
-    # How long a received message stays invisible while its handler runs (the host renews
-    # this; a runner that dies lets the message come back after it).
-    visibility_timeout_s: int = 60
+    # How long a received message stays invisible; renewed halfway while its handler runs, as
+    # the host does, so only a runner that dies lets the message come back (after this long).
+    visibility_timeout_s: int = HOST_VISIBILITY_S
     # Only these queues (names without the store's prefix, e.g. {"review-user"}); None: all.
     only: frozenset[str] | None = None
     failures: list[str] = field(default_factory=list)
@@ -153,9 +165,12 @@ class QueueRunner:
             id=message.id, body=message.body, dequeue_count=message.dequeue_count,
             pop_receipt=message.pop_receipt,
         )
+        renewal = Renewal(queues, message, self.visibility_timeout_s)
         try:
-            handler(trigger_message)
+            with renewal:
+                handler(trigger_message)
         except Exception as exc:  # what the host does with a failed invocation
+            message = renewal.message
             self.failures.append(f"{message.queue}: {type(exc).__name__}: {exc}")
             if message.dequeue_count >= self.max_dequeue or message.queue.endswith("-poison"):
                 if message.queue.endswith("-poison"):
@@ -166,10 +181,46 @@ class QueueRunner:
             else:
                 queues.make_visible(message, after_s=self.retry_delay_s)
             return
+        message = renewal.message
         queues.delete(message)
         if self.redeliver and message.body not in self._redelivered:
             self._redelivered.add(message.body)
             self.services.store.clients.queue(message.queue).send_message(message.body)
+
+
+class Renewal:
+    """While a handler runs (`with`), keeps its message invisible: renews the visibility each
+    time half of it has passed, as the host's listener does. `message` carries the latest pop
+    receipt once the block has ended (the renewing thread has stopped by then)."""
+
+    def __init__(self, queues: QueueStore, message: ReceivedMessage, visibility_s: int) -> None:
+        self.message = message
+        self.renewals = 0
+        self._queues = queues
+        self._visibility_s = visibility_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True,
+                                        name=f"renew-{message.id[:8]}")
+
+    def _run(self) -> None:
+        wait = self._visibility_s / 2
+        while not self._stop.wait(wait):
+            try:
+                self.message = self._queues.renew(self.message,
+                                                  visibility_timeout_s=self._visibility_s)
+            except SigninReviewError:  # sooner next time, as the host speeds up after a failure
+                wait = self._visibility_s / 4
+                continue
+            self.renewals += 1
+            wait = self._visibility_s / 2
+
+    def __enter__(self) -> Renewal:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -184,8 +235,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local.runner", description=main.__doc__)
     parser.add_argument("--only", action="append", help="run only this queue (and its poison "
                         "twin); repeat for more")
-    parser.add_argument("--visibility", type=int, default=60,
-                        help="seconds a received message stays invisible")
+    parser.add_argument("--visibility", type=int, default=HOST_VISIBILITY_S,
+                        help="seconds a received message stays invisible (renewed halfway while "
+                        "it is handled)")
     parser.add_argument("--every", type=float, default=0.2, help="seconds between idle polls")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

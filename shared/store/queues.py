@@ -137,6 +137,15 @@ class QueueStore:
         with storage_errors("deleting a message from queue " + message.queue):
             self._clients.queue(message.queue).delete_message(message.id, message.pop_receipt)
 
+    def renew(self, message: ReceivedMessage, *, visibility_timeout_s: int) -> ReceivedMessage:
+        """Keep a message being handled invisible `visibility_timeout_s` more seconds; the
+        message with its new pop receipt (the old one no longer settles it)."""
+        with storage_errors("renewing a message's visibility on queue " + message.queue):
+            updated = self._clients.queue(message.queue).update_message(
+                message.id, message.pop_receipt, visibility_timeout=visibility_timeout_s
+            )
+        return msgspec.structs.replace(message, pop_receipt=updated.pop_receipt or "")
+
     def make_visible(self, message: ReceivedMessage, *, after_s: int = 0) -> None:
         """Give a message back for redelivery after `after_s` seconds (a failed attempt)."""
         with storage_errors("returning a message to queue " + message.queue):
