@@ -736,10 +736,13 @@ def planned_histories(store: Store, run_id: str, planned: PlannedHistories,
 
 
 def score_batch(services: Services, run: RunRecord, context: ScoringContext,
-                context_ref: EvidenceRef | None, user_ids: list[str]) -> list[VerdictRecord]:
-    """Score one batch of a run's users from the slice shards."""
+                context_ref: EvidenceRef | None, user_ids: list[str],
+                batch_id: str | None = None) -> list[VerdictRecord]:
+    """Score one batch of a run's users from the slice shards (`batch_id`: a planned batch,
+    whose own index planning wrote)."""
     store = services.store
-    reader = store.shards.reader(run.run_id)
+    reader = store.shards.batch_reader(run.run_id, batch_id, user_ids) if batch_id \
+        else store.shards.reader(run.run_id)
     slice_pages = _pages_by_slice(services, run)
     rows = reader.rows_for_users(user_ids)
     profiles = stored_baselines(store, user_ids)

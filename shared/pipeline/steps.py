@@ -261,6 +261,8 @@ def _plan_scoring(services: Services, body: bytes, dequeue_count: int) -> None:
         users = _scored(run, context, users)
         groups = scoring.batches(users, services.settings.scoring_batch_users)
         batch_ids = [f"b{n:05d}" for n in range(len(groups))]
+        store.shards.put_batch_indexes(run.run_id, dict(zip(batch_ids, groups, strict=True)),
+                                       reader.indexes())
 
         def planned(current: RunRecord) -> RunRecord:
             sources = current.sources
@@ -334,7 +336,8 @@ def _score_users(services: Services, body: bytes, dequeue_count: int) -> None:
             if context is None:
                 event("message.rejected", queue="user-scoring", reason="run has no context")
                 return
-            verdicts = scoring.score_batch(services, run, context, run.context, message.user_ids)
+            verdicts = scoring.score_batch(services, run, context, run.context, message.user_ids,
+                                           message.batch_id)
             event("score.batch_done", users=len(verdicts),
                   flagged=sum(1 for v in verdicts if v.verdict != "none"))
         _settle_batch(services, tables, message.run_id, message.batch_id)

@@ -111,3 +111,49 @@ def test_a_shard_bigger_than_one_block_is_staged_and_read_back(store: Store) -> 
     reader = store.shards.reader("r1")
     assert reader.rows_for_users(["u00", "u22", "u44"]) == {
         u: users[u] for u in ("u00", "u22", "u44")}
+
+
+class IndexLog:
+    """The index blobs (slice or batch) the blob client downloaded."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def __call__(self, response: Any) -> None:
+        request = response.http_request
+        path = request.url.split("?")[0]
+        if request.method == "GET" and path.endswith(".index.json"):
+            self.names.append(path.split("/runs/", 1)[1])
+
+
+def test_a_planned_batch_loads_only_its_own_index(
+    store: Store, storage_connection_string: str
+) -> None:
+    users = [f"u{i:03}" for i in range(30)]
+    for slice_id in ("s0", "s1", "s2"):
+        store.shards.put_shard("r1", slice_id, {u: [row(u, n) for n in range(3)]
+                                                for u in users if (int(u[1:]) + int(slice_id[1:])) % 3})
+    batches = {"b00000": users[:10], "b00001": users[10:20], "b00002": users[20:]}
+    store.shards.put_batch_indexes("r1", batches, store.shards.reader("r1").indexes())
+    log = IndexLog()
+    container = ContainerClient.from_connection_string(
+        storage_connection_string, store.names.work, raw_response_hook=log)
+    shards = ShardStore(container)
+    for batch_id, group in batches.items():
+        log.names.clear()
+        reader = shards.batch_reader("r1", batch_id, group)
+        assert reader.rows_for_users(group) == store.shards.reader("r1").rows_for_users(group)
+        assert [i.slice_id for i in reader.indexes()] == ["s0", "s1", "s2"]
+        assert {u for i in reader.indexes() for u in i.users} <= set(group)
+        assert log.names == [f"r1/batches/{batch_id}.index.json"]  # once, and nothing else
+    # a batch the index does not cover (or a run planned without them) reads every slice's
+    log.names.clear()
+    assert shards.batch_reader("r1", "b00000", users[:11]).rows_for_users(users[:11]) == \
+        store.shards.reader("r1").rows_for_users(users[:11])
+    assert sorted(log.names)[1:] == ["r1/shards/s0.index.json", "r1/shards/s1.index.json",
+                                     "r1/shards/s2.index.json"]
+    log.names.clear()
+    assert shards.batch_reader("r1", "b00009", users[:2]).rows_for_users(users[:2]) == \
+        store.shards.reader("r1").rows_for_users(users[:2])
+    assert sorted(log.names) == ["r1/batches/b00009.index.json", "r1/shards/s0.index.json",
+                                 "r1/shards/s1.index.json", "r1/shards/s2.index.json"]
