@@ -7,6 +7,7 @@ The Entra portal's JSON download is an array of the same objects and reads the s
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Any
 
@@ -20,14 +21,20 @@ _PAGE_OR_LIST = msgspec.json.Decoder(SignInPage | list[SignIn])
 _ONE = msgspec.json.Decoder(SignIn)
 # Graph's deprecated riskEventTypes, read only where riskEventTypes_v2 is absent (records.py).
 _OLD_RISK_TYPES, _RISK_TYPES_V2 = b'"riskEventTypes"', b'"riskEventTypes_v2"'
+_OLD_RISK_TYPES_IN, _RISK_TYPES_V2_IN = re.compile(re.escape(_OLD_RISK_TYPES)), \
+    re.compile(re.escape(_RISK_TYPES_V2))
 
 
 def _needs_lenient_path(data: bytes | memoryview | msgspec.Raw) -> bool:
     """A document whose records carry only the deprecated risk types: the strict decoder
     would drop them, so it is read record by record."""
-    # A mapped file is searched in place (its memoryview's mmap), not copied.
-    owner = data.obj if isinstance(data, memoryview) else data
-    blob: Any = owner if hasattr(owner, "find") else bytes(data)
+    if isinstance(data, memoryview):  # searched in place, not copied
+        owner: Any = data.obj
+        if not (hasattr(owner, "find") and len(owner) == data.nbytes):  # part of its buffer
+            return bool(_OLD_RISK_TYPES_IN.search(data) and not _RISK_TYPES_V2_IN.search(data))
+        blob: Any = owner  # the whole of a mapped file
+    else:
+        blob = data if hasattr(data, "find") else bytes(data)
     return bool(blob.find(_OLD_RISK_TYPES) >= 0 and blob.find(_RISK_TYPES_V2) < 0)
 
 

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
+from io import BufferedReader
 from typing import IO
 
 import msgspec
@@ -123,44 +125,123 @@ def _document(source: Source, wanted: str, log: ProblemLog,
         opening_end = _first_record(head)
         if opening_end is None:
             raise NotSplittable
-        opening, buffer = head[:opening_end], head[opening_end:]
-        lines_before = opening.count(b"\n")  # in the file before `buffer`
+        opening = head[:opening_end]
+        window = _Window(stream, opening, head[opening_end:], part_bytes)
+        del head
+        lines_before = opening.count(b"\n")  # in the file before the window's bytes
         records_before = 0
         fmt: str | None = None
-        eof, search_from = False, 0
+        search_from = 0
         while True:
-            if not eof and len(buffer) < part_bytes + search_from:
-                more = stream.read(part_bytes)
-                eof, buffer = not more, buffer + more
+            if not window.eof and window.size < part_bytes + search_from:
+                window.read()
                 continue
-            found = _BOUNDARY.search(buffer, max(search_from, part_bytes // 2))
-            if found is None and not eof:
-                if len(buffer) > give_up:
+            found = window.boundary(max(search_from, part_bytes // 2))
+            if found is None and not window.eof:
+                if window.size > give_up:
                     raise InputError("not valid JSON: no record ends within "
                                      f"{give_up // 2**20} MiB", source=source.name)
-                more = stream.read(part_bytes)
-                eof, buffer = not more, buffer + more
+                window.read()
                 continue
             if found is None:  # the rest of the file, decoded with the opening
-                if fmt is None:
-                    fmt = _sniff(source, wanted, opening + buffer, whole=True)
-                yield fmt, _last(source, opening, buffer, fmt, log, lines_before, records_before)
+                with window.rest_with_opening() as whole:
+                    if fmt is None:
+                        fmt = _sniff(source, wanted, whole, whole=True)
+                    sign_ins = _last(source, whole, opening, fmt, log, lines_before,
+                                     records_before)
+                yield fmt, sign_ins
                 return
-            cut = found.start() + 1
-            part = b"[" + buffer[:cut] + b"]"
-            try:
-                raws = _RECORDS.decode(part)
-            except msgspec.DecodeError:  # a boundary inside a string or a nested object
-                search_from = found.start() + 1
-                continue
-            if fmt is None:
-                fmt = _sniff(source, wanted, part, whole=False)
-            yield fmt, _decoded(source, part, raws, fmt, log, lines_before, records_before)
-            records_before += len(raws)
-            next_start = found.end() - 1  # the `{` opening the next record
-            lines_before += buffer.count(b"\n", 0, next_start)
-            buffer = buffer[next_start:]
+            cut, next_start = found  # the `{` opening the next record is at next_start
+            with window.part(cut) as part:
+                try:
+                    raws = _RECORDS.decode(part)
+                except msgspec.DecodeError:  # a boundary inside a string or a nested object
+                    search_from = cut
+                    continue
+                records = len(raws)
+                if fmt is None:
+                    fmt = _sniff(source, wanted, part, whole=False)
+                sign_ins = _decoded(source, part, raws, fmt, log, lines_before, records_before)
+                del raws
+            yield fmt, sign_ins
+            del sign_ins
+            records_before += records
+            lines_before += window.consume(next_start)
             search_from = 0
+
+
+class _Window:
+    """The bytes of a document not decoded yet, in one bytearray reused from part to part (the
+    file is read into it, and each part decoded from a view of it): copying every part into new
+    bytes objects of tens of MB would fragment the C heap, and the peak would grow with the
+    file. Room before the bytes takes the `[` that makes a part an array, or the document's
+    opening before its last records. Positions are relative to the window's first byte."""
+
+    def __init__(self, stream: BufferedReader, opening: bytes, first: bytes,
+                 part_bytes: int) -> None:
+        self.stream, self.part_bytes, self.eof = stream, part_bytes, False
+        self.room = max(1, len(opening))  # before the bytes, for `[` or the opening
+        self.opening = opening
+        self.data = bytearray(self.room + len(first) + part_bytes)  # grows if a part needs it
+        self.start, self.end = self.room, self.room + len(first)
+        self.data[self.start:self.end] = first
+
+    @property
+    def size(self) -> int:
+        return self.end - self.start
+
+    def read(self) -> None:
+        """Up to part_bytes more of the file (moving the bytes back to the front, or making
+        the window larger, when there is no room after them)."""
+        if self.end + self.part_bytes > len(self.data):
+            view = memoryview(self.data)
+            view[self.room:self.room + self.size] = view[self.start:self.end]  # memmove
+            view.release()
+            self.start, self.end = self.room, self.room + self.size
+        if self.end + self.part_bytes > len(self.data):
+            self.data.extend(bytes(self.end + self.part_bytes - len(self.data)))
+        with memoryview(self.data) as view:
+            got = self.stream.readinto(view[self.end:self.end + self.part_bytes])
+        self.eof = not got
+        self.end += got or 0
+
+    def boundary(self, search_from: int) -> tuple[int, int] | None:
+        """The next candidate end of a record at or after `search_from`: (just after its `}`,
+        where the `{` of the record after it is)."""
+        found = _BOUNDARY.search(self.data, self.start + search_from, self.end)
+        if found is None:
+            return None
+        return found.start() + 1 - self.start, found.end() - 1 - self.start
+
+    @contextmanager
+    def part(self, cut: int) -> Iterator[memoryview]:
+        """The records before `cut` as a JSON array, a view valid inside the block only."""
+        data, first, last = self.data, self.start - 1, self.start + cut
+        kept_before, kept_after = data[first], data[last]
+        data[first], data[last] = ord("["), ord("]")
+        view = memoryview(data)[first:last + 1]
+        try:
+            yield view
+        finally:
+            view.release()
+            data[first], data[last] = kept_before, kept_after
+
+    @contextmanager
+    def rest_with_opening(self) -> Iterator[memoryview]:
+        """The document's opening then every byte not decoded yet, as one view."""
+        first = self.start - len(self.opening)
+        self.data[first:self.start] = self.opening
+        view = memoryview(self.data)[first:self.end]
+        try:
+            yield view
+        finally:
+            view.release()
+
+    def consume(self, count: int) -> int:
+        """Drop the first `count` bytes; returns the line ends among them."""
+        lines = self.data.count(b"\n", self.start, self.start + count)
+        self.start += count
+        return lines
 
 
 def _first_record(head: bytes) -> int | None:
@@ -181,7 +262,7 @@ def _first_record(head: bytes) -> int | None:
     return start if isinstance(top, dict) and "value" in top else None
 
 
-def _sniff(source: Source, wanted: str, data: bytes, *, whole: bool) -> str:
+def _sniff(source: Source, wanted: str, data: bytes | memoryview, *, whole: bool) -> str:
     if whole:
         top = _OPENING.decode(data)
         raws = top if isinstance(top, list) else _RECORDS.decode(top.get("value", b"[]"))
@@ -193,15 +274,15 @@ def _sniff(source: Source, wanted: str, data: bytes, *, whole: bool) -> str:
     return fmt
 
 
-def _decoded(source: Source, part: bytes, raws: list[msgspec.Raw], fmt: str, log: ProblemLog,
-             lines_before: int, records_before: int) -> list[SignIn]:
+def _decoded(source: Source, part: bytes | memoryview, raws: list[msgspec.Raw], fmt: str,
+             log: ProblemLog, lines_before: int, records_before: int) -> list[SignIn]:
     """A part's sign-ins: Graph's fast path, else record by record (bad ones reported)."""
     with paused_gc():
         fast = graph.decode_document(part)
         if fast is not None:
             return fast
         convert = _converter(fmt, log.set_aside)
-        finder = _LineFinder(part)
+        finder = _LineFinder(bytes(part))
         sign_ins: list[SignIn] = []
         for index, raw in enumerate(raws):
             try:
@@ -215,14 +296,14 @@ def _decoded(source: Source, part: bytes, raws: list[msgspec.Raw], fmt: str, log
         return sign_ins
 
 
-def _last(source: Source, opening: bytes, rest: bytes, fmt: str, log: ProblemLog,
+def _last(source: Source, whole: memoryview, opening: bytes, fmt: str, log: ProblemLog,
           lines_before: int, records_before: int) -> list[SignIn]:
     """The final records, decoded with the document's opening (which checks the tail)."""
-    whole = opening + rest
     try:
         top = _OPENING.decode(whole)
     except msgspec.DecodeError as exc:
         raise InputError(f"not valid JSON ({exc})", source=source.name) from None
     raws = top if isinstance(top, list) else _RECORDS.decode(top["value"])
+    del top
     return _decoded(source, whole, raws, fmt, log, lines_before - opening.count(b"\n"),
                     records_before)

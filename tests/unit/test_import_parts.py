@@ -116,3 +116,49 @@ def test_analyze_of_one_file_in_tiny_parts_matches_reading_it_whole(tmp_path: Pa
         outputs.append(out.read_bytes())
     assert outputs[0] == outputs[1]
     assert json.loads(outputs[0])["input"]["rowsRead"] == len(ROWS)
+
+
+def test_a_document_is_read_in_one_window_that_does_not_grow_with_the_file(tmp_path: Path
+                                                                           ) -> None:
+    from shared.imports import parts
+
+    windows: list[parts._Window] = []
+    sizes: list[int] = []
+
+    class Watched(parts._Window):
+        def __init__(self, *args: Any) -> None:
+            super().__init__(*args)
+            windows.append(self)
+
+        def read(self) -> None:
+            super().read()
+            sizes.append(len(self.data))
+
+    rows = [row for row in ROWS * 10 if "id" in row]
+    path = tmp_path / "long.json"
+    path.write_text(json.dumps({"value": [{**row, "id": f"{row['id']}-{n}"}
+                                          for n, row in enumerate(rows)]}))
+    original = parts._Window
+    parts._Window = Watched  # type: ignore[misc]
+    try:
+        fmt, sign_ins, problems, summary, count = _read(path, 2000)
+    finally:
+        parts._Window = original  # type: ignore[misc]
+    assert len(windows) == 1 and count > 100
+    # the file's opening read (64 KiB at least), a part more, and room for the opening itself
+    assert set(sizes) == {len(windows[0].data)} and sizes[0] <= 2**16 + 2000 + 200
+    assert (fmt, sign_ins, problems, summary) == _read(path, None)[:4]
+
+
+def test_only_a_parts_own_records_decide_whether_it_reads_deprecated_risk_types(
+        tmp_path: Path) -> None:
+    """Each part decodes as it would alone: the records after it, already in the window, do
+    not count (deprecated riskEventTypes are read only where no record has riskEventTypes_v2)."""
+    old = [{**row, "riskEventTypes": ["unfamiliarFeatures"]} for row in ROWS[:40]]
+    new = [{**row, "riskEventTypes_v2": ["anonymizedIPAddress"]} for row in ROWS[40:80]]
+    path = tmp_path / "mixed.json"
+    path.write_text(json.dumps({"value": old + new}))
+    summary = InputSummary()
+    first = next(iter(read_each([path], summary, part_bytes=1500)))[2]
+    assert first and all(tuple(s.risk_event_types_v2 or ()) == ("unfamiliarFeatures",)
+                         for s in first)
