@@ -156,3 +156,32 @@ def test_stats_count_failures_by_class_and_leave_interrupts_out():
     assert stats.failures_by_class == {"credential_failure": 2, "lockout": 1}
     assert stats.countries == ["GB", "RU"]
     assert (stats.ips, stats.devices) == (3, 1)
+
+
+def test_user_stats_count_every_row_whatever_is_missing():
+    """The breakdown counts distinct statuses, places and devices; rows without a status, an
+    address, a device id or a country are counted as they always were, failures by class in
+    the order their first row came."""
+    from datetime import UTC, datetime
+
+    from shared.model import DeviceDetail, Location, SignIn, Status
+
+    at = datetime(2025, 3, 17, 1, tzinfo=UTC)
+    rows = [
+        SignIn(id="1", created_date_time=at, status=Status(error_code=50053),
+               ip_address="203.0.113.7", location=Location(country_or_region="NG")),
+        SignIn(id="2", created_date_time=at, status=None, ip_address=None,
+               device_detail=DeviceDetail(device_id="")),
+        SignIn(id="3", created_date_time=at, status=Status(error_code=50126), ip_address="",
+               location=Location(country_or_region=""), device_detail=DeviceDetail(device_id="d1")),
+        SignIn(id="4", created_date_time=at, status=Status(error_code=50126,
+               failure_reason="Invalid username or password."), ip_address="203.0.113.7",
+               device_detail=DeviceDetail(device_id="d1", operating_system="Windows 10")),
+        SignIn(id="5", created_date_time=at, status=Status(error_code=0),
+               ip_address="198.51.100.2", location=Location(country_or_region="GB")),
+    ]
+    stats = user_stats(rows)
+    assert stats.sign_ins == 5 and stats.ips == 2 and stats.devices == 1
+    assert stats.countries == ["GB", "NG"]
+    assert list(stats.failures_by_class.items()) == [("lockout", 1), ("credential_failure", 2)]
+    assert stats.failures == 3
