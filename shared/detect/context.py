@@ -173,7 +173,8 @@ class TenantSignalsBuilder:
 
     def add(self, sign_in: SignIn) -> None:
         self._sign_ins += 1
-        user = sign_in.user_key
+        # SignIn.user_key and SignIn.device_id written out: this runs for every sign-in
+        user = sign_in.user_id or (sign_in.user_principal_name or "").lower()
         self._users.add(user)
         status = sign_in.status
         code = status.error_code if status is not None else 0
@@ -241,9 +242,10 @@ class TenantSignalsBuilder:
             key = (user, prefix)
             if moment < self._own_networks.get(key, float("inf")):
                 self._own_networks[key] = moment
-        device = sign_in.device_id
-        if device:
-            self._own_devices.add((user, device))
+        device = sign_in.device_detail
+        device_id = device.device_id if device is not None else None
+        if device_id:
+            self._own_devices.add((user, device_id))
 
     def familiar(self, user: str, ip: str, moment: float) -> bool:
         """Whether `user` signed in from the network of `ip` before `moment` (or in the

@@ -68,7 +68,7 @@ def _entered(sign_in: SignIn) -> bool:
 
 def _same_place(a: SignIn, b: SignIn) -> bool:
     la, lb = a.location, b.location
-    return la == lb
+    return la is lb or la == lb  # places are shared records once decoded (shared.compact)
 
 
 def before_window(sign_ins: Sequence[SignIn], context: DetectionContext) -> SignIn | None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from functools import cached_property
 from operator import attrgetter
 
 import msgspec
@@ -38,9 +39,13 @@ _COUNTRY = attrgetter("country")
 _ASN = attrgetter("autonomous_system_number")
 
 
-class TenantBaseline(msgspec.Struct, rename="camel", kw_only=True):
+class TenantBaseline(msgspec.Struct, rename="camel", kw_only=True, dict=True):
     """Successful sign-ins of the tenant's users by country and network (ASN), and interactive
-    ones by hour of the day (UTC)."""
+    ones by hour of the day (UTC).
+
+    Built once, then only read: the totals below are summed at their first use (a tenant keeps
+    up to 2,000 networks, and every sign-in of a user without a history asks about one), and
+    are not part of the stored form (`dict=True` keeps them out of it)."""
 
     countries: dict[str, int] = msgspec.field(default_factory=dict)
     networks: dict[int, int] = msgspec.field(default_factory=dict)
@@ -49,13 +54,25 @@ class TenantBaseline(msgspec.Struct, rename="camel", kw_only=True):
     users: int = 0
     from_window: bool = False  # learned from the window itself: no user had a history
 
+    @cached_property
+    def _country_total(self) -> int:
+        return sum(self.countries.values())
+
+    @cached_property
+    def _network_total(self) -> int:
+        return sum(self.networks.values())
+
+    @cached_property
+    def _hour_total(self) -> int:
+        return sum(self.hours)
+
     def usual_country(self, country: str) -> bool:
         return _usual(self.countries, country)
 
     def rare_country(self, country: str, own: int = 0, own_total: int = 0) -> bool:
         """Under `RARE_SHARE` of the tenant's located successes come from the country, leaving
         out the user's own (`own` there, `own_total` anywhere) when learned from the window."""
-        total = sum(self.countries.values()) - own_total
+        total = self._country_total - own_total
         return total <= 0 or (self.countries.get(country, 0) - own) / total < RARE_SHARE
 
     def rare_network(self, sign_in: SignIn) -> bool:
@@ -63,7 +80,10 @@ class TenantBaseline(msgspec.Struct, rename="camel", kw_only=True):
         ASN (v1.0 sign-ins carry none): a /24 or /48 cannot stand in, since every user's home
         network is rare for the tenant as a whole."""
         asn = sign_in.autonomous_system_number
-        return bool(asn) and bool(self.networks) and _share(self.networks, asn) < RARE_SHARE
+        if not asn or not self.networks:
+            return False
+        total = self._network_total
+        return (self.networks.get(asn, 0) / total if total else 0.0) < RARE_SHARE
 
     def unusual_hosting(self, sign_in: SignIn, own: int = 0) -> str | None:
         """The provider when the sign-in comes from a hosting network (`shared.detect.hosting`)
@@ -73,14 +93,14 @@ class TenantBaseline(msgspec.Struct, rename="camel", kw_only=True):
         provider = hosting_provider(asn)
         if provider is None or asn is None:
             return None
-        total = sum(self.networks.values()) - own
+        total = self._network_total - own
         usual = total > 0 and (self.networks.get(asn, 0) - own) / total >= USUAL_SHARE
         return None if usual else provider
 
     def night(self, hour: int) -> bool:
         """An hour of the day (UTC) the tenant's users rarely work at (with the hours beside it);
         never said of a baseline learned from the window alone."""
-        total = sum(self.hours)
+        total = self._hour_total
         if self.from_window or not total:
             return False
         near = sum(self.hours[(hour + step) % 24] for step in (-1, 0, 1))
