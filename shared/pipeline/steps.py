@@ -18,6 +18,8 @@ Failure rules:
 
 from __future__ import annotations
 
+import contextvars
+from concurrent.futures import ThreadPoolExecutor
 from math import ceil
 from typing import TypeVar
 
@@ -244,19 +246,26 @@ def _plan_scoring(services: Services, body: bytes, dequeue_count: int) -> None:
         store = services.store
         reader = store.shards.reader(run.run_id)
         users = list(reader.users())
-        risky_sign_ins = RiskySignIns()
-        trusted = scoring.read_trusted(services)
-        stored_tenant = scoring.stored_tenant_baseline(store)
-        counter = TenantCounter() if stored_tenant is None else None
-        signals = scoring.tenant_signals(
-            (row for group in scoring.batches(users, 500)
-             for rows in reader.rows_for_users(group).values() for row in rows), risky_sign_ins,
-            trusted[0], counter)
-        tenant_baseline = stored_tenant if counter is None else counter.result(from_window=True)
-        context = scoring.build_context(services, run, signals, risky_sign_ins, trusted,
-                                        tenant_baseline)
-        context.histories = scoring.plan_histories(services, run, _scored(run, context, users),
-                                                   context.history_days)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            # Every user is scored unless the run is a privileged-account review (role holders
+            # only, known once the context is read): the users' histories are read meanwhile.
+            early = None if run.kind == "privileged" else pool.submit(
+                contextvars.copy_context().run, scoring.plan_histories, services, run, users)
+            risky_sign_ins = RiskySignIns()
+            trusted = scoring.read_trusted(services)
+            stored_tenant = scoring.stored_tenant_baseline(store)
+            counter = TenantCounter() if stored_tenant is None else None
+            signals = scoring.tenant_signals(
+                (row for group in scoring.batches(users, 500)
+                 for rows in reader.rows_for_users(group).values() for row in rows),
+                risky_sign_ins, trusted[0], counter)
+            tenant_baseline = stored_tenant if counter is None \
+                else counter.result(from_window=True)
+            context = scoring.build_context(services, run, signals, risky_sign_ins, trusted,
+                                            tenant_baseline)
+            context.histories = early.result() if early is not None else \
+                scoring.plan_histories(services, run, _scored(run, context, users),
+                                       context.history_days)
         ref, context = scoring.store_context(services, context)  # a retry adopts the first
         users = _scored(run, context, users)
         groups = scoring.batches(users, services.settings.scoring_batch_users)
