@@ -23,7 +23,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,6 +61,14 @@ def queue_batch_size() -> int:
     return int(_queue_settings().get("batchSize", 16))
 
 
+def new_batch_threshold() -> int:
+    """When as few as this many messages are still running, the host takes another batch:
+    host.json's `newBatchThreshold` (default batchSize / 2; the same page: "the maximum number
+    of concurrent messages being processed per function is batchSize plus newBatchThreshold";
+    QueueListener.WaitForNewBatchThreshold in the listener's source named above)."""
+    return int(_queue_settings().get("newBatchThreshold", queue_batch_size() // 2))
+
+
 @dataclass
 class QueueRunner:
     """Drains the pipeline's queues through the function app's handlers."""
@@ -73,6 +81,9 @@ class QueueRunner:
     # batchSize) on its worker threads. Fetch slices stay one at a time: Graph's limit is per
     # tenant.
     scoring_concurrency: int = field(default_factory=queue_batch_size)
+    # ... and another batch is taken as soon as only this many are still running, as the host
+    # does: a slow batch never holds the queue (host.json's newBatchThreshold).
+    scoring_threshold: int = field(default_factory=new_batch_threshold)
     # How long a received message stays invisible; renewed halfway while its handler runs, as
     # the host does, so only a runner that dies lets the message come back (after this long).
     visibility_timeout_s: int = HOST_VISIBILITY_S
@@ -117,19 +128,40 @@ class QueueRunner:
         install(self.services)
         handled = 0
         for queue, handler in self.handlers.items():
+            if queue in self.concurrent_queues and self.scoring_concurrency > 1:
+                handled += self._side_by_side(queue, handler)
+                continue
             messages = self.services.store.queues.receive(
                 queue, max_messages=16, visibility_timeout_s=self.visibility_timeout_s
             )
-            workers = self.scoring_concurrency if queue in self.concurrent_queues else 1
-            if workers > 1 and len(messages) > 1:
-                with ThreadPoolExecutor(max_workers=workers) as pool:
-                    list(pool.map(lambda m, h=handler: self._deliver(h, m), messages))
-            else:
-                for message in messages:
-                    self._deliver(handler, message)
+            for message in messages:
+                self._deliver(handler, message)
             handled += len(messages)
         self.handled += handled
         return handled
+
+    def _side_by_side(self, queue: str, handler: Callable[..., Any]) -> int:
+        """Run a queue's messages as the host runs them, until it is empty: a batch of
+        `scoring_concurrency`, and another each time only `scoring_threshold` are still
+        running; returns how many were handled."""
+        handled = 0
+        running: set[Future[None]] = set()
+        with ThreadPoolExecutor(max_workers=self.scoring_concurrency
+                                + self.scoring_threshold) as pool:
+            while True:
+                if len(running) <= self.scoring_threshold:
+                    messages = self.services.store.queues.receive(
+                        queue, max_messages=self.scoring_concurrency,
+                        visibility_timeout_s=self.visibility_timeout_s)
+                    running.update(pool.submit(self._deliver, handler, m) for m in messages)
+                    handled += len(messages)
+                    if not running:
+                        return handled
+                    if messages and len(running) <= self.scoring_threshold:
+                        continue  # fewer than a batch came: see whether more have arrived
+                done, running = wait(running, return_when=FIRST_COMPLETED)
+                for finished in done:
+                    finished.result()  # what the runner itself failed at (not the handler)
 
     def drain(self, *, timeout_s: float = 600.0, idle_passes: int = 2) -> int:
         """Handle messages until every queue stays empty; returns how many were handled."""

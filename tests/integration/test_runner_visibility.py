@@ -67,3 +67,37 @@ def test_a_long_handler_keeps_its_message_through_a_failed_renewal(
     assert queues.receive(queue, visibility_timeout_s=1) == []
     assert len(calls) == 1
     services.store.close()
+
+
+def test_a_slow_message_does_not_hold_the_queue(storage_settings: Settings) -> None:
+    """As the host does, the runner takes another batch once only `scoring_threshold`
+    messages are still running: the first message handled waits until every other one has
+    been handled, which a runner waiting for a whole batch to finish would never do."""
+    services = Services(storage_settings, store_prefix="v" + uuid.uuid4().hex[:10])
+    services.store.ensure_resources()
+    queue = services.store.names.user_scoring
+    for n in range(20):
+        services.store.queues.send(queue, RunReady(run_id=f"r{n}"))
+    runner = QueueRunner(services, scoring_concurrency=4, scoring_threshold=2,
+                         only=frozenset({"user-scoring"}))
+    lock = threading.Lock()
+    handled: list[str] = []
+    others_done = threading.Event()
+    first: list[str] = []
+
+    def handler(message: TriggerMessage) -> None:
+        with lock:
+            slow = not first
+            if slow:
+                first.append(message.id)
+        if slow:
+            assert others_done.wait(GUARD_S), f"only {len(handled)} others were handled"
+        with lock:
+            handled.append(message.id)
+            if len(handled) == 19:
+                others_done.set()
+
+    runner.handlers[queue] = handler
+    assert runner.step() == 20
+    assert not runner.failures and len(set(handled)) == 20 and handled[-1] == first[0]
+    services.store.close()
