@@ -36,9 +36,12 @@ def with_lines(data: bytes | memoryview, decoded: list[SignIn],
     """`settled` (the sign-ins of `data`, JSON lines that msgspec decoded as `decoded`, then
     settled one by one) with each one's JSON."""
     # The records of a view (a mapped file, closed after reading) are taken from a copy.
-    records: list[Record] = list(_records(data if isinstance(data, bytes) else bytes(data)))
-    if len(records) != len(decoded):  # the same parser finds the same values: never, but then
-        return settled  # the sign-ins are spilled encoded again
+    try:
+        records: list[Record] = list(_records(data if isinstance(data, bytes) else bytes(data)))
+    except (msgspec.DecodeError, RecursionError):
+        return settled  # never (the same parser read the same values), but then: encoded again
+    if len(records) != len(decoded):
+        return settled
     for index, (read, kept) in enumerate(zip(decoded, settled, strict=True)):
         if read is not kept:  # repaired on reading: its JSON no longer says what was kept
             records[index] = _encode(kept)
