@@ -22,7 +22,8 @@ over >= `slow_failures_min_hours` from two or more addresses, none of them follo
 or validated password from those addresses, are `low`; `medium` when sustained over
 `slow_failures_many_hours` or from `slow_failures_many_sources` networks or countries. Failures
 from the user's familiar networks, known devices or trusted named locations (a phone with a
-stale password) and from a spray campaign's addresses (the spray finding covers those) are not
+stale password), from a network the user had already signed in from earlier in the window (the
+same phone, for a user without a baseline) and from a spray campaign's addresses (the spray finding covers those) are not
 counted. Such failures (from one address or more) that end in a success or validated password
 from their own addresses are `high`, whatever their pace: a slow IMAP brute force that gets in is
 no less in than a burst (and over a legacy protocol, the finding says no MFA was asked).
@@ -31,6 +32,7 @@ no less in than a burst (and over a legacy protocol, the finding says no MFA was
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from shared.baseline import network_prefix
 from shared.detect import wording
@@ -88,6 +90,26 @@ def _familiar_source(sign_in: SignIn, context: DetectionContext) -> bool:
     return bool((asn and asn in baseline.networks) or (device and device in baseline.devices))
 
 
+def _first_successes(sign_ins: Sequence[SignIn]) -> dict[str, datetime]:
+    """Each network (/24 or /48) the user signed in from in the window, with the first time."""
+    first: dict[str, datetime] = {}
+    for sign_in in sign_ins:
+        if _code(sign_in) == 0:
+            prefix = network_prefix(sign_in.ip_address)
+            if prefix and prefix not in first:
+                first[prefix] = sign_in.created_date_time
+    return first
+
+
+def _after_own_success(failure: SignIn, first_successes: dict[str, datetime]) -> bool:
+    """A failure from a network the user had already signed in from earlier in the window: the
+    user's own (a device with an old password at home), learned from the window when there is no
+    baseline to say so. An attacker's failures come before its network's first success."""
+    prefix = network_prefix(failure.ip_address)
+    since = first_successes.get(prefix) if prefix else None
+    return since is not None and since < failure.created_date_time
+
+
 def _slow(failures: list[SignIn], sign_ins: Sequence[SignIn], context: DetectionContext
           ) -> Finding | None:
     """Sustained failures over the window from rotating, unfamiliar sources, never a success."""
@@ -95,8 +117,10 @@ def _slow(failures: list[SignIn], sign_ins: Sequence[SignIn], context: Detection
     if len(failures) < s.slow_failures_min:
         return None
     sprayed = {ip for c in context.tenant.campaigns_for(context.user_id) for ip in c.ips}
+    own = _first_successes(sign_ins)
     counted = [f for f in failures
-               if f.ip_address not in sprayed and not _familiar_source(f, context)]
+               if f.ip_address not in sprayed and not _familiar_source(f, context)
+               and not _after_own_success(f, own)]
     if len(counted) < s.slow_failures_min:
         return None
     ips = {f.ip_address or "" for f in counted}
