@@ -254,12 +254,15 @@ def review_user_by_user(
     trusted: TrustedNetworks | None = None,
     tenant: TenantPass | None = None,
     audit_events: Sequence[AuditEvent] | None = None,
+    keep_timelines: bool = True,
 ) -> tuple[ReviewResult, Timelines]:
     """`review_with_timelines` for inputs too large to hold at once: `users()` gives each user's
     whole timeline (time ordered), one user at a time. It is called once when `tenant` already
     holds the tenant-wide pass (fed as the input was read, with the same window, settings and
     trusted networks), else twice (the tenant-wide pass, then scoring). Only flagged users'
-    window sign-ins are kept as timelines. `on_user(done, total)` follows the scoring."""
+    window sign-ins are kept as timelines, and none when `keep_timelines` is False (outputs
+    other than the HTML report never show them, and a tenant under attack can have thousands
+    of flagged users). `on_user(done, total)` follows the scoring."""
     settings = settings or DetectionSettings()
     trusted = trusted or TrustedNetworks()
     with paused_gc():
@@ -287,7 +290,7 @@ def review_user_by_user(
             history_users += user in histories
             verdict = scorer.score(user, timelines[user])
             verdicts.append(verdict)
-            if verdict.verdict != "none":
+            if keep_timelines and verdict.verdict != "none":
                 flagged[user] = timelines[user]
             if on_user is not None:
                 on_user(len(verdicts), signals.users)

@@ -365,7 +365,8 @@ def _review_sharded(args: argparse.Namespace, privileged: set[str],
     """Sign-ins go to temporary per-user shard files as each file is read (a large file in parts
     of --part-size, so that one file of any size fits as many small ones do), and the tenant-wide
     pass takes them on the way; users are then reviewed one at a time (see shared.user_shards),
-    each shard decoded once. Only flagged users' timelines are kept. Should the shards find a
+    each shard decoded once. Only flagged users' timelines are kept, for the HTML report alone
+    (the other outputs never show them). Should the shards find a
     sign-in read twice (overlapping exports), the tenant-wide pass is made again from them."""
     from shared.imports import read_each
     from shared.user_shards import UserShards
@@ -396,13 +397,13 @@ def _review_sharded(args: argparse.Namespace, privileged: set[str],
         result, timelines = review_user_by_user(
             shards.users, window=window, privileged=privileged, settings=settings,
             risk_detections=detections, trusted=trusted, on_user=progress.users_reviewed,
-            tenant=tenant, audit_events=audit,
+            tenant=tenant, audit_events=audit, keep_timelines=args.output == "html",
         )
         if shards.repeated:  # the pass above counted those sign-ins twice: review again
             result, timelines = review_user_by_user(
                 shards.users, window=window, privileged=privileged, settings=settings,
                 risk_detections=detections, trusted=trusted, on_user=progress.users_reviewed,
-                audit_events=audit,
+                audit_events=audit, keep_timelines=args.output == "html",
             )
         result.sources.extend(audit_sources)
         summary.repeated += shards.repeated

@@ -148,3 +148,23 @@ def test_tenant_signals_streamed_in_shards_equal_one_pass():
         assert builder.build() == whole
     encoded = msgspec.json.encode(whole)
     assert msgspec.json.decode(encoded, type=type(whole)) == whole
+
+
+def test_user_by_user_keeps_timelines_only_when_asked():
+    """Past its memory budget `analyze` reviews user by user; the flagged users' window sign-ins
+    are kept for the HTML report only: the same verdicts either way."""
+    from shared.analysis import group_by_user, review_user_by_user
+
+    grouped = group_by_user(_tenant())
+
+    def users():
+        return iter(grouped.items())
+
+    kept, timelines = review_user_by_user(users, window=WINDOW)
+    lean, none = review_user_by_user(users, window=WINDOW, keep_timelines=False)
+    assert msgspec.json.encode(kept) == msgspec.json.encode(lean)
+    assert set(timelines) == {u.user_id for u in kept.users if u.verdict != "none"} != set()
+    assert none == {}
+    whole, _ = review_with_timelines(_tenant(), window=WINDOW)
+    assert [(u.user_id, u.verdict) for u in whole.users] == \
+        [(u.user_id, u.verdict) for u in lean.users]
