@@ -24,9 +24,10 @@ or validated password from those addresses, are `low`; `medium` when sustained o
 from the user's familiar networks, known devices or trusted named locations (a phone with a
 stale password), from a network the user had already signed in from earlier in the window (the
 same phone, for a user without a baseline) and from a spray campaign's addresses (the spray
-finding covers those) are not counted. Such failures (from one address or more) that end in a success or validated password
-from their own addresses are `high`, whatever their pace: a slow IMAP brute force that gets in is
-no less in than a burst (and over a legacy protocol, the finding says no MFA was asked).
+finding covers those) are not counted. Such failures (from one address or more) that end in a
+success or validated password from their own addresses are `high`, whatever their pace: a slow
+IMAP brute force that gets in is no less in than a burst (and over a legacy protocol, the
+finding says no MFA was asked).
 """
 
 from __future__ import annotations
