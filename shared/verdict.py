@@ -23,9 +23,7 @@ holds a working session. low/medium -> investigate.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
-from operator import attrgetter
 
 from shared.baseline import is_thin
 from shared.detect import wording
@@ -45,11 +43,6 @@ _BASELINE_DEPENDENT = frozenset(
 # Attacks that say "did not get in" even when only worth a glance.
 _ATTEMPTS = frozenset({"password_spray", "repeated_failures", "disabled_account"})
 
-_STATUS = attrgetter("status")
-_LOCATION = attrgetter("location")
-_IP = attrgetter("ip_address")
-_DEVICE = attrgetter("device_detail")
-
 
 def _code(sign_in: SignIn) -> int:
     status = sign_in.status
@@ -57,25 +50,26 @@ def _code(sign_in: SignIn) -> int:
 
 
 def user_stats(sign_ins: Sequence[SignIn]) -> UserStats:
-    """Counts for the per-user breakdown: sign-ins, failures (by error class), places, devices.
-
-    Statuses, places and devices are shared records after decoding (`shared.compact`), so each
-    is counted over its few distinct values (C-level passes) rather than row by row."""
+    """Counts for the per-user breakdown: sign-ins, failures (by error class), places, devices."""
+    countries: set[str] = set()
+    ips: set[str] = set()
+    devices: set[str] = set()
     by_class: dict[str, int] = {}
-    for status, seen in Counter(map(_STATUS, sign_ins)).items():
-        code = status.error_code if status is not None else 0
+    for sign_in in sign_ins:
+        code = _code(sign_in)
         if code:
             kind = error_class(code)
             if kind not in _NOT_FAILURES:
                 name = kind.name.lower()
-                by_class[name] = by_class.get(name, 0) + seen
-    countries = {location.country_or_region for location in set(map(_LOCATION, sign_ins))
-                 if location is not None and location.country_or_region}
-    ips = set(map(_IP, sign_ins))
-    ips.discard(None)
-    ips.discard("")
-    devices = {device.device_id for device in set(map(_DEVICE, sign_ins))
-               if device is not None and device.device_id}
+                by_class[name] = by_class.get(name, 0) + 1
+        location = sign_in.location
+        if location is not None and location.country_or_region:
+            countries.add(location.country_or_region)
+        if sign_in.ip_address:
+            ips.add(sign_in.ip_address)
+        device = sign_in.device_detail
+        if device is not None and device.device_id:
+            devices.add(device.device_id)
     return UserStats(
         sign_ins=len(sign_ins), failures=sum(by_class.values()), countries=sorted(countries),
         ips=len(ips), devices=len(devices), failures_by_class=by_class,
