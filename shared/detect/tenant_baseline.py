@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from datetime import UTC
 from functools import cached_property
 from operator import attrgetter
 
@@ -34,9 +35,11 @@ NIGHT_SHARE = 0.01  # an hour of the day (with its neighbours) holding less of t
 MIN_SIGN_INS = 20
 MIN_USERS = 5
 _CAP = 2000  # networks kept, the most common first
-_USER_KEY = attrgetter("user_key")
-_COUNTRY = attrgetter("country")
+_USER_ID = attrgetter("user_id")
+_LOCATION = attrgetter("location")
 _ASN = attrgetter("autonomous_system_number")
+_TZ = attrgetter("tzinfo")
+_HOUR = attrgetter("hour")
 
 
 class TenantBaseline(msgspec.Struct, rename="camel", kw_only=True, dict=True):
@@ -154,17 +157,29 @@ class TenantCounter:
 
     def add_all(self, sign_ins: Iterable[SignIn]) -> None:
         """Hot on every row of a review: counted by C-level `Counter(map(...))` over the
-        successes, as `shared.baseline` does."""
+        successes, as `shared.baseline` does (places are shared records once decoded, so
+        countries are counted through them)."""
         successes = [s for s in sign_ins if (status := s.status) is None or not status.error_code]
         if not successes:
             return
         self.sign_ins += len(successes)
-        self.users.update(map(_USER_KEY, successes))
-        self.countries.update(filter(None, map(_COUNTRY, successes)))
+        users = set(map(_USER_ID, successes))
+        if None in users or "" in users:  # no object id: the UPN keys the user (user_key)
+            users -= {None, ""}
+            users.update(s.user_key for s in successes if not s.user_id)
+        self.users.update(users)
+        countries = self.countries
+        for location, seen in Counter(map(_LOCATION, successes)).items():
+            if location is not None and location.country_or_region:
+                countries[location.country_or_region] += seen
         self.networks.update(filter(None, map(_ASN, successes)))
-        for slot, seen in Counter(hour_of_week(s.created_date_time) for s in successes
-                                  if s.is_interactive is not False).items():
-            self.hours[slot % 24] += seen
+        times = [s.created_date_time for s in successes if s.is_interactive is not False]
+        if set(map(_TZ, times)) <= {UTC}:  # decoded Graph times: the hour is the UTC hour
+            by_hour = Counter(map(_HOUR, times))
+        else:
+            by_hour = Counter(hour_of_week(moment) % 24 for moment in times)
+        for hour, seen in by_hour.items():
+            self.hours[hour] += seen
 
     def add_profile(self, user: str, profile: BaselineProfile) -> None:
         """Count a user's history through the profile already built from it, before its caps
