@@ -143,12 +143,6 @@ class DetectionContext(msgspec.Struct, kw_only=True):
     tenant_baseline: TenantBaseline | None = None
 
 
-def _epoch(moment: datetime) -> float:
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
-
-
 class TenantSignalsBuilder:
     """Streams sign-ins (any order, shard by shard) into `TenantSignals`."""
 
@@ -172,27 +166,49 @@ class TenantSignalsBuilder:
         self._learned: set[str] = set()
 
     def add(self, sign_in: SignIn) -> None:
-        self._sign_ins += 1
-        # SignIn.user_key and SignIn.device_id written out: this runs for every sign-in
-        user = sign_in.user_id or (sign_in.user_principal_name or "").lower()
-        self._users.add(user)
-        status = sign_in.status
-        code = status.error_code if status is not None else 0
-        ip, asn = sign_in.ip_address or "", sign_in.autonomous_system_number
-        if code in FAILURE_CODES:
-            moment = _epoch(sign_in.created_date_time)
+        self.add_all((sign_in,))
+
+    def add_all(self, sign_ins: Iterable[SignIn]) -> TenantSignalsBuilder:
+        """Every sign-in of the window passes here: one loop, with what it touches held in
+        locals and `SignIn.user_key`, `SignIn.device_id` and `_learn_own_source` written out."""
+        users_add = self._users.add
+        ip_failures, net_failures = self._ip_failures, self._net_failures
+        failures_append = self._failures.append
+        ip_successes, net_successes = self._ip_successes, self._net_successes
+        own_networks, own_devices_add = self._own_networks, self._own_devices.add
+        cap = self.settings.spray_success_cap
+        never = float("inf")
+        count = 0
+        for sign_in in sign_ins:
+            count += 1
+            user = sign_in.user_id or (sign_in.user_principal_name or "").lower()
+            users_add(user)
+            status = sign_in.status
+            code = status.error_code if status is not None else 0
+            if code not in FAILURE_CODES and code not in PASSWORD_KNOWN_CODES:
+                continue
+            ip, asn = sign_in.ip_address or "", sign_in.autonomous_system_number
+            at = sign_in.created_date_time
+            moment = (at if at.tzinfo is not None else at.replace(tzinfo=UTC)).timestamp()
+            device = sign_in.device_detail
+            device_id = device.device_id if device is not None else None
+            if code in FAILURE_CODES:
+                if ip:
+                    ip_failures[ip].append((moment, user))
+                    failures_append(Failure(moment, user, ip, asn or 0, sign_in.user_agent or "",
+                                            device_id or ""))
+                if asn:
+                    net_failures[asn].append((moment, user, ip))
+                continue
+            prefix = network_prefix(ip)
+            if prefix:
+                key = (user, prefix)
+                if moment < own_networks.get(key, never):
+                    own_networks[key] = moment
+            if device_id:
+                own_devices_add((user, device_id))
             if ip:
-                self._ip_failures[ip].append((moment, user))
-                self._failures.append(Failure(moment, user, ip, asn or 0, sign_in.user_agent or "",
-                                              sign_in.device_id or ""))
-            if asn:
-                self._net_failures[asn].append((moment, user, ip))
-        elif code in PASSWORD_KNOWN_CODES:
-            self._learn_own_source(sign_in, user, _epoch(sign_in.created_date_time))
-            cap = self.settings.spray_success_cap
-            if ip:
-                seen = self._ip_successes[ip]
-                at = sign_in.created_date_time
+                seen = ip_successes[ip]
                 before = seen.get(user)
                 if before is None:
                     if len(seen) < cap:
@@ -200,13 +216,10 @@ class TenantSignalsBuilder:
                 elif at > before:
                     seen[user] = at
             if asn:
-                seen_net = self._net_successes[asn]
+                seen_net = net_successes[asn]
                 if len(seen_net) < cap:
                     seen_net.add(user)
-
-    def add_all(self, sign_ins: Iterable[SignIn]) -> TenantSignalsBuilder:
-        for sign_in in sign_ins:
-            self.add(sign_in)
+        self._sign_ins += count
         return self
 
     def add_history(self, sign_ins: Iterable[SignIn]) -> TenantSignalsBuilder:
