@@ -266,7 +266,8 @@ class ShardStore:
 
     def batch_reader(self, run_id: str, batch_id: str, user_ids: Iterable[str]) -> ShardReader:
         """A reader for one planned batch: its own index when planning wrote one covering
-        `user_ids`, else (a run planned without them) every slice's."""
+        `user_ids`, else (a run planned without them, or a batch index that does not read as
+        one) every slice's."""
         from azure.core.exceptions import ResourceNotFoundError
 
         blob = self._container.get_blob_client(batch_index_name(run_id, batch_id))
@@ -275,7 +276,10 @@ class ShardStore:
                 data = blob.download_blob().readall()
             except ResourceNotFoundError:
                 return self.reader(run_id)
-        part = msgspec.json.decode(data, type=BatchIndex)
+        try:
+            part = msgspec.json.decode(data, type=BatchIndex)
+        except msgspec.DecodeError:
+            return self.reader(run_id)
         if part.run_id != run_id or not set(user_ids) <= set(part.users):
             return self.reader(run_id)
         return ShardReader(self._container, run_id, indexes=part.indexes)

@@ -157,3 +157,8 @@ def test_a_planned_batch_loads_only_its_own_index(
         store.shards.reader("r1").rows_for_users(users[:2])
     assert sorted(log.names) == ["r1/batches/b00009.index.json", "r1/shards/s0.index.json",
                                  "r1/shards/s1.index.json", "r1/shards/s2.index.json"]
+    # a batch index that does not read as one is not trusted: every slice's, as without it
+    container.upload_blob("runs/r1/batches/b00001.index.json", b'{"v": 1, "users": 7}',
+                          overwrite=True)
+    assert shards.batch_reader("r1", "b00001", users[10:20]).rows_for_users(users[10:20]) == \
+        store.shards.reader("r1").rows_for_users(users[10:20])
