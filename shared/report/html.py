@@ -8,13 +8,14 @@ CSS classes come from fixed words and counters, never from the data.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
+from shared.bulk import paused_gc
 from shared.model import LEVELS, Finding, ReviewResult, SignIn, UserVerdict, level_rank
 from shared.report.chart import Chart, activity_chart
 from shared.report.loss import loss_lines
@@ -128,9 +129,25 @@ def _window_length(result: ReviewResult) -> str:
     return " ".join(p for p in parts if p) or "under an hour"
 
 
-def _environment() -> jinja2.Environment:
+# A template line's indentation: in the page it follows a line break, where `squeeze` takes it
+# (and any whitespace the data adds) out. Not after a tag whose line break trim_blocks removes:
+# there the indentation may follow other text.
+_SOURCE_INDENT = re.compile(r"(?<![%#]\})\n[ \t]+")
+
+
+class _Unindented(jinja2.FileSystemLoader):
+    """The templates without their indentation, which `squeeze` would take out of the page
+    anyway: a big tenant's page is built without it rather than rid of it afterwards."""
+
+    def get_source(self, environment: jinja2.Environment, template: str
+                   ) -> tuple[str, str, Callable[[], bool]]:
+        source, name, uptodate = super().get_source(environment, template)
+        return _SOURCE_INDENT.sub("\n", source), name, uptodate
+
+
+def _environment(loader: jinja2.BaseLoader | None = None) -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(_TEMPLATES),
+        loader=loader or _Unindented(_TEMPLATES),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -160,7 +177,19 @@ def render_review(
 
     `timelines` maps a user id to that user's sign-ins in the window (any order; shown in time
     order). `remediations` maps a user id to that user's remediation records, when there are any.
+    A big tenant's page is millions of small strings, so the cyclic collector is paused while it
+    is built (shared.bulk).
     """
+    with paused_gc():
+        return _render_review(result, timelines, remediations, title)
+
+
+def _render_review(
+    result: ReviewResult,
+    timelines: Mapping[str, Sequence[SignIn]],
+    remediations: Mapping[str, list[dict[str, Any]]] | None,
+    title: str | None,
+) -> str:
     ordered = flagged_first(result.users)
     flagged = [u for u in ordered if u.verdict != "none"]
     sections = [

@@ -19,7 +19,9 @@ def plain(value: object, *, limit: int | None = None) -> str:
     """One line of text for display: unsafe characters become U+FFFD, long text is cut."""
     if value is None:
         return ""
-    text = _UNSAFE.sub("\ufffd", str(value))
+    text = str(value)
+    if not text.isprintable():  # every unsafe character is unprintable: most text has none
+        text = _UNSAFE.sub("\ufffd", text)
     if limit is not None and len(text) > limit:
         return text[: max(limit - 1, 0)] + "…"
     return text

@@ -1,0 +1,84 @@
+"""What keeps a big tenant's report cheap must not change a byte of it.
+
+The templates are loaded without their indentation (which `squeeze` drops from the page anyway),
+`plain` skips its substitution for text with nothing unprintable, and the page is built with the
+cyclic collector paused: each is checked against the plain way of doing the same.
+"""
+
+from __future__ import annotations
+
+import gc
+from datetime import UTC, datetime
+from typing import Any
+
+import jinja2
+import pytest
+
+from shared.model import PrivilegedReview, ReviewResult, SignIn, Window
+from shared.report import html, render_review
+from shared.report.text import _UNSAFE, plain
+from tests.unit.test_approval_mail import account
+from tests.unit.test_report_hostile import PAYLOADS, hostile_review
+from tests.unit.test_report_html import REMEDIATIONS
+from tests.unit.test_report_sample import sample_review
+
+# Besides the markup payloads: text that starts with the whitespace `squeeze` takes after a line
+# break, and text that `plain` must rewrite.
+WHITESPACE = ["  leading spaces", "\t\ttabs", "\n   a line break and indentation", "x\u202ey\x00"]
+QUARTER = Window(start=datetime(2025, 1, 1, tzinfo=UTC), end=datetime(2025, 3, 31, tzinfo=UTC))
+
+Review = tuple[ReviewResult, dict[str, list[SignIn]], dict[str, list[dict[str, Any]]] | None]
+
+
+def reviews() -> list[tuple[str, Review]]:
+    result, timelines = sample_review()
+    privileged = ReviewResult(window=QUARTER, tenant=result.tenant, users=result.users[:2],
+                              privileged_review=PrivilegedReview(
+                                  period=QUARTER, read=QUARTER, read_detail="  the quarter",
+                                  accounts=[account("idle@contoso.com", dormant=True,
+                                                    attention=["dormant"]),
+                                            account("\n  ops@contoso.com")]))
+    quiet = ReviewResult(window=result.window, tenant=result.tenant,
+                         users=[u for u in result.users if u.verdict == "none"])
+    return [("sample", (result, timelines, REMEDIATIONS)),
+            ("sample, no remediations", (result, timelines, None)),
+            ("privileged", (privileged, timelines, None)),
+            ("nobody flagged", (quiet, {}, None)),
+            *((f"hostile {p!r}", hostile_review(p)) for p in PAYLOADS + WHITESPACE)]
+
+
+@pytest.mark.parametrize(("name", "review"), reviews(), ids=[name for name, _ in reviews()])
+def test_unindented_templates_render_the_same_page(name: str, review: Review,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    result, timelines, remediations = review
+    page = render_review(result, timelines, remediations=remediations, title=f"{name}  title")
+    as_written = html._environment(jinja2.FileSystemLoader(html._TEMPLATES))
+    monkeypatch.setattr(html, "_ENV", as_written)
+    assert render_review(result, timelines, remediations=remediations,
+                         title=f"{name}  title") == page
+
+
+def test_templates_lose_their_indentation_when_loaded() -> None:
+    source, _, _ = html._ENV.loader.get_source(html._ENV, "user.html.j2")  # type: ignore[union-attr]
+    written = (html._TEMPLATES / "user.html.j2").read_text()
+    assert "\n  <header>" in written and "\n<header>" in source
+    assert html.squeeze(source) == html.squeeze(written)
+
+
+def test_plain_rewrites_exactly_what_the_pattern_matches() -> None:
+    for code in range(0x10000):
+        text = f"a{chr(code)}b"
+        assert plain(text) == _UNSAFE.sub("\ufffd", text), hex(code)
+    assert plain("x\u202ey\x00", limit=3) == "x\ufffd…"
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_rendering_leaves_the_collector_as_it_was(enabled: bool) -> None:
+    result, timelines = sample_review()
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        render_review(result, timelines)
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
