@@ -116,7 +116,7 @@ class Store:
         self, name: str, record_type: type[T], keys: Callable[[T], tuple[str, str]]
     ) -> EntityTable[T]:
         """A typed view of one table (`name` from `self.names`, e.g. `self.names.verdicts`)."""
-        return EntityTable(self.clients.table(name), record_type, keys)
+        return EntityTable(self.clients.table(name), record_type, keys, self.clients.retry)
 
     def ensure_resources(self) -> None:
         self.clients.ensure_resources()

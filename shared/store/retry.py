@@ -3,7 +3,9 @@
 The azure SDK clients retry transient failures themselves (connection refused, 5xx, 503 "server
 busy"); here their schedule is made explicit and bounded: a storage outage of up to about a
 minute is ridden out, a longer one ends in `shared.errors.StorageError`. Writes are retried too,
-so every write in this package is idempotent or conditional (create-only, If-Match).
+so every write in this package is idempotent or conditional (create-only, If-Match). One gap in
+the SDK's retries: azure-core retries no POST after a connection error, and Table's creates and
+transactions are POSTs; `EntityTable` retries those itself on the same schedule (tables.py).
 """
 
 from __future__ import annotations

@@ -21,19 +21,21 @@ import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import msgspec
 import msgspec.inspect as mi
 
 from shared.errors import ConcurrencyConflict, InputError, StorageError
-from shared.store.retry import storage_errors
+from shared.store.retry import DEFAULT_RETRY, RetrySchedule, storage_errors
 
 if TYPE_CHECKING:
     from azure.data.tables import TableClient
 
 T = TypeVar("T", bound=msgspec.Struct)
+R = TypeVar("R")
+_pause = time.sleep  # between tries of a POST (tests open a closed port here)
 
 MAX_PROPERTY_BYTES = 64_000  # Table: 64 KiB per string property (UTF-16)
 MAX_ENTITY_BYTES = 1_000_000  # Table: 1 MiB per entity, keys and names included; kept under
@@ -197,11 +199,13 @@ class EntityTable(Generic[T]):
         client: TableClient,
         record_type: type[T],
         keys: Callable[[T], tuple[str, str]],
+        retry: RetrySchedule = DEFAULT_RETRY,
     ) -> None:
         _fields(record_type)  # refuse unusable record types early
         self._client = client
         self.record_type = record_type
         self.keys = keys
+        self.retry = retry
 
     @property
     def name(self) -> str:
@@ -209,6 +213,28 @@ class EntityTable(Generic[T]):
 
     def _where(self, partition_key: str, row_key: str) -> str:
         return f"{self.name} {partition_key}/{row_key}"
+
+    def _post(self, call: Callable[[], R], *, resend: bool) -> R:
+        """`call`, one POST to Table (a create or a transaction), tried again on the retry
+        schedule when the connection failed. azure-core's retry policy retries no POST on a
+        connection error (`RetryPolicy._is_method_retryable`: a POST only on an answered 500,
+        503 or 504), so a storage restart or a dropped keep-alive connection failed the write
+        at once where every PUT and GET rode it out.
+
+        A request that never left (`ServiceRequestError`: "No request was sent") is always
+        sent again. One whose answer was lost (`ServiceResponseError`: a reset or a read
+        timeout after sending) may have been carried out, so it is sent again only when
+        `resend` says that doing it twice is doing it once."""
+        from azure.core.exceptions import ServiceRequestError, ServiceResponseError
+
+        for attempt in range(1, self.retry.retries + 1):
+            try:
+                return call()
+            except (ServiceRequestError, ServiceResponseError) as exc:
+                if isinstance(exc, ServiceResponseError) and not resend:
+                    raise
+                _pause(self.retry.backoff(attempt))
+        return call()
 
     def upsert(self, record: T) -> str:
         """Insert or replace the record; returns the new ETag."""
@@ -226,29 +252,36 @@ class EntityTable(Generic[T]):
         pk, rk = self.keys(record)
         with storage_errors("creating " + self._where(pk, rk)):
             try:
-                meta = self._client.create_entity(to_entity(record, pk, rk))
+                # Not resent after a lost answer: a create that went through would then read as
+                # "someone else created it", and callers take None as losing a race.
+                meta = self._post(partial(self._client.create_entity, to_entity(record, pk, rk)),
+                                  resend=False)
             except ResourceExistsError:
                 return None
         return str(meta["etag"])
 
     def upsert_many(self, records: Iterable[T]) -> None:
-        """Insert or replace many records: one transaction per partition and 100 records."""
+        """Insert or replace many records: one transaction per partition and 100 records (sent
+        again after a lost answer: replacing with the same records twice is doing it once)."""
         from azure.data.tables import UpdateMode
 
         for group in _transactions(records, self.keys):
             ops: list[Any] = [("upsert", e, {"mode": UpdateMode.REPLACE}) for e in group]
             with storage_errors(f"writing {len(ops)} records to {self.name}"):
-                self._client.submit_transaction(ops)
+                self._post(partial(self._client.submit_transaction, ops), resend=True)
 
     def create_many(self, records: Iterable[T]) -> None:
         """Insert many new records (transactions of up to 100); where one already exists the
-        others of its transaction are created one by one and the existing one is left as is."""
+        others of its transaction are created one by one and the existing one is left as is. A
+        transaction whose answer was lost is sent again: if it went through, its records now
+        exist and are left as they are, which is what sending it once did."""
         from azure.data.tables import TableTransactionError
 
         for group in _transactions(records, self.keys):
+            ops = [("create", e) for e in group]
             try:
                 with storage_errors(f"creating {len(group)} records in {self.name}"):
-                    self._client.submit_transaction([("create", e) for e in group])
+                    self._post(partial(self._client.submit_transaction, ops), resend=True)
             except StorageError as exc:
                 if not isinstance(exc.__cause__, TableTransactionError):
                     raise

@@ -186,7 +186,8 @@ def test_a_table_that_was_never_created_is_a_storage_error(store: Store) -> None
 
 class Spied:
     """The table client's `submit_transaction`, recording each transaction's partitions and size,
-    and failing the transactions whose (0-based) numbers are in `fail`, once each."""
+    and failing the transactions whose (0-based) numbers are in `fail`, once each, as storage
+    still busy after the SDK's retries does (a lost connection is retried: tables.py, `_post`)."""
 
     def __init__(self, table: EntityTable[Any], fail: set[int] | None = None) -> None:
         self.sizes: list[int] = []
@@ -201,9 +202,9 @@ class Spied:
         self.partitions.append({op[1]["PartitionKey"] for op in operations})
         if number in self.fail:
             self.fail.discard(number)
-            from azure.core.exceptions import ServiceRequestError
+            from azure.core.exceptions import HttpResponseError
 
-            raise ServiceRequestError("connection reset (injected)")
+            raise HttpResponseError("503 Server Busy, after the SDK's retries (injected)")
         return self._submit(operations, **kwargs)
 
 
