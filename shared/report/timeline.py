@@ -9,7 +9,7 @@ finding's number, so a reviewer can check every reason against the sign-ins behi
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Literal
 
 from shared.detect.codes import ErrorClass, error_class
@@ -88,10 +88,12 @@ def _risk(sign_in: SignIn) -> str:
     return " · ".join(x for x in (shown and f"risk {shown}", events) if x)
 
 
-def timeline_row(sign_in: SignIn, cited_by: tuple[int, ...] = ()) -> TimelineRow:
+def timeline_row(sign_in: SignIn, cited_by: tuple[int, ...] = (),
+                 shown_device: tuple[str, str] | None = None) -> TimelineRow:
+    """The sign-in's row; `shown_device`: the device and its detail, when already worked out."""
     loc = sign_in.location
     how = outcome(sign_in.error_code)
-    device, device_detail = _device(sign_in)
+    device, device_detail = shown_device or _device(sign_in)
     result, result_detail = _result(sign_in, how)
     asn = sign_in.autonomous_system_number
     return TimelineRow(
@@ -151,12 +153,13 @@ def timeline(
         if pos > previous + 1:
             rows.append(TimelineGap(skipped=pos - previous - 1))
             shown = None
-        row = timeline_row(ordered[pos], cited.get(ordered[pos].id, ()))
-        if shown == (row.device, row.device_detail) and row.device_detail:
-            row = replace(row, device_detail=SAME_DEVICE)
+        sign_in = ordered[pos]
+        device = _device(sign_in)
+        if shown == device and device[1]:
+            device = (device[0], SAME_DEVICE)
         else:
-            shown = (row.device, row.device_detail)
-        rows.append(row)
+            shown = device
+        rows.append(timeline_row(sign_in, cited.get(sign_in.id, ()), device))
         previous = pos
     if previous < len(ordered) - 1:
         rows.append(TimelineGap(skipped=len(ordered) - 1 - previous))

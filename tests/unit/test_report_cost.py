@@ -8,15 +8,17 @@ cyclic collector paused: each is checked against the plain way of doing the same
 from __future__ import annotations
 
 import gc
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import jinja2
 import pytest
 
-from shared.model import PrivilegedReview, ReviewResult, SignIn, Window
+from shared.model import DeviceDetail, PrivilegedReview, ReviewResult, SignIn, Window
 from shared.report import html, render_review
-from shared.report.text import _UNSAFE, plain
+from shared.report.text import _UNSAFE, plain, utc_text
+from shared.report.timeline import SAME_DEVICE, TimelineGap, TimelineRow, timeline, timeline_row
 from tests.unit.test_approval_mail import account
 from tests.unit.test_report_hostile import PAYLOADS, hostile_review
 from tests.unit.test_report_html import REMEDIATIONS
@@ -70,6 +72,46 @@ def test_plain_rewrites_exactly_what_the_pattern_matches() -> None:
         text = f"a{chr(code)}b"
         assert plain(text) == _UNSAFE.sub("\ufffd", text), hex(code)
     assert plain("x\u202ey\x00", limit=3) == "x\ufffd…"
+
+
+@pytest.mark.parametrize("moment", [
+    datetime(2025, 3, 10, 7, 22, 1, 999999, tzinfo=UTC), datetime(2025, 3, 10, 7, 22, 1),
+    datetime(2025, 3, 10, 1, 5, tzinfo=timezone(timedelta(hours=-7, minutes=-30))),
+    datetime(999, 1, 2, 3, 4, 5, tzinfo=UTC), datetime(5, 1, 2, tzinfo=UTC),
+    datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC), datetime(1000, 1, 1, tzinfo=UTC)])
+def test_utc_text_is_what_strftime_writes(moment: datetime) -> None:
+    at = moment.astimezone(UTC) if moment.tzinfo else moment
+    assert utc_text(moment) == at.strftime("%Y-%m-%d %H:%M:%S")
+    assert utc_text(moment, seconds=False) == at.strftime("%Y-%m-%d %H:%M")
+
+
+def timeline_as_before(sign_ins: list[SignIn]) -> list[TimelineRow | TimelineGap]:
+    """The rows built one by one, a repeated device then rewritten (the plain way)."""
+    rows: list[TimelineRow | TimelineGap] = []
+    shown = None
+    for sign_in in sorted(sign_ins, key=lambda s: s.created_date_time):
+        row = timeline_row(sign_in)
+        if shown == (row.device, row.device_detail) and row.device_detail:
+            row = replace(row, device_detail=SAME_DEVICE)
+        else:
+            shown = (row.device, row.device_detail)
+        rows.append(row)
+    return rows
+
+
+def test_a_repeated_device_is_said_once_as_before() -> None:
+    laptop = DeviceDetail(display_name="LAPTOP", operating_system="Windows", browser="Edge")
+    phone = DeviceDetail(operating_system="iOS", browser="Safari")
+    devices = [laptop, laptop, phone, phone, laptop, None, None,
+               DeviceDetail(display_name=SAME_DEVICE), DeviceDetail(display_name=SAME_DEVICE)]
+    agents = ["Edge/122", "Edge/122", None, None, "Edge/122", None, None, SAME_DEVICE, SAME_DEVICE]
+    start = datetime(2025, 3, 8, tzinfo=UTC)
+    sign_ins = [SignIn(id=f"s{n}", created_date_time=start + timedelta(minutes=n),
+                       device_detail=device, user_agent=agent)
+                for n, (device, agent) in enumerate(zip(devices, agents, strict=True))]
+    rows = timeline(sign_ins, [])
+    assert rows == timeline_as_before(sign_ins)
+    assert [r.device_detail for r in rows if isinstance(r, TimelineRow)].count(SAME_DEVICE) == 3
 
 
 @pytest.mark.parametrize("enabled", [True, False])
