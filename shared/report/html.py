@@ -155,6 +155,7 @@ def _environment(loader: jinja2.BaseLoader | None = None) -> jinja2.Environment:
     )
     env.filters["plain"] = plain
     env.filters["utc_time"] = lambda moment: utc_text(moment, seconds=False)
+    env.tests["gap"] = lambda row: isinstance(row, TimelineGap)  # sign-ins a timeline leaves out
     return env
 
 

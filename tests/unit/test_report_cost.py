@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import jinja2
+import msgspec
 import pytest
 
 from shared.model import DeviceDetail, PrivilegedReview, ReviewResult, SignIn, Window
@@ -22,7 +23,7 @@ from shared.report.timeline import SAME_DEVICE, TimelineGap, TimelineRow, timeli
 from tests.unit.test_approval_mail import account
 from tests.unit.test_report_hostile import PAYLOADS, hostile_review
 from tests.unit.test_report_html import REMEDIATIONS
-from tests.unit.test_report_sample import sample_review
+from tests.unit.test_report_sample import sample_review, sign_in
 
 # Besides the markup payloads: text that starts with the whitespace `squeeze` takes after a line
 # break, and text that `plain` must rewrite.
@@ -42,10 +43,17 @@ def reviews() -> list[tuple[str, Review]]:
                                             account("\n  ops@contoso.com")]))
     quiet = ReviewResult(window=result.window, tenant=result.tenant,
                          users=[u for u in result.users if u.verdict == "none"])
+    flagged = result.users[0]
+    rows = [sign_in("alice", result.window.start + timedelta(minutes=m), "seattle", "1.1.1.1",
+                    device="PC" if m % 7 else "PHONE") for m in range(900)]
+    cited = msgspec.structs.replace(flagged.findings[0], sign_in_ids=[rows[600].id])
+    long = ReviewResult(window=result.window, tenant=result.tenant,
+                        users=[msgspec.structs.replace(flagged, findings=[cited])])
     return [("sample", (result, timelines, REMEDIATIONS)),
             ("sample, no remediations", (result, timelines, None)),
             ("privileged", (privileged, timelines, None)),
             ("nobody flagged", (quiet, {}, None)),
+            ("a timeline with gaps", (long, {flagged.user_id: rows}, None)),
             *((f"hostile {p!r}", hostile_review(p)) for p in PAYLOADS + WHITESPACE)]
 
 
@@ -58,6 +66,12 @@ def test_unindented_templates_render_the_same_page(name: str, review: Review,
     monkeypatch.setattr(html, "_ENV", as_written)
     assert render_review(result, timelines, remediations=remediations,
                          title=f"{name}  title") == page
+
+
+def test_a_long_timeline_names_the_sign_ins_it_leaves_out() -> None:
+    [(_, (result, timelines, _))] = [r for r in reviews() if r[0] == "a timeline with gaps"]
+    page = render_review(result, timelines)
+    assert page.count('<tr class="gap">') == 2 and "297 sign-ins not cited by any" in page
 
 
 def test_templates_lose_their_indentation_when_loaded() -> None:
@@ -89,8 +103,8 @@ def timeline_as_before(sign_ins: list[SignIn]) -> list[TimelineRow | TimelineGap
     """The rows built one by one, a repeated device then rewritten (the plain way)."""
     rows: list[TimelineRow | TimelineGap] = []
     shown = None
-    for sign_in in sorted(sign_ins, key=lambda s: s.created_date_time):
-        row = timeline_row(sign_in)
+    for row_of in sorted(sign_ins, key=lambda s: s.created_date_time):
+        row = timeline_row(row_of)
         if shown == (row.device, row.device_detail) and row.device_detail:
             row = replace(row, device_detail=SAME_DEVICE)
         else:
