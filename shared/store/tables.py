@@ -11,7 +11,9 @@ ids (a guest's UPN has #EXT#) can hold them. `%` and those characters become %XX
 
 Optimistic concurrency: `get_versioned` returns the record with its ETag; `update_if_match`
 raises ConcurrencyConflict when someone else wrote first; `modify` does the read-change-write
-loop (the pipeline marks slices done this way and learns which write finished the run).
+loop (the pipeline marks slices done this way and learns which write finished the run). A
+conditional write or create whose answer was lost is judged by the record read back: holding
+exactly what was written, it went through (`_ours_after_lost_answer`).
 """
 
 from __future__ import annotations
@@ -246,19 +248,38 @@ class EntityTable(Generic[T]):
         return str(meta["etag"])
 
     def create(self, record: T) -> str | None:
-        """Insert a new record; None, with nothing written, when one with its keys exists."""
-        from azure.core.exceptions import ResourceExistsError
+        """Insert a new record; None, with nothing written, when one with its keys exists.
+
+        Not sent again after a lost answer: one that went through would then come back "already
+        exists", which callers read as losing a race. The stored record says instead: if it is
+        the one sent, this create made it (`_ours_after_lost_answer`); if another, the race was
+        lost; if none, the failure is raised and the work is redelivered."""
+        from azure.core.exceptions import ResourceExistsError, ServiceResponseError
 
         pk, rk = self.keys(record)
         with storage_errors("creating " + self._where(pk, rk)):
             try:
-                # Not resent after a lost answer: a create that went through would then read as
-                # "someone else created it", and callers take None as losing a race.
                 meta = self._post(partial(self._client.create_entity, to_entity(record, pk, rk)),
                                   resend=False)
             except ResourceExistsError:
                 return None
+            except ServiceResponseError:
+                found = self.get_versioned(pk, rk)
+                if found is None:
+                    raise
+                return self._ours_after_lost_answer(found, record)
         return str(meta["etag"])
+
+    @staticmethod
+    def _ours_after_lost_answer(found: Versioned[T], record: T) -> str | None:
+        """After a write whose answer was lost, read back as `found`: its ETag when it holds
+        exactly the record written (the write went through), else None (another writer's).
+
+        An identical record written by another writer at the same moment reads as ours too:
+        both then go on as the writer that made the change, so what follows a change (the next
+        step's message, an approval request) happens at least once, never not at all; every
+        step takes a repeated message (tests/e2e/test_pipeline_faults.py)."""
+        return found.etag if found.record == record else None
 
     def upsert_many(self, records: Iterable[T]) -> None:
         """Insert or replace many records: one transaction per partition and 100 records (sent
@@ -333,15 +354,25 @@ class EntityTable(Generic[T]):
         from azure.data.tables import UpdateMode
 
         pk, rk = self.keys(record)
+        sent: list[Any] = []  # the pipeline request, whose context counts the SDK's retries
         with storage_errors("updating " + self._where(pk, rk)):
             try:
                 meta = self._client.update_entity(
                     to_entity(record, pk, rk), mode=UpdateMode.REPLACE, etag=etag,
-                    match_condition=MatchConditions.IfNotModified,
+                    match_condition=MatchConditions.IfNotModified, raw_request_hook=sent.append,
                 )
             except (ResourceModifiedError, ResourceNotFoundError) as exc:
                 if isinstance(exc, ResourceNotFoundError) and not _missing_entity(exc):
                     raise
+                # Sent again by the SDK (a PUT is retried after a lost answer), the write may
+                # have gone through the first time and met its own ETag change the second
+                # (the retry policy keeps the failed tries in the context's "history":
+                # azure-core RetryPolicy.update_context, which TablesRetryPolicy calls too).
+                retried = bool(sent) and bool(sent[0].context.get("history"))
+                found = self.get_versioned(pk, rk) if retried else None
+                ours = self._ours_after_lost_answer(found, record) if found else None
+                if ours is not None:
+                    return ours
                 where = self._where(pk, rk)
                 raise ConcurrencyConflict(f"{where} changed since it was read") from None
         return str(meta["etag"])

@@ -26,7 +26,7 @@ import pytest
 
 from local.azurite import Azurite
 from shared import config
-from shared.errors import StorageError
+from shared.errors import ConcurrencyConflict
 from shared.store import RetrySchedule, Store
 from shared.store.tables import EntityTable
 
@@ -40,14 +40,14 @@ class Note(msgspec.Struct):
 
 
 class CuttingProxy:
-    """Forwards TCP to `target`; `cut(marker, how)` makes the next POST whose request head
-    holds `marker` fail ("lost" or "dropped"). Each request's head arrives as one read: the
+    """Forwards TCP to `target`; `cut(marker, how)` makes the next request whose head holds
+    `marker` fail ("lost" or "dropped"). Each request's head arrives as one read: the
     client sends a request only after the previous answer, so reads start at request lines."""
 
     def __init__(self, target: tuple[str, int]) -> None:
         self.target = target
         self.cuts: list[tuple[bytes, str]] = []
-        self.posts: list[bytes] = []  # request lines of the POSTs seen
+        self.requests: list[bytes] = []  # request lines, in order
         self.lock = threading.Lock()
         self.listener: socket.socket | None = None
         self.port = 0
@@ -85,10 +85,11 @@ class CuttingProxy:
                              daemon=True).start()
 
     def _fault_for(self, head: bytes) -> str | None:
-        if not head.startswith(b"POST "):
+        method = head.split(b" ", 1)[0]
+        if not (method.isalpha() and method.isupper()):  # a request's body, not its head
             return None
         with self.lock:
-            self.posts.append(head.split(b"\r\n", 1)[0])
+            self.requests.append(head.split(b"\r\n", 1)[0])
             for n, (marker, how) in enumerate(self.cuts):
                 if marker in head:
                     del self.cuts[n]
@@ -176,7 +177,7 @@ def test_a_transaction_whose_answer_is_lost_is_sent_again(
     proxy.cut(b"$batch", "lost")
     table.upsert_many(notes(150, "first"))
     assert sorted(n.text for n in table.query_partition("r1")) == ["first"] * 150
-    assert len([p for p in proxy.posts if b"$batch" in p]) == 3  # 100 + 50, the first twice
+    assert len(batches(proxy)) == 3  # 100 + 50, the first twice
     store.close()
 
 
@@ -189,7 +190,7 @@ def test_a_create_transaction_carried_out_then_lost_leaves_its_records_once(
     # Sent again, the transaction met its own records (EntityAlreadyExists), so each was tried
     # one by one and left as it is: the same 20 records, as one clean send makes.
     assert [n.user for n in table.query_partition("r1")] == [f"u{i:03d}" for i in range(20)]
-    assert len([p for p in proxy.posts if b"$batch" in p]) == 2
+    assert len(batches(proxy)) == 2
     store.close()
 
 
@@ -203,17 +204,48 @@ def test_a_create_transaction_that_never_reached_table_is_sent_again(
     store.close()
 
 
-def test_a_single_create_whose_answer_is_lost_is_not_sent_again(
+def batches(proxy: CuttingProxy) -> list[bytes]:
+    return [line for line in proxy.requests if line.startswith(b"POST") and b"$batch" in line]
+
+
+def test_a_single_create_whose_answer_is_lost_is_read_back_not_sent_again(
         proxy: CuttingProxy, storage_connection_string: str, prefix: str) -> None:
     """Sent again, a create that went through would come back "already exists", which callers
-    read as having lost a race: the failure is reported instead, and the work is redelivered."""
+    read as having lost a race: the stored record is read instead, and it is the one sent."""
     store = through(proxy, storage_connection_string, prefix)
     table = notes_of(store)
     proxy.cut(b"POST /", "lost")
-    with pytest.raises(StorageError, match="creating"):
-        table.create(Note(run_id="r1", user="u1", text="once"))
-    assert [n.text for n in table.query_partition("r1")] == ["once"]
-    assert len(proxy.posts) == 1
+    etag = table.create(Note(run_id="r1", user="u1", text="once"))
+    assert [line.split(b" ")[0] for line in proxy.requests] == [b"POST", b"GET"]  # read back
+    stored = table.get_versioned("r1", "u1")
+    assert stored is not None and etag == stored.etag and stored.record.text == "once"
+    store.close()
+
+
+def test_a_conditional_update_whose_answer_is_lost_is_still_the_change_made(
+        proxy: CuttingProxy, storage_connection_string: str, prefix: str) -> None:
+    """The SDK sends a PUT again after a lost answer; the first went through, so the second
+    meets its own ETag change (412). Before, that read as another writer's change, and
+    `modify` then found the change made and reported none: the write that settled the last
+    batch of a run did not know it, and nothing sent the run on."""
+    store = through(proxy, storage_connection_string, prefix)
+    table = notes_of(store)
+    table.create(Note(run_id="r1", user="u1", text="open"))
+    proxy.cut(b"If-Match", "lost")
+    changed = table.modify("r1", "u1", lambda n: msgspec.structs.replace(n, text="settled"))
+    assert changed.before is not None and changed.before.text == "open"
+    assert changed.after.text == "settled"
+    stored = table.get_versioned("r1", "u1")
+    assert stored is not None and stored.etag == changed.etag
+    puts = [line for line in proxy.requests if line.startswith(b"PUT")]
+    assert len(puts) == 2  # the lost one and the SDK's retry
+    # A real conflict is still one: another writer's change is never taken for ours.
+    old = table.get_versioned("r1", "u1")
+    assert old is not None
+    table.upsert(Note(run_id="r1", user="u1", text="theirs"))
+    proxy.cut(b"If-Match", "lost")
+    with pytest.raises(ConcurrencyConflict):
+        table.update_if_match(msgspec.structs.replace(old.record, text="mine"), old.etag)
     store.close()
 
 
