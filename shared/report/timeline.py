@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from shared.detect.codes import ErrorClass, error_class
-from shared.model import Finding, SignIn
+from shared.model import DeviceDetail, Finding, SignIn
 from shared.report.apps import app_name
 from shared.report.text import place_text, plain, utc_text
 
@@ -149,12 +149,14 @@ def timeline(
     rows: list[TimelineRow | TimelineGap] = []
     previous = -1
     shown = None  # the last row's device and its detail: said once while they repeat
+    devices: dict[tuple[DeviceDetail | None, str | None], tuple[str, str]] = {}  # a user has few
     for pos in positions:
         if pos > previous + 1:
             rows.append(TimelineGap(skipped=pos - previous - 1))
             shown = None
         sign_in = ordered[pos]
-        device = _device(sign_in)
+        key = (sign_in.device_detail, sign_in.user_agent)
+        device = devices.get(key) or devices.setdefault(key, _device(sign_in))
         if shown == device and device[1]:
             device = (device[0], SAME_DEVICE)
         else:
