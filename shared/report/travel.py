@@ -77,6 +77,8 @@ def legs(sign_ins: Sequence[SignIn], seen: dict[tuple[float, float], Place]) -> 
     trail = [(s, p) for s, p in located if p is not None]
     found: list[Leg] = []
     for (before, a), (after, b) in pairwise(trail):
+        if a == b:  # most sign-ins come from where the one before came from
+            continue
         km = haversine_km(a, b)
         if km < NOISE_KM:
             continue
