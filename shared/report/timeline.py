@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+import msgspec
+
 from shared.detect.codes import ErrorClass, error_class
 from shared.model import DeviceDetail, Finding, SignIn
 from shared.report.apps import app_name
@@ -38,8 +40,10 @@ def outcome(error_code: int) -> Outcome:
 SAME_DEVICE = "same software and user agent as above"
 
 
-@dataclass(frozen=True)
-class TimelineRow:
+class TimelineRow(msgspec.Struct, frozen=True, gc=False):
+    """One sign-in's row (a Struct: a big report builds hundreds of thousands, at a quarter of a
+    frozen dataclass's cost)."""
+
     time: str
     place: str
     ip: str

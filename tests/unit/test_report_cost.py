@@ -8,7 +8,6 @@ cyclic collector paused: each is checked against the plain way of doing the same
 from __future__ import annotations
 
 import gc
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -106,7 +105,7 @@ def timeline_as_before(sign_ins: list[SignIn]) -> list[TimelineRow | TimelineGap
     for row_of in sorted(sign_ins, key=lambda s: s.created_date_time):
         row = timeline_row(row_of)
         if shown == (row.device, row.device_detail) and row.device_detail:
-            row = replace(row, device_detail=SAME_DEVICE)
+            row = msgspec.structs.replace(row, device_detail=SAME_DEVICE)
         else:
             shown = (row.device, row.device_detail)
         rows.append(row)
