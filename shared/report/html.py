@@ -148,6 +148,7 @@ class _Unindented(jinja2.FileSystemLoader):
 def _environment(loader: jinja2.BaseLoader | None = None) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=loader or _Unindented(_TEMPLATES),
+        auto_reload=False,  # the templates ship with the code: no file check per user section
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
