@@ -204,18 +204,28 @@ async def role_holders(graph: GraphConnection, user_id: str | None = None
     and unifiedRoleEligibilitySchedule document as filterable (eq), the way Microsoft's own "list
     role assignments of a user" example reads them
     (https://learn.microsoft.com/en-us/graph/api/resources/unifiedroleassignment,
-    https://learn.microsoft.com/en-us/entra/identity/role-based-access-control/view-assignments).
-    Roles the user holds through a group are not found this way.
+    https://learn.microsoft.com/en-us/entra/identity/role-based-access-control/view-assignments);
+    then the same two for each role-assignable group the user is a direct member of (read as
+    `directory_roles` reads them, `_user_groups`), whose roles the user holds "via group" as in
+    the tenant's listing. When those memberships cannot be read, `detail` says so.
 
     A tenant without PIM (no P2) or an app without the permission still gets the active ones;
     `detail` says eligibility could not be read.
     """
     members: dict[str, list[str]] = {}
     privileged = role_ids(graph)
+    notes = []
     if user_id is None:
         filters = [(f"roleDefinitionId eq {odata.quote(r)}", n) for r, n in privileged.items()]
     else:
-        filters = [(f"principalId eq {odata.quote(user_id.lower())}", "")]
+        principals = [user_id.lower()]
+        try:
+            principals += [g.id.lower() for g in await _user_groups(graph, user_id.lower())
+                           if g.is_assignable_to_role and odata.is_guid(g.id)]
+        except GraphError as exc:
+            why = refusal_reason(exc) if isinstance(exc, GraphUnavailable) else "error"
+            notes.append(f"role-assignable group memberships not read ({why}: {exc.message})")
+        filters = [(f"principalId eq {odata.quote(p)}", "") for p in principals]
     groups: dict[str, _GroupHolding] = {}
     names: dict[str, str] = {}
     try:
@@ -225,7 +235,6 @@ async def role_holders(graph: GraphConnection, user_id: str | None = None
                                 names=names)
     except GraphUnavailable as exc:
         return unavailable({}, exc)
-    notes = []
     try:
         for clause, name in filters:
             builder = graph.client.role_management.directory.role_eligibility_schedules
@@ -248,8 +257,11 @@ async def role_holders(graph: GraphConnection, user_id: str | None = None
             notes.insert(0, f"members of {len(groups) - len(missing)} role-assignable "
                             "group(s) included" + (f"; group(s) not found: {', '.join(missing)}"
                                                    if missing else ""))
-    elif groups:
-        notes.insert(0, f"{len(groups)} assignment(s) to groups not expanded")
+    elif groups:  # one user's own groups: every role they hold is the user's
+        held = members.setdefault(user_id.lower() if user_id else "", [])
+        held.extend(role for group in groups.values() for role in group.roles
+                    if role not in held)
+        notes.insert(0, f"roles through {len(groups)} role-assignable group(s) included")
     if user_id is not None:
         members = {key: sorted(names) for key, names in members.items()}
     return DirectoryResult(members, detail="; ".join(notes), names=names)
@@ -378,9 +390,9 @@ class _Group(msgspec.Struct, rename="camel"):
     is_assignable_to_role: bool | None = None
 
 
-async def _role_group_membership(graph: GraphConnection, user_id: str) -> str:
-    """`ROLE_GROUP_MEMBER` if the user is a member of a role-assignable group, `MEMBERSHIP_UNREAD`
-    if that could not be read, "" if not."""
+async def _user_groups(graph: GraphConnection, user_id: str) -> list[_Group]:
+    """The groups the user is a direct member of (GET /users/{id}/memberOf/microsoft.graph.group,
+    $select=id,isAssignableToRole); a GraphError when they cannot be read."""
     from msgraph.generated.users.item.member_of.graph_group.graph_group_request_builder import (
         GraphGroupRequestBuilder as Builder,
     )
@@ -390,8 +402,14 @@ async def _role_group_membership(graph: GraphConnection, user_id: str) -> str:
         select=["id", "isAssignableToRole"])
     builder = graph.client.users.by_user_id(user_id).member_of.graph_group
     listing = _Listing[_Group]("group memberships of one user", decode)
+    return await _list_all(graph, builder, query, listing)
+
+
+async def _role_group_membership(graph: GraphConnection, user_id: str) -> str:
+    """`ROLE_GROUP_MEMBER` if the user is a member of a role-assignable group, `MEMBERSHIP_UNREAD`
+    if that could not be read, "" if not."""
     try:
-        groups = await _list_all(graph, builder, query, listing)
+        groups = await _user_groups(graph, user_id)
     except GraphError:
         return MEMBERSHIP_UNREAD
     return ROLE_GROUP_MEMBER if any(g.is_assignable_to_role for g in groups) else ""

@@ -123,6 +123,41 @@ def test_members_of_a_role_assignable_group_hold_its_roles(graph: GraphEmulator)
     assert len(member_reads) == 1
 
 
+def test_one_users_roles_include_those_through_a_role_assignable_group(
+        graph: GraphEmulator) -> None:
+    """A ticket's one-user review sees the roles a user holds through a role-assignable group,
+    named as the tenant's listing names them: before, only the user's own assignments were
+    read, and a Global Administrator through a group was reviewed as an ordinary user."""
+    from shared.graph import privileged_roles_of
+
+    graph.load(users=USERS, groups=[TIER0], role_assignments=[
+        assignment(1, GLOBAL_ADMIN, ALICE), assignment(3, SECURITY_ADMIN, BOB),
+        assignment(4, GLOBAL_ADMIN, GROUP),  # the group named by $expand=principal
+    ], role_eligibilities=[assignment(6, SECURITY_ADMIN, GROUP)])
+    through = ["Global Administrator (via group Tier-0 admins)",
+               "Security Administrator (eligible, via group Tier-0 admins)"]
+    carol = run(connection(graph), lambda g: privileged_roles_of(g, CAROL))
+    assert carol.value == {CAROL: through}
+    assert carol.detail == "roles through 1 role-assignable group(s) included"
+    bob = run(connection(graph), lambda g: privileged_roles_of(g, BOB))
+    assert bob.value == {BOB: sorted(["Security Administrator", *through])}
+    alice = run(connection(graph), lambda g: privileged_roles_of(g, ALICE))
+    assert alice.value == {ALICE: ["Global Administrator"]} and alice.detail == ""
+    # the group's assignments read by principalId, as the user's own: no listing of members
+    assert not any(c["path"].lower().endswith("/members") for c in graph.calls)
+
+
+def test_one_users_groups_unread_are_said_not_guessed(graph: GraphEmulator) -> None:
+    from shared.graph import privileged_roles_of
+
+    graph.load(users=USERS, groups=[TIER0], role_assignments=[
+        assignment(3, SECURITY_ADMIN, BOB), assignment(4, GLOBAL_ADMIN, GROUP, "group")])
+    graph.configure(forbidden_paths=[f"users/{BOB}/memberOf"])
+    bob = run(connection(graph), lambda g: privileged_roles_of(g, BOB))
+    assert bob.available and bob.value == {BOB: ["Security Administrator"]}
+    assert bob.detail.startswith("role-assignable group memberships not read (permission")
+
+
 def test_group_name_comes_from_the_expanded_principal(graph: GraphEmulator) -> None:
     # The emulator embeds the group as $expand=principal does when the row carries none.
     row = assignment(4, GLOBAL_ADMIN, GROUP)
