@@ -20,7 +20,7 @@ DATA_FILES = {
     "named_locations": "namedLocations",
     "directory_audits": "directoryAudits", "authentication_methods": "authenticationMethods",
     "message_rules": "messageRules", "permission_grants": "oauth2PermissionGrants",
-    "groups": "groups",
+    "groups": "groups", "domains": "domains",
 }
 
 
@@ -97,10 +97,12 @@ class GraphEmulator:
              authentication_methods: Iterable[dict[str, Any]] = (),
              message_rules: Iterable[dict[str, Any]] = (),
              permission_grants: Iterable[dict[str, Any]] = (),
-             groups: Iterable[dict[str, Any]] = ()) -> None:
+             groups: Iterable[dict[str, Any]] = (),
+             domains: Iterable[dict[str, Any]] | None = None) -> None:
         """Replace the tenant's data with these Graph JSON dicts (sorted and indexed here).
         Methods and rules carry `_owner`, the user's object id (graph_emulator.persistence);
-        groups `_members`, their members' object ids."""
+        groups `_members`, their members' object ids. Without `domains`, the tenant's verified
+        domains are its users' UPN domains (tenant_data.Directory)."""
         tenant = Tenant(
             SignInTable(sign_ins),
             Directory(users=users, risky_users=risky_users, risk_detections=risk_detections,
@@ -108,7 +110,7 @@ class GraphEmulator:
                       named_locations=named_locations, directory_audits=directory_audits,
                       authentication_methods=authentication_methods,
                       message_rules=message_rules, permission_grants=permission_grants,
-                      groups=groups),
+                      groups=groups, domains=domains),
             self._tenant.generation + 1,
         )
         with self.data_lock:

@@ -129,6 +129,11 @@ ROLE_ASSIGNMENT: Schema = {
     ("directoryScopeId",): Field("string", EQ, _path("directoryScopeId")),
 }
 
+# domain: the emulator filters on id (domain-list documents no $filter; Graph answers it for id).
+DOMAIN: Schema = {
+    ("id",): Field("string", EQ, _path("id")),
+}
+
 # A group's members are directoryObjects; the emulator lists user members and filters on id.
 # https://learn.microsoft.com/en-us/graph/api/group-list-members
 MEMBER: Schema = {

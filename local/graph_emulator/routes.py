@@ -120,6 +120,10 @@ def answer(emulator: GraphEmulator, req: GraphRequest) -> Answer:
                                                         segments[1]))
         case ("GET", ["groups", _, "members"]):
             return Answer(200, queries.group_members(tenant.directory, listing(), segments[1]))
+        case ("GET", ["domains"]):  # https://learn.microsoft.com/en-us/graph/api/domain-list
+            return Answer(200, queries.list_records(
+                tenant.directory.domains, listing(), schema=queries.DOMAIN, resource="domain",
+                fragment="domains"))
         case ("GET", ["subscribedskus"]):
             return Answer(200, subscribed_skus(req.version, emulator.faults.switches))
         case ("GET", ["users", _]):
@@ -130,7 +134,7 @@ def answer(emulator: GraphEmulator, req: GraphRequest) -> Answer:
         case ("POST", ["users", _, "revokesigninsessions"]):
             return revoke_sessions(emulator, req, segments[1])
     known = {"auditlogs", "identityprotection", "rolemanagement", "users", "identity",
-             "oauth2permissiongrants", "groups"}
+             "oauth2permissiongrants", "groups", "domains"}
     if lower and lower[0] in known:
         raise GraphFault(405, "Request_BadRequest",
                          f"The request method '{req.method}' is not supported for "

@@ -191,8 +191,17 @@ class Directory:
                  authentication_methods: Iterable[dict[str, Any]] = (),
                  message_rules: Iterable[dict[str, Any]] = (),
                  permission_grants: Iterable[dict[str, Any]] = (),
-                 groups: Iterable[dict[str, Any]] = ()) -> None:
+                 groups: Iterable[dict[str, Any]] = (),
+                 domains: Iterable[dict[str, Any]] | None = None) -> None:
         self.users = [dict(u) for u in users]
+        # GET /domains (domain-list). Unless given, a UPN's domain: "The UPN suffix must be a
+        # verified domain" of the tenant (learn.microsoft.com/entra/identity/hybrid/connect/
+        # plan-connect-userprincipalname), a guest's #EXT# UPN the tenant's onmicrosoft.com one.
+        if domains is None:
+            names = sorted({str(u.get("userPrincipalName", "")).rpartition("@")[2].lower()
+                            for u in self.users} - {""})
+            domains = [{"id": name, "isVerified": True} for name in names]
+        self.domains = [Record(dict(d), -math.inf) for d in domains]
         # groups carry `_members`, their members' object ids (GET /groups/{id}/members)
         self.groups = {str(g.get("id", "")).lower(): dict(g) for g in groups}
         self.user_by_key: dict[str, dict[str, Any]] = {}

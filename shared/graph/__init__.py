@@ -20,6 +20,7 @@ from shared.graph.directory import (
     risky_users,
     synced_users,
 )
+from shared.graph.domains import verified_domains
 from shared.graph.limiter import RequestLimiter
 from shared.graph.named_locations import trusted_networks
 from shared.graph.remediation import (
@@ -62,4 +63,5 @@ __all__ = [
     "stream_sign_ins",
     "synced_users",
     "trusted_networks",
+    "verified_domains",
 ]

@@ -58,6 +58,7 @@ from shared.pipeline.scoring import (
     baselines_table,
     graph_retention,
     history_window,
+    read_domains,
     read_trusted,
     score,
     store_context,
@@ -212,6 +213,7 @@ def _review(services: Services, tables: Tables, run: RunRecord, user: str, windo
     settling = settling_note(window, services.clock(), services.settings)
     notes = [*history_notes, *([settling] if settling is not None else [])]
     trusted, trusted_source = read_trusted(services)
+    domains, domains_source = read_domains(services)
     # read by initiator: an admin's change to the user is not in it, so the user's methods are
     # read whatever it holds (the context's audit_complete stays False)
     audit, audit_pages, audit_source, _ = read_audit_log(
@@ -222,7 +224,8 @@ def _review(services: Services, tables: Tables, run: RunRecord, user: str, windo
         run_id=run_id, window=window,
         signals=TenantSignalsBuilder(trusted=trusted).add_all(timeline).build(),
         privileged=roles, risky_users=risky, risk_detections=detections,
-        sources=[*sources, trusted_source, *notes], trusted=trusted,
+        sources=[*sources, trusted_source, domains_source, *notes], trusted=trusted,
+        tenant_domains=domains,
         identity_protection=all(s.available for s in sources
                                 if s.name in ("riskyUsers", "riskDetections")),
         holidays=list(services.settings.holidays), audit_events=audit, audit_pages=audit_pages,
@@ -235,8 +238,8 @@ def _review(services: Services, tables: Tables, run: RunRecord, user: str, windo
     def complete(current: RunRecord) -> RunRecord:
         return replace(current, status="complete", slices_done=["s000"], scoring_planned=True,
                        context=context_ref, audit_pages=context.audit_pages,
-                       sources=[*current.sources, *sources, trusted_source, *notes,
-                                *gap_sources("s000", gaps)],
+                       sources=[*current.sources, *sources, trusted_source, domains_source,
+                                *notes, *gap_sources("s000", gaps)],
                        users=1,
                        user_id=user_id, sign_ins=len(timeline), verdicts={verdict.verdict: 1},
                        finished_at=current.finished_at or services.clock())

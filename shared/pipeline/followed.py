@@ -105,15 +105,18 @@ def read_audit_log(services: Services, run_id: str, start: datetime, end: dateti
 
 
 def followed_of(audit: Sequence[AuditEvent] | None, user_id: str, upn: str | None,
-                objects: UserObjects | None = None) -> Followed | None:
+                objects: UserObjects | None = None, *, domains: Sequence[str] = ()
+                ) -> Followed | None:
     """What followed for one user: the audit rows that concern them (None when the log was not
-    read and no objects were either) and, when read, their methods, rules and grants."""
+    read and no objects were either) and, when read, their methods, rules and grants. The
+    organisation's domains: the tenant's verified `domains` and the user's own UPN domain."""
     if audit is None and objects is None:
         return None
     keys = frozenset({user_id.lower(), (upn or "").lower()} - {""})
     domain = (upn or "").rpartition("@")[2].lower()
     found = Followed(audit_events=[e for e in audit or () if e.concerns(keys)],
-                     audit_read=audit is not None, tenant_domains=[domain] if domain else [])
+                     audit_read=audit is not None,
+                     tenant_domains=sorted({*domains, *([domain] if domain else [])}))
     if objects is not None:
         found.methods = objects.methods.value if objects.methods.available else None
         found.rules = objects.rules.value if objects.rules.available else None

@@ -45,6 +45,7 @@ from shared.graph import (
     risky_users,
     synced_users,
     trusted_networks,
+    verified_domains,
 )
 from shared.graph.persistence import NOT_NEEDED, UserObjects
 from shared.graph.retention import history_reach, tenant_licence
@@ -143,6 +144,9 @@ class ScoringContext(msgspec.Struct, kw_only=True):
     history_days: int | None = None
     # the histories planning read for users without a baseline (None: each batch reads them)
     histories: PlannedHistories | None = None
+    # the tenant's verified domains (GET /domains; empty when not read: then each user's own
+    # UPN domain alone is the organisation's, for where a forwarding rule sends mail)
+    tenant_domains: list[str] = msgspec.field(default_factory=list)
 
 
 class UserEvidence(msgspec.Struct, kw_only=True):
@@ -291,6 +295,17 @@ def read_trusted(services: Services) -> tuple[TrustedNetworks, DataSource]:
     return asyncio.run(_trusted(services))
 
 
+def read_domains(services: Services) -> tuple[list[str], DataSource]:
+    """The tenant's verified domains (shared.graph.domains), and how the report lists them."""
+
+    async def read() -> tuple[list[str], DataSource]:
+        async with services.graph() as graph:
+            found = await verified_domains(graph)
+        return found.value, found.source("domains")
+
+    return asyncio.run(read())
+
+
 def tenant_signals(rows: Iterable[bytes], risky_sign_ins: RiskySignIns | None = None,
                    trusted: TrustedNetworks | None = None,
                    counter: TenantCounter | None = None) -> TenantSignals:
@@ -318,13 +333,15 @@ def build_context(services: Services, run: RunRecord, signals: TenantSignals,
     networks, source = trusted or (TrustedNetworks(), None)
     audit, audit_pages, audit_source, audit_complete = read_audit_log(
         services, run.run_id, window.start, max(window.end, services.clock()), source=run.source)
+    domains, domains_source = read_domains(services)
     kept, history = asyncio.run(graph_retention(services)) if run.source == "graph" \
         else (None, [])
     return ScoringContext(
         run_id=run.run_id, window=window, signals=signals, privileged=roles.value,
         privileged_names=roles.names, risky_users=risky,
         risk_detections=detections, identity_protection=available,
-        sources=sources + ([source] if source is not None else []) + [audit_source] + history,
+        sources=sources + ([source] if source is not None else []) + [audit_source]
+        + [domains_source] + history, tenant_domains=domains,
         trusted=networks, risk_inventory=inventory, holidays=list(services.settings.holidays),
         audit_events=audit, audit_pages=audit_pages, audit_complete=audit_complete,
         tenant_baseline=tenant_baseline, history_days=kept,
@@ -397,7 +414,8 @@ def user_context(context: ScoringContext, user_id: str, upn: str | None,
         user_id=user_id,
         trusted=context.trusted,
         settings=DetectionSettings(holidays=frozenset(context.holidays)),
-        followed=followed or followed_of(context.audit_events, user_id, upn),
+        followed=followed or followed_of(context.audit_events, user_id, upn,
+                                         domains=context.tenant_domains),
         tenant_baseline=context.tenant_baseline,
     )
 
@@ -448,7 +466,8 @@ def assess(context: ScoringContext, context_ref: EvidenceRef | None, user: UserI
     `objects`: the user's methods, rules and grants, when read."""
     profile, described = user.profile()
     upn = _upn(user)
-    followed = followed_of(context.audit_events, user.user_id, upn, objects)
+    followed = followed_of(context.audit_events, user.user_id, upn, objects,
+                           domains=context.tenant_domains)
     verdict = score_user(user.timeline,
                          user_context(context, user.user_id, upn, profile, followed))
     if objects is not None and objects.methods.reason == NOT_NEEDED:

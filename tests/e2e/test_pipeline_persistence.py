@@ -48,6 +48,11 @@ def test_persistence_through_the_pipeline(
     assert source.available
     calls = [c for c in graph.calls if "directoryAudits" in c["path"]]
     assert len(calls) == len(context.audit_pages)  # once per run, page by page
+    # where a forwarding rule's mail stays in the organisation: the tenant's verified domains
+    (domains,) = [s for s in run.sources if s.name == "domains"]
+    assert domains.available
+    assert context.tenant_domains == sorted(
+        {u["userPrincipalName"].rpartition("@")[2].lower() for u in sample_tenant.users})
 
     users = _scenario_users(sample_tenant)
     verdicts = {v.user_id: v for v in tables.verdicts.query_partition(run_id)}

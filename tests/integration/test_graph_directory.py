@@ -158,6 +158,29 @@ def test_one_users_groups_unread_are_said_not_guessed(graph: GraphEmulator) -> N
     assert bob.detail.startswith("role-assignable group memberships not read (permission")
 
 
+def test_verified_domains_are_the_tenants_own(graph: GraphEmulator) -> None:
+    """GET /domains: the verified ones, lower case (an unverified domain receives no mail);
+    without the permission the list is unavailable and the review falls back on UPN domains."""
+    from shared.graph import verified_domains
+
+    graph.load(users=USERS, domains=[
+        {"id": "contoso.com", "isVerified": True, "isDefault": True},
+        {"id": "Contoso.co.uk", "isVerified": True},
+        {"id": "contoso.onmicrosoft.com", "isVerified": True},
+        {"id": "fabrikam.com", "isVerified": False}])
+    found = run(connection(graph), verified_domains)
+    assert found.available
+    assert found.value == ["contoso.co.uk", "contoso.com", "contoso.onmicrosoft.com"]
+    assert found.detail == "3 verified domain(s)"
+    assert {"$select": "id,isVerified"} in [c["query"] for c in graph.calls]
+    graph.load(users=USERS)  # none given: the emulator's tenant verified its users' UPN domains
+    assert run(connection(graph), verified_domains).value == ["contoso.com"]
+    graph.configure(forbidden_paths=["domains"])
+    refused = run(connection(graph), verified_domains)
+    assert not refused.available and refused.value == []
+    assert refused.source("domains").detail.startswith("unavailable: permission")
+
+
 def test_group_name_comes_from_the_expanded_principal(graph: GraphEmulator) -> None:
     # The emulator embeds the group as $expand=principal does when the row carries none.
     row = assignment(4, GLOBAL_ADMIN, GROUP)

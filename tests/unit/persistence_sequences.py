@@ -4,6 +4,7 @@ short (tests/data/detect/persistence.json) and built into Graph's shapes.
 An audit row: {"at", "activity", "ip", "method", "app", "app_id", "by" ("helpdesk": an admin
 acting on the user; default the user), "result"}. A method: {"id", "type", "created", "name"}.
 A rule: {"id", "name", "forward_to": [...], "move_to", "delete", "mark_as_read", "enabled"}.
+A case's "domains": the tenant's verified domains (default the users' contoso.com).
 """
 
 from __future__ import annotations
@@ -71,5 +72,5 @@ def followed(case: dict[str, Any]) -> Followed:
         if "methods" in case else None,
         rules=msgspec.convert([inbox_rule(s) for s in case["rules"]], list[InboxRule])
         if "rules" in case else None,
-        tenant_domains=["contoso.com"],
+        tenant_domains=case.get("domains", ["contoso.com"]),  # the tenant's verified ones
     )
