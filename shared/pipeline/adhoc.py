@@ -216,10 +216,9 @@ def _review(services: Services, tables: Tables, run: RunRecord, user: str, windo
     domains, domains_source = read_domains(services)
     # read by initiator: an admin's change to the user is not in it, so the user's methods are
     # read whatever it holds (the context's audit_complete stays False)
-    audit, audit_pages, audit_source, _ = read_audit_log(
-        services, run_id, window.start, max(window.end, services.clock()), user=known,
-        source=run.source)
-    sources = [*sources, audit_source]
+    audit = read_audit_log(services, run_id, window.start, max(window.end, services.clock()),
+                           user=known, source=run.source)
+    sources = [*sources, audit.source]
     context = ScoringContext(
         run_id=run_id, window=window,
         signals=TenantSignalsBuilder(trusted=trusted).add_all(timeline).build(),
@@ -228,7 +227,8 @@ def _review(services: Services, tables: Tables, run: RunRecord, user: str, windo
         tenant_domains=domains,
         identity_protection=all(s.available for s in sources
                                 if s.name in ("riskyUsers", "riskDetections")),
-        holidays=list(services.settings.holidays), audit_events=audit, audit_pages=audit_pages,
+        holidays=list(services.settings.holidays), audit_events=audit.events,
+        audit_pages=audit.pages,
     )
     context_ref, context = store_context(services, context)
     user_input = UserInput(user_id=user_id, timeline=timeline, pages=pages, history=history,

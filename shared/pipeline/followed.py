@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from shared.detect.context import DetectionSettings
 from shared.errors import GraphError
@@ -52,14 +53,25 @@ def audit_page_name(run_id: str, n: int) -> str:
     return f"runs/{run_id}/audit/{n:04d}.json"
 
 
+class AuditLogRead(NamedTuple):
+    """The directory audit log as a run read it."""
+
+    events: list[AuditEvent] | None  # the rows that matter; None when it could not be read
+    pages: list[EvidenceRef]  # the raw pages, as evidence
+    source: DataSource  # how the report lists it
+    complete: bool  # every row of the span, whoever initiated it (no hour missing, no line
+    # set aside, not filtered to one initiator)
+    # Read from Graph: the end of its query, asked as the read began. Graph's log then holds
+    # every change older than AUDIT_LATENCY before it. None for the archive and a workspace,
+    # whose export and ingestion lags come on top and are not bounded here.
+    until: datetime | None = None
+
+
 def read_audit_log(services: Services, run_id: str, start: datetime, end: datetime,
-                   user: str | None = None, source: str | None = None
-                   ) -> tuple[list[AuditEvent] | None, list[EvidenceRef], DataSource, bool]:
-    """The rows that matter (None when the log could not be read), the raw pages as evidence,
-    how the report lists the source, and whether the read is complete for every user (no hour
-    missing, no line set aside, not filtered to one initiator). A run reading sign-ins from the
-    archive or a Log Analytics workspace reads the audit log there when the AuditLogs category
-    is exported (shared/sources/audit_archive.py, audit_log_analytics.py), else from Graph."""
+                   user: str | None = None, source: str | None = None) -> AuditLogRead:
+    """The audit log from `start` to `end`. A run reading sign-ins from the archive or a Log
+    Analytics workspace reads it there when the AuditLogs category is exported
+    (shared/sources/audit_archive.py, audit_log_analytics.py), else from Graph."""
     if source == "archive":
         archived = read_archived_audit(services.settings, start, end)
         if archived is not None:
@@ -71,7 +83,8 @@ def read_audit_log(services: Services, run_id: str, start: datetime, end: dateti
                 keys = frozenset({user.lower()})
                 events = [e for e in events if e.concerns(keys)]
             complete = user is None and not archived.missing_hours and not archived.unreadable
-            return events, refs, DataSource("directoryAudits", True, archived.detail()), complete
+            return AuditLogRead(events, refs,
+                                DataSource("directoryAudits", True, archived.detail()), complete)
     if source == "log-analytics":
         queried = read_queried_audit(services.settings, start, end)
         if queried is not None:
@@ -83,8 +96,9 @@ def read_audit_log(services: Services, run_id: str, start: datetime, end: dateti
                 events = [e for e in events if e.concerns(keys)]
             workspace = services.settings.log_analytics_workspace_id or ""
             complete = user is None and not queried.unreadable
-            return (events, [ref], DataSource("directoryAudits", True, queried.detail(workspace)),
-                    complete)
+            return AuditLogRead(events, [ref],
+                                DataSource("directoryAudits", True, queried.detail(workspace)),
+                                complete)
 
     async def read() -> tuple[AuditRead | None, DataSource]:
         async with services.graph() as graph:
@@ -97,11 +111,11 @@ def read_audit_log(services: Services, run_id: str, start: datetime, end: dateti
     audit, described = asyncio.run(read())
     if audit is None:
         event("score.audit_unavailable", detail=described.detail)
-        return None, [], described, False
+        return AuditLogRead(None, [], described, False)
     refs = [services.store.evidence.put_or_adopt(audit_page_name(run_id, n), page,
                                                  content_type=JSON)[0]
             for n, page in enumerate(audit.pages)]
-    return audit.events, refs, described, user is None
+    return AuditLogRead(audit.events, refs, described, user is None, until=end)
 
 
 def followed_of(audit: Sequence[AuditEvent] | None, user_id: str, upn: str | None,
@@ -138,18 +152,22 @@ AUDIT_LATENCY = timedelta(minutes=30)
 
 def methods_unread_reason(audit: Sequence[AuditEvent] | None, complete: bool, user_id: str,
                           upn: str | None, since: datetime, *, window_end: datetime,
-                          last_sign_in: datetime | None) -> str | None:
+                          last_sign_in: datetime | None, audit_until: datetime | None = None
+                          ) -> str | None:
     """Why the user's authentication methods need not be read (None: read them): the audit log,
     complete from `since`, shows no security-info activity for the user, whatever its result. A
     log not read or not complete leaves them to be read, and so does a successful sign-in (what
     the detection ties a change to; `last_sign_in` is the latest) so close to the
     window's end (the audit read ends later still) that a method created within the persistence
     tie time after it may not be in the log yet (the detection ties a method by its creation
-    time alone only within that time)."""
+    time alone only within that time). Measured from `audit_until`, when Graph's log was read
+    (`AuditLogRead.until`, never before the window's end), rather than the window's end: a run
+    whose fetch took half an hour reads that much fewer users for it."""
     if audit is None or not complete:
         return None
     tie = timedelta(minutes=DetectionSettings().persistence_tie_minutes)
-    if last_sign_in is not None and last_sign_in >= window_end - tie - AUDIT_LATENCY:
+    settled = max(window_end, audit_until) if audit_until is not None else window_end
+    if last_sign_in is not None and last_sign_in >= settled - tie - AUDIT_LATENCY:
         return None
     keys = frozenset({user_id.lower(), (upn or "").lower()} - {""})
     if any(kind_of(e) in SECURITY_INFO and e.concerns(keys) for e in audit):

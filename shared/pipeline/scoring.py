@@ -133,6 +133,9 @@ class ScoringContext(msgspec.Struct, kw_only=True):
     # without security-info activity in it go without a read of their methods (followed.py);
     # False for a context stored without the field, a user-filtered read or a gap
     audit_complete: bool = False
+    # when that log was read from Graph (the end of its query; None: from the archive or a
+    # workspace): a user's methods are read for a success close enough to it (followed.py)
+    audit_until: datetime | None = None
     # where the tenant's users sign in from (stored beside the baselines, else this window's):
     # the yardstick for users without a baseline of their own
     tenant_baseline: TenantBaseline | None = None
@@ -331,8 +334,8 @@ def build_context(services: Services, run: RunRecord, signals: TenantSignals,
     available = all(s.available for s in sources if s.name in ("riskyUsers", "riskDetections"))
     inventory = (risky_sign_ins or RiskySignIns()).inventory(detections, window)
     networks, source = trusted or (TrustedNetworks(), None)
-    audit, audit_pages, audit_source, audit_complete = read_audit_log(
-        services, run.run_id, window.start, max(window.end, services.clock()), source=run.source)
+    audit = read_audit_log(services, run.run_id, window.start,
+                           max(window.end, services.clock()), source=run.source)
     domains, domains_source = read_domains(services)
     kept, history = asyncio.run(graph_retention(services)) if run.source == "graph" \
         else (None, [])
@@ -340,11 +343,11 @@ def build_context(services: Services, run: RunRecord, signals: TenantSignals,
         run_id=run.run_id, window=window, signals=signals, privileged=roles.value,
         privileged_names=roles.names, risky_users=risky,
         risk_detections=detections, identity_protection=available,
-        sources=sources + ([source] if source is not None else []) + [audit_source]
+        sources=sources + ([source] if source is not None else []) + [audit.source]
         + [domains_source] + history, tenant_domains=domains,
         trusted=networks, risk_inventory=inventory, holidays=list(services.settings.holidays),
-        audit_events=audit, audit_pages=audit_pages, audit_complete=audit_complete,
-        tenant_baseline=tenant_baseline, history_days=kept,
+        audit_events=audit.events, audit_pages=audit.pages, audit_complete=audit.complete,
+        audit_until=audit.until, tenant_baseline=tenant_baseline, history_days=kept,
     )
 
 
@@ -544,7 +547,7 @@ def follow_up(services: Services, context: ScoringContext, context_ref: Evidence
     by_id = {u.user_id: u for u in users}
     skip = {user_id: why for user_id in wanted if (why := methods_unread_reason(
         context.audit_events, context.audit_complete, user_id, _upn(by_id[user_id]),
-        context.window.start, window_end=context.window.end,
+        context.window.start, window_end=context.window.end, audit_until=context.audit_until,
         last_sign_in=max((s.created_date_time for s in by_id[user_id].timeline
                           if s.error_code == 0), default=None)))  # the detection ties successes
         is not None}

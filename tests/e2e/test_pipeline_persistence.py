@@ -107,6 +107,7 @@ def test_a_run_reads_the_exported_audit_log_where_its_sign_ins_come_from(
     assert described.available and where in described.detail
     context = stored_context(services, run)
     assert context is not None and context.audit_events is not None
+    assert context.audit_until is None  # export lags unbounded: the window's end stands in
     hours = len({str(r["activityDateTime"])[:13] for r in sample_tenant.directory_audits})
     assert len(context.audit_pages) == (hours if pages == "hours" else 1)
     assert all(services.store.evidence.verify_evidence(p) for p in context.audit_pages)
@@ -153,6 +154,8 @@ def test_methods_are_read_only_for_users_with_security_info_activity(
     tables = Tables.of(services.store)
     context = stored_context(services, tables.run(run_id))
     assert context is not None and context.audit_events is not None and context.audit_complete
+    # read from Graph as planning began, never before the window's end
+    assert context.audit_until is not None and context.audit_until >= context.window.end
     verdicts = {v.user_id: v for v in tables.verdicts.query_partition(run_id)}
     flagged = {uid.lower() for uid, v in verdicts.items() if v.verdict != "none"}
     active = {uid for uid in flagged

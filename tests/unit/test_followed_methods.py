@@ -25,9 +25,9 @@ def _row(activity: str, target: str, result: str = "success") -> AuditEvent:
 
 
 def _reason(audit: list[AuditEvent] | None, complete: bool = True,
-            last: datetime | None = SATURDAY) -> str | None:
+            last: datetime | None = SATURDAY, until: datetime | None = None) -> str | None:
     return methods_unread_reason(audit, complete, USER, "lena@contoso.com", START,
-                                 window_end=END, last_sign_in=last)
+                                 window_end=END, last_sign_in=last, audit_until=until)
 
 
 @pytest.mark.parametrize("activity", [
@@ -56,3 +56,17 @@ def test_a_sign_in_near_the_window_end_is_read_the_log_may_not_hold_it_yet() -> 
     assert _reason([], last=END - timedelta(minutes=89)) is None
     assert _reason([], last=END - timedelta(minutes=91)) == REASON
     assert _reason([], last=None) == REASON
+
+
+def test_the_margin_runs_from_when_graphs_log_was_read() -> None:
+    """A Monday whose fetch took 40 minutes read Graph's log 40 minutes after the window's end:
+    a success 51 minutes before the end is 91 before the read, past the tie time (60) and the
+    latency (30), so a method it led to is in the log; one 49 minutes before is not yet."""
+    read = END + timedelta(minutes=40)
+    assert _reason([], last=END - timedelta(minutes=89), until=read) == REASON
+    assert _reason([], last=END - timedelta(minutes=51), until=read) == REASON
+    assert _reason([], last=END - timedelta(minutes=49), until=read) is None
+    # hostile: security-info activity is read whenever the log was read
+    assert _reason([_row("User registered security info", USER)], until=read) is None
+    # a read time before the window's end never narrows the margin
+    assert _reason([], last=END - timedelta(minutes=89), until=END - timedelta(hours=1)) is None
