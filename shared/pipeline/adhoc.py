@@ -51,7 +51,7 @@ from shared.model import DataSource, RiskDetection, RiskyUser, SignIn, Window
 from shared.pipeline.fetch import put_page
 from shared.pipeline.followed import read_audit_log
 from shared.pipeline.records import RunRecord, RunStatus, SliceRecord, VerdictRecord
-from shared.pipeline.runs import Tables
+from shared.pipeline.runs import Tables, refuse_unreadable
 from shared.pipeline.scoring import (
     ScoringContext,
     UserInput,
@@ -142,6 +142,7 @@ def new_run(
     before anything is written: the user is an object id or a UPN, the source is set up."""
     odata.user_clause(user)  # refuses anything that is neither an object id nor a UPN
     reader = open_source(services, source)
+    refuse_unreadable(window, reader.name, services.clock())
     return RunRecord(
         run_id=run_id or user_run_id(window), kind="user",
         window_start=window.start, window_end=window.end, status=status,

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from msgspec.structs import replace
 
-from shared.errors import NotFoundError
+from shared.errors import InputError, NotFoundError
 from shared.logs import event
 from shared.model import DataSource, Window
 from shared.pipeline.records import (
@@ -161,10 +161,25 @@ GRAPH_RETENTION = timedelta(days=30)  # P1/P2 (reference-reports-data-retention)
 GRAPH_MARGIN = timedelta(hours=1)  # a start at the very edge of retention may be gone when read
 
 
+def refuse_unreadable(window: Window, source: str, now: datetime) -> None:
+    """Refuse a window Graph keeps nothing of (it ended 30 days ago or more, give or take the
+    margin), whatever the review: Graph answers such a query with no rows, not an error, so the
+    run would report every account dormant and every user clean on evidence never read."""
+    edge = now - GRAPH_RETENTION + GRAPH_MARGIN
+    if source == "graph" and window.end <= edge:
+        raise InputError(
+            f"the window ends {window.end:%Y-%m-%d %H:%M} UTC, and Graph keeps sign-ins 30 days "
+            f"(from {edge:%Y-%m-%d %H:%M} UTC now): nothing in it can be read from Graph. "
+            "Review it from the diagnostic-settings archive or Log Analytics, which keep "
+            "sign-ins longer (source archive or log-analytics)", source="end")
+
+
 def readable_part(window: Window, kind: str, source: str, now: datetime
                   ) -> tuple[Window, DataSource | None]:
     """The part of a privileged-account review's period the source can still read: all of it
-    from the archive or Log Analytics, the last 30 days from Graph (said in the report)."""
+    from the archive or Log Analytics, the last 30 days from Graph (said in the report); a
+    window Graph keeps nothing of is refused (`refuse_unreadable`)."""
+    refuse_unreadable(window, source, now)
     if kind != "privileged":
         return window, None
     if source == "graph" and window.start < now - GRAPH_RETENTION + GRAPH_MARGIN:

@@ -245,9 +245,16 @@ def test_quarterly_timer_starts_one_privileged_run_per_quarter(
 
 
 def test_command_line_learn_and_one_user_review(
-    pipeline_services: Callable[..., Services], sample_tenant: Tenant,
-    storage_connection_string: str, graph: GraphEmulator,
+    pipeline_services: Callable[..., Services], storage_connection_string: str,
+    graph: GraphEmulator,
 ) -> None:
+    from datetime import UTC, datetime
+
+    from local.tenant import generate
+
+    # The command line runs on the real clock, and Graph keeps 30 days of sign-ins (a window
+    # past them is refused): the sample tenant of the latest weekend, as `make serve` has it.
+    sample_tenant = generate(users=50, seed=7, window_end=datetime.now(UTC))
     services = pipeline_services(sample_tenant)
     env = {**os.environ, "AzureWebJobsStorage": storage_connection_string,
            "STORAGE_NAME_PREFIX": services.store_prefix, "GRAPH_BASE_URL": graph.base_url,

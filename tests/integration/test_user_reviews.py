@@ -12,7 +12,7 @@ import pytest
 from local.graph_emulator import GraphEmulator
 from local.runner import QueueRunner, max_dequeue_count
 from local.tenant import Tenant
-from shared.errors import StorageError
+from shared.errors import InputError, StorageError
 from shared.model import Window
 from shared.pipeline import stranded, user_reviews
 from shared.pipeline.records import ReviewUser, RunRecord
@@ -43,6 +43,19 @@ def test_a_queued_review_runs_in_the_queue_function(
     assert (done.status, done.attempts, done.ticket_id) == ("complete", 1, "INC-21")
     assert Tables.of(services.store).verdicts.get(run.run_id, done.user_id or "") is not None
     assert runner.failures == []
+
+
+def test_a_window_graph_keeps_nothing_of_is_refused_before_anything_is_written(
+    pipeline_services: Callable[..., Services], sample_tenant: Tenant
+) -> None:
+    """Graph would answer with no rows: the user would read as clean on nothing read."""
+    services = pipeline_services(sample_tenant)
+    now = services.clock()
+    old = Window(start=now - timedelta(days=40), end=now - timedelta(days=33))
+    with pytest.raises(InputError, match="nothing in it can be read from Graph"):
+        user_reviews.enqueue(services, user=one_user(sample_tenant), window=old,
+                             ticket_id="INC-22")
+    assert list(Tables.of(services.store).runs.query("RowKey eq 'run'")) == []
 
 
 def test_every_delivery_failing_ends_the_run_failed_through_the_poison_queue(

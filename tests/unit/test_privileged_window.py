@@ -55,6 +55,21 @@ def test_archive_and_log_analytics_read_the_whole_quarter() -> None:
     assert readable_part(QUARTER, "tenant", "graph", NOW) == (QUARTER, None)
 
 
+def test_a_period_graph_keeps_nothing_of_is_refused_not_reported_dormant() -> None:
+    """Graph answers a query past its retention with no rows, not an error: read from Graph, a
+    quarter that ended 31 days ago would show every privileged account dormant."""
+    old = Window(start=NOW - timedelta(days=120), end=NOW - timedelta(days=31))
+    for kind in ("privileged", "tenant", "scheduled"):
+        with pytest.raises(InputError, match="nothing in it can be read from Graph"):
+            readable_part(old, kind, "graph", NOW)
+    for source in ("archive", "log-analytics"):
+        assert readable_part(old, "privileged", source, NOW)[0] == old
+    # a last hour still inside the 30 days is read, and the rest said not read
+    edge = Window(start=old.start, end=NOW - timedelta(days=30) + timedelta(hours=2))
+    read, said = readable_part(edge, "privileged", "graph", NOW)
+    assert read.end == edge.end and said is not None and not said.available
+
+
 def test_the_quarterly_timer_reviews_the_quarter_just_ended_on_its_first_business_morning(
 ) -> None:
     """Berlin's time zone; 1 October 2026 is a Thursday: the review of July to September starts
