@@ -204,12 +204,20 @@ class QueueRunner:
         except Exception as exc:  # what the host does with a failed invocation
             message = renewal.message
             self.failures.append(f"{message.queue}: {type(exc).__name__}: {exc}")
-            if message.dequeue_count >= self.max_dequeue or message.queue.endswith("-poison"):
-                if message.queue.endswith("-poison"):
+            if message.queue.endswith("-poison"):
+                # A poison queue has no poison queue of its own (the listener factory's
+                # CreatePoisonQueueReference: "The queue itself isn't already a poison queue"),
+                # and the host leaves a message its function failed on invisible, to come back
+                # when that lapses, until its time to live ends (QueueProcessor.
+                # CompleteProcessingMessageAsync, azure-webjobs-sdk). The runner tries it again
+                # after the retry delay, and gives up after maxDequeueCount tries so a test ends.
+                if message.dequeue_count >= self.max_dequeue:
                     queues.delete(message)
                     traceback.print_exc()
                 else:
-                    queues.move_to_poison(message)
+                    queues.make_visible(message, after_s=self.retry_delay_s)
+            elif message.dequeue_count >= self.max_dequeue:
+                queues.move_to_poison(message)
             else:
                 queues.make_visible(message, after_s=self.retry_delay_s)
             return

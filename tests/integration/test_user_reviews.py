@@ -79,6 +79,33 @@ def test_every_delivery_failing_ends_the_run_failed_through_the_poison_queue(
     assert services.store.queues.approximate_count(names.review_user + "-poison") == 0
 
 
+def test_a_poison_delivery_that_fails_is_tried_again_as_the_host_does(
+    pipeline_services: Callable[..., Services], sample_tenant: Tenant, graph: GraphEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Storage is down when the poison function first runs: the host tries the poison message
+    again (a poison queue has none of its own), so the run still ends `failed`, not stranded."""
+    services = pipeline_services(sample_tenant, GRAPH_RETRY_BUDGET="0")
+    graph.configure(fail_path="/v1.0/auditLogs/signIns", fail_next=(503,) * 50)
+    run = queue(services, sample_tenant)
+    settle = user_reviews.on_poison
+    tries: list[int] = []
+
+    def storage_down_once(*args: object, **kwargs: object) -> None:
+        tries.append(1)
+        if len(tries) == 1:
+            raise StorageError("updating runs failed: storage unreachable after retries")
+        settle(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(user_reviews, "on_poison", storage_down_once)
+    runner = QueueRunner(services, only=ONLY)
+    runner.drain()
+    assert len(tries) == 2
+    assert Tables.of(services.store).run(run.run_id).status == "failed"
+    assert services.store.queues.approximate_count(
+        services.store.names.review_user + "-poison") == 0
+
+
 def test_an_error_a_retry_cannot_fix_ends_the_run_at_once(
     pipeline_services: Callable[..., Services], sample_tenant: Tenant, graph: GraphEmulator
 ) -> None:
