@@ -27,6 +27,7 @@ from msgspec.structs import replace
 from local.graph_emulator import GraphEmulator
 from local.runner import QueueRunner
 from local.stack import local_settings
+from shared.errors import InputError
 from shared.model import Window
 from shared.pipeline import fetch, steps, stranded
 from shared.pipeline.records import FetchSlice, RunRecord
@@ -127,11 +128,13 @@ def ended(run: RunRecord) -> bool:
 
 
 @pytest.mark.slow
-def test_a_privileged_period_graph_no_longer_keeps_ends_instead_of_waiting_for_slices(
+def test_a_privileged_period_graph_no_longer_keeps_is_refused_before_anything_is_written(
     storage_connection_string: str, graph: GraphEmulator
 ) -> None:
-    """A quarter that ended more than 30 days ago leaves Graph nothing to read: no slice, so no
-    fetch message would ever settle the run; it goes on to scoring at once and ends."""
+    """A quarter that ended more than 30 days ago leaves Graph nothing to read. It used to run
+    with no slice and end `complete`, every administrator dormant with the removal of their
+    roles proposed, on sign-ins never read; it is refused now, naming the sources that keep
+    them, and no run, slice or message is written."""
     graph.load(users=[dict(u) for u in USERS], sign_ins=[sign_in(90)])
     services = Services(local_settings(storage_connection_string, graph.base_url, graph.token,
                                        **FAST_GRAPH), store_prefix="q" + uuid.uuid4().hex[:10])
@@ -139,15 +142,12 @@ def test_a_privileged_period_graph_no_longer_keeps_ends_instead_of_waiting_for_s
     try:
         now = datetime.now(UTC)
         period = Window(start=now - timedelta(days=130), end=now - timedelta(days=40))
-        run = start_run(services, window=period, kind="privileged")
-        assert (run.slice_ids, run.starting) == ([], False)
+        with pytest.raises(InputError, match="archive or Log Analytics"):
+            start_run(services, window=period, kind="privileged")
         tables = Tables.of(services.store)
-        QueueRunner(services).drain_until(lambda: ended(tables.run(run.run_id)),
-                                          timeout_s=GUARD_S)
-        final = tables.run(run.run_id)
-        assert final.status in ("complete", "partial"), (final.status, final.failure)
-        period_read = next(s for s in final.sources if s.name == "privilegedPeriod")
-        assert not period_read.available and "Graph keeps sign-ins 30 days" in period_read.detail
+        assert list(tables.runs.query("RowKey eq 'run'")) == []
+        assert list(tables.slices.query("PartitionKey ne ''")) == []
+        assert services.store.queues.approximate_count(services.store.names.signin_slices) == 0
     finally:
         services.store.close()
 
