@@ -257,8 +257,8 @@ async def role_holders(graph: GraphConnection, user_id: str | None = None
             notes.insert(0, f"members of {len(groups) - len(missing)} role-assignable "
                             "group(s) included" + (f"; group(s) not found: {', '.join(missing)}"
                                                    if missing else ""))
-    elif groups:  # one user's own groups: every role they hold is the user's
-        held = members.setdefault(user_id.lower() if user_id else "", [])
+    elif groups and user_id is not None:  # the user's own groups: their roles are the user's
+        held = members.setdefault(user_id.lower(), [])
         held.extend(role for group in groups.values() for role in group.roles
                     if role not in held)
         notes.insert(0, f"roles through {len(groups)} role-assignable group(s) included")

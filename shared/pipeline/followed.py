@@ -59,11 +59,12 @@ class AuditLogRead(NamedTuple):
     events: list[AuditEvent] | None  # the rows that matter; None when it could not be read
     pages: list[EvidenceRef]  # the raw pages, as evidence
     source: DataSource  # how the report lists it
-    complete: bool  # every row of the span, whoever initiated it (no hour missing, no line
-    # set aside, not filtered to one initiator)
-    # Read from Graph: the end of its query, asked as the read began. Graph's log then holds
-    # every change older than AUDIT_LATENCY before it. None for the archive and a workspace,
-    # whose export and ingestion lags come on top and are not bounded here.
+    # every row of the span, whoever initiated it: no hour missing, no line set aside, not
+    # filtered to one initiator
+    complete: bool
+    # read from Graph: the end of its query, asked as the read began; the log then holds every
+    # change older than AUDIT_LATENCY before it. None for the archive and a workspace, whose
+    # export and ingestion lags come on top and are not bounded here.
     until: datetime | None = None
 
 
