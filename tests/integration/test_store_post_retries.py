@@ -162,6 +162,15 @@ def through(proxy: CuttingProxy, connection_string: str, prefix: str) -> Store:
     return Store(settings, prefix=prefix, retry=FAST)
 
 
+@pytest.fixture
+def table(proxy: CuttingProxy, storage_connection_string: str, prefix: str
+          ) -> Iterator[EntityTable[Note]]:
+    """The notes table of a store whose Table requests pass the proxy."""
+    store = through(proxy, storage_connection_string, prefix)
+    yield notes_of(store)
+    store.close()
+
+
 def notes_of(store: Store) -> EntityTable[Note]:
     return store.table(store.names.runs, Note, keys=lambda n: (n.run_id, n.user))
 
@@ -171,37 +180,28 @@ def notes(n: int, text: str) -> list[Note]:
 
 
 def test_a_transaction_whose_answer_is_lost_is_sent_again(
-        proxy: CuttingProxy, storage_connection_string: str, prefix: str) -> None:
-    store = through(proxy, storage_connection_string, prefix)
-    table = notes_of(store)
+        proxy: CuttingProxy, table: EntityTable[Note]) -> None:
     proxy.cut(b"$batch", "lost")
     table.upsert_many(notes(150, "first"))
     assert sorted(n.text for n in table.query_partition("r1")) == ["first"] * 150
     assert len(batches(proxy)) == 3  # 100 + 50, the first twice
-    store.close()
 
 
 def test_a_create_transaction_carried_out_then_lost_leaves_its_records_once(
-        proxy: CuttingProxy, storage_connection_string: str, prefix: str) -> None:
-    store = through(proxy, storage_connection_string, prefix)
-    table = notes_of(store)
+        proxy: CuttingProxy, table: EntityTable[Note]) -> None:
     proxy.cut(b"$batch", "lost")
     table.create_many(notes(20, "made"))
     # Sent again, the transaction met its own records (EntityAlreadyExists), so each was tried
     # one by one and left as it is: the same 20 records, as one clean send makes.
     assert [n.user for n in table.query_partition("r1")] == [f"u{i:03d}" for i in range(20)]
     assert len(batches(proxy)) == 2
-    store.close()
 
 
 def test_a_create_transaction_that_never_reached_table_is_sent_again(
-        proxy: CuttingProxy, storage_connection_string: str, prefix: str) -> None:
-    store = through(proxy, storage_connection_string, prefix)
-    table = notes_of(store)
+        proxy: CuttingProxy, table: EntityTable[Note]) -> None:
     proxy.cut(b"$batch", "dropped")
     table.create_many(notes(5, "made"))
     assert len(table.query_partition("r1")) == 5
-    store.close()
 
 
 def batches(proxy: CuttingProxy) -> list[bytes]:
@@ -209,27 +209,22 @@ def batches(proxy: CuttingProxy) -> list[bytes]:
 
 
 def test_a_single_create_whose_answer_is_lost_is_read_back_not_sent_again(
-        proxy: CuttingProxy, storage_connection_string: str, prefix: str) -> None:
+        proxy: CuttingProxy, table: EntityTable[Note]) -> None:
     """Sent again, a create that went through would come back "already exists", which callers
     read as having lost a race: the stored record is read instead, and it is the one sent."""
-    store = through(proxy, storage_connection_string, prefix)
-    table = notes_of(store)
     proxy.cut(b"POST /", "lost")
     etag = table.create(Note(run_id="r1", user="u1", text="once"))
     assert [line.split(b" ")[0] for line in proxy.requests] == [b"POST", b"GET"]  # read back
     stored = table.get_versioned("r1", "u1")
     assert stored is not None and etag == stored.etag and stored.record.text == "once"
-    store.close()
 
 
 def test_a_conditional_update_whose_answer_is_lost_is_still_the_change_made(
-        proxy: CuttingProxy, storage_connection_string: str, prefix: str) -> None:
+        proxy: CuttingProxy, table: EntityTable[Note]) -> None:
     """The SDK sends a PUT again after a lost answer; the first went through, so the second
     meets its own ETag change (412). Before, that read as another writer's change, and
     `modify` then found the change made and reported none: the write that settled the last
     batch of a run did not know it, and nothing sent the run on."""
-    store = through(proxy, storage_connection_string, prefix)
-    table = notes_of(store)
     table.create(Note(run_id="r1", user="u1", text="open"))
     proxy.cut(b"If-Match", "lost")
     changed = table.modify("r1", "u1", lambda n: msgspec.structs.replace(n, text="settled"))
@@ -246,18 +241,14 @@ def test_a_conditional_update_whose_answer_is_lost_is_still_the_change_made(
     proxy.cut(b"If-Match", "lost")
     with pytest.raises(ConcurrencyConflict):
         table.update_if_match(msgspec.structs.replace(old.record, text="mine"), old.etag)
-    store.close()
 
 
 def test_a_create_refused_a_connection_is_tried_again(
-        proxy: CuttingProxy, storage_connection_string: str, prefix: str,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        proxy: CuttingProxy, table: EntityTable[Note], monkeypatch: pytest.MonkeyPatch) -> None:
     """Connection refused: nothing was sent, so a create (not only a transaction) is sent
     again. The proxy opens again during the first backoff, whatever the machine's speed."""
     import shared.store.tables as tables
 
-    store = through(proxy, storage_connection_string, prefix)
-    table = notes_of(store)
     proxy.close()
     waits: list[float] = []
 
@@ -270,4 +261,3 @@ def test_a_create_refused_a_connection_is_tried_again(
     assert table.create(Note(run_id="r1", user="u1", text="made")) is not None
     assert waits == [FAST.backoff(1)]
     assert [n.text for n in table.query_partition("r1")] == ["made"]
-    store.close()
